@@ -1,0 +1,38 @@
+# tradelab: one command to run the stack, one to test it. Both install what is missing first.
+SHELL := /bin/bash
+UV := ./scripts/uv
+
+.PHONY: up test lint typecheck unit integration e2e schemas bench setup clean
+
+setup: ## install uv (if missing) and the whole workspace from uv.lock
+	@$(UV) sync --all-packages --frozen
+
+up: setup ## start PostgreSQL, the broker and every service in the foreground (Ctrl-C stops all)
+	@exec $(UV) run --frozen tradelab-dev up
+
+lint: setup
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen lint-imports
+
+typecheck: setup
+	$(UV) run --frozen mypy
+
+test: lint typecheck ## lint, type-check, then unit, integration and e2e tests against real infrastructure
+	$(UV) run --frozen tradelab-contracts-export --check
+	$(UV) run --frozen pytest
+
+unit: setup
+	$(UV) run --frozen pytest -m "not integration and not e2e"
+
+integration: setup
+	$(UV) run --frozen pytest -m integration
+
+e2e: setup
+	$(UV) run --frozen pytest -m e2e
+
+schemas: setup ## regenerate the committed JSON schemas and AsyncAPI document of the contracts
+	$(UV) run --frozen tradelab-contracts-export
+
+clean: ## remove the local stack's state (logs, throwaway database cluster)
+	rm -rf .tradelab

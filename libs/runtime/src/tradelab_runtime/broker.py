@@ -1,0 +1,29 @@
+"""Kafka broker factory (FastStream over aiokafka)."""
+
+import logging
+
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry.sdk.trace import TracerProvider
+
+
+def make_broker(
+    bootstrap: str, client_id: str, tracer_provider: TracerProvider | None = None
+) -> KafkaBroker:
+    """Build a broker that carries trace context in message headers.
+
+    ``acks="all"`` so an acknowledged publish survives a broker failover. The idempotent producer
+    is left off: the development broker (Tansu) does not support it, and correctness comes from
+    idempotent consumers instead (see docs/architecture.md).
+    """
+    return KafkaBroker(
+        bootstrap.split(","),
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=False,
+        graceful_timeout=10.0,
+        middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
+        # Through the root handler (structlog), and one line per message only when debugging.
+        logger=logging.getLogger("faststream"),
+        log_level=logging.DEBUG,
+    )

@@ -1,0 +1,145 @@
+"""The skeleton every service's ``build_app`` fills in: resources opened in the lifespan, never at
+import time, plus health endpoints and a heartbeat."""
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, FastAPI
+from faststream.kafka import KafkaBroker
+from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tradelab_contracts.topics import ALL_TOPICS
+
+from .broker import make_broker
+from .clock import Clock, SystemClock
+from .database import make_engine, ping_database
+from .health import Readiness, health_router
+from .heartbeat import HeartbeatPublisher
+from .kafka_admin import ensure_topics
+from .logging import configure_logging, get_logger
+from .migrations import upgrade_to_head
+from .retry import retry_until
+from .settings import ServiceSettings
+from .telemetry import configure_tracing
+
+Hook = Callable[[], Awaitable[None]]
+log = get_logger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The resources of one service process, handed to its handlers and hooks."""
+
+    settings: ServiceSettings
+    broker: KafkaBroker
+    engine: AsyncEngine | None
+    readiness: Readiness
+    tracer_provider: TracerProvider
+    clock: Clock
+    on_startup: list[Hook] = field(default_factory=list)
+    on_shutdown: list[Hook] = field(default_factory=list)
+
+
+def create_runtime(
+    settings: ServiceSettings, *, with_database: bool = True, clock: Clock | None = None
+) -> Runtime:
+    """Build (but do not open) the broker, the database engine and the readiness checks."""
+    tracer_provider = configure_tracing(
+        settings.service_name, settings.instance_id, settings.otel_traces_exporter
+    )
+    broker = make_broker(
+        settings.kafka_bootstrap,
+        f"{settings.service_name}-{settings.instance_id}",
+        tracer_provider,
+    )
+    readiness = Readiness({}, settings.readiness_timeout_s)
+
+    async def broker_ok() -> bool:
+        return await broker.ping(timeout=settings.readiness_timeout_s)
+
+    readiness.add("broker", broker_ok)
+    engine = None
+    if with_database:
+        engine = make_engine(settings.database_url, f"tradelab-{settings.service_name}")
+        db = engine
+
+        async def database_ok() -> bool:
+            return await ping_database(db)
+
+        readiness.add("database", database_ok)
+    return Runtime(settings, broker, engine, readiness, tracer_provider, clock or SystemClock())
+
+
+def build_service_app(
+    runtime: Runtime,
+    *,
+    migrations: tuple[str, str] | None,
+    routers: Sequence[APIRouter] = (),
+    startup_timeout_s: float = 60.0,
+) -> FastAPI:
+    """Assemble the FastAPI app of one service.
+
+    Parameters
+    ----------
+    runtime
+        Resources from :func:`create_runtime`; subscribers are already registered on its broker.
+    migrations
+        ``(script_location, schema)`` applied at start, or None for a service without tables.
+    routers
+        The service's HTTP routers (health endpoints are added here).
+    startup_timeout_s
+        How long to wait for the database and broker to answer before giving up.
+    """
+    settings = runtime.settings
+    heartbeat = HeartbeatPublisher(
+        runtime.broker,
+        service=settings.service_name,
+        instance_id=settings.instance_id,
+        version=settings.version,
+        interval_s=settings.heartbeat_interval_s,
+        readiness=runtime.readiness,
+        clock=runtime.clock,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_format, settings.log_level)
+        if migrations is not None and runtime.engine is not None:
+            engine, (location, schema) = runtime.engine, migrations
+
+            async def migrate() -> None:
+                await upgrade_to_head(engine, location, schema)
+
+            await retry_until("database", migrate, startup_timeout_s)
+
+        async def topics() -> None:
+            await ensure_topics(settings.kafka_bootstrap, ALL_TOPICS, settings.topic_replication)
+
+        if settings.create_topics:
+            await retry_until("broker", topics, startup_timeout_s)
+        await runtime.broker.start()
+        for hook in runtime.on_startup:
+            await hook()
+        heartbeat.start()
+        runtime.readiness.started = True
+        log.info("service ready", instance_id=settings.instance_id, port=settings.port)
+        try:
+            yield
+        finally:
+            runtime.readiness.started = False
+            await heartbeat.stop()
+            for hook in reversed(runtime.on_shutdown):
+                await hook()
+            await runtime.broker.stop()
+            if runtime.engine is not None:
+                await runtime.engine.dispose()
+            runtime.tracer_provider.shutdown()
+
+    app = FastAPI(title=f"tradelab {settings.service_name}", lifespan=lifespan)
+    identity = {"service": settings.service_name, "instance_id": settings.instance_id}
+    app.include_router(health_router(identity, runtime.readiness))
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,114 @@
+"""Settings base shared by every service.
+
+Each service subclasses :class:`ServiceSettings` with its own env prefix (``AUTH_``, ``ENGINE_``...).
+A few values are the same for the whole stack (the broker, the database, logging); they may be given
+once without a prefix (``KAFKA_BOOTSTRAP``, ``DATABASE_URL``) and a prefixed variable still wins.
+"""
+
+import os
+import secrets
+import socket
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+Environment = Literal["development", "test", "production"]
+LogFormat = Literal["json", "console"]
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "secret", "placeholder"})
+
+
+def default_instance_id() -> str:
+    """Return an id unique to this process: host, pid and a random suffix."""
+    host = socket.gethostname().lower().replace("_", "-").replace(".", "-")[:20]
+    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class _SharedEnvSource(EnvSettingsSource):
+    """Read the stack-wide variables without the service prefix, at lower priority."""
+
+    def __init__(self, settings_cls: type[BaseSettings], shared: frozenset[str]) -> None:
+        super().__init__(settings_cls, env_prefix="", case_sensitive=False)
+        self._shared = shared
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name not in self._shared:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has; subclasses set ``env_prefix`` and their own defaults."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    SHARED_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {
+            "environment",
+            "kafka_bootstrap",
+            "database_url",
+            "log_format",
+            "log_level",
+            "heartbeat_interval_s",
+            "otel_traces_exporter",
+            "create_topics",
+            "topic_replication",
+        }
+    )
+
+    service_name: str = Field(description="Name the service reports in heartbeats and logs.")
+    environment: Environment = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    instance_id: str = Field(default_factory=default_instance_id, pattern=r"^[a-z0-9-]{1,40}$")
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/tradelab"
+    log_format: LogFormat = "console"
+    log_level: str = "INFO"
+    heartbeat_interval_s: float = Field(default=3.0, gt=0)
+    readiness_timeout_s: float = Field(default=2.0, gt=0)
+    otel_traces_exporter: Literal["none", "console"] = "none"
+    create_topics: bool = Field(
+        default=True, description="Create missing topics at start (off where ops manage topics)."
+    )
+    topic_replication: int = Field(default=1, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        shared = _SharedEnvSource(settings_cls, cls.SHARED_FIELDS)
+        return init_settings, env_settings, shared, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> "ServiceSettings":
+        if self.environment == "production":
+            for name in self.secret_fields():
+                value = str(getattr(self, name) or "")
+                if value.strip().lower() in PLACEHOLDER_SECRETS:
+                    msg = f"{name} is unset or a placeholder; set a real secret in the environment"
+                    raise ValueError(msg)
+        return self
+
+    def secret_fields(self) -> tuple[str, ...]:
+        """Name the fields that must hold a real secret in production (none by default)."""
+        return ()
+
+    @property
+    def version(self) -> str:
+        """Return the version of the running code."""
+        from importlib.metadata import version  # noqa: PLC0415  (only needed on demand)
+
+        return version("tradelab-runtime")

@@ -1,0 +1,7 @@
+"""Alembic environment of the datasets service (see tradelab_runtime.migrations)."""
+
+from tradelab_runtime.migrations import run_env
+
+from tradelab_datasets.adapters.tables import metadata
+
+run_env(metadata)

@@ -1,0 +1,24 @@
+"""Settings of the gateway (environment variables prefixed ``GATEWAY_``)."""
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from tradelab_runtime.settings import ServiceSettings
+
+BACKEND_SERVICES = ("auth", "datasets", "engine", "analytics")
+
+
+class GatewaySettings(ServiceSettings):
+    """Configuration of one gateway replica."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+
+    service_name: str = "gateway"
+    port: int = 8000
+    expected_services: tuple[str, ...] = Field(
+        default=("gateway", *BACKEND_SERVICES),
+        description="Services /system/health lists even before their first heartbeat.",
+    )
+    heartbeat_timeout_s: float = Field(
+        default=10.0, gt=0, description="A service silent for this long is reported down."
+    )

@@ -1,0 +1,42 @@
+"""Pytest fixtures that give tests the real infrastructure, starting it when it is not there.
+
+``KAFKA_BOOTSTRAP`` / ``DATABASE_URL`` are used when set; otherwise containers when a Docker engine
+answers; otherwise a Tansu broker and a throwaway PostgreSQL cluster started here. Nothing is ever
+skipped for lack of infrastructure.
+"""
+
+import asyncio
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from tradelab_contracts.topics import ALL_TOPICS
+
+from .kafka import KafkaBroker, kafka_broker
+from .postgres import PostgresServer, create_database, drop_database, postgres_server
+from .stack import create_topics
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the whole session."""
+    with postgres_server(allow_docker=True, prefer_local=False, cluster_name="postgres-test") as pg:
+        yield pg
+
+
+@pytest.fixture(scope="session")
+def kafka() -> Iterator[KafkaBroker]:
+    """A Kafka-protocol broker for the whole session, with the stack's topics created."""
+    with kafka_broker(allow_docker=True) as broker:
+        asyncio.run(create_topics(broker.bootstrap, ALL_TOPICS))
+        yield broker
+
+
+@pytest.fixture
+def database_url(pg_server: PostgresServer) -> Iterator[str]:
+    """An empty database of its own for one test (SQLAlchemy asyncpg URL); dropped afterwards."""
+    name = f"test_{secrets.token_hex(6)}"
+    asyncio.run(create_database(pg_server, name))
+    yield pg_server.sqlalchemy_url(name)
+    asyncio.run(drop_database(pg_server, name))

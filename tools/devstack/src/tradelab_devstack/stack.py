@@ -1,0 +1,104 @@
+"""The whole stack as context managers: used by ``make up`` and by the end-to-end tests."""
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from tradelab_contracts.topics import ALL_TOPICS, TopicSpec
+from tradelab_runtime.kafka_admin import ensure_topics
+from tradelab_runtime.retry import retry_until
+
+from .kafka import KafkaBroker, kafka_broker
+from .postgres import PostgresServer, create_database, postgres_server
+from .services import DEFAULT_PORTS, SERVICES, ServiceProcess, wait_until_ready
+from .state import reap_leftovers
+
+
+async def create_topics(bootstrap: str, specs: tuple[TopicSpec, ...]) -> None:
+    """Create every topic, waiting for a broker that is still coming up."""
+
+    async def create() -> None:
+        await ensure_topics(bootstrap, specs)
+
+    await retry_until("broker", create, deadline_s=30)
+
+
+@dataclass
+class Stack:
+    """Running service processes over a database and a broker."""
+
+    database_url: str
+    kafka_bootstrap: str
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    startup_s: float = 0.0
+
+    @property
+    def gateway_url(self) -> str:
+        """Base URL of the gateway."""
+        return self.processes["gateway"].url
+
+
+@contextlib.contextmanager
+def running_services(
+    database_url: str,
+    kafka_bootstrap: str,
+    *,
+    ports: dict[str, int] | None = None,
+    extra_env: dict[str, str] | None = None,
+    ready_deadline_s: float = 120,
+) -> Iterator[Stack]:
+    """Start the five services against existing infrastructure; stop them on exit."""
+    started = time.monotonic()
+    ports = ports or DEFAULT_PORTS
+    env = {"DATABASE_URL": database_url, "KAFKA_BOOTSTRAP": kafka_bootstrap, **(extra_env or {})}
+    stack = Stack(database_url, kafka_bootstrap)
+    for name in SERVICES:
+        stack.processes[name] = ServiceProcess(name, ports[name], env)
+    try:
+        for proc in stack.processes.values():
+            proc.start()
+        wait_until_ready(list(stack.processes.values()), ready_deadline_s)
+        stack.startup_s = time.monotonic() - started
+        yield stack
+    finally:
+        for proc in reversed(list(stack.processes.values())):
+            proc.stop()
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    """The database server and broker the stack runs on."""
+
+    postgres: PostgresServer
+    kafka: KafkaBroker
+
+
+@contextlib.contextmanager
+def running_stack(
+    *,
+    database: str = "tradelab",
+    allow_docker: bool = False,
+    ready_deadline_s: float = 120,
+) -> Iterator[tuple[Infrastructure, Stack]]:
+    """Start (or reuse) PostgreSQL and the broker, create topics, start every service."""
+    started = time.monotonic()
+    reap_leftovers()
+    with (
+        postgres_server(allow_docker=allow_docker, prefer_local=True) as pg,
+        kafka_broker(allow_docker=allow_docker) as kafka,
+    ):
+        asyncio.run(create_database(pg, database))
+        asyncio.run(create_topics(kafka.bootstrap, ALL_TOPICS))
+        with running_services(
+            pg.sqlalchemy_url(database), kafka.bootstrap, ready_deadline_s=ready_deadline_s
+        ) as stack:
+            stack.startup_s = time.monotonic() - started
+            yield Infrastructure(pg, kafka), stack
+
+
+def env_flag(name: str) -> bool:
+    """Read a yes/no environment variable."""
+    return os.environ.get(name, "").lower() in {"1", "true", "yes"}

@@ -1,0 +1,64 @@
+"""The ``.tradelab/`` directory: logs, pid files and throwaway data of the local stack.
+
+Every process the stack starts is recorded in a pid file with its command line, so that a later
+start can end what a crashed run left behind without touching unrelated processes.
+"""
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+
+def state_dir() -> Path:
+    """Return the state directory (``TRADELAB_STATE_DIR`` or ``./.tradelab``), created."""
+    root = Path(os.environ.get("TRADELAB_STATE_DIR", ".tradelab")).resolve()
+    for sub in ("logs", "pids"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _cmdline(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return None
+
+
+def record(name: str, pid: int) -> None:
+    """Remember that ``name`` runs as ``pid``."""
+    (state_dir() / "pids" / f"{name}.pid").write_text(f"{pid}\n{_cmdline(pid) or ''}\n")
+
+
+def forget(name: str) -> None:
+    """Drop the pid file of ``name``."""
+    (state_dir() / "pids" / f"{name}.pid").unlink(missing_ok=True)
+
+
+def _wait_gone(pid: int, timeout_s: float) -> bool:
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if _cmdline(pid) is None:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def reap_leftovers() -> list[str]:
+    """End processes recorded by an earlier run that did not stop cleanly; return their names."""
+    ended: list[str] = []
+    for pid_file in sorted((state_dir() / "pids").glob("*.pid")):
+        lines = pid_file.read_text().splitlines()
+        pid, cmd = int(lines[0]), (lines[1] if len(lines) > 1 else "")
+        # Only a process with the same command line is ours: pids are reused.
+        if cmd and _cmdline(pid) == cmd:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            if not _wait_gone(pid, 10):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                _wait_gone(pid, 5)
+            ended.append(pid_file.stem)
+        pid_file.unlink(missing_ok=True)
+    return ended
