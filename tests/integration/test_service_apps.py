@@ -1,4 +1,4 @@
-"""Each service's app, in-process, against the real PostgreSQL and the real Kafka-protocol broker."""
+"""Each service's app, in-process, against a real PostgreSQL and a real Kafka-protocol broker."""
 
 import asyncio
 import json
@@ -75,7 +75,9 @@ async def test_service_migrates_its_own_schema_and_reports_ready(
 
 
 @pytest.mark.asyncio
-async def test_replicas_starting_together_migrate_once(database_url: str, kafka: KafkaBroker) -> None:
+async def test_replicas_starting_together_migrate_once(
+    database_url: str, kafka: KafkaBroker
+) -> None:
     apps = [
         tradelab_engine.app.build_app(
             EngineSettings(database_url=database_url, kafka_bootstrap=kafka.bootstrap)

@@ -18,4 +18,4 @@ def make_engine(database_url: str, application_name: str) -> AsyncEngine:
 async def ping_database(engine: AsyncEngine) -> bool:
     """Return whether a trivial query round-trips."""
     async with engine.connect() as conn:
-        return (await conn.scalar(text("SELECT 1"))) == 1
+        return bool((await conn.scalar(text("SELECT 1"))) == 1)

@@ -26,7 +26,7 @@ class Readiness:
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await check()
-        except Exception:  # noqa: BLE001  (any failure means "not ready", which is the answer)
+        except Exception:
             return False
 
     async def run(self) -> dict[str, bool]:

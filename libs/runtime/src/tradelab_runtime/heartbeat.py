@@ -14,6 +14,7 @@ from .health import Readiness
 from .logging import get_logger
 
 log = get_logger(__name__)
+STOPPING_BEAT_TIMEOUT_S = 2.0
 
 
 def status_from_checks(checks: dict[str, bool]) -> ServiceStatus:
@@ -22,9 +23,9 @@ def status_from_checks(checks: dict[str, bool]) -> ServiceStatus:
 
 
 class HeartbeatPublisher:
-    """Publish a :class:`ServiceHeartbeat` every ``interval_s`` and a ``stopping`` one at the end."""
+    """Publish a :class:`ServiceHeartbeat` every ``interval_s``, and ``stopping`` at the end."""
 
-    def __init__(  # noqa: PLR0913  (plain collaborators, no hidden globals)
+    def __init__(
         self,
         broker: KafkaBroker,
         *,
@@ -68,7 +69,7 @@ class HeartbeatPublisher:
             checks = await self._readiness.run()
             try:
                 await self._publish(self.build(status_from_checks(checks), checks))
-            except Exception as exc:  # noqa: BLE001  (a missed beat is reported by its absence)
+            except Exception as exc:
                 log.warning("heartbeat publish failed", error=str(exc))
             await asyncio.sleep(self._interval_s)
 
@@ -84,5 +85,7 @@ class HeartbeatPublisher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        # Bounded: with the broker gone the goodbye would otherwise block shutdown forever.
         with contextlib.suppress(Exception):
-            await self._publish(self.build(ServiceStatus.STOPPING, {}))
+            async with asyncio.timeout(STOPPING_BEAT_TIMEOUT_S):
+                await self._publish(self.build(ServiceStatus.STOPPING, {}))

@@ -35,9 +35,7 @@ async def claim_message(conn: AsyncConnection, schema: str, message_id: UUID, to
 
     Call inside the transaction that applies the message's effects so both commit or neither does.
     """
-    table = sa.table(
-        INBOX_TABLE, sa.column("message_id"), sa.column("topic"), schema=schema
-    )
+    table = sa.table(INBOX_TABLE, sa.column("message_id"), sa.column("topic"), schema=schema)
     stmt = (
         sa.dialects.postgresql.insert(table)
         .values(message_id=message_id, topic=topic)

@@ -1,6 +1,7 @@
 """Explicit topic creation: the development broker is memory-only and production disables
 auto-creation, so every process that needs topics creates them itself at start."""
 
+import contextlib
 from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,9 +22,8 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], replication:
             if s.name not in existing
         ]
         if missing:
-            try:
+            # Another process may create them between our list and our create.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them between our list and create
     finally:
         await admin.close()

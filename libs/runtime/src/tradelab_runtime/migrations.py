@@ -1,7 +1,7 @@
 """Per-service Alembic migrations, applied at start.
 
-Every service keeps its tables in its own PostgreSQL schema, with Alembic's version table inside that
-schema, so services migrate independently. A PostgreSQL advisory lock serialises replicas that
+Every service keeps its tables in its own PostgreSQL schema, with Alembic's version table inside
+that schema, so services migrate independently. A PostgreSQL advisory lock serialises replicas that
 start together.
 """
 

@@ -1,6 +1,7 @@
 """The skeleton every service's ``build_app`` fills in: resources opened in the lifespan, never at
 import time, plus health endpoints and a heartbeat."""
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -72,6 +73,18 @@ def create_runtime(
     return Runtime(settings, broker, engine, readiness, tracer_provider, clock or SystemClock())
 
 
+BROKER_STOP_TIMEOUT_S = 5.0
+
+
+async def _stop_broker(broker: KafkaBroker) -> None:
+    """Stop the broker client, giving up after a while if the broker no longer answers."""
+    try:
+        async with asyncio.timeout(BROKER_STOP_TIMEOUT_S):
+            await broker.stop()
+    except TimeoutError:
+        log.warning("broker did not stop in time; exiting anyway", timeout_s=BROKER_STOP_TIMEOUT_S)
+
+
 def build_service_app(
     runtime: Runtime,
     *,
@@ -132,7 +145,7 @@ def build_service_app(
             await heartbeat.stop()
             for hook in reversed(runtime.on_shutdown):
                 await hook()
-            await runtime.broker.stop()
+            await _stop_broker(runtime.broker)
             if runtime.engine is not None:
                 await runtime.engine.dispose()
             runtime.tracer_provider.shutdown()

@@ -1,6 +1,6 @@
 """Settings base shared by every service.
 
-Each service subclasses :class:`ServiceSettings` with its own env prefix (``AUTH_``, ``ENGINE_``...).
+Each service subclasses :class:`ServiceSettings` with its own env prefix (``AUTH_``, ``ENGINE_``).
 A few values are the same for the whole stack (the broker, the database, logging); they may be given
 once without a prefix (``KAFKA_BOOTSTRAP``, ``DATABASE_URL``) and a prefixed variable still wins.
 """
@@ -22,7 +22,9 @@ from pydantic_settings import (
 Environment = Literal["development", "test", "production"]
 LogFormat = Literal["json", "console"]
 
-PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "secret", "placeholder"})
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changeme", "change-me", "changethis", "secret", "placeholder"}
+)
 
 
 def default_instance_id() -> str:
@@ -109,6 +111,6 @@ class ServiceSettings(BaseSettings):
     @property
     def version(self) -> str:
         """Return the version of the running code."""
-        from importlib.metadata import version  # noqa: PLC0415  (only needed on demand)
+        from importlib.metadata import version
 
         return version("tradelab-runtime")

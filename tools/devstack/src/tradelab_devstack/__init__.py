@@ -1,0 +1,1 @@
+"""Local stack tooling: ``tradelab-dev up`` and the pytest fixtures for real infrastructure."""

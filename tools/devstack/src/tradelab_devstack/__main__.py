@@ -6,6 +6,7 @@ import sys
 import time
 from types import FrameType
 
+from .services import SERVICES_BY_PORT
 from .stack import Stack, env_flag, running_stack
 
 RESTART_BACKOFF_S = 5.0
@@ -35,6 +36,11 @@ def _supervise(stack: Stack) -> None:
             proc.start()
 
 
+def ports_from(base: int) -> dict[str, int]:
+    """Give the gateway ``base`` and the other services the ports after it."""
+    return {name: base + offset for offset, name in enumerate(SERVICES_BY_PORT)}
+
+
 def up(args: argparse.Namespace) -> None:
     """Bring the stack up, print where it is, and keep it running until a signal."""
     signal.signal(signal.SIGINT, _on_signal)
@@ -45,10 +51,12 @@ def up(args: argparse.Namespace) -> None:
             database=args.database,
             allow_docker=env_flag("TRADELAB_USE_DOCKER"),
             ready_deadline_s=args.timeout,
+            ports=ports_from(args.port_base),
         ) as (infra, stack):
             print(
                 f"[tradelab] ready in {stack.startup_s:.1f} s\n"
-                f"  gateway   {stack.gateway_url}  (health: {stack.gateway_url}/api/v1/system/health)\n"
+                f"  gateway   {stack.gateway_url}\n"
+                f"  health    {stack.gateway_url}/api/v1/system/health\n"
                 f"  postgres  {infra.postgres.source}: {stack.database_url}\n"
                 f"  kafka     {infra.kafka.source}: {stack.kafka_bootstrap}\n"
                 "  logs      .tradelab/logs/\n"
@@ -67,6 +75,9 @@ def main(argv: list[str] | None = None) -> None:
     up_parser = sub.add_parser("up", help="start the whole stack in the foreground")
     up_parser.add_argument("--database", default="tradelab", help="database name to use")
     up_parser.add_argument("--timeout", type=float, default=180, help="seconds to wait for ready")
+    up_parser.add_argument(
+        "--port-base", type=int, default=8000, help="gateway port; the others follow it"
+    )
     up_parser.set_defaults(func=up)
     args = parser.parse_args(argv)
     try:

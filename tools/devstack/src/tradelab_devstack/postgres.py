@@ -101,17 +101,22 @@ class ThrowawayCluster:
         return _pg_bin("pg_ctl") is not None and _pg_bin("initdb") is not None
 
     def _run(self, *args: str) -> None:
-        subprocess.run(_as_postgres_user(list(args)), check=True, capture_output=True)
+        # Our own PostgreSQL binaries with arguments built here, never user input.
+        subprocess.run(_as_postgres_user(list(args)), check=True, capture_output=True)  # noqa: S603
 
     def stop_leftover(self) -> None:
         """Stop a cluster an earlier crashed run left running in this directory."""
         if (self.directory / "data" / "postmaster.pid").exists() and self._pg_ctl:
             with contextlib.suppress(subprocess.CalledProcessError):
-                self._run(str(self._pg_ctl), "-D", str(self.directory / "data"), "-m", "fast", "stop")
+                self._run(
+                    str(self._pg_ctl), "-D", str(self.directory / "data"), "-m", "fast", "stop"
+                )
 
     def start(self) -> PostgresServer:
         """Initialise the cluster (first time) and start it; return the server."""
-        assert self._pg_ctl and self._initdb, "PostgreSQL server binaries are not installed"  # noqa: S101
+        if self._pg_ctl is None or self._initdb is None:
+            msg = "PostgreSQL server binaries are not installed (apt-get install postgresql)"
+            raise RuntimeError(msg)
         self.stop_leftover()
         data = self.directory / "data"
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -119,14 +124,25 @@ class ThrowawayCluster:
             shutil.chown(self.directory, "postgres", "postgres")
         if not (data / "PG_VERSION").exists():
             shutil.rmtree(data, ignore_errors=True)
-            self._run(str(self._initdb), "-D", str(data), "--auth=trust", "-U", "postgres", "-E", "UTF8")
+            self._run(
+                str(self._initdb), "-D", str(data), "--auth=trust", "-U", "postgres", "-E", "UTF8"
+            )
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -c fsync=off "
             f"-c unix_socket_directories={self.directory} -c max_connections=300"
         )
         self._run(
-            str(self._pg_ctl), "-D", str(data), "-o", options,
-            "-l", str(self.directory / "server.log"), "-w", "-t", "60", "start",
+            str(self._pg_ctl),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-l",
+            str(self.directory / "server.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
         )
         return PostgresServer(f"postgresql://postgres@127.0.0.1:{self.port}/postgres", "throwaway")
 
@@ -134,7 +150,9 @@ class ThrowawayCluster:
         """Stop the cluster (its files stay for the next start)."""
         if self._pg_ctl:
             with contextlib.suppress(subprocess.CalledProcessError):
-                self._run(str(self._pg_ctl), "-D", str(self.directory / "data"), "-m", "fast", "stop")
+                self._run(
+                    str(self._pg_ctl), "-D", str(self.directory / "data"), "-m", "fast", "stop"
+                )
 
 
 async def _answers(dsn: str) -> bool:
@@ -160,7 +178,7 @@ def postgres_server(
         yield PostgresServer(f"{base}/postgres", "DATABASE_URL")
         return
     if allow_docker and docker_available():
-        from testcontainers.postgres import PostgresContainer  # noqa: PLC0415  (docker only)
+        from testcontainers.postgres import PostgresContainer
 
         with PostgresContainer("postgres:15", driver=None) as container:
             base = to_libpq(container.get_connection_url()).rsplit("/", 1)[0]

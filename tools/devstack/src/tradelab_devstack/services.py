@@ -14,7 +14,8 @@ import httpx
 from .state import forget, record, state_dir
 
 SERVICES = ("auth", "datasets", "engine", "analytics", "gateway")
-DEFAULT_PORTS = {"gateway": 8000, "auth": 8001, "datasets": 8002, "engine": 8003, "analytics": 8004}
+SERVICES_BY_PORT = ("gateway", "auth", "datasets", "engine", "analytics")
+DEFAULT_PORTS = {name: 8000 + offset for offset, name in enumerate(SERVICES_BY_PORT)}
 
 
 @dataclass
@@ -55,14 +56,15 @@ class ServiceProcess:
         if self.instance:
             env[f"{prefix}_INSTANCE_ID"] = f"{self.name}-{self.instance}"
         self._log = self.log_path.open("ab")
+        argv = [sys.executable, "-m", f"tradelab_{self.name}"]
         self._proc = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
-            [sys.executable, "-m", f"tradelab_{self.name}"],
+            argv,
             env=env,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        record(self.key, self._proc.pid)
+        record(self.key, self._proc.pid, argv)
 
     def running(self) -> bool:
         """Return whether the process is alive."""

@@ -82,6 +82,7 @@ def running_stack(
     database: str = "tradelab",
     allow_docker: bool = False,
     ready_deadline_s: float = 120,
+    ports: dict[str, int] | None = None,
 ) -> Iterator[tuple[Infrastructure, Stack]]:
     """Start (or reuse) PostgreSQL and the broker, create topics, start every service."""
     started = time.monotonic()
@@ -93,7 +94,10 @@ def running_stack(
         asyncio.run(create_database(pg, database))
         asyncio.run(create_topics(kafka.bootstrap, ALL_TOPICS))
         with running_services(
-            pg.sqlalchemy_url(database), kafka.bootstrap, ready_deadline_s=ready_deadline_s
+            pg.sqlalchemy_url(database),
+            kafka.bootstrap,
+            ports=ports,
+            ready_deadline_s=ready_deadline_s,
         ) as stack:
             stack.startup_s = time.monotonic() - started
             yield Infrastructure(pg, kafka), stack

@@ -19,16 +19,28 @@ def state_dir() -> Path:
     return root
 
 
+BROKER = "tansu"
+
+
 def _cmdline(pid: int) -> str | None:
+    """Return the command line of a live process, None once it is gone (or a zombie)."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        status = Path(f"/proc/{pid}/status").read_text()
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return None
+    if "\nState:\tZ" in status:
+        return None
+    return " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
 
 
-def record(name: str, pid: int) -> None:
-    """Remember that ``name`` runs as ``pid``."""
-    (state_dir() / "pids" / f"{name}.pid").write_text(f"{pid}\n{_cmdline(pid) or ''}\n")
+def record(name: str, pid: int, argv: list[str]) -> None:
+    """Remember that ``name`` runs as ``pid`` with ``argv``.
+
+    ``argv`` is what was launched, not read back from /proc: right after fork the child still
+    shows the parent's command line.
+    """
+    (state_dir() / "pids" / f"{name}.pid").write_text(f"{pid}\n{' '.join(argv)}\n")
 
 
 def forget(name: str) -> None:
@@ -48,7 +60,11 @@ def _wait_gone(pid: int, timeout_s: float) -> bool:
 def reap_leftovers() -> list[str]:
     """End processes recorded by an earlier run that did not stop cleanly; return their names."""
     ended: list[str] = []
-    for pid_file in sorted((state_dir() / "pids").glob("*.pid")):
+    # Services first, the broker last, so services can still say goodbye on their way out.
+    pid_files = sorted(
+        (state_dir() / "pids").glob("*.pid"), key=lambda p: (p.stem == BROKER, p.stem)
+    )
+    for pid_file in pid_files:
         lines = pid_file.read_text().splitlines()
         pid, cmd = int(lines[0]), (lines[1] if len(lines) > 1 else "")
         # Only a process with the same command line is ours: pids are reused.

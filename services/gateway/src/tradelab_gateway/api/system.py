@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter
 
+from tradelab_gateway.domain.service_registry import Health, ServiceRegistry
 from tradelab_runtime.clock import Clock
 
-from ..domain.service_registry import Health, ServiceRegistry
 from .schemas import InstancePublic, ServicePublic, SystemHealthPublic
 
 

@@ -1,0 +1,106 @@
+"""Base classes and shared field types of every wire contract."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, TypeAlias
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+JsonScalar: TypeAlias = float | int | str | bool
+"""A JSON scalar carried as a strategy parameter value."""
+
+Parameters: TypeAlias = dict[str, JsonScalar]
+"""Strategy parameters by name, e.g. ``{"fast": 10, "slow": 50}``."""
+
+Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+"""A SHA-256 digest as 64 lowercase hexadecimal characters."""
+
+StorageUri = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+"""Where a file lives in the object store (``file://...`` or ``s3://...``)."""
+
+StrategyName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+"""A strategy's catalogue name, e.g. ``sma_cross``."""
+
+MetricName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+"""A metric's name, e.g. ``sharpe`` or ``max_drawdown``."""
+
+# numba's np.random.seed takes an unsigned 32-bit integer.
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
+"""A random seed; commands carry a concrete one so a redelivered command reproduces its result."""
+
+ServiceName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
+"""A service's name, e.g. ``engine``."""
+
+
+def utc_now() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class ContractModel(BaseModel):
+    """Base of every model that travels on the wire, messages and their parts alike.
+
+    Models are frozen so a message replays identically, and ignore unknown fields so a consumer
+    keeps working when a producer adds a field (changes are additive). Infinite and NaN floats are
+    refused at construction: JSON cannot carry them, and a producer failing loudly beats a consumer
+    failing on ``null``; an undefined metric is sent as ``None`` instead.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore", allow_inf_nan=False)
+
+
+class Message(ContractModel):
+    """Envelope fields shared by every command and event.
+
+    Subclasses override the ``schema_version`` default when they change shape additively.
+    """
+
+    schema_version: int = Field(
+        default=1, ge=1, description="Version of this message's schema; bumped on additive change."
+    )
+    message_id: UUID = Field(
+        default_factory=uuid4, description="Unique id of this message; consumers dedupe on it."
+    )
+    correlation_id: UUID | None = Field(
+        default=None,
+        description="Id tying a command to every event it causes (the originating message's id).",
+    )
+    occurred_at: AwareDatetime = Field(
+        default_factory=utc_now, description="When the fact or request happened (event time)."
+    )
+    created_at: AwareDatetime = Field(
+        default_factory=utc_now, description="When this message object was created."
+    )
+
+
+class Command(Message):
+    """A request for a service to do something; named in the imperative (``RunBacktest``).
+
+    Exactly one service handles a command; it may refuse it by publishing a failure event.
+    """
+
+
+class Event(Message):
+    """A fact that has happened; named in the past tense (``BacktestCompleted``).
+
+    Any number of services may consume an event; none may reject it.
+    """
+
+
+def correlation_of(cause: Message) -> UUID:
+    """Return the correlation id a message caused by ``cause`` should carry.
+
+    Parameters
+    ----------
+    cause
+        The message being handled.
+
+    Returns
+    -------
+    UUID
+        ``cause.correlation_id`` when set, otherwise ``cause.message_id`` (``cause`` started the
+        chain).
+    """
+    return cause.correlation_id or cause.message_id

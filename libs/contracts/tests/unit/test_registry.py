@@ -1,0 +1,85 @@
+"""Which message each topic carries."""
+
+from __future__ import annotations
+
+from typing import get_args
+from uuid import UUID
+
+import pytest
+from pydantic import ValidationError
+
+from tradelab_contracts import topics
+from tradelab_contracts.auth import AUTH_REQUEST_TYPES, AuthReply, AuthRequest, GetUser
+from tradelab_contracts.base import Command, Event
+from tradelab_contracts.engine import CancelBacktest
+from tradelab_contracts.registry import TOPIC_MESSAGES, message_types, parse_message, topic_for
+from tradelab_contracts.topics import ALL_TOPICS, reply_topic
+
+OWNER = UUID(int=1)
+RUN = UUID(int=2)
+
+
+def test_every_topic_has_a_registered_message() -> None:
+    assert set(TOPIC_MESSAGES) == {spec.name for spec in ALL_TOPICS}
+
+
+def test_message_types_lists_each_message_once_commands_and_events_alike() -> None:
+    types = message_types()
+
+    assert len(types) == len(set(types)) == 36
+    assert all(issubclass(t, Command) != issubclass(t, Event) for t in types)
+    assert AuthReply in types
+    assert set(AUTH_REQUEST_TYPES) <= set(types)
+
+
+def test_auth_request_types_are_the_members_of_the_union() -> None:
+    (union, _) = get_args(AuthRequest)
+
+    assert get_args(union) == AUTH_REQUEST_TYPES
+
+
+def test_commands_are_named_imperatively_and_events_in_the_past_tense() -> None:
+    # Past tense or a noun of state; a stray imperative name on an event is the usual slip.
+    imperative = ("Run", "Cancel", "Register", "Authenticate", "Refresh", "Revoke", "Get")
+    for message_type in message_types():
+        is_imperative = message_type.__name__.startswith(imperative)
+        assert is_imperative == issubclass(message_type, Command), message_type.__name__
+
+
+def test_parse_message_validates_the_class_its_topic_carries() -> None:
+    sent = CancelBacktest(run_id=RUN, owner_id=OWNER)
+
+    received = parse_message(topics.BACKTEST_CANCEL_REQUESTED, sent.model_dump_json())
+
+    assert received == sent
+
+
+def test_parse_message_picks_the_auth_request_by_kind() -> None:
+    sent = GetUser(user_id=OWNER, reply_to=reply_topic("gw-1"))
+
+    received = parse_message(topics.AUTH_REQUESTS, sent.model_dump_json().encode())
+
+    assert isinstance(received, GetUser)
+    assert received == sent
+
+
+def test_parse_message_reads_replies_on_any_gateway_reply_topic() -> None:
+    reply = AuthReply(request_id=RUN, ok=True)
+
+    assert parse_message(reply_topic("gw-2"), reply.model_dump_json()) == reply
+
+
+def test_parse_message_refuses_an_unregistered_topic_and_a_mismatched_payload() -> None:
+    payload = CancelBacktest(run_id=RUN, owner_id=OWNER).model_dump_json()
+
+    with pytest.raises(KeyError):
+        parse_message("engine.backtest.typo.v1", payload)
+    with pytest.raises(ValidationError):
+        parse_message(topics.DATASET_INGESTED, payload)
+
+
+def test_topic_for_names_the_topic_a_message_is_published_on() -> None:
+    assert topic_for(CancelBacktest(run_id=RUN, owner_id=OWNER)) == topics.BACKTEST_CANCEL_REQUESTED
+    assert topic_for(GetUser(user_id=OWNER, reply_to="x")) == topics.AUTH_REQUESTS
+    with pytest.raises(KeyError):
+        topic_for(AuthReply(request_id=RUN, ok=True))
