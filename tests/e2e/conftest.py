@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from tradelab_devstack.kafka import KafkaBroker
 from tradelab_devstack.ports import free_port
@@ -14,15 +16,36 @@ from tradelab_devstack.services import SERVICES
 from tradelab_devstack.stack import Stack, running_services
 
 
+E2E_ENV = {
+    # Low limits so throttling is reached quickly; the per-address limit stays high because every
+    # test logs in from 127.0.0.1.
+    "AUTH_THROTTLE_MAX_FAILURES_PER_EMAIL": "3",
+    "AUTH_THROTTLE_MAX_FAILURES_PER_IP": "1000",
+    "GATEWAY_RPC_TIMEOUT_S": "3",
+}
+
+
 @pytest.fixture(scope="session")
-def stack(pg_server: PostgresServer, kafka: KafkaBroker) -> Iterator[Stack]:
+def signing_key() -> Ed25519PrivateKey:
+    """The auth service's signing key, known to the tests so they can forge tokens with it."""
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="session")
+def stack(
+    pg_server: PostgresServer, kafka: KafkaBroker, signing_key: Ed25519PrivateKey
+) -> Iterator[Stack]:
     """Every service running against the session's database server and broker."""
+    pem = signing_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
     database = f"e2e_{secrets.token_hex(4)}"
     asyncio.run(create_database(pg_server, database))
     ports = {name: free_port() for name in SERVICES}
     try:
         with running_services(
-            pg_server.sqlalchemy_url(database), kafka.bootstrap, ports=ports
+            pg_server.sqlalchemy_url(database),
+            kafka.bootstrap,
+            ports=ports,
+            extra_env={**E2E_ENV, "AUTH_SIGNING_KEYS": pem},
         ) as running:
             yield running
     finally:

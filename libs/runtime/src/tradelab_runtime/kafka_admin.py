@@ -27,3 +27,14 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], replication:
                 await admin.create_topics(missing)
     finally:
         await admin.close()
+
+
+async def delete_topics(bootstrap: str, names: Iterable[str]) -> None:
+    """Delete topics (a process's own, at shutdown): the development broker keeps every topic
+    in memory, so per-instance topics would otherwise pile up across restarts."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="tradelab-admin")
+    await admin.start()
+    try:
+        await admin.delete_topics(list(names))
+    finally:
+        await admin.close()

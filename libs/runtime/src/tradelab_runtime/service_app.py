@@ -11,7 +11,7 @@ from faststream.kafka import KafkaBroker
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradelab_contracts.topics import ALL_TOPICS
+from tradelab_contracts.topics import ALL_TOPICS, TopicSpec
 
 from .broker import make_broker
 from .clock import Clock, SystemClock
@@ -41,6 +41,9 @@ class Runtime:
     clock: Clock
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
+    own_topics: list[TopicSpec] = field(default_factory=list)
+    """Topics only this process uses (e.g. a per-instance reply topic): always created at start,
+    whatever ``create_topics`` says, since no operator can know their names in advance."""
 
 
 def create_runtime(
@@ -127,10 +130,12 @@ def build_service_app(
 
             await retry_until("database", migrate, startup_timeout_s)
 
-        async def topics() -> None:
-            await ensure_topics(settings.kafka_bootstrap, ALL_TOPICS, settings.topic_replication)
+        wanted = [*(ALL_TOPICS if settings.create_topics else ()), *runtime.own_topics]
 
-        if settings.create_topics:
+        async def topics() -> None:
+            await ensure_topics(settings.kafka_bootstrap, wanted, settings.topic_replication)
+
+        if wanted:
             await retry_until("broker", topics, startup_timeout_s)
         await runtime.broker.start()
         for hook in runtime.on_startup:

@@ -62,6 +62,8 @@ class ServiceSettings(BaseSettings):
             "otel_traces_exporter",
             "create_topics",
             "topic_replication",
+            "jwt_issuer",
+            "jwt_audience",
         }
     )
 
@@ -81,6 +83,8 @@ class ServiceSettings(BaseSettings):
         default=True, description="Create missing topics at start (off where ops manage topics)."
     )
     topic_replication: int = Field(default=1, ge=1)
+    jwt_issuer: str = Field(default="tradelab-auth", description="'iss' of access tokens.")
+    jwt_audience: str = Field(default="tradelab-api", description="'aud' of access tokens.")
 
     @classmethod
     def settings_customise_sources(

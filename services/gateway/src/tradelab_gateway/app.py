@@ -1,15 +1,34 @@
 """Build the gateway's app from its settings; nothing is created at import time."""
 
 from datetime import timedelta
+from typing import Any
 
 from fastapi import FastAPI
 
+from tradelab_contracts.auth import AuthErrorCode, GetPublicKeys
 from tradelab_runtime.service_app import build_service_app, create_runtime
 
+from .adapters.auth_rpc import AuthRpcClient
+from .adapters.rpc import attach_rpc
+from .api.auth import auth_router, jwks_router
+from .api.problems import install_problem_handlers
 from .api.system import system_router
 from .domain.service_registry import ServiceRegistry
 from .handlers import register_heartbeat_subscriber
+from .security.key_cache import KeyCache, KeyFetcher
 from .settings import GatewaySettings
+
+
+def _key_fetcher(client: AuthRpcClient) -> KeyFetcher:
+    async def fetch() -> list[dict[str, Any]]:
+        reply = await client.call(GetPublicKeys(reply_to=client.reply_topic))
+        if not reply.ok or reply.keys is None:
+            code = reply.error.code if reply.error else AuthErrorCode.INTERNAL
+            msg = f"auth refused to publish its keys: {code}"
+            raise RuntimeError(msg)
+        return [k.model_dump(exclude_none=True) for k in reply.keys]
+
+    return fetch
 
 
 def build_app(settings: GatewaySettings) -> FastAPI:
@@ -20,6 +39,16 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         expected=settings.expected_services,
     )
     register_heartbeat_subscriber(runtime.broker, registry, runtime.clock, settings.instance_id)
-    return build_service_app(
-        runtime, migrations=None, routers=[system_router(registry, runtime.clock)]
+    rpc = attach_rpc(runtime, settings.rpc_timeout_s)
+    auth_client = AuthRpcClient(rpc)
+    app = build_service_app(
+        runtime,
+        migrations=None,
+        routers=[system_router(registry, runtime.clock), auth_router(), jwks_router()],
     )
+    app.state.settings = settings
+    app.state.rpc = rpc
+    app.state.auth_client = auth_client
+    app.state.key_cache = KeyCache(_key_fetcher(auth_client))
+    install_problem_handlers(app)
+    return app

@@ -19,6 +19,16 @@ class GatewaySettings(ServiceSettings):
         default=("gateway", *BACKEND_SERVICES),
         description="Services /system/health lists even before their first heartbeat.",
     )
+    rpc_timeout_s: float = Field(
+        default=5.0, gt=0, description="How long to wait for a backend service before a 503."
+    )
+    retry_after_s: int = Field(
+        default=5, ge=1, description="Retry-After sent with a 503 when a service does not answer."
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="Take the client address from X-Forwarded-For (only behind a trusted proxy).",
+    )
     heartbeat_timeout_s: float = Field(
         default=10.0, gt=0, description="A service silent for this long is reported down."
     )

@@ -12,6 +12,7 @@ from tradelab_runtime.kafka_admin import ensure_topics
 from tradelab_runtime.retry import retry_until
 
 from .kafka import KafkaBroker, kafka_broker
+from .ports import port_open
 from .postgres import PostgresServer, create_database, postgres_server
 from .services import DEFAULT_PORTS, SERVICES, ServiceProcess, wait_until_ready
 from .state import reap_leftovers
@@ -89,7 +90,7 @@ def running_stack(
     reap_leftovers()
     with (
         postgres_server(allow_docker=allow_docker, prefer_local=True) as pg,
-        kafka_broker(allow_docker=allow_docker) as kafka,
+        kafka_broker(allow_docker=allow_docker, port=preferred_port(9092)) as kafka,
     ):
         asyncio.run(create_database(pg, database))
         asyncio.run(create_topics(kafka.bootstrap, ALL_TOPICS))
@@ -101,6 +102,11 @@ def running_stack(
         ) as stack:
             stack.startup_s = time.monotonic() - started
             yield Infrastructure(pg, kafka), stack
+
+
+def preferred_port(port: int) -> int | None:
+    """Return ``port`` when it is free (a stable address for other tools), else None (any)."""
+    return None if port_open("127.0.0.1", port) else port
 
 
 def env_flag(name: str) -> bool:

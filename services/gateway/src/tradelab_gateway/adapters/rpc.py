@@ -1,0 +1,111 @@
+"""Request/reply with backend services over Kafka.
+
+A request carries this replica's reply topic in ``reply_to``; the service answers there with a
+reply whose ``request_id`` is the request's ``message_id``, and the waiting call is resumed. Replies
+of every service share the replica's one reply topic: the pending call knows which reply model
+to expect. No answer within the timeout means the service is unavailable, and the caller answers
+503 instead of hanging.
+"""
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from faststream.kafka import KafkaBroker
+from pydantic import BaseModel, ValidationError
+
+from tradelab_contracts.base import Message
+from tradelab_contracts.topics import reply_topic, reply_topic_spec
+from tradelab_runtime.kafka_admin import delete_topics
+from tradelab_runtime.logging import get_logger
+from tradelab_runtime.service_app import Runtime
+
+ReplyT = TypeVar("ReplyT", bound=BaseModel)
+log = get_logger(__name__)
+
+
+class ServiceUnavailableError(Exception):
+    """The service did not answer in time."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(f"{service} did not answer")
+        self.service = service
+
+
+@dataclass
+class _Pending:
+    future: asyncio.Future[Any]
+    model: type[BaseModel]
+
+
+class RpcClient:
+    """Publish requests and await their replies."""
+
+    def __init__(self, broker: KafkaBroker, instance_id: str, timeout_s: float) -> None:
+        self.reply_topic = reply_topic(instance_id)
+        self._broker = broker
+        self._timeout_s = timeout_s
+        self._pending: dict[str, _Pending] = {}
+
+    def resolve(self, payload: bytes) -> None:
+        """Hand a raw reply to the call waiting for it; late or unknown replies are dropped."""
+        try:
+            request_id = str(json.loads(payload)["request_id"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("dropping a reply without request_id")
+            return
+        pending = self._pending.pop(request_id, None)
+        if pending is None or pending.future.done():
+            return
+        try:
+            pending.future.set_result(pending.model.model_validate_json(payload))
+        except ValidationError as exc:
+            pending.future.set_exception(exc)
+
+    async def call(
+        self, service: str, topic: str, request: Message, reply_model: type[ReplyT]
+    ) -> ReplyT:
+        """Publish ``request`` on ``topic`` and wait for its reply.
+
+        Raises
+        ------
+        ServiceUnavailableError
+            When no reply arrives within the timeout.
+        """
+        key = str(request.message_id)
+        future: asyncio.Future[ReplyT] = asyncio.get_running_loop().create_future()
+        self._pending[key] = _Pending(future, reply_model)
+        try:
+            await self._broker.publish(request, topic, key=key.encode())
+            async with asyncio.timeout(self._timeout_s):
+                return await future
+        except (TimeoutError, ConnectionError) as exc:
+            log.warning("service did not answer", service=service, request=type(request).__name__)
+            raise ServiceUnavailableError(service) from exc
+        finally:
+            self._pending.pop(key, None)
+
+
+def attach_rpc(runtime: Runtime, timeout_s: float) -> RpcClient:
+    """Create the client, its reply topic and the subscriber that feeds it."""
+    settings = runtime.settings
+    client = RpcClient(runtime.broker, settings.instance_id, timeout_s)
+    runtime.own_topics.append(reply_topic_spec(settings.instance_id))
+
+    @runtime.broker.subscriber(
+        client.reply_topic,
+        group_id=f"gateway-replies-{settings.instance_id}",
+        auto_offset_reset="latest",
+    )
+    async def on_reply(body: bytes) -> None:
+        client.resolve(body)
+
+    async def drop_reply_topic() -> None:
+        try:
+            await delete_topics(settings.kafka_bootstrap, [client.reply_topic])
+        except Exception as exc:
+            log.warning("could not delete reply topic", topic=client.reply_topic, error=str(exc))
+
+    runtime.on_shutdown.append(drop_reply_topic)
+    return client

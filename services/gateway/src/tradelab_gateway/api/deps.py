@@ -1,0 +1,73 @@
+"""Dependencies shared by the gateway's routes (``CurrentUser``, the auth client)."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from tradelab_gateway.adapters.auth_rpc import AuthRpcClient, AuthUnavailableError
+from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.security.key_cache import KeyCache
+from tradelab_gateway.security.tokens import InvalidTokenError, Principal, key_id, verify
+from tradelab_gateway.settings import GatewaySettings
+
+_bearer = HTTPBearer(auto_error=False)
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="tradelab"'}
+
+
+def unauthorized(detail: str) -> ProblemError:
+    """A 401 that tells the client to authenticate with a bearer token."""
+    return ProblemError(401, detail, code="unauthorized", headers=UNAUTHORIZED_HEADERS)
+
+
+def unavailable(retry_after_s: int) -> ProblemError:
+    """A 503 for a dependency that did not answer."""
+    return ProblemError(
+        503,
+        "The authentication service is not answering; retry shortly.",
+        code="auth_unavailable",
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
+def get_auth_client(request: Request) -> AuthRpcClient:
+    """The replica's auth request/reply client."""
+    client: AuthRpcClient = request.app.state.auth_client
+    return client
+
+
+def get_settings(request: Request) -> GatewaySettings:
+    """The gateway's settings."""
+    settings: GatewaySettings = request.app.state.settings
+    return settings
+
+
+async def current_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """Verify the bearer access token locally; every failure is the same 401."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise unauthorized("Missing bearer access token.")
+    settings = get_settings(request)
+    keys: KeyCache = request.app.state.key_cache
+    try:
+        kid = key_id(credentials.credentials)
+        jwk = await keys.get(kid)
+        if jwk is None:
+            raise InvalidTokenError("unknown key")
+        return verify(
+            credentials.credentials,
+            jwk,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+    except InvalidTokenError as exc:
+        raise unauthorized("Invalid or expired access token.") from exc
+    except AuthUnavailableError as exc:
+        raise unavailable(settings.retry_after_s) from exc
+
+
+CurrentUser = Annotated[Principal, Depends(current_user)]
+AuthClient = Annotated[AuthRpcClient, Depends(get_auth_client)]
+Settings = Annotated[GatewaySettings, Depends(get_settings)]
