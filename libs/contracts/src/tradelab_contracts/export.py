@@ -16,9 +16,13 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from tradelab_contracts.auth import AUTH_REQUEST_TYPES
 from tradelab_contracts.base import Message
-from tradelab_contracts.registry import REPLY_MESSAGE, TOPIC_MESSAGES, message_types
+from tradelab_contracts.registry import (
+    REPLY_MESSAGES,
+    TOPIC_MESSAGES,
+    UNION_MEMBERS,
+    message_types,
+)
 from tradelab_contracts.topics import ALL_TOPICS, REPLY_TOPIC_PARTITIONS
 
 # src/tradelab_contracts/export.py -> libs/contracts/schemas (the workspace installs it editable).
@@ -91,7 +95,7 @@ def build_asyncapi() -> JsonObject:
     channels: JsonObject = {}
     for spec in ALL_TOPICS:
         carried = TOPIC_MESSAGES[spec.name]
-        models = AUTH_REQUEST_TYPES if isinstance(carried, TypeAdapter) else (carried,)
+        models = UNION_MEMBERS[spec.name] if isinstance(carried, TypeAdapter) else (carried,)
         channels[spec.name] = {
             "address": spec.name,
             "description": spec.description,
@@ -100,9 +104,9 @@ def build_asyncapi() -> JsonObject:
         }
     channels["gateway.rpc.reply"] = {
         "address": "gateway.rpc.reply-{instanceId}.v1",
-        "description": "Auth replies; each gateway instance consumes its own reply topic.",
+        "description": "Service replies; each gateway instance consumes its own reply topic.",
         "parameters": {"instanceId": {"description": "Gateway instance id, [a-z0-9-]{1,40}."}},
-        "messages": _message_refs([REPLY_MESSAGE]),
+        "messages": _message_refs(list(REPLY_MESSAGES)),
         "bindings": {
             "kafka": {
                 "partitions": REPLY_TOPIC_PARTITIONS,

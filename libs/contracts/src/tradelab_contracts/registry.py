@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import json
 from types import MappingProxyType
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from pydantic import TypeAdapter
 
-from tradelab_contracts import analytics, auth, datasets, engine, montecarlo, optimization, system
+from tradelab_contracts import (
+    analytics,
+    auth,
+    datasets,
+    datasets_rpc,
+    engine,
+    montecarlo,
+    optimization,
+    system,
+)
 from tradelab_contracts import topics as t
 from tradelab_contracts.base import Message
 
-Carried: TypeAlias = type[Message] | TypeAdapter[auth.AuthRequest]
+Carried: TypeAlias = type[Message] | TypeAdapter[Any]
 """A message class, or an adapter for a topic that carries a discriminated union."""
+
+UNION_MEMBERS: Final[dict[str, tuple[type[Message], ...]]] = {
+    t.AUTH_REQUESTS: auth.AUTH_REQUEST_TYPES,
+    t.DATASETS_REQUESTS: datasets_rpc.DATASETS_REQUEST_TYPES,
+}
+"""The member classes of each topic that carries a discriminated union."""
 
 TOPIC_MESSAGES: Final[dict[str, Carried]] = {
     t.SYSTEM_HEARTBEAT: system.ServiceHeartbeat,
     t.SYSTEM_DEAD_LETTERED: system.DeadLettered,
     t.AUTH_REQUESTS: auth.AUTH_REQUEST_ADAPTER,
     t.AUTH_USER_REGISTERED: auth.UserRegistered,
+    t.DATASETS_REQUESTS: datasets_rpc.DATASETS_REQUEST_ADAPTER,
     t.DATASET_UPLOADED: datasets.DatasetUploaded,
     t.DATASET_INGESTED: datasets.DatasetIngested,
     t.DATASET_REJECTED: datasets.DatasetRejected,
@@ -48,16 +65,21 @@ TOPIC_MESSAGES: Final[dict[str, Carried]] = {
 }
 """The message class (or union adapter) each fixed topic carries."""
 
-REPLY_MESSAGE: Final = auth.AuthReply
-"""What every gateway reply topic (`tradelab_contracts.topics.reply_topic`) carries."""
+REPLY_MESSAGES: Final[tuple[type[Message], ...]] = (auth.AuthReply, datasets_rpc.DatasetsReply)
+"""What gateway reply topics (`tradelab_contracts.topics.reply_topic`) carry: an `AuthReply`, or a
+`DatasetsReply` (told apart by its ``kind``, which `AuthReply` predates and lacks)."""
+
+
+def _members(topic: str, carried: Carried) -> tuple[type[Message], ...]:
+    return UNION_MEMBERS[topic] if isinstance(carried, TypeAdapter) else (carried,)
 
 
 def message_types() -> tuple[type[Message], ...]:
     """Return every message class, each once, in topic order (reply message last)."""
     found: list[type[Message]] = []
-    for carried in TOPIC_MESSAGES.values():
-        found.extend(auth.AUTH_REQUEST_TYPES if isinstance(carried, TypeAdapter) else [carried])
-    found.append(REPLY_MESSAGE)
+    for topic, carried in TOPIC_MESSAGES.items():
+        found.extend(_members(topic, carried))
+    found.extend(REPLY_MESSAGES)
     return tuple(dict.fromkeys(found))
 
 
@@ -65,7 +87,7 @@ _TOPIC_OF: Final = MappingProxyType(
     {
         member: topic
         for topic, carried in TOPIC_MESSAGES.items()
-        for member in (auth.AUTH_REQUEST_TYPES if isinstance(carried, TypeAdapter) else [carried])
+        for member in _members(topic, carried)
     }
 )
 
@@ -104,8 +126,11 @@ def parse_message(topic: str, payload: bytes | str) -> Message:
         If the payload does not match the contract.
     """
     if t.is_reply_topic(topic):
-        return REPLY_MESSAGE.model_validate_json(payload)
+        kind = json.loads(payload).get("kind")
+        reply = datasets_rpc.DatasetsReply if kind == "datasets" else auth.AuthReply
+        return reply.model_validate_json(payload)
     carried = TOPIC_MESSAGES[topic]
     if isinstance(carried, TypeAdapter):
-        return carried.validate_json(payload)
+        member: Message = carried.validate_json(payload)
+        return member
     return carried.model_validate_json(payload)

@@ -22,6 +22,7 @@ SYSTEM_DEAD_LETTERED = "system.message.dead-lettered.v1"
 AUTH_REQUESTS = "auth.rpc.request.v1"
 AUTH_USER_REGISTERED = "auth.user.registered.v1"
 
+DATASETS_REQUESTS = "datasets.rpc.request.v1"
 DATASET_UPLOADED = "datasets.dataset.uploaded.v1"
 DATASET_INGESTED = "datasets.dataset.ingested.v1"
 DATASET_REJECTED = "datasets.dataset.rejected.v1"
@@ -78,6 +79,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(SYSTEM_DEAD_LETTERED, _LOW, "Messages a consumer gave up on after its retries."),
     TopicSpec(AUTH_REQUESTS, _JOBS, "Auth commands from gateways; replies go to reply topics."),
     TopicSpec(AUTH_USER_REGISTERED, _LOW, "A user account was created."),
+    TopicSpec(DATASETS_REQUESTS, _JOBS, "Dataset queries from gateways; replies to reply topics."),
     TopicSpec(DATASET_UPLOADED, _JOBS, "A raw file was stored and awaits ingestion."),
     TopicSpec(DATASET_INGESTED, _LOW, "A dataset was validated, normalised and stored as Parquet."),
     TopicSpec(DATASET_REJECTED, _LOW, "An uploaded file could not be ingested."),

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from tradelab_contracts import topics
 from tradelab_contracts.auth import AUTH_REQUEST_TYPES, AuthReply, AuthRequest, GetUser
 from tradelab_contracts.base import Command, Event
+from tradelab_contracts.datasets_rpc import DatasetsReply, ListDatasets
 from tradelab_contracts.engine import CancelBacktest
 from tradelab_contracts.registry import TOPIC_MESSAGES, message_types, parse_message, topic_for
 from tradelab_contracts.topics import ALL_TOPICS, reply_topic
@@ -26,7 +27,7 @@ def test_every_topic_has_a_registered_message() -> None:
 def test_message_types_lists_each_message_once_commands_and_events_alike() -> None:
     types = message_types()
 
-    assert len(types) == len(set(types)) == 36
+    assert len(types) == len(set(types)) == 42
     assert all(issubclass(t, Command) != issubclass(t, Event) for t in types)
     assert AuthReply in types
     assert set(AUTH_REQUEST_TYPES) <= set(types)
@@ -40,7 +41,18 @@ def test_auth_request_types_are_the_members_of_the_union() -> None:
 
 def test_commands_are_named_imperatively_and_events_in_the_past_tense() -> None:
     # Past tense or a noun of state; a stray imperative name on an event is the usual slip.
-    imperative = ("Run", "Cancel", "Register", "Authenticate", "Refresh", "Revoke", "Get")
+    imperative = (
+        "Run",
+        "Cancel",
+        "Register",
+        "Authenticate",
+        "Refresh",
+        "Revoke",
+        "Get",
+        "List",
+        "Preview",
+        "Delete",
+    )
     for message_type in message_types():
         is_imperative = message_type.__name__.startswith(imperative)
         assert is_imperative == issubclass(message_type, Command), message_type.__name__
@@ -67,6 +79,24 @@ def test_parse_message_reads_replies_on_any_gateway_reply_topic() -> None:
     reply = AuthReply(request_id=RUN, ok=True)
 
     assert parse_message(reply_topic("gw-2"), reply.model_dump_json()) == reply
+
+
+def test_parse_message_tells_a_datasets_reply_from_an_auth_reply_by_kind() -> None:
+    reply = DatasetsReply(request_id=RUN, ok=True, total=0, datasets=[])
+
+    received = parse_message(reply_topic("gw-3"), reply.model_dump_json())
+
+    assert isinstance(received, DatasetsReply)
+    assert received == reply
+
+
+def test_parse_message_picks_the_datasets_request_by_kind() -> None:
+    sent = ListDatasets(owner_id=OWNER, reply_to=reply_topic("gw-1"), symbol="GOOG")
+
+    received = parse_message(topics.DATASETS_REQUESTS, sent.model_dump_json())
+
+    assert isinstance(received, ListDatasets)
+    assert received == sent
 
 
 def test_parse_message_refuses_an_unregistered_topic_and_a_mismatched_payload() -> None:

@@ -1,0 +1,172 @@
+"""Dataset queries and commands over Kafka request/reply (gateway -> datasets service).
+
+Like auth, a gateway publishes a `DatasetsRequest` on ``datasets.rpc.request.v1`` with
+``reply_to`` set to its reply topic, and the datasets service answers with a `DatasetsReply`
+(``kind="datasets"`` tells it apart from an `AuthReply` on the same reply topic). Every request
+names its owner: the service answers ``not_found`` for another user's dataset.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self, TypeAlias
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
+
+from tradelab_contracts.auth import ReplyTopic
+from tradelab_contracts.base import Command, ContractModel, Event, Sha256, StorageUri
+from tradelab_contracts.datasets import DatasetDeclaration, DatasetRejectReason
+
+
+class DatasetStatus(StrEnum):
+    """Where a dataset is in its lifecycle."""
+
+    PENDING = "pending"
+    READY = "ready"
+    REJECTED = "rejected"
+
+
+class DatasetInfo(ContractModel):
+    """A dataset's metadata as the datasets service stores it."""
+
+    id: UUID = Field(description="Dataset id.")
+    owner_id: UUID = Field(description="Owning user.")
+    status: DatasetStatus = Field(description="pending, ready or rejected.")
+    filename: str = Field(description="Name of the uploaded file.")
+    name: str | None = Field(default=None, description="Display name.")
+    symbol: str | None = Field(default=None, description="Instrument.")
+    exchange: str | None = Field(default=None, description="Venue.")
+    timeframe: str | None = Field(default=None, description="Detected bar size (when ready).")
+    rows: int | None = Field(default=None, ge=0, description="Number of bars (when ready).")
+    start: AwareDatetime | None = Field(default=None, description="First bar (UTC).")
+    end: AwareDatetime | None = Field(default=None, description="Last bar (UTC).")
+    columns: list[str] | None = Field(default=None, description="Canonical columns present.")
+    size_bytes: int = Field(ge=0, description="Size of the uploaded file.")
+    raw_sha256: Sha256 = Field(description="SHA-256 of the uploaded bytes.")
+    content_sha256: Sha256 | None = Field(default=None, description="SHA-256 of normalised data.")
+    storage_uri: StorageUri | None = Field(default=None, description="Normalised Parquet file.")
+    quality_score: float | None = Field(default=None, ge=0, le=100, description="0-100.")
+    quality: dict[str, Any] | None = Field(default=None, description="The quality report.")
+    reject_reason: DatasetRejectReason | None = Field(default=None, description="Why rejected.")
+    reject_message: str | None = Field(default=None, description="Explanation of a rejection.")
+    created_at: AwareDatetime = Field(description="When the upload was registered.")
+
+
+class DatasetsCommand(Command):
+    """Fields every datasets request has."""
+
+    reply_to: ReplyTopic = Field(description="Topic the DatasetsReply is published to.")
+    owner_id: UUID = Field(description="The user asking; only their datasets are visible.")
+
+
+class RegisterUpload(DatasetsCommand):
+    """Record an uploaded raw file and start its ingestion (or return the same earlier upload)."""
+
+    kind: Literal["register_upload"] = Field(
+        default="register_upload", description="Discriminator."
+    )
+    dataset_id: UUID = Field(description="Id chosen by the gateway for the new dataset.")
+    storage_uri: StorageUri = Field(description="Where the raw file was stored.")
+    filename: str = Field(min_length=1, max_length=255, description="Uploaded file name.")
+    size_bytes: int = Field(ge=0, description="Size of the raw file.")
+    raw_sha256: Sha256 = Field(description="SHA-256 of the raw bytes.")
+    declared: DatasetDeclaration = Field(
+        default_factory=DatasetDeclaration, description="What the uploader declared."
+    )
+
+
+class ListDatasets(DatasetsCommand):
+    """A page of the owner's datasets, newest first."""
+
+    kind: Literal["list"] = Field(default="list", description="Discriminator.")
+    limit: int = Field(default=50, ge=1, le=500, description="Page size.")
+    offset: int = Field(default=0, ge=0, description="Rows to skip.")
+    symbol: str | None = Field(default=None, max_length=64, description="Only this symbol.")
+    timeframe: str | None = Field(default=None, max_length=16, description="Only this timeframe.")
+
+
+class GetDataset(DatasetsCommand):
+    """One dataset's metadata and quality report."""
+
+    kind: Literal["get"] = Field(default="get", description="Discriminator.")
+    dataset_id: UUID = Field(description="Dataset id.")
+
+
+class PreviewDataset(DatasetsCommand):
+    """First and last rows of a ready dataset plus summary statistics."""
+
+    kind: Literal["preview"] = Field(default="preview", description="Discriminator.")
+    dataset_id: UUID = Field(description="Dataset id.")
+    rows: int = Field(default=10, ge=1, le=1000, description="Rows from each end.")
+
+
+class DeleteDataset(DatasetsCommand):
+    """Delete a dataset and its files."""
+
+    kind: Literal["delete"] = Field(default="delete", description="Discriminator.")
+    dataset_id: UUID = Field(description="Dataset id.")
+
+
+DatasetsRequest: TypeAlias = Annotated[
+    RegisterUpload | ListDatasets | GetDataset | PreviewDataset | DeleteDataset,
+    Field(discriminator="kind"),
+]
+"""Any datasets request, told apart by its ``kind``."""
+
+DATASETS_REQUEST_TYPES: tuple[type[DatasetsCommand], ...] = (
+    RegisterUpload,
+    ListDatasets,
+    GetDataset,
+    PreviewDataset,
+    DeleteDataset,
+)
+DATASETS_REQUEST_ADAPTER: TypeAdapter[DatasetsRequest] = TypeAdapter(DatasetsRequest)
+
+
+class DatasetsErrorCode(StrEnum):
+    """Why a datasets request failed."""
+
+    NOT_FOUND = "not_found"
+    NOT_READY = "not_ready"
+    INTERNAL = "internal"
+
+
+class DatasetsError(ContractModel):
+    """A failed datasets request's error."""
+
+    code: DatasetsErrorCode = Field(description="Machine-readable code.")
+    message: str = Field(max_length=1024, description="Human-readable explanation.")
+
+
+class DatasetPreview(ContractModel):
+    """Rows from both ends of a dataset plus per-column statistics."""
+
+    head: list[dict[str, Any]] = Field(description="First rows, time as ISO 8601 UTC.")
+    tail: list[dict[str, Any]] = Field(description="Last rows, time as ISO 8601 UTC.")
+    summary: dict[str, dict[str, float | None]] = Field(
+        description="Per numeric column: count, null_count, mean, std, min, max."
+    )
+
+
+class DatasetsReply(Event):
+    """Answer to a `DatasetsRequest`."""
+
+    kind: Literal["datasets"] = Field(default="datasets", description="Reply discriminator.")
+    request_id: UUID = Field(description="message_id of the request answered.")
+    ok: bool = Field(description="Whether the request succeeded.")
+    error: DatasetsError | None = Field(default=None, description="Why it failed.")
+    dataset: DatasetInfo | None = Field(default=None, description="The dataset (get, register).")
+    created: bool | None = Field(
+        default=None, description="Register: False when the same file was already uploaded."
+    )
+    datasets: list[DatasetInfo] | None = Field(default=None, description="A page (list).")
+    total: int | None = Field(default=None, ge=0, description="Matching datasets (list).")
+    preview: DatasetPreview | None = Field(default=None, description="Preview (preview).")
+
+    @model_validator(mode="after")
+    def _error_iff_not_ok(self) -> Self:
+        if self.ok == (self.error is not None):
+            msg = "a reply has an error exactly when ok is false"
+            raise ValueError(msg)
+        return self
