@@ -62,6 +62,7 @@ class ServiceSettings(BaseSettings):
             "otel_traces_exporter",
             "create_topics",
             "topic_replication",
+            "object_store_url",
             "jwt_issuer",
             "jwt_audience",
         }
@@ -83,6 +84,10 @@ class ServiceSettings(BaseSettings):
         default=True, description="Create missing topics at start (off where ops manage topics)."
     )
     topic_replication: int = Field(default=1, ge=1)
+    object_store_url: str = Field(
+        default="file://.tradelab/objects",
+        description="Where data-plane files live: file:///absolute/path (S3 is not built yet).",
+    )
     jwt_issuer: str = Field(default="tradelab-auth", description="'iss' of access tokens.")
     jwt_audience: str = Field(default="tradelab-api", description="'aud' of access tokens.")
 
