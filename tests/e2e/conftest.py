@@ -3,6 +3,7 @@
 import asyncio
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -15,13 +16,13 @@ from tradelab_devstack.postgres import PostgresServer, create_database, drop_dat
 from tradelab_devstack.services import SERVICES
 from tradelab_devstack.stack import Stack, running_services
 
-
 E2E_ENV = {
     # Low limits so throttling is reached quickly; the per-address limit stays high because every
     # test logs in from 127.0.0.1.
     "AUTH_THROTTLE_MAX_FAILURES_PER_EMAIL": "3",
     "AUTH_THROTTLE_MAX_FAILURES_PER_IP": "1000",
     "GATEWAY_RPC_TIMEOUT_S": "3",
+    "GATEWAY_MAX_UPLOAD_BYTES": str(5 * 1024 * 1024),
 }
 
 
@@ -32,8 +33,17 @@ def signing_key() -> Ed25519PrivateKey:
 
 
 @pytest.fixture(scope="session")
+def object_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The object store directory the stack's services share."""
+    return tmp_path_factory.mktemp("objects")
+
+
+@pytest.fixture(scope="session")
 def stack(
-    pg_server: PostgresServer, kafka: KafkaBroker, signing_key: Ed25519PrivateKey
+    pg_server: PostgresServer,
+    kafka: KafkaBroker,
+    signing_key: Ed25519PrivateKey,
+    object_store: Path,
 ) -> Iterator[Stack]:
     """Every service running against the session's database server and broker."""
     pem = signing_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
@@ -45,7 +55,11 @@ def stack(
             pg_server.sqlalchemy_url(database),
             kafka.bootstrap,
             ports=ports,
-            extra_env={**E2E_ENV, "AUTH_SIGNING_KEYS": pem},
+            extra_env={
+                **E2E_ENV,
+                "AUTH_SIGNING_KEYS": pem,
+                "OBJECT_STORE_URL": object_store.as_uri(),
+            },
         ) as running:
             yield running
     finally:
@@ -57,3 +71,15 @@ def gateway(stack: Stack) -> Iterator[httpx.Client]:
     """An HTTP client on the gateway."""
     with httpx.Client(base_url=stack.gateway_url, timeout=10) as client:
         yield client
+
+
+@pytest.fixture
+def user_token(gateway: httpx.Client) -> str:
+    """A freshly registered user's access token."""
+    email = f"user-{secrets.token_hex(4)}@example.com"
+    response = gateway.post(
+        "/api/v1/auth/register", json={"email": email, "password": "correct horse battery"}
+    )
+    assert response.status_code == 201, response.text
+    token: str = response.json()["access_token"]
+    return token

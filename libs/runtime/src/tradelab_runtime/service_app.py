@@ -45,6 +45,13 @@ class Runtime:
     """Topics only this process uses (e.g. a per-instance reply topic): always created at start,
     whatever ``create_topics`` says, since no operator can know their names in advance."""
 
+    def database(self) -> AsyncEngine:
+        """The database engine (for services created with a database)."""
+        if self.engine is None:
+            msg = "this runtime was created without a database"
+            raise RuntimeError(msg)
+        return self.engine
+
 
 def create_runtime(
     settings: ServiceSettings, *, with_database: bool = True, clock: Clock | None = None

@@ -7,10 +7,13 @@ from fastapi import FastAPI
 
 from tradelab_contracts.auth import AuthErrorCode, GetPublicKeys
 from tradelab_runtime.service_app import build_service_app, create_runtime
+from tradelab_runtime.storage import LocalObjectStore
 
 from .adapters.auth_rpc import AuthRpcClient
+from .adapters.datasets_rpc import DatasetsRpcClient
 from .adapters.rpc import attach_rpc
 from .api.auth import auth_router, jwks_router
+from .api.datasets import datasets_router
 from .api.problems import install_problem_handlers
 from .api.system import system_router
 from .domain.service_registry import ServiceRegistry
@@ -44,11 +47,18 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     app = build_service_app(
         runtime,
         migrations=None,
-        routers=[system_router(registry, runtime.clock), auth_router(), jwks_router()],
+        routers=[
+            system_router(registry, runtime.clock),
+            auth_router(),
+            jwks_router(),
+            datasets_router(),
+        ],
     )
     app.state.settings = settings
     app.state.rpc = rpc
     app.state.auth_client = auth_client
+    app.state.datasets_client = DatasetsRpcClient(rpc)
+    app.state.object_store = LocalObjectStore.from_url(settings.object_store_url)
     app.state.key_cache = KeyCache(_key_fetcher(auth_client))
     install_problem_handlers(app)
     return app

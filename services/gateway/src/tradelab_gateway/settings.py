@@ -29,6 +29,9 @@ class GatewaySettings(ServiceSettings):
         default=False,
         description="Take the client address from X-Forwarded-For (only behind a trusted proxy).",
     )
+    max_upload_bytes: int = Field(
+        default=500 * 1024 * 1024, gt=0, description="Largest dataset file accepted (413 beyond)."
+    )
     heartbeat_timeout_s: float = Field(
         default=10.0, gt=0, description="A service silent for this long is reported down."
     )

@@ -15,7 +15,7 @@ from .kafka import KafkaBroker, kafka_broker
 from .ports import port_open
 from .postgres import PostgresServer, create_database, postgres_server
 from .services import DEFAULT_PORTS, SERVICES, ServiceProcess, wait_until_ready
-from .state import reap_leftovers
+from .state import reap_leftovers, state_dir
 
 
 async def create_topics(bootstrap: str, specs: tuple[TopicSpec, ...]) -> None:
@@ -54,7 +54,13 @@ def running_services(
     """Start the five services against existing infrastructure; stop them on exit."""
     started = time.monotonic()
     ports = ports or DEFAULT_PORTS
-    env = {"DATABASE_URL": database_url, "KAFKA_BOOTSTRAP": kafka_bootstrap, **(extra_env or {})}
+    objects = os.environ.get("OBJECT_STORE_URL") or (state_dir() / "objects").as_uri()
+    env = {
+        "DATABASE_URL": database_url,
+        "KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "OBJECT_STORE_URL": objects,
+        **(extra_env or {}),
+    }
     stack = Stack(database_url, kafka_bootstrap)
     for name in SERVICES:
         stack.processes[name] = ServiceProcess(name, ports[name], env)

@@ -1,7 +1,43 @@
 """Tables of the datasets service, all inside its own PostgreSQL schema."""
 
-from sqlalchemy import MetaData
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "datasets"
 
-metadata = MetaData(schema=SCHEMA)
+metadata = sa.MetaData(schema=SCHEMA)
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("owner_id", sa.Uuid(), nullable=False),
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("filename", sa.Text(), nullable=False),
+    sa.Column("name", sa.Text()),
+    sa.Column("symbol", sa.Text()),
+    sa.Column("exchange", sa.Text()),
+    sa.Column("declared", JSONB(), nullable=False),
+    sa.Column("timeframe", sa.Text()),
+    sa.Column("rows", sa.BigInteger()),
+    sa.Column("start_at", sa.DateTime(timezone=True)),
+    sa.Column("end_at", sa.DateTime(timezone=True)),
+    sa.Column("columns", JSONB()),
+    sa.Column("size_bytes", sa.BigInteger(), nullable=False),
+    sa.Column("raw_sha256", sa.Text(), nullable=False),
+    sa.Column("raw_uri", sa.Text()),
+    sa.Column("content_sha256", sa.Text()),
+    sa.Column("storage_uri", sa.Text()),
+    sa.Column("quality_score", sa.Float()),
+    sa.Column("quality", JSONB()),
+    sa.Column("reject_reason", sa.Text()),
+    sa.Column("reject_message", sa.Text()),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # The same bytes uploaded twice by one user are one dataset.
+    sa.UniqueConstraint("owner_id", "raw_sha256", name="uq_datasets_owner_raw_sha256"),
+    sa.Index("ix_datasets_owner_created", "owner_id", sa.text("created_at DESC")),
+    sa.Index("ix_datasets_owner_symbol", "owner_id", "symbol"),
+    sa.Index("ix_datasets_owner_timeframe", "owner_id", "timeframe"),
+    sa.Index("ix_datasets_storage_uri", "storage_uri"),
+)

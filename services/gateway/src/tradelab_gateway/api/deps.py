@@ -20,12 +20,12 @@ def unauthorized(detail: str) -> ProblemError:
     return ProblemError(401, detail, code="unauthorized", headers=UNAUTHORIZED_HEADERS)
 
 
-def unavailable(retry_after_s: int) -> ProblemError:
-    """A 503 for a dependency that did not answer."""
+def unavailable(retry_after_s: int, service: str = "auth") -> ProblemError:
+    """A 503 for a backend service that did not answer."""
     return ProblemError(
         503,
-        "The authentication service is not answering; retry shortly.",
-        code="auth_unavailable",
+        f"The {service} service is not answering; retry shortly.",
+        code=f"{service}_unavailable",
         headers={"Retry-After": str(retry_after_s)},
     )
 

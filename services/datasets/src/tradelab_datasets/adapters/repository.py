@@ -1,0 +1,168 @@
+"""Dataset metadata in PostgreSQL; every query is scoped to its owner."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tradelab_contracts.datasets import DatasetRejectReason, DatasetUploaded
+from tradelab_contracts.datasets_rpc import DatasetInfo, DatasetStatus, ListDatasets
+
+from .tables import datasets
+
+
+def _info(row: sa.RowMapping) -> DatasetInfo:
+    return DatasetInfo(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        status=DatasetStatus(row["status"]),
+        filename=row["filename"],
+        name=row["name"],
+        symbol=row["symbol"],
+        exchange=row["exchange"],
+        timeframe=row["timeframe"],
+        rows=row["rows"],
+        start=row["start_at"],
+        end=row["end_at"],
+        columns=row["columns"],
+        size_bytes=row["size_bytes"],
+        raw_sha256=row["raw_sha256"],
+        content_sha256=row["content_sha256"],
+        storage_uri=row["storage_uri"],
+        quality_score=row["quality_score"],
+        quality=row["quality"],
+        reject_reason=DatasetRejectReason(row["reject_reason"]) if row["reject_reason"] else None,
+        reject_message=row["reject_message"],
+        created_at=row["created_at"],
+    )
+
+
+@dataclass(frozen=True)
+class DeletedDataset:
+    """A deleted dataset and the files that may now be removed."""
+
+    info: DatasetInfo
+    raw_uri: str | None
+    parquet_unused: bool
+
+
+class DatasetRepository:
+    """Reads and writes ``datasets.datasets``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add_pending(self, upload: DatasetUploaded, now: datetime) -> tuple[DatasetInfo, bool]:
+        """Insert a pending dataset; return it and True, or the owner's same-bytes one and False."""
+        declared = upload.declared
+        values: dict[str, Any] = {
+            "id": upload.dataset_id,
+            "owner_id": upload.owner_id,
+            "status": DatasetStatus.PENDING.value,
+            "filename": upload.filename,
+            "name": declared.name or upload.filename,
+            "symbol": declared.symbol,
+            "exchange": declared.exchange,
+            "declared": declared.model_dump(mode="json"),
+            "size_bytes": upload.size_bytes,
+            "raw_sha256": upload.raw_sha256,
+            "raw_uri": upload.storage_uri,
+            "created_at": now,
+            "updated_at": now,
+        }
+        stmt = insert(datasets).values(values).on_conflict_do_nothing().returning(datasets)
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+            if row is not None:
+                return _info(row), True
+            existing = await conn.execute(
+                sa.select(datasets).where(
+                    datasets.c.owner_id == upload.owner_id,
+                    datasets.c.raw_sha256 == upload.raw_sha256,
+                )
+            )
+            return _info(existing.mappings().one()), False
+
+    async def get(self, owner_id: UUID, dataset_id: UUID) -> DatasetInfo | None:
+        """Return the owner's dataset, or None (also for another user's dataset)."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(datasets).where(
+                    datasets.c.id == dataset_id, datasets.c.owner_id == owner_id
+                )
+            )
+            row = result.mappings().first()
+        return _info(row) if row is not None else None
+
+    async def raw_uri(self, dataset_id: UUID) -> str | None:
+        """Return where a dataset's raw upload lives (None once ingested or deleted)."""
+        async with self._engine.connect() as conn:
+            uri: str | None = await conn.scalar(
+                sa.select(datasets.c.raw_uri).where(datasets.c.id == dataset_id)
+            )
+            return uri
+
+    async def page(self, query: ListDatasets) -> tuple[list[DatasetInfo], int]:
+        """Return one page of the owner's datasets (newest first) and the total matching."""
+        where = [datasets.c.owner_id == query.owner_id]
+        if query.symbol:
+            where.append(datasets.c.symbol == query.symbol)
+        if query.timeframe:
+            where.append(datasets.c.timeframe == query.timeframe)
+        async with self._engine.connect() as conn:
+            total = await conn.scalar(sa.select(sa.func.count()).where(*where))
+            rows = await conn.execute(
+                sa.select(datasets)
+                .where(*where)
+                .order_by(datasets.c.created_at.desc(), datasets.c.id)
+                .limit(query.limit)
+                .offset(query.offset)
+            )
+            return [_info(r) for r in rows.mappings()], int(total or 0)
+
+    async def finish(
+        self, dataset_id: UUID, values: dict[str, Any], now: datetime
+    ) -> DatasetInfo | None:
+        """Move a pending dataset to ready or rejected; None if it is no longer pending."""
+        stmt = (
+            sa.update(datasets)
+            .where(datasets.c.id == dataset_id, datasets.c.status == DatasetStatus.PENDING.value)
+            .values(**values, raw_uri=None, updated_at=now)
+            .returning(datasets)
+        )
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+        return _info(row) if row is not None else None
+
+    async def delete(self, owner_id: UUID, dataset_id: UUID) -> DeletedDataset | None:
+        """Delete the owner's dataset; say which of its files nothing references any more."""
+        stmt = (
+            sa.delete(datasets)
+            .where(datasets.c.id == dataset_id, datasets.c.owner_id == owner_id)
+            .returning(datasets)
+        )
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+            if row is None:
+                return None
+            info = _info(row)
+            parquet_unused = info.storage_uri is not None and not await self._referenced(
+                conn, info.storage_uri
+            )
+        return DeletedDataset(info, row["raw_uri"], parquet_unused)
+
+    async def is_referenced(self, storage_uri: str) -> bool:
+        """Return whether any dataset uses this Parquet file (files are content-addressed)."""
+        async with self._engine.connect() as conn:
+            return await self._referenced(conn, storage_uri)
+
+    @staticmethod
+    async def _referenced(conn: AsyncConnection, storage_uri: str) -> bool:
+        count = await conn.scalar(
+            sa.select(sa.func.count()).where(datasets.c.storage_uri == storage_uri)
+        )
+        return bool(count)

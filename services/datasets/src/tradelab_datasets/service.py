@@ -1,0 +1,208 @@
+"""Use cases of the datasets service: plain async functions over their collaborators."""
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from tradelab_contracts.base import Message, correlation_of
+from tradelab_contracts.datasets import (
+    DatasetDeleted,
+    DatasetIngested,
+    DatasetRejected,
+    DatasetRejectReason,
+    DatasetUploaded,
+)
+from tradelab_contracts.datasets_rpc import (
+    DatasetsError,
+    DatasetsErrorCode,
+    DatasetsReply,
+    DatasetStatus,
+    DeleteDataset,
+    GetDataset,
+    ListDatasets,
+    PreviewDataset,
+    RegisterUpload,
+)
+from tradelab_contracts.topics import (
+    DATASET_DELETED,
+    DATASET_INGESTED,
+    DATASET_REJECTED,
+    DATASET_UPLOADED,
+)
+from tradelab_runtime.clock import Clock
+from tradelab_runtime.logging import get_logger
+from tradelab_runtime.storage import LocalObjectStore
+
+from .adapters.repository import DatasetRepository
+from .domain.errors import IngestError
+from .domain.ingest import IngestResult, ingest_file
+from .domain.preview import preview
+from .domain.storage_format import write_parquet
+
+Publish = Callable[[Message, str, bytes], Awaitable[None]]
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What the use cases need from the outside world."""
+
+    repo: DatasetRepository
+    store: LocalObjectStore
+    publish: Publish
+    clock: Clock
+
+
+def _reply(cmd: Message, **fields: Any) -> DatasetsReply:
+    return DatasetsReply(request_id=cmd.message_id, correlation_id=correlation_of(cmd), **fields)
+
+
+def error_reply(cmd: Message, code: DatasetsErrorCode, message: str) -> DatasetsReply:
+    return _reply(cmd, ok=False, error=DatasetsError(code=code, message=message))
+
+
+async def register_upload(cmd: RegisterUpload, deps: Deps) -> DatasetsReply:
+    """Record the upload and announce it for ingestion; the same bytes again return the first."""
+    upload = DatasetUploaded(
+        dataset_id=cmd.dataset_id,
+        owner_id=cmd.owner_id,
+        storage_uri=cmd.storage_uri,
+        filename=cmd.filename,
+        size_bytes=cmd.size_bytes,
+        raw_sha256=cmd.raw_sha256,
+        declared=cmd.declared,
+        correlation_id=correlation_of(cmd),
+    )
+    info, created = await deps.repo.add_pending(upload, deps.clock.now())
+    if created:
+        await deps.publish(upload, DATASET_UPLOADED, cmd.dataset_id.bytes)
+    else:
+        deps.store.delete(cmd.storage_uri)  # the earlier upload already holds these bytes
+    return _reply(cmd, ok=True, dataset=info, created=created)
+
+
+async def ingest(event: DatasetUploaded, deps: Deps) -> None:
+    """Validate, normalise and store an uploaded file; a redelivered event is a no-op."""
+    if await deps.repo.raw_uri(event.dataset_id) is None:
+        return  # already ingested or rejected, or deleted meanwhile
+    try:
+        raw_path = deps.store.path(event.storage_uri)
+        result = await asyncio.to_thread(ingest_file, raw_path, event.declared)
+    except IngestError as exc:
+        await _reject(event, exc.reason, exc.message, deps)
+    except FileNotFoundError:
+        await _reject(event, DatasetRejectReason.INTERNAL, "The uploaded file was lost.", deps)
+    except Exception:
+        log.exception("ingestion failed", dataset_id=str(event.dataset_id))
+        message = "The file could not be processed because of an internal error."
+        await _reject(event, DatasetRejectReason.INTERNAL, message, deps)
+    else:
+        await _accept(event, result, deps)
+    deps.store.delete(event.storage_uri)
+
+
+async def _accept(event: DatasetUploaded, result: IngestResult, deps: Deps) -> None:
+    scratch = deps.store.scratch_dir() / f"{uuid.uuid4()}.parquet"
+    await asyncio.to_thread(write_parquet, result.frame, scratch)
+    # Content-addressed: datasets with the same normalised content share one file.
+    key = f"datasets/{event.owner_id}/{result.content_sha256}.parquet"
+    storage_uri = deps.store.put_file(key, scratch)
+    info = await deps.repo.finish(
+        event.dataset_id,
+        {
+            "status": DatasetStatus.READY.value,
+            "timeframe": result.timeframe,
+            "rows": result.rows,
+            "start_at": result.start,
+            "end_at": result.end,
+            "columns": result.columns,
+            "content_sha256": result.content_sha256,
+            "storage_uri": storage_uri,
+            "quality_score": result.quality.score,
+            "quality": result.quality.to_dict(),
+        },
+        deps.clock.now(),
+    )
+    if info is None:  # deleted while we worked: leave nothing behind
+        if not await deps.repo.is_referenced(storage_uri):
+            deps.store.delete(storage_uri)
+        return
+    ingested = DatasetIngested(
+        dataset_id=event.dataset_id,
+        owner_id=event.owner_id,
+        storage_uri=storage_uri,
+        content_sha256=result.content_sha256,
+        rows=result.rows,
+        start=result.start,
+        end=result.end,
+        timeframe=result.timeframe,
+        columns=result.columns,
+        quality_score=result.quality.score,
+        correlation_id=correlation_of(event),
+    )
+    await deps.publish(ingested, DATASET_INGESTED, event.dataset_id.bytes)
+
+
+async def _reject(
+    event: DatasetUploaded, reason: DatasetRejectReason, message: str, deps: Deps
+) -> None:
+    values = {
+        "status": DatasetStatus.REJECTED.value,
+        "reject_reason": reason.value,
+        "reject_message": message[:2048],
+    }
+    if await deps.repo.finish(event.dataset_id, values, deps.clock.now()) is None:
+        return
+    rejected = DatasetRejected(
+        dataset_id=event.dataset_id,
+        owner_id=event.owner_id,
+        reason_code=reason,
+        message=message[:2048],
+        correlation_id=correlation_of(event),
+    )
+    await deps.publish(rejected, DATASET_REJECTED, event.dataset_id.bytes)
+
+
+async def list_datasets(cmd: ListDatasets, deps: Deps) -> DatasetsReply:
+    """Return a page of the owner's datasets."""
+    page, total = await deps.repo.page(cmd)
+    return _reply(cmd, ok=True, datasets=page, total=total)
+
+
+async def get_dataset(cmd: GetDataset, deps: Deps) -> DatasetsReply:
+    """Return one of the owner's datasets."""
+    info = await deps.repo.get(cmd.owner_id, cmd.dataset_id)
+    if info is None:
+        return error_reply(cmd, DatasetsErrorCode.NOT_FOUND, "No such dataset.")
+    return _reply(cmd, ok=True, dataset=info)
+
+
+async def preview_dataset(cmd: PreviewDataset, deps: Deps) -> DatasetsReply:
+    """Return rows from both ends of a ready dataset, with statistics."""
+    info = await deps.repo.get(cmd.owner_id, cmd.dataset_id)
+    if info is None:
+        return error_reply(cmd, DatasetsErrorCode.NOT_FOUND, "No such dataset.")
+    if info.status != DatasetStatus.READY or info.storage_uri is None:
+        return error_reply(cmd, DatasetsErrorCode.NOT_READY, f"The dataset is {info.status.value}.")
+    frame = await asyncio.to_thread(pl.read_parquet, deps.store.path(info.storage_uri))
+    return _reply(cmd, ok=True, dataset=info, preview=preview(frame, cmd.rows))
+
+
+async def delete_dataset(cmd: DeleteDataset, deps: Deps) -> DatasetsReply:
+    """Delete the owner's dataset, its files, and announce it."""
+    deleted = await deps.repo.delete(cmd.owner_id, cmd.dataset_id)
+    if deleted is None:
+        return error_reply(cmd, DatasetsErrorCode.NOT_FOUND, "No such dataset.")
+    if deleted.raw_uri:
+        deps.store.delete(deleted.raw_uri)
+    if deleted.parquet_unused and deleted.info.storage_uri:
+        deps.store.delete(deleted.info.storage_uri)
+    event = DatasetDeleted(
+        dataset_id=cmd.dataset_id, owner_id=cmd.owner_id, correlation_id=correlation_of(cmd)
+    )
+    await deps.publish(event, DATASET_DELETED, cmd.dataset_id.bytes)
+    return _reply(cmd, ok=True, dataset=deleted.info)

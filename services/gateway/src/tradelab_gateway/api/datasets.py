@@ -1,0 +1,272 @@
+"""``/api/v1/datasets``: upload (streamed to the object store), list, read, download, delete."""
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+from typing import Annotated, Literal
+from uuid import UUID
+
+import polars as pl
+from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import ValidationError
+
+from tradelab_contracts.datasets import DatasetDeclaration
+from tradelab_contracts.datasets_rpc import (
+    DatasetInfo,
+    DatasetsCommand,
+    DatasetsErrorCode,
+    DatasetsReply,
+    DeleteDataset,
+    GetDataset,
+    ListDatasets,
+    PreviewDataset,
+    RegisterUpload,
+)
+from tradelab_gateway.adapters.datasets_rpc import DatasetsRpcClient
+from tradelab_gateway.adapters.rpc import ServiceUnavailableError
+from tradelab_gateway.adapters.upload import (
+    MalformedUploadError,
+    ReceivedFile,
+    UploadTooLargeError,
+    receive_upload,
+)
+from tradelab_gateway.api.datasets_schemas import (
+    DatasetPage,
+    DatasetPublic,
+    PreviewPublic,
+    QualityPublic,
+)
+from tradelab_gateway.api.deps import CurrentUser, Settings, unavailable
+from tradelab_gateway.api.problems import ProblemError
+from tradelab_runtime.storage import LocalObjectStore
+
+STATUS_BY_CODE = {
+    DatasetsErrorCode.NOT_FOUND: 404,
+    DatasetsErrorCode.NOT_READY: 409,
+    DatasetsErrorCode.INTERNAL: 500,
+}
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
+DECLARATION_FIELDS = ("name", "symbol", "exchange", "timeframe", "timezone")
+
+
+def _client(request: Request) -> DatasetsRpcClient:
+    client: DatasetsRpcClient = request.app.state.datasets_client
+    return client
+
+
+def _store(request: Request) -> LocalObjectStore:
+    store: LocalObjectStore = request.app.state.object_store
+    return store
+
+
+async def _ask(request: Request, command: DatasetsCommand, retry_after_s: int) -> DatasetsReply:
+    try:
+        reply = await _client(request).call(command)
+    except ServiceUnavailableError as exc:
+        raise unavailable(retry_after_s, "datasets") from exc
+    if not reply.ok:
+        code = reply.error.code if reply.error else DatasetsErrorCode.INTERNAL
+        message = reply.error.message if reply.error else "No answer."
+        raise ProblemError(STATUS_BY_CODE.get(code, 500), message, code=code.value)
+    return reply
+
+
+def _dataset(reply: DatasetsReply) -> DatasetInfo:
+    if reply.dataset is None:
+        raise ProblemError(500, "The datasets service gave an incomplete answer.")
+    return reply.dataset
+
+
+def _declaration(fields: dict[str, str]) -> DatasetDeclaration:
+    values: dict[str, object] = {k: fields[k] for k in DECLARATION_FIELDS if fields.get(k)}
+    try:
+        if fields.get("column_mapping"):
+            values["column_mapping"] = json.loads(fields["column_mapping"])
+        return DatasetDeclaration.model_validate(values)
+    except (ValueError, ValidationError) as exc:
+        detail = "Invalid dataset fields: " + (
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            if isinstance(exc, ValidationError)
+            else "column_mapping must be a JSON object"
+        )
+        raise ProblemError(422, detail, code="validation_error") from exc
+
+
+async def _receive(request: Request, settings: Settings) -> tuple[dict[str, str], ReceivedFile]:
+    limit = settings.max_upload_bytes
+    declared_length = int(request.headers.get("content-length") or 0)
+    if declared_length > limit + 1024 * 1024:  # multipart overhead on top of the file
+        raise ProblemError(413, f"Uploads are limited to {limit} bytes.", code="too_large")
+    try:
+        fields, received = await receive_upload(
+            request.headers.get("content-type", ""),
+            request.stream(),
+            _store(request).scratch_dir(),
+            limit,
+        )
+    except UploadTooLargeError as exc:
+        raise ProblemError(413, f"Uploads are limited to {limit} bytes.", code="too_large") from exc
+    except MalformedUploadError as exc:
+        raise ProblemError(400, str(exc), code="malformed_upload") from exc
+    if received is None:
+        raise ProblemError(422, "A 'file' part is required.", code="validation_error")
+    return fields, received
+
+
+router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
+
+
+def datasets_router() -> APIRouter:
+    """Return the dataset routes."""
+    return router
+
+
+@router.post("", status_code=202, response_model=DatasetPublic)
+async def upload(request: Request, user: CurrentUser, settings: Settings) -> JSONResponse:
+    """Upload a CSV or Parquet file; it is ingested in the background (status pending)."""
+    fields, received = await _receive(request, settings)
+    try:
+        declared = _declaration(fields)
+    except ProblemError:
+        received.path.unlink(missing_ok=True)
+        raise
+    dataset_id = uuid.uuid4()
+    uri = _store(request).put_file(f"raw/{user.user_id}/{dataset_id}", received.path)
+    command = RegisterUpload(
+        reply_to=_client(request).reply_topic,
+        owner_id=user.user_id,
+        dataset_id=dataset_id,
+        storage_uri=uri,
+        filename=received.filename,
+        size_bytes=received.size_bytes,
+        raw_sha256=received.sha256,
+        declared=declared,
+    )
+    try:
+        reply = await _ask(request, command, settings.retry_after_s)
+    except ProblemError:
+        _store(request).delete(uri)
+        raise
+    info = _dataset(reply)
+    body = DatasetPublic.of(info).model_dump(mode="json")
+    status = 202 if reply.created else 200
+    location = f"/api/v1/datasets/{info.id}"
+    return JSONResponse(body, status_code=status, headers={"Location": location})
+
+
+@router.get("")
+async def list_datasets(
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    symbol: Annotated[str | None, Query(max_length=64)] = None,
+    timeframe: Annotated[str | None, Query(max_length=16)] = None,
+) -> DatasetPage:
+    """List your datasets, newest first."""
+    command = ListDatasets(
+        reply_to=_client(request).reply_topic,
+        owner_id=user.user_id,
+        limit=limit,
+        offset=offset,
+        symbol=symbol,
+        timeframe=timeframe,
+    )
+    reply = await _ask(request, command, settings.retry_after_s)
+    items = [DatasetPublic.of(d) for d in reply.datasets or []]
+    return DatasetPage(items=items, total=reply.total or 0, limit=limit, offset=offset)
+
+
+async def _get(request: Request, user_id: UUID, dataset_id: UUID, retry: int) -> DatasetsReply:
+    command = GetDataset(
+        reply_to=_client(request).reply_topic, owner_id=user_id, dataset_id=dataset_id
+    )
+    return await _ask(request, command, retry)
+
+
+@router.get("/{dataset_id}")
+async def get_dataset(
+    dataset_id: UUID, request: Request, user: CurrentUser, settings: Settings
+) -> DatasetPublic:
+    """Return one of your datasets."""
+    reply = await _get(request, user.user_id, dataset_id, settings.retry_after_s)
+    return DatasetPublic.of(_dataset(reply))
+
+
+@router.get("/{dataset_id}/quality")
+async def quality(
+    dataset_id: UUID, request: Request, user: CurrentUser, settings: Settings
+) -> QualityPublic:
+    """Return the quality report (score 0-100 and each component explained)."""
+    reply = await _get(request, user.user_id, dataset_id, settings.retry_after_s)
+    info = _dataset(reply)
+    if info.quality is None:
+        raise ProblemError(409, f"The dataset is {info.status.value}.", code="not_ready")
+    return QualityPublic(dataset_id=info.id, score=info.quality_score, report=info.quality)
+
+
+@router.get("/{dataset_id}/preview")
+async def preview(
+    dataset_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    rows: Annotated[int, Query(ge=1, le=1000)] = 10,
+) -> PreviewPublic:
+    """Return the first and last rows and summary statistics."""
+    command = PreviewDataset(
+        reply_to=_client(request).reply_topic,
+        owner_id=user.user_id,
+        dataset_id=dataset_id,
+        rows=rows,
+    )
+    reply = await _ask(request, command, settings.retry_after_s)
+    if reply.preview is None:
+        raise ProblemError(500, "The datasets service gave an incomplete answer.")
+    return PreviewPublic(dataset_id=dataset_id, **reply.preview.model_dump())
+
+
+@router.get("/{dataset_id}/download", response_class=FileResponse)
+async def download(
+    dataset_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    background: BackgroundTasks,
+    format: Annotated[Literal["csv", "parquet"], Query()] = "csv",
+) -> FileResponse:
+    """Download the normalised data (UTC, sorted, typed) as CSV or Parquet."""
+    reply = await _get(request, user.user_id, dataset_id, settings.retry_after_s)
+    info = _dataset(reply)
+    if info.storage_uri is None:
+        raise ProblemError(409, f"The dataset is {info.status.value}.", code="not_ready")
+    path = _store(request).path(info.storage_uri)
+    stem = Path(info.name or info.filename).stem or str(info.id)
+    if format == "parquet":
+        return FileResponse(
+            path, filename=f"{stem}.parquet", media_type="application/vnd.apache.parquet"
+        )
+    csv_path = _store(request).scratch_dir() / f"download-{uuid.uuid4()}.csv"
+    await asyncio.to_thread(_write_csv, path, csv_path)
+    background.add_task(csv_path.unlink, missing_ok=True)
+    return FileResponse(csv_path, filename=f"{stem}.csv", media_type="text/csv")
+
+
+@router.delete("/{dataset_id}", status_code=204)
+async def delete(
+    dataset_id: UUID, request: Request, user: CurrentUser, settings: Settings
+) -> Response:
+    """Delete a dataset and its files."""
+    command = DeleteDataset(
+        reply_to=_client(request).reply_topic, owner_id=user.user_id, dataset_id=dataset_id
+    )
+    await _ask(request, command, settings.retry_after_s)
+    return Response(status_code=204)
+
+
+def _write_csv(parquet: Path, target: Path) -> None:
+    """Stream Parquet to CSV with ISO 8601 UTC times, without loading it all in memory."""
+    pl.scan_parquet(parquet).sink_csv(target, datetime_format="%Y-%m-%dT%H:%M:%S%.fZ")
