@@ -1,7 +1,59 @@
-"""Tables of the auth service, all inside its own PostgreSQL schema."""
+"""Tables of the auth service, all inside its own PostgreSQL schema (SQLAlchemy Core).
 
-from sqlalchemy import MetaData
+Migrations are written by hand in ``migrations/versions``; these definitions are what the
+repository queries and must match them.
+"""
+
+from datetime import datetime
+
+import sqlalchemy as sa
 
 SCHEMA = "auth"
 
-metadata = MetaData(schema=SCHEMA)
+metadata = sa.MetaData(schema=SCHEMA)
+
+
+def _timestamp(name: str, *, nullable: bool = False) -> sa.Column[datetime]:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=nullable)
+
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("email", sa.Text(), nullable=False),
+    sa.Column("password_hash", sa.Text(), nullable=False),
+    sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.true()),
+    _timestamp("created_at"),
+    _timestamp("updated_at"),
+    sa.Index("ux_users_email", "email", unique=True),
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column(
+        "user_id",
+        sa.Uuid(),
+        sa.ForeignKey(f"{SCHEMA}.users.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("family_id", sa.Uuid(), nullable=False),
+    sa.Column("token_hash", sa.Text(), nullable=False, unique=True),
+    _timestamp("issued_at"),
+    _timestamp("expires_at"),
+    _timestamp("rotated_at", nullable=True),
+    _timestamp("revoked_at", nullable=True),
+    sa.Index("ix_refresh_tokens_family_id", "family_id"),
+    sa.Index("ix_refresh_tokens_user_id", "user_id"),
+)
+
+login_failures = sa.Table(
+    "login_failures",
+    metadata,
+    sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=True),
+    sa.Column("key", sa.Text(), nullable=False),
+    _timestamp("failed_at"),
+    sa.Index("ix_login_failures_key_failed_at", "key", "failed_at"),
+)

@@ -1,0 +1,164 @@
+"""The auth tables over asyncpg (SQLAlchemy Core on the runtime's async engine)."""
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tradelab_auth.domain.refresh import RefreshToken
+from tradelab_auth.domain.users import EmailAlreadyRegisteredError, User
+
+from .tables import login_failures, refresh_tokens, users
+
+UNIQUE_VIOLATION = "23505"
+
+
+def _user(row: sa.Row[Any]) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        is_active=row.is_active,
+    )
+
+
+def _refresh_token(row: sa.Row[Any]) -> RefreshToken:
+    return RefreshToken(
+        id=row.id,
+        user_id=row.user_id,
+        family_id=row.family_id,
+        token_hash=row.token_hash,
+        issued_at=row.issued_at,
+        expires_at=row.expires_at,
+        rotated_at=row.rotated_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+class SqlAuthTx:
+    """One database transaction over the auth tables (see `tradelab_auth.ports.AuthTx`)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def user_by_email(self, email: str) -> User | None:
+        """Return the user with this normalised e-mail address, if any."""
+        row = (await self._conn.execute(sa.select(users).where(users.c.email == email))).first()
+        return None if row is None else _user(row)
+
+    async def user_by_id(self, user_id: UUID) -> User | None:
+        """Return the user with this id, if any."""
+        row = (await self._conn.execute(sa.select(users).where(users.c.id == user_id))).first()
+        return None if row is None else _user(row)
+
+    async def add_user(self, user: User) -> None:
+        """Store a new user; raise `EmailAlreadyRegisteredError` when the e-mail is taken."""
+        try:
+            await self._conn.execute(
+                sa.insert(users).values(
+                    id=user.id,
+                    email=user.email,
+                    password_hash=user.password_hash,
+                    is_active=user.is_active,
+                    created_at=user.created_at,
+                    updated_at=user.updated_at,
+                )
+            )
+        except IntegrityError as exc:
+            # The id is a fresh uuid4, so a unique violation here is the e-mail index: a
+            # concurrent registration won the race past the service's look-up.
+            if getattr(exc.orig, "sqlstate", None) == UNIQUE_VIOLATION:
+                raise EmailAlreadyRegisteredError(user.email) from exc
+            raise
+
+    async def set_password_hash(self, user_id: UUID, password_hash: str, now: datetime) -> None:
+        """Replace a user's password hash."""
+        stmt = sa.update(users).where(users.c.id == user_id)
+        await self._conn.execute(stmt.values(password_hash=password_hash, updated_at=now))
+
+    async def add_refresh_token(self, token: RefreshToken) -> None:
+        """Store a new refresh token."""
+        await self._conn.execute(
+            sa.insert(refresh_tokens).values(
+                id=token.id,
+                user_id=token.user_id,
+                family_id=token.family_id,
+                token_hash=token.token_hash,
+                issued_at=token.issued_at,
+                expires_at=token.expires_at,
+                rotated_at=token.rotated_at,
+                revoked_at=token.revoked_at,
+            )
+        )
+
+    async def refresh_token_for_update(self, token_hash: str) -> RefreshToken | None:
+        """Return the token with this digest, row-locked until the transaction ends.
+
+        A second refresh with the same token waits here, then sees it rotated.
+        """
+        stmt = (
+            sa.select(refresh_tokens)
+            .where(refresh_tokens.c.token_hash == token_hash)
+            .with_for_update()
+        )
+        row = (await self._conn.execute(stmt)).first()
+        return None if row is None else _refresh_token(row)
+
+    async def mark_rotated(self, token_id: UUID, now: datetime) -> None:
+        """Record that a token was exchanged for its successor."""
+        stmt = sa.update(refresh_tokens).where(refresh_tokens.c.id == token_id)
+        await self._conn.execute(stmt.values(rotated_at=now))
+
+    async def revoke_family(self, family_id: UUID, now: datetime) -> None:
+        """Revoke every not yet revoked token of a family."""
+        stmt = sa.update(refresh_tokens).where(
+            refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None)
+        )
+        await self._conn.execute(stmt.values(revoked_at=now))
+
+    async def failures_since(self, key: str, since: datetime) -> list[datetime]:
+        """Return when the throttle key failed to log in after ``since``."""
+        stmt = sa.select(login_failures.c.failed_at).where(
+            login_failures.c.key == key, login_failures.c.failed_at > since
+        )
+        return list((await self._conn.scalars(stmt)).all())
+
+    async def add_failures(self, keys: Sequence[str], at: datetime) -> None:
+        """Record one failed login for each key."""
+        rows = [{"key": key, "failed_at": at} for key in keys]
+        await self._conn.execute(sa.insert(login_failures), rows)
+
+    async def clear_failures(self, key: str) -> None:
+        """Forget a key's failed logins."""
+        await self._conn.execute(sa.delete(login_failures).where(login_failures.c.key == key))
+
+    async def purge_failures(self, before: datetime) -> None:
+        """Delete failures older than ``before``."""
+        stmt = sa.delete(login_failures).where(login_failures.c.failed_at < before)
+        await self._conn.execute(stmt)
+
+
+class SqlAuthStore:
+    """Opens database transactions on the service's engine (see `tradelab_auth.ports.AuthStore`).
+
+    Parameters
+    ----------
+    engine
+        The runtime's async engine (asyncpg).
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[SqlAuthTx]:
+        """Begin a transaction; it commits when the block exits normally, else rolls back."""
+        async with self._engine.begin() as conn:
+            yield SqlAuthTx(conn)

@@ -1,0 +1,1 @@
+"""The auth service's rules: pure, synchronous code with no I/O and no framework imports."""

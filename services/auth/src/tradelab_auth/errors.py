@@ -1,0 +1,35 @@
+"""The errors the auth service answers with, worded once so equal failures look identical."""
+
+from tradelab_contracts.auth import AuthError, AuthErrorCode
+
+INVALID_CREDENTIALS = AuthError(
+    code=AuthErrorCode.INVALID_CREDENTIALS, message="Invalid e-mail address or password."
+)
+"""Unknown account, wrong password and disabled account all get this, so none is revealed."""
+
+INVALID_TOKEN = AuthError(
+    code=AuthErrorCode.INVALID_TOKEN, message="The refresh token is invalid, expired or revoked."
+)
+EMAIL_TAKEN = AuthError(
+    code=AuthErrorCode.EMAIL_TAKEN,
+    message="An account with this e-mail address already exists.",
+    field="email",
+)
+USER_NOT_FOUND = AuthError(code=AuthErrorCode.NOT_FOUND, message="No such user.")
+INTERNAL = AuthError(
+    code=AuthErrorCode.INTERNAL, message="The auth service failed unexpectedly; try again later."
+)
+
+
+def weak_password(message: str) -> AuthError:
+    """Return the error for a password the policy refuses, pointing at the password field."""
+    return AuthError(code=AuthErrorCode.WEAK_PASSWORD, message=message, field="password")
+
+
+def throttled(retry_after_s: int) -> AuthError:
+    """Return the error for a login refused because of too many recent failures."""
+    return AuthError(
+        code=AuthErrorCode.THROTTLED,
+        message=f"Too many failed logins; try again in {retry_after_s} s.",
+        retry_after_s=retry_after_s,
+    )

@@ -1,0 +1,114 @@
+"""What every use case is given (`AuthDeps`) and returns (`Outcome`), and token-pair issuance."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from tradelab_auth.domain.hashing import PasswordHashing
+from tradelab_auth.domain.keys import KeyRing
+from tradelab_auth.domain.refresh import RefreshToken, hash_refresh_token, new_refresh_token
+from tradelab_auth.domain.throttle import ThrottleLimits
+from tradelab_auth.domain.tokens import TokenPolicy, issue_access_token
+from tradelab_auth.domain.users import User
+from tradelab_auth.ports import AuthStore, AuthTx
+from tradelab_auth.settings import AuthSettings
+from tradelab_contracts.auth import AuthError, PublicJwk, TokenPair, UserInfo, UserRegistered
+from tradelab_runtime.clock import Clock
+
+
+@dataclass(frozen=True, slots=True)
+class AuthDeps:
+    """The collaborators of the use cases.
+
+    Parameters
+    ----------
+    store
+        Opens transactions on the auth tables.
+    clock
+        Tells the time.
+    keys
+        Signs access tokens and lists the public keys.
+    hashing
+        Hashes and verifies passwords (CPU-heavy: call it through ``asyncio.to_thread``).
+    settings
+        Token lifetimes, issuer, audience and throttle limits.
+    """
+
+    store: AuthStore
+    clock: Clock
+    keys: KeyRing
+    hashing: PasswordHashing
+    settings: AuthSettings
+
+    @property
+    def token_policy(self) -> TokenPolicy:
+        """Return issuer, audience and lifetime of access tokens."""
+        s = self.settings
+        return TokenPolicy(s.jwt_issuer, s.jwt_audience, timedelta(seconds=s.access_token_ttl_s))
+
+    @property
+    def throttle_limits(self) -> ThrottleLimits:
+        """Return the login throttle limits."""
+        s = self.settings
+        return ThrottleLimits(
+            max_per_email=s.throttle_max_failures_per_email,
+            max_per_ip=s.throttle_max_failures_per_ip,
+            window=timedelta(seconds=s.throttle_window_s),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a use case produced: an error, or the data to answer with, plus events to publish.
+
+    Events are published by the caller after the transaction committed, never before.
+    """
+
+    error: AuthError | None = None
+    tokens: TokenPair | None = None
+    user: UserInfo | None = None
+    keys: list[PublicJwk] | None = None
+    events: tuple[UserRegistered, ...] = ()
+
+
+def user_info(user: User) -> UserInfo:
+    """Return the public view of a stored user."""
+    return UserInfo(id=user.id, email=user.email, created_at=user.created_at)
+
+
+async def issue_token_pair(
+    tx: AuthTx, deps: AuthDeps, user: User, family_id: UUID, now: datetime
+) -> TokenPair:
+    """Store a new refresh token in ``family_id`` and sign an access token for ``user``.
+
+    Parameters
+    ----------
+    tx
+        The open transaction the refresh token is stored in.
+    deps
+        Keys, settings.
+    user
+        Whom the tokens are for.
+    family_id
+        A fresh id on login and registration; the presented token's family on refresh.
+    now
+        Issue time.
+    """
+    refresh = new_refresh_token()
+    await tx.add_refresh_token(
+        RefreshToken(
+            id=uuid4(),
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=hash_refresh_token(refresh),
+            issued_at=now,
+            expires_at=now + timedelta(seconds=deps.settings.refresh_token_ttl_s),
+        )
+    )
+    policy = deps.token_policy
+    access = issue_access_token(deps.keys, policy, user.id, user.email, now)
+    return TokenPair(
+        access_token=access,
+        refresh_token=refresh,
+        expires_in=int(policy.access_ttl.total_seconds()),
+    )

@@ -1,0 +1,173 @@
+"""The auth service in-process, driven over the real Kafka broker as the gateway drives it."""
+
+import asyncio
+import json
+from uuid import UUID
+
+import jwt
+import pytest
+
+from services.auth.tests.integration.kafka_client import AuthClient, tail
+from tradelab_auth.settings import AuthSettings
+from tradelab_contracts.auth import (
+    AuthenticateUser,
+    AuthErrorCode,
+    AuthReply,
+    GetPublicKeys,
+    GetUser,
+    RefreshSession,
+    RegisterUser,
+    RevokeSession,
+    UserRegistered,
+)
+from tradelab_contracts.topics import AUTH_USER_REGISTERED
+from tradelab_devstack.kafka import KafkaBroker
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery staple"
+
+
+def error_code(reply: AuthReply) -> AuthErrorCode | None:
+    return None if reply.error is None else reply.error.code
+
+
+@pytest.mark.asyncio
+async def test_register_login_refresh_then_replay_revokes_the_whole_family(
+    auth: tuple[AuthClient, str],
+) -> None:
+    client, topic = auth
+    registered = await client.call(
+        RegisterUser(email="Ann@Example.org", password=PASSWORD, reply_to=topic)
+    )
+    assert registered.ok, registered.error
+    assert registered.user is not None
+    assert registered.user.email == "ann@example.org"
+
+    login = await client.call(
+        AuthenticateUser(
+            email="ann@example.org",
+            password=PASSWORD,
+            client_address="10.0.0.1",
+            reply_to=topic,
+        )
+    )
+    assert login.ok, login.error
+    assert login.tokens is not None
+    assert login.user == registered.user
+
+    rotated = await client.call(
+        RefreshSession(refresh_token=login.tokens.refresh_token, reply_to=topic)
+    )
+    assert rotated.ok, rotated.error
+    assert rotated.tokens is not None
+
+    replay = await client.call(
+        RefreshSession(refresh_token=login.tokens.refresh_token, reply_to=topic)
+    )
+    assert error_code(replay) is AuthErrorCode.INVALID_TOKEN
+    newer = await client.call(
+        RefreshSession(refresh_token=rotated.tokens.refresh_token, reply_to=topic)
+    )
+    assert error_code(newer) is AuthErrorCode.INVALID_TOKEN
+
+    # The registration's own family was never replayed: it still works, until logout.
+    assert registered.tokens is not None
+    own = registered.tokens.refresh_token
+    assert (await client.call(RevokeSession(refresh_token=own, reply_to=topic))).ok
+    after_logout = await client.call(RefreshSession(refresh_token=own, reply_to=topic))
+    assert error_code(after_logout) is AuthErrorCode.INVALID_TOKEN
+
+
+@pytest.mark.asyncio
+async def test_access_token_verifies_with_the_published_keys_and_names_the_user(
+    auth: tuple[AuthClient, str],
+) -> None:
+    client, topic = auth
+    registered = await client.call(
+        RegisterUser(email="bob@example.org", password=PASSWORD, reply_to=topic)
+    )
+    keys = await client.call(GetPublicKeys(reply_to=topic))
+    assert registered.tokens is not None
+    assert registered.user is not None
+    assert keys.keys is not None
+    token = registered.tokens.access_token
+    [jwk] = [k for k in keys.keys if k.kid == jwt.get_unverified_header(token)["kid"]]
+    public = jwt.PyJWK(json.loads(jwk.model_dump_json(exclude_none=True))).key
+    claims = jwt.decode(
+        token,
+        public,
+        algorithms=["EdDSA"],
+        audience="tradelab-test-api",
+        issuer="tradelab-auth",
+    )
+    assert claims["sub"] == str(registered.user.id)
+    assert claims["exp"] - claims["iat"] == registered.tokens.expires_in == 900
+
+    found = await client.call(GetUser(user_id=registered.user.id, reply_to=topic))
+    assert found.user == registered.user
+
+
+@pytest.mark.asyncio
+async def test_two_refreshes_with_one_token_yield_exactly_one_success(
+    auth: tuple[AuthClient, str],
+) -> None:
+    client, topic = auth
+    registered = await client.call(
+        RegisterUser(email="cat@example.org", password=PASSWORD, reply_to=topic)
+    )
+    assert registered.tokens is not None
+    token = registered.tokens.refresh_token
+    both = [RefreshSession(refresh_token=token, reply_to=topic) for _ in range(2)]
+    await asyncio.gather(*(client.send(cmd) for cmd in both))
+    replies = await client.replies(cmd.message_id for cmd in both)
+    assert sorted(r.ok for r in replies) == [False, True]
+    [failed] = [r for r in replies if not r.ok]
+    assert error_code(failed) is AuthErrorCode.INVALID_TOKEN
+
+
+@pytest.mark.asyncio
+async def test_registration_publishes_user_registered(
+    auth: tuple[AuthClient, str], kafka: KafkaBroker
+) -> None:
+    client, topic = auth
+    async with tail(kafka.bootstrap, AUTH_USER_REGISTERED) as events:
+        cmd = RegisterUser(email="dan@example.org", password=PASSWORD, reply_to=topic)
+        registered = await client.call(cmd)
+        assert registered.user is not None
+        user_id = registered.user.id
+        seen: list[UserRegistered] = []
+        async with asyncio.timeout(20):
+            while not any(e.user_id == user_id for e in seen):
+                batch = await events.getmany(timeout_ms=200)
+                for records in batch.values():
+                    for record in records:
+                        assert record.key == str(UUID(json.loads(record.value)["user_id"])).encode()
+                        seen.append(UserRegistered.model_validate_json(record.value))
+        [event] = [e for e in seen if e.user_id == user_id]
+        assert (event.email, event.correlation_id) == ("dan@example.org", cmd.message_id)
+
+
+@pytest.mark.asyncio
+async def test_failed_logins_beyond_the_limit_are_throttled_and_errors_do_not_leak_existence(
+    auth: tuple[AuthClient, str], module_settings: AuthSettings
+) -> None:
+    client, topic = auth
+    await client.call(RegisterUser(email="eve@example.org", password=PASSWORD, reply_to=topic))
+
+    def attempt(email: str, password: str) -> AuthenticateUser:
+        return AuthenticateUser(
+            email=email, password=password, client_address="10.1.2.3", reply_to=topic
+        )
+
+    wrong = await client.call(attempt("eve@example.org", "not the password"))
+    unknown = await client.call(attempt("nobody@example.org", "not the password"))
+    assert wrong.error == unknown.error
+    assert error_code(wrong) is AuthErrorCode.INVALID_CREDENTIALS
+
+    await client.call(attempt("eve@example.org", "still not the password"))
+    throttled = await client.call(attempt("eve@example.org", PASSWORD))
+    assert error_code(throttled) is AuthErrorCode.THROTTLED
+    assert throttled.error is not None
+    assert throttled.error.retry_after_s is not None
+    assert 0 < throttled.error.retry_after_s <= module_settings.throttle_window_s

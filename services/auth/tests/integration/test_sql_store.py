@@ -1,0 +1,140 @@
+"""The use cases over the real PostgreSQL store: row locks, unique index, throttle queries."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from services.auth.tests.integration.kafka_client import FAST_ARGON2
+from tradelab_auth.adapters.repository import SqlAuthStore
+from tradelab_auth.adapters.tables import SCHEMA
+from tradelab_auth.app import MIGRATIONS
+from tradelab_auth.domain.hashing import HashingParams, PasswordHashing
+from tradelab_auth.domain.keys import KeyRing
+from tradelab_auth.service import AuthDeps, authenticate, refresh, register
+from tradelab_auth.settings import AuthSettings
+from tradelab_contracts.auth import (
+    AuthenticateUser,
+    AuthErrorCode,
+    RefreshSession,
+    RegisterUser,
+    TokenPair,
+)
+from tradelab_contracts.topics import reply_topic
+from tradelab_runtime.clock import SystemClock
+from tradelab_runtime.migrations import upgrade_to_head
+
+pytestmark = pytest.mark.integration
+
+REPLY = reply_topic("sql")
+PASSWORD = "correct horse battery staple"
+
+
+@pytest_asyncio.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(database_url, pool_size=10)
+    await upgrade_to_head(engine, MIGRATIONS, SCHEMA)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def deps(engine: AsyncEngine) -> AuthDeps:
+    settings = AuthSettings.model_validate(
+        {"environment": "test", "throttle_max_failures_per_email": 3, **FAST_ARGON2}
+    )
+    hashing = PasswordHashing(HashingParams(time_cost=1, memory_cost=8192, parallelism=1))
+    return AuthDeps(SqlAuthStore(engine), SystemClock(), KeyRing.generate(), hashing, settings)
+
+
+async def sign_up(deps: AuthDeps, email: str) -> TokenPair:
+    outcome = await register(RegisterUser(email=email, password=PASSWORD, reply_to=REPLY), deps)
+    assert outcome.tokens is not None, outcome.error
+    return outcome.tokens
+
+
+@pytest.mark.asyncio
+async def test_migration_creates_the_auth_tables(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'auth'")
+        )
+        assert {r[0] for r in rows} == {
+            "alembic_version",
+            "processed_messages",
+            "users",
+            "refresh_tokens",
+            "login_failures",
+        }
+
+
+@pytest.mark.asyncio
+async def test_concurrent_refreshes_of_one_token_let_exactly_one_through(deps: AuthDeps) -> None:
+    pair = await sign_up(deps, "ann@example.org")
+    for _ in range(5):
+        same_token = RefreshSession(refresh_token=pair.refresh_token, reply_to=REPLY)
+        outcomes = await asyncio.gather(*(refresh(same_token, deps) for _ in range(3)))
+        winners = [o for o in outcomes if o.error is None]
+        assert len(winners) == 1
+        losers = [o.error.code for o in outcomes if o.error is not None]
+        assert losers == [AuthErrorCode.INVALID_TOKEN] * 2
+        # The losers saw a rotated token: the family is revoked; start a new one for the next round.
+        login = await authenticate(
+            AuthenticateUser(
+                email="ann@example.org",
+                password=PASSWORD,
+                client_address="10.0.0.1",
+                reply_to=REPLY,
+            ),
+            deps,
+        )
+        assert login.tokens is not None
+        pair = login.tokens
+
+
+@pytest.mark.asyncio
+async def test_concurrent_registrations_of_one_email_create_one_account(
+    deps: AuthDeps, engine: AsyncEngine
+) -> None:
+    commands = [
+        RegisterUser(email=email, password=PASSWORD, reply_to=REPLY)
+        for email in ("bob@example.org", "BOB@example.org", "Bob@Example.org")
+    ]
+    outcomes = await asyncio.gather(*(register(cmd, deps) for cmd in commands))
+    codes = sorted(str(o.error.code) if o.error else "ok" for o in outcomes)
+    assert codes == ["email_taken", "email_taken", "ok"]
+    async with engine.connect() as conn:
+        count = await conn.scalar(sa.text("SELECT count(*) FROM auth.users"))
+    assert count == 1
+
+
+@pytest.mark.asyncio
+async def test_throttle_counts_stored_failures_and_a_success_clears_them(
+    deps: AuthDeps, engine: AsyncEngine
+) -> None:
+    await sign_up(deps, "cat@example.org")
+
+    def attempt(password: str) -> AuthenticateUser:
+        return AuthenticateUser(
+            email="cat@example.org", password=password, client_address="10.0.0.9", reply_to=REPLY
+        )
+
+    for _ in range(2):
+        assert (await authenticate(attempt("wrong password!"), deps)).error is not None
+    assert (await authenticate(attempt(PASSWORD), deps)).error is None
+    async with engine.connect() as conn:
+        keys = (await conn.execute(sa.text("SELECT key FROM auth.login_failures"))).scalars()
+        assert sorted(keys) == ["ip:10.0.0.9", "ip:10.0.0.9"]  # the e-mail's were cleared
+
+    for _ in range(3):
+        await authenticate(attempt("wrong password!"), deps)
+    throttled = await authenticate(attempt(PASSWORD), deps)
+    assert throttled.error is not None
+    assert throttled.error.code is AuthErrorCode.THROTTLED
+    window = timedelta(seconds=deps.settings.throttle_window_s)
+    assert throttled.error.retry_after_s is not None
+    assert 0 < throttled.error.retry_after_s <= window.total_seconds()

@@ -1,0 +1,130 @@
+"""The Kafka handler in memory (FastStream's TestKafkaBroker), with fake collaborators."""
+
+import logging
+from collections.abc import Iterator
+from uuid import uuid4
+
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+
+from services.auth.tests.unit.fakes import FakeStore, make_deps
+from tradelab_auth.handlers import register_auth_handler
+from tradelab_auth.service import AuthDeps
+from tradelab_contracts.auth import (
+    AuthErrorCode,
+    AuthReply,
+    GetPublicKeys,
+    GetUser,
+    RegisterUser,
+    UserRegistered,
+)
+from tradelab_contracts.topics import AUTH_REQUESTS, AUTH_USER_REGISTERED, reply_topic
+from tradelab_runtime.logging import configure_logging
+
+REPLY = reply_topic("unit")
+PASSWORD = "correct horse battery staple"
+
+
+class Wiring:
+    """A broker with the auth handler and subscribers that collect what it publishes."""
+
+    def __init__(self, deps: AuthDeps) -> None:
+        self.broker = KafkaBroker()
+        self.replies: list[AuthReply] = []
+        self.registered: list[UserRegistered] = []
+        register_auth_handler(self.broker, deps)
+
+        @self.broker.subscriber(REPLY)
+        async def on_reply(reply: AuthReply) -> None:
+            self.replies.append(reply)
+
+        @self.broker.subscriber(AUTH_USER_REGISTERED)
+        async def on_registered(event: UserRegistered) -> None:
+            self.registered.append(event)
+
+
+@pytest.fixture
+def structured_logs() -> Iterator[None]:
+    # Route structlog through the standard library so caplog sees the handler's records.
+    configure_logging("auth", "json", "INFO")
+    yield
+    logging.getLogger().handlers.clear()
+
+
+@pytest.mark.asyncio
+async def test_request_is_answered_on_its_reply_topic_with_ids_tied_to_it() -> None:
+    deps = make_deps()
+    wiring = Wiring(deps)
+    cmd = GetPublicKeys(reply_to=REPLY, correlation_id=uuid4())
+    async with TestKafkaBroker(wiring.broker) as broker:
+        await broker.publish(cmd.model_dump_json().encode(), AUTH_REQUESTS)
+    [reply] = wiring.replies
+    assert reply.ok
+    assert (reply.request_id, reply.correlation_id) == (cmd.message_id, cmd.correlation_id)
+    assert reply.keys is not None
+    assert reply.keys[0].kid == deps.keys.signing_key.kid
+
+
+@pytest.mark.asyncio
+async def test_registration_publishes_user_registered_and_replies_with_user_and_tokens() -> None:
+    wiring = Wiring(make_deps())
+    cmd = RegisterUser(email="ann@example.org", password=PASSWORD, reply_to=REPLY)
+    async with TestKafkaBroker(wiring.broker) as broker:
+        await broker.publish(cmd.model_dump_json().encode(), AUTH_REQUESTS)
+    [reply] = wiring.replies
+    [event] = wiring.registered
+    assert reply.ok
+    assert reply.user is not None
+    assert reply.tokens is not None
+    assert reply.correlation_id == cmd.message_id  # the request started the chain
+    assert (event.user_id, event.email, event.correlation_id) == (
+        reply.user.id,
+        "ann@example.org",
+        cmd.message_id,
+    )
+
+
+@pytest.mark.asyncio
+async def test_unexpected_failure_is_answered_internal_and_the_consumer_keeps_going() -> None:
+    store = FakeStore()
+    wiring = Wiring(make_deps(store))
+    async with TestKafkaBroker(wiring.broker) as broker:
+        store.fail_with = RuntimeError("database unreachable")
+        failing = GetUser(user_id=uuid4(), reply_to=REPLY)
+        await broker.publish(failing.model_dump_json().encode(), AUTH_REQUESTS)
+        store.fail_with = None
+        await broker.publish(
+            GetUser(user_id=uuid4(), reply_to=REPLY).model_dump_json(), AUTH_REQUESTS
+        )
+    first, second = wiring.replies
+    assert first.error is not None
+    assert first.error.code is AuthErrorCode.INTERNAL
+    assert "database" not in first.error.message  # internals stay in the logs
+    assert second.error is not None
+    assert second.error.code is AuthErrorCode.NOT_FOUND
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("structured_logs")
+async def test_unparseable_request_is_dropped_and_logged_without_its_password(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wiring = Wiring(make_deps())
+    secret = "hunter2-but-longer"
+    bad = f'{{"kind": "register", "email": "not-an-email", "password": "{secret}"}}'
+    async with TestKafkaBroker(wiring.broker) as broker:
+        await broker.publish(bad.encode(), AUTH_REQUESTS)
+        await broker.publish(b"\xff not json", AUTH_REQUESTS)
+    assert wiring.replies == []
+    assert caplog.text.count("does not parse") == 2
+    assert secret not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_request_naming_a_topic_that_is_not_a_reply_topic_gets_no_answer() -> None:
+    wiring = Wiring(make_deps())
+    cmd = RegisterUser(email="ann@example.org", password=PASSWORD, reply_to=AUTH_USER_REGISTERED)
+    async with TestKafkaBroker(wiring.broker) as broker:
+        await broker.publish(cmd.model_dump_json().encode(), AUTH_REQUESTS)
+    assert wiring.replies == []
+    assert wiring.registered == []
