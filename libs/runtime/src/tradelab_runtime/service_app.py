@@ -41,6 +41,9 @@ class Runtime:
     clock: Clock
     on_startup: list[Hook] = field(default_factory=list)
     on_shutdown: list[Hook] = field(default_factory=list)
+    after_stop: list[Hook] = field(default_factory=list)
+    """Clean-up once the broker client has stopped (e.g. deleting this process's own topics,
+    which live consumers would otherwise keep committing offsets to)."""
     own_topics: list[TopicSpec] = field(default_factory=list)
     """Topics only this process uses (e.g. a per-instance reply topic): always created at start,
     whatever ``create_topics`` says, since no operator can know their names in advance."""
@@ -95,6 +98,40 @@ async def _stop_broker(broker: KafkaBroker) -> None:
         log.warning("broker did not stop in time; exiting anyway", timeout_s=BROKER_STOP_TIMEOUT_S)
 
 
+async def _prepare_storage(
+    runtime: Runtime, migrations: tuple[str, str] | None, timeout_s: float
+) -> None:
+    """Migrate the service's schema and create its topics, waiting for late dependencies."""
+    settings = runtime.settings
+    if migrations is not None:
+        engine, (location, schema) = runtime.database(), migrations
+
+        async def migrate() -> None:
+            await upgrade_to_head(engine, location, schema)
+
+        await retry_until("database", migrate, timeout_s)
+
+    wanted = [*(ALL_TOPICS if settings.create_topics else ()), *runtime.own_topics]
+
+    async def topics() -> None:
+        await ensure_topics(settings.kafka_bootstrap, wanted, settings.topic_replication)
+
+    if wanted:
+        await retry_until("broker", topics, timeout_s)
+
+
+async def _shut_down(runtime: Runtime) -> None:
+    """Undo the start-up in reverse, each wait bounded."""
+    for hook in reversed(runtime.on_shutdown):
+        await hook()
+    await _stop_broker(runtime.broker)
+    for hook in runtime.after_stop:
+        await hook()
+    if runtime.engine is not None:
+        await runtime.engine.dispose()
+    runtime.tracer_provider.shutdown()
+
+
 def build_service_app(
     runtime: Runtime,
     *,
@@ -129,21 +166,7 @@ def build_service_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.service_name, settings.log_format, settings.log_level)
-        if migrations is not None and runtime.engine is not None:
-            engine, (location, schema) = runtime.engine, migrations
-
-            async def migrate() -> None:
-                await upgrade_to_head(engine, location, schema)
-
-            await retry_until("database", migrate, startup_timeout_s)
-
-        wanted = [*(ALL_TOPICS if settings.create_topics else ()), *runtime.own_topics]
-
-        async def topics() -> None:
-            await ensure_topics(settings.kafka_bootstrap, wanted, settings.topic_replication)
-
-        if wanted:
-            await retry_until("broker", topics, startup_timeout_s)
+        await _prepare_storage(runtime, migrations, startup_timeout_s)
         await runtime.broker.start()
         for hook in runtime.on_startup:
             await hook()
@@ -155,12 +178,7 @@ def build_service_app(
         finally:
             runtime.readiness.started = False
             await heartbeat.stop()
-            for hook in reversed(runtime.on_shutdown):
-                await hook()
-            await _stop_broker(runtime.broker)
-            if runtime.engine is not None:
-                await runtime.engine.dispose()
-            runtime.tracer_provider.shutdown()
+            await _shut_down(runtime)
 
     app = FastAPI(title=f"tradelab {settings.service_name}", lifespan=lifespan)
     identity = {"service": settings.service_name, "instance_id": settings.instance_id}

@@ -2,6 +2,7 @@
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from tradelab_contracts.datasets import DatasetUploaded
@@ -53,8 +54,8 @@ def register_handlers(broker: KafkaBroker, deps: Deps) -> None:
     """Subscribe the service's consumers (one group shared by all replicas)."""
 
     @broker.subscriber(DATASETS_REQUESTS, group_id=GROUP, ack_policy=AckPolicy.ACK)
-    async def on_request(body: bytes) -> None:
-        answered = await _answer(body, deps)
+    async def on_request(message: KafkaMessage) -> None:
+        answered = await _answer(message.body, deps)
         if answered is not None:
             reply, reply_to = answered
             await broker.publish(reply, reply_to, key=reply.request_id.bytes)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
 
 from tradelab_contracts.base import Message
@@ -98,8 +99,8 @@ def attach_rpc(runtime: Runtime, timeout_s: float) -> RpcClient:
         group_id=f"gateway-replies-{settings.instance_id}",
         auto_offset_reset="latest",
     )
-    async def on_reply(body: bytes) -> None:
-        client.resolve(body)
+    async def on_reply(message: KafkaMessage) -> None:
+        client.resolve(message.body)
 
     async def drop_reply_topic() -> None:
         try:
@@ -107,5 +108,5 @@ def attach_rpc(runtime: Runtime, timeout_s: float) -> RpcClient:
         except Exception as exc:
             log.warning("could not delete reply topic", topic=client.reply_topic, error=str(exc))
 
-    runtime.on_shutdown.append(drop_reply_topic)
+    runtime.after_stop.append(drop_reply_topic)
     return client
