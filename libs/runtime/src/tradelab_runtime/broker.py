@@ -6,6 +6,12 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 
+RPC_FETCH_MAX_WAIT_MS = 10
+"""Long-poll bound for request/reply consumers. aiokafka's default (500 ms) is what an idle fetch
+may wait, and the development broker does not answer a waiting fetch early when data arrives, so a
+request/reply round trip paid up to two such waits; 10 ms keeps it in single-digit milliseconds at
+the cost of more idle fetches on loopback."""
+
 
 def make_broker(
     bootstrap: str, client_id: str, tracer_provider: TracerProvider | None = None

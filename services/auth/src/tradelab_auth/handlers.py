@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from tradelab_contracts.auth import AUTH_REQUEST_ADAPTER, AuthReply, AuthRequest
 from tradelab_contracts.base import correlation_of
 from tradelab_contracts.topics import AUTH_REQUESTS, AUTH_USER_REGISTERED, is_reply_topic
+from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.logging import get_logger
 
 from . import errors
@@ -72,7 +73,15 @@ def register_auth_handler(broker: KafkaBroker, deps: AuthDeps) -> None:
     once is not retried forever, and its sender already got an ``internal`` reply.
     """
 
-    @broker.subscriber(AUTH_REQUESTS, group_id=AUTH_GROUP, ack_policy=AckPolicy.ACK)
+    @broker.subscriber(
+        AUTH_REQUESTS,
+        group_id=AUTH_GROUP,
+        ack_policy=AckPolicy.ACK,
+        fetch_max_wait_ms=RPC_FETCH_MAX_WAIT_MS,
+        # One consumer per worker, partitions split between them: argon2 runs in threads, so two
+        # logins hash at once on two cores while offsets stay committed after handling.
+        max_workers=deps.settings.request_workers,
+    )
     async def on_auth_request(message: KafkaMessage) -> None:
         cmd = parse_request(message.body)
         if cmd is None:

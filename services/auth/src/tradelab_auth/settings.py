@@ -32,6 +32,9 @@ class AuthSettings(ServiceSettings):
         default=SecretStr(""),
         description="Concatenated PEM Ed25519 private keys; the first signs, all are published.",
     )
+    request_workers: int = Field(
+        default=2, ge=1, le=4, description="Requests handled at once (up to the 4 partitions)."
+    )
     access_token_ttl_s: int = Field(default=900, gt=0, description="Access token lifetime.")
     refresh_token_ttl_s: int = Field(
         default=30 * 24 * 3600, gt=0, description="Refresh token lifetime (renewed on rotation)."

@@ -17,6 +17,7 @@ from tradelab_contracts.datasets_rpc import (
     RegisterUpload,
 )
 from tradelab_contracts.topics import DATASET_UPLOADED, DATASETS_REQUESTS
+from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.logging import get_logger
 
 from . import service
@@ -53,7 +54,12 @@ async def _answer(body: bytes, deps: Deps) -> tuple[DatasetsReply, str] | None:
 def register_handlers(broker: KafkaBroker, deps: Deps) -> None:
     """Subscribe the service's consumers (one group shared by all replicas)."""
 
-    @broker.subscriber(DATASETS_REQUESTS, group_id=GROUP, ack_policy=AckPolicy.ACK)
+    @broker.subscriber(
+        DATASETS_REQUESTS,
+        group_id=GROUP,
+        ack_policy=AckPolicy.ACK,
+        fetch_max_wait_ms=RPC_FETCH_MAX_WAIT_MS,
+    )
     async def on_request(message: KafkaMessage) -> None:
         answered = await _answer(message.body, deps)
         if answered is not None:

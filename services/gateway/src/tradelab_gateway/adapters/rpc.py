@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from tradelab_contracts.base import Message
 from tradelab_contracts.topics import reply_topic, reply_topic_spec
+from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.kafka_admin import delete_topics
 from tradelab_runtime.logging import get_logger
 from tradelab_runtime.service_app import Runtime
@@ -98,6 +99,7 @@ def attach_rpc(runtime: Runtime, timeout_s: float) -> RpcClient:
         client.reply_topic,
         group_id=f"gateway-replies-{settings.instance_id}",
         auto_offset_reset="latest",
+        fetch_max_wait_ms=RPC_FETCH_MAX_WAIT_MS,
     )
     async def on_reply(message: KafkaMessage) -> None:
         client.resolve(message.body)
