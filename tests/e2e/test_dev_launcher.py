@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.polling import wait_for
-from tradelab_devstack.ports import free_port, port_open
+from tradelab_devstack.ports import free_port_range, port_open
 from tradelab_devstack.postgres import PostgresServer
 
 pytestmark = pytest.mark.e2e
@@ -61,7 +61,7 @@ def alive(pid: int) -> bool:
 def test_launcher_starts_stack_survives_its_own_crash_and_stops_everything_on_sigterm(
     pg_server: PostgresServer, tmp_path: Path
 ) -> None:
-    port_base = free_port()
+    port_base = free_port_range(5)
     ports = range(port_base, port_base + 5)
     env = {
         **os.environ,

@@ -13,6 +13,26 @@ def free_port() -> int:
         return port
 
 
+def free_port_range(count: int, attempts: int = 50) -> int:
+    """Return a base port such that ``base .. base + count - 1`` are all free right now."""
+    for _ in range(attempts):
+        base = free_port()
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return base
+    msg = f"no {count} consecutive free ports found"
+    raise RuntimeError(msg)
+
+
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
     """Return whether something accepts TCP connections at ``host:port``."""
     try:

@@ -71,10 +71,13 @@ class ServiceProcess:
         return self._proc is not None and self._proc.poll() is None
 
     def ready(self) -> bool:
-        """Return whether ``/readyz`` answers 200."""
+        """Return whether ``/readyz`` answers 200 from this service (not a stranger on the port)."""
         try:
-            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == httpx.codes.OK
-        except httpx.HTTPError:
+            response = httpx.get(f"{self.url}/readyz", timeout=2)
+            return (
+                response.status_code == httpx.codes.OK and response.json()["service"] == self.name
+            )
+        except (httpx.HTTPError, ValueError, KeyError):
             return False
 
     def tail(self, lines: int = 30) -> str:
