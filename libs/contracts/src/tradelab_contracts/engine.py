@@ -109,6 +109,9 @@ class RunBacktest(Command):
     strategy: StrategyName = Field(description="Strategy name in the catalogue.")
     parameters: Parameters = Field(default_factory=dict, description="Strategy parameters.")
     options: EngineOptions = Field(default_factory=EngineOptions, description="Simulation options.")
+    timeframe: str | None = Field(
+        default=None, max_length=16, description="Bar size of the dataset, for annualising."
+    )
 
 
 class BacktestProgress(Event):

@@ -14,6 +14,7 @@ from tradelab_contracts import (
     datasets,
     datasets_rpc,
     engine,
+    engine_rpc,
     montecarlo,
     optimization,
     system,
@@ -27,6 +28,7 @@ Carried: TypeAlias = type[Message] | TypeAdapter[Any]
 UNION_MEMBERS: Final[dict[str, tuple[type[Message], ...]]] = {
     t.AUTH_REQUESTS: auth.AUTH_REQUEST_TYPES,
     t.DATASETS_REQUESTS: datasets_rpc.DATASETS_REQUEST_TYPES,
+    t.ENGINE_REQUESTS: engine_rpc.ENGINE_REQUEST_TYPES,
 }
 """The member classes of each topic that carries a discriminated union."""
 
@@ -40,6 +42,7 @@ TOPIC_MESSAGES: Final[dict[str, Carried]] = {
     t.DATASET_INGESTED: datasets.DatasetIngested,
     t.DATASET_REJECTED: datasets.DatasetRejected,
     t.DATASET_DELETED: datasets.DatasetDeleted,
+    t.ENGINE_REQUESTS: engine_rpc.ENGINE_REQUEST_ADAPTER,
     t.BACKTEST_REQUESTED: engine.RunBacktest,
     t.BACKTEST_PROGRESS: engine.BacktestProgress,
     t.BACKTEST_COMPLETED: engine.BacktestCompleted,
@@ -65,7 +68,11 @@ TOPIC_MESSAGES: Final[dict[str, Carried]] = {
 }
 """The message class (or union adapter) each fixed topic carries."""
 
-REPLY_MESSAGES: Final[tuple[type[Message], ...]] = (auth.AuthReply, datasets_rpc.DatasetsReply)
+REPLY_MESSAGES: Final[tuple[type[Message], ...]] = (
+    auth.AuthReply,
+    datasets_rpc.DatasetsReply,
+    engine_rpc.EngineReply,
+)
 """What gateway reply topics (`tradelab_contracts.topics.reply_topic`) carry: an `AuthReply`, or a
 `DatasetsReply` (told apart by its ``kind``, which `AuthReply` predates and lacks)."""
 
@@ -127,7 +134,11 @@ def parse_message(topic: str, payload: bytes | str) -> Message:
     """
     if t.is_reply_topic(topic):
         kind = json.loads(payload).get("kind")
-        reply = datasets_rpc.DatasetsReply if kind == "datasets" else auth.AuthReply
+        replies: dict[str, type[Message]] = {
+            "datasets": datasets_rpc.DatasetsReply,
+            "engine": engine_rpc.EngineReply,
+        }
+        reply = replies.get(kind, auth.AuthReply)
         return reply.model_validate_json(payload)
     carried = TOPIC_MESSAGES[topic]
     if isinstance(carried, TypeAdapter):

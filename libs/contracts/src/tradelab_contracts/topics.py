@@ -28,6 +28,7 @@ DATASET_INGESTED = "datasets.dataset.ingested.v1"
 DATASET_REJECTED = "datasets.dataset.rejected.v1"
 DATASET_DELETED = "datasets.dataset.deleted.v1"
 
+ENGINE_REQUESTS = "engine.rpc.request.v1"
 BACKTEST_REQUESTED = "engine.backtest.requested.v1"
 BACKTEST_PROGRESS = "engine.backtest.progress.v1"
 BACKTEST_COMPLETED = "engine.backtest.completed.v1"
@@ -84,6 +85,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(DATASET_INGESTED, _LOW, "A dataset was validated, normalised and stored as Parquet."),
     TopicSpec(DATASET_REJECTED, _LOW, "An uploaded file could not be ingested."),
     TopicSpec(DATASET_DELETED, _LOW, "A dataset was deleted by its owner."),
+    TopicSpec(ENGINE_REQUESTS, _JOBS, "Catalogue and run queries from gateways."),
     TopicSpec(BACKTEST_REQUESTED, _JOBS, "Backtest jobs for the engine consumer group."),
     TopicSpec(BACKTEST_PROGRESS, _JOBS, "Backtest progress; every gateway replica reads all."),
     TopicSpec(BACKTEST_COMPLETED, _LOW, "Backtest results: summary and result file URIs."),

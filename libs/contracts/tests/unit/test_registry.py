@@ -27,7 +27,7 @@ def test_every_topic_has_a_registered_message() -> None:
 def test_message_types_lists_each_message_once_commands_and_events_alike() -> None:
     types = message_types()
 
-    assert len(types) == len(set(types)) == 42
+    assert len(types) == len(set(types)) == 49
     assert all(issubclass(t, Command) != issubclass(t, Event) for t in types)
     assert AuthReply in types
     assert set(AUTH_REQUEST_TYPES) <= set(types)
@@ -43,6 +43,7 @@ def test_commands_are_named_imperatively_and_events_in_the_past_tense() -> None:
     # Past tense or a noun of state; a stray imperative name on an event is the usual slip.
     imperative = (
         "Run",
+        "Submit",
         "Cancel",
         "Register",
         "Authenticate",
