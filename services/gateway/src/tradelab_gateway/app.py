@@ -11,8 +11,10 @@ from tradelab_runtime.storage import LocalObjectStore
 
 from .adapters.auth_rpc import AuthRpcClient
 from .adapters.datasets_rpc import DatasetsRpcClient
+from .adapters.engine_rpc import EngineRpcClient
 from .adapters.rpc import attach_rpc
 from .api.auth import auth_router, jwks_router
+from .api.backtests import backtests_router
 from .api.datasets import datasets_router
 from .api.problems import install_problem_handlers
 from .api.system import system_router
@@ -52,12 +54,14 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             auth_router(),
             jwks_router(),
             datasets_router(),
+            backtests_router(),
         ],
     )
     app.state.settings = settings
     app.state.rpc = rpc
     app.state.auth_client = auth_client
     app.state.datasets_client = DatasetsRpcClient(rpc)
+    app.state.engine_client = EngineRpcClient(rpc)
     app.state.object_store = LocalObjectStore.from_url(settings.object_store_url)
     app.state.key_cache = KeyCache(_key_fetcher(auth_client))
     install_problem_handlers(app)

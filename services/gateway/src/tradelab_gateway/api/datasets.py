@@ -56,12 +56,14 @@ def _client(request: Request) -> DatasetsRpcClient:
     return client
 
 
-def _store(request: Request) -> LocalObjectStore:
+def store_of(request: Request) -> LocalObjectStore:
     store: LocalObjectStore = request.app.state.object_store
     return store
 
 
-async def _ask(request: Request, command: DatasetsCommand, retry_after_s: int) -> DatasetsReply:
+async def ask_datasets(
+    request: Request, command: DatasetsCommand, retry_after_s: int
+) -> DatasetsReply:
     try:
         reply = await _client(request).call(command)
     except ServiceUnavailableError as exc:
@@ -103,7 +105,7 @@ async def _receive(request: Request, settings: Settings) -> tuple[dict[str, str]
         fields, received = await receive_upload(
             request.headers.get("content-type", ""),
             request.stream(),
-            _store(request).scratch_dir(),
+            store_of(request).scratch_dir(),
             limit,
         )
     except UploadTooLargeError as exc:
@@ -133,7 +135,7 @@ async def upload(request: Request, user: CurrentUser, settings: Settings) -> JSO
         received.path.unlink(missing_ok=True)
         raise
     dataset_id = uuid.uuid4()
-    uri = _store(request).put_file(f"raw/{user.user_id}/{dataset_id}", received.path)
+    uri = store_of(request).put_file(f"raw/{user.user_id}/{dataset_id}", received.path)
     command = RegisterUpload(
         reply_to=_client(request).reply_topic,
         owner_id=user.user_id,
@@ -145,9 +147,9 @@ async def upload(request: Request, user: CurrentUser, settings: Settings) -> JSO
         declared=declared,
     )
     try:
-        reply = await _ask(request, command, settings.retry_after_s)
+        reply = await ask_datasets(request, command, settings.retry_after_s)
     except ProblemError:
-        _store(request).delete(uri)
+        store_of(request).delete(uri)
         raise
     info = _dataset(reply)
     body = DatasetPublic.of(info).model_dump(mode="json")
@@ -175,7 +177,7 @@ async def list_datasets(
         symbol=symbol,
         timeframe=timeframe,
     )
-    reply = await _ask(request, command, settings.retry_after_s)
+    reply = await ask_datasets(request, command, settings.retry_after_s)
     items = [DatasetPublic.of(d) for d in reply.datasets or []]
     return DatasetPage(items=items, total=reply.total or 0, limit=limit, offset=offset)
 
@@ -184,7 +186,7 @@ async def _get(request: Request, user_id: UUID, dataset_id: UUID, retry: int) ->
     command = GetDataset(
         reply_to=_client(request).reply_topic, owner_id=user_id, dataset_id=dataset_id
     )
-    return await _ask(request, command, retry)
+    return await ask_datasets(request, command, retry)
 
 
 @router.get("/{dataset_id}")
@@ -223,7 +225,7 @@ async def preview(
         dataset_id=dataset_id,
         rows=rows,
     )
-    reply = await _ask(request, command, settings.retry_after_s)
+    reply = await ask_datasets(request, command, settings.retry_after_s)
     if reply.preview is None:
         raise ProblemError(500, "The datasets service gave an incomplete answer.")
     return PreviewPublic(dataset_id=dataset_id, **reply.preview.model_dump())
@@ -243,13 +245,13 @@ async def download(
     info = _dataset(reply)
     if info.storage_uri is None:
         raise ProblemError(409, f"The dataset is {info.status.value}.", code="not_ready")
-    path = _store(request).path(info.storage_uri)
+    path = store_of(request).path(info.storage_uri)
     stem = Path(info.name or info.filename).stem or str(info.id)
     if format == "parquet":
         return FileResponse(
             path, filename=f"{stem}.parquet", media_type="application/vnd.apache.parquet"
         )
-    csv_path = _store(request).scratch_dir() / f"download-{uuid.uuid4()}.csv"
+    csv_path = store_of(request).scratch_dir() / f"download-{uuid.uuid4()}.csv"
     await asyncio.to_thread(_write_csv, path, csv_path)
     background.add_task(csv_path.unlink, missing_ok=True)
     return FileResponse(csv_path, filename=f"{stem}.csv", media_type="text/csv")
@@ -263,7 +265,7 @@ async def delete(
     command = DeleteDataset(
         reply_to=_client(request).reply_topic, owner_id=user.user_id, dataset_id=dataset_id
     )
-    await _ask(request, command, settings.retry_after_s)
+    await ask_datasets(request, command, settings.retry_after_s)
     return Response(status_code=204)
 
 

@@ -1,0 +1,236 @@
+"""``/api/v1/backtests`` and ``/api/v1/strategies``: validated, queued and read via the engine."""
+
+import asyncio
+import uuid
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from tradelab_contracts.datasets_rpc import DatasetStatus, GetDataset
+from tradelab_contracts.engine_rpc import (
+    CancelBacktestRequest,
+    DeleteBacktest,
+    EngineCommand,
+    EngineErrorCode,
+    EngineReply,
+    GetBacktest,
+    ListBacktests,
+    ListStrategies,
+    RunInfo,
+    RunStatus,
+    SubmitBacktest,
+)
+from tradelab_gateway.adapters.engine_rpc import EngineRpcClient
+from tradelab_gateway.adapters.rpc import ServiceUnavailableError
+from tradelab_gateway.api.backtests_schemas import (
+    BacktestCreate,
+    BacktestPage,
+    BacktestPublic,
+    EquityPublic,
+    StrategyPublic,
+    TradesPublic,
+)
+from tradelab_gateway.api.datasets import ask_datasets, store_of
+from tradelab_gateway.api.deps import CurrentUser, Settings, unavailable
+from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.api.results_files import equity_points, trade_rows
+
+STATUS_BY_CODE = {
+    EngineErrorCode.NOT_FOUND: 404,
+    EngineErrorCode.INVALID: 422,
+    EngineErrorCode.CONFLICT: 409,
+    EngineErrorCode.INTERNAL: 500,
+}
+router = APIRouter(tags=["backtests"])
+
+
+def backtests_router() -> APIRouter:
+    """Return the backtest and strategy routes."""
+    return router
+
+
+def _client(request: Request) -> EngineRpcClient:
+    client: EngineRpcClient = request.app.state.engine_client
+    return client
+
+
+async def _ask(request: Request, command: EngineCommand, retry_after_s: int) -> EngineReply:
+    try:
+        reply = await _client(request).call(command)
+    except ServiceUnavailableError as exc:
+        raise unavailable(retry_after_s, "engine") from exc
+    if not reply.ok:
+        code = reply.error.code if reply.error else EngineErrorCode.INTERNAL
+        message = reply.error.message if reply.error else "No answer."
+        extra = {"errors": reply.error.errors} if reply.error and reply.error.errors else {}
+        raise ProblemError(STATUS_BY_CODE.get(code, 500), message, code=code.value, extra=extra)
+    return reply
+
+
+def _run(reply: EngineReply) -> RunInfo:
+    if reply.run is None:
+        raise ProblemError(500, "The engine gave an incomplete answer.")
+    return reply.run
+
+
+@router.get("/api/v1/strategies")
+async def list_strategies(
+    request: Request, _: CurrentUser, settings: Settings
+) -> list[StrategyPublic]:
+    """The strategy catalogue with each strategy's parameters as JSON schema."""
+    reply = await _ask(
+        request, ListStrategies(reply_to=_client(request).reply_topic), settings.retry_after_s
+    )
+    return [StrategyPublic.model_validate(s.model_dump()) for s in reply.strategies or []]
+
+
+@router.get("/api/v1/strategies/{name}")
+async def get_strategy(
+    name: str, request: Request, user: CurrentUser, settings: Settings
+) -> StrategyPublic:
+    """One catalogue entry."""
+    for strategy in await list_strategies(request, user, settings):
+        if strategy.name == name:
+            return strategy
+    raise ProblemError(404, f"No strategy named {name!r}.", code="not_found")
+
+
+@router.post("/api/v1/backtests", status_code=202, response_model=BacktestPublic)
+async def submit(
+    body: BacktestCreate, request: Request, user: CurrentUser, settings: Settings
+) -> JSONResponse:
+    """Queue a backtest of one of your ready datasets; answers 202 with the run."""
+    dataset = await ask_datasets(
+        request,
+        GetDataset(
+            reply_to=_client(request).reply_topic, owner_id=user.user_id, dataset_id=body.dataset_id
+        ),
+        settings.retry_after_s,
+    )
+    info = dataset.dataset
+    if (
+        info is None
+        or info.status != DatasetStatus.READY
+        or not info.storage_uri
+        or not info.content_sha256
+    ):
+        status = info.status.value if info else "unknown"
+        raise ProblemError(
+            422,
+            f"The dataset is {status}; only ready datasets can be backtested.",
+            code="dataset_not_ready",
+            extra={"errors": [{"field": "dataset_id", "message": f"dataset is {status}"}]},
+        )
+    command = SubmitBacktest(
+        reply_to=_client(request).reply_topic,
+        run_id=uuid.uuid4(),
+        owner_id=user.user_id,
+        dataset_id=info.id,
+        dataset_uri=info.storage_uri,
+        dataset_sha256=info.content_sha256,
+        timeframe=info.timeframe,
+        strategy=body.strategy,
+        parameters=body.parameters,
+        options=body.options,
+    )
+    run = _run(await _ask(request, command, settings.retry_after_s))
+    return JSONResponse(
+        BacktestPublic.of(run).model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/api/v1/backtests/{run.id}"},
+    )
+
+
+@router.get("/api/v1/backtests")
+async def list_backtests(
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    status: RunStatus | None = None,
+) -> BacktestPage:
+    """Your runs, newest first."""
+    command = ListBacktests(
+        reply_to=_client(request).reply_topic,
+        owner_id=user.user_id,
+        limit=limit,
+        offset=offset,
+        status=status,
+    )
+    reply = await _ask(request, command, settings.retry_after_s)
+    items = [BacktestPublic.of(r) for r in reply.runs or []]
+    return BacktestPage(items=items, total=reply.total or 0, limit=limit, offset=offset)
+
+
+async def _get(request: Request, user_id: UUID, run_id: UUID, retry_after_s: int) -> RunInfo:
+    command = GetBacktest(reply_to=_client(request).reply_topic, owner_id=user_id, run_id=run_id)
+    return _run(await _ask(request, command, retry_after_s))
+
+
+@router.get("/api/v1/backtests/{run_id}")
+async def get_backtest(
+    run_id: UUID, request: Request, user: CurrentUser, settings: Settings
+) -> BacktestPublic:
+    """Status, progress and summary of one of your runs."""
+    return BacktestPublic.of(await _get(request, user.user_id, run_id, settings.retry_after_s))
+
+
+def _finished(run: RunInfo) -> RunInfo:
+    if run.status != RunStatus.COMPLETED or run.equity_uri is None or run.trades_uri is None:
+        raise ProblemError(409, f"The backtest is {run.status.value}.", code="not_finished")
+    return run
+
+
+@router.get("/api/v1/backtests/{run_id}/equity")
+async def equity(
+    run_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    points: Annotated[int | None, Query(ge=2, le=100_000)] = None,
+) -> EquityPublic:
+    """The equity curve; ``points`` thins it evenly (first and last bar kept)."""
+    run = _finished(await _get(request, user.user_id, run_id, settings.retry_after_s))
+    path = store_of(request).path(run.equity_uri or "")
+    total, rows = await asyncio.to_thread(equity_points, path, points)
+    return EquityPublic(run_id=run_id, total_points=total, points=rows)
+
+
+@router.get("/api/v1/backtests/{run_id}/trades")
+async def trades(
+    run_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> TradesPublic:
+    """The trades, oldest first."""
+    run = _finished(await _get(request, user.user_id, run_id, settings.retry_after_s))
+    path = store_of(request).path(run.trades_uri or "")
+    total, rows = await asyncio.to_thread(trade_rows, path, limit, offset)
+    return TradesPublic(run_id=run_id, total=total, items=rows)
+
+
+@router.post("/api/v1/backtests/{run_id}/cancel", status_code=202)
+async def cancel(
+    run_id: UUID, request: Request, user: CurrentUser, settings: Settings
+) -> BacktestPublic:
+    """Stop a queued or running backtest (a running one stops within a second)."""
+    command = CancelBacktestRequest(
+        reply_to=_client(request).reply_topic, owner_id=user.user_id, run_id=run_id
+    )
+    return BacktestPublic.of(_run(await _ask(request, command, settings.retry_after_s)))
+
+
+@router.delete("/api/v1/backtests/{run_id}", status_code=204)
+async def delete(run_id: UUID, request: Request, user: CurrentUser, settings: Settings) -> Response:
+    """Delete a finished backtest and its result files."""
+    command = DeleteBacktest(
+        reply_to=_client(request).reply_topic, owner_id=user.user_id, run_id=run_id
+    )
+    await _ask(request, command, settings.retry_after_s)
+    return Response(status_code=204)
