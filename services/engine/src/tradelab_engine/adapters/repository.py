@@ -1,0 +1,179 @@
+"""Backtest runs in PostgreSQL; every query is scoped to its owner.
+
+A run is claimed by bumping its ``attempt``; only the holder of the latest attempt may finish it,
+so a job redelivered after a crash (or a rebalance) completes exactly once.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tradelab_contracts.engine import BacktestSummary, EngineOptions, FailureReason
+from tradelab_contracts.engine_rpc import ListBacktests, RunInfo, RunStatus
+
+from .tables import runs
+
+ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+
+
+def _info(row: sa.RowMapping) -> RunInfo:
+    return RunInfo(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        dataset_id=row["dataset_id"],
+        strategy=row["strategy"],
+        parameters=row["parameters"],
+        options=EngineOptions.model_validate(row["options"]),
+        status=RunStatus(row["status"]),
+        progress=row["progress"],
+        summary=BacktestSummary.model_validate(row["summary"]) if row["summary"] else None,
+        equity_uri=row["equity_uri"],
+        trades_uri=row["trades_uri"],
+        cached=row["cached"],
+        failure_reason=FailureReason(row["failure_reason"]) if row["failure_reason"] else None,
+        failure_message=row["failure_message"],
+        created_at=row["created_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+    )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A run this worker may now execute, as attempt ``attempt``."""
+
+    info: RunInfo
+    attempt: int
+    dataset_uri: str
+    timeframe: str | None
+
+
+class RunRepository:
+    """Reads and writes ``engine.runs``."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add(self, values: dict[str, Any]) -> RunInfo:
+        """Insert a run (queued, or completed when answered from the cache)."""
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(sa.insert(runs).values(values).returning(runs))).mappings()
+            return _info(row.one())
+
+    async def cached_result(self, cache_key: str) -> sa.RowMapping | None:
+        """Return an original completed run with the same cache key, if any."""
+        async with self._engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(runs)
+                .where(
+                    runs.c.cache_key == cache_key,
+                    runs.c.status == RunStatus.COMPLETED.value,
+                    runs.c.cached.is_(False),
+                )
+                .limit(1)
+            )
+            return result.mappings().first()
+
+    async def get(self, owner_id: UUID, run_id: UUID) -> RunInfo | None:
+        """Return the owner's run, or None (also for another user's run)."""
+        async with self._engine.connect() as conn:
+            row = (
+                (
+                    await conn.execute(
+                        sa.select(runs).where(runs.c.id == run_id, runs.c.owner_id == owner_id)
+                    )
+                )
+                .mappings()
+                .first()
+            )
+        return _info(row) if row is not None else None
+
+    async def page(self, query: ListBacktests) -> tuple[list[RunInfo], int]:
+        """Return one page of the owner's runs (newest first) and the total matching."""
+        where = [runs.c.owner_id == query.owner_id]
+        if query.status is not None:
+            where.append(runs.c.status == query.status.value)
+        async with self._engine.connect() as conn:
+            total = await conn.scalar(sa.select(sa.func.count()).where(*where))
+            rows = await conn.execute(
+                sa.select(runs)
+                .where(*where)
+                .order_by(runs.c.created_at.desc(), runs.c.id)
+                .limit(query.limit)
+                .offset(query.offset)
+            )
+            return [_info(r) for r in rows.mappings()], int(total or 0)
+
+    async def claim(self, run_id: UUID, worker: str, now: datetime) -> Claim | None:
+        """Take a queued or running run (a redelivery after a crash) as a new attempt."""
+        stmt = (
+            sa.update(runs)
+            .where(runs.c.id == run_id, runs.c.status.in_(ACTIVE))
+            .values(
+                status=RunStatus.RUNNING.value,
+                attempt=runs.c.attempt + 1,
+                worker=worker,
+                started_at=now,
+                updated_at=now,
+            )
+            .returning(runs)
+        )
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+        if row is None:
+            return None
+        return Claim(_info(row), row["attempt"], row["dataset_uri"], row["timeframe"])
+
+    async def set_progress(self, run_id: UUID, attempt: int, progress: float) -> None:
+        """Record progress of the current attempt."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.update(runs)
+                .where(runs.c.id == run_id, runs.c.attempt == attempt)
+                .values(progress=progress)
+            )
+
+    async def finish(
+        self, run_id: UUID, attempt: int | None, values: dict[str, Any], now: datetime
+    ) -> RunInfo | None:
+        """End an active run; None if another attempt owns it or it already ended."""
+        where = [runs.c.id == run_id, runs.c.status.in_(ACTIVE)]
+        if attempt is not None:
+            where.append(runs.c.attempt == attempt)
+        stmt = (
+            sa.update(runs)
+            .where(*where)
+            .values(**values, finished_at=now, updated_at=now)
+            .returning(runs)
+        )
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+        return _info(row) if row is not None else None
+
+    async def delete(self, owner_id: UUID, run_id: UUID) -> tuple[RunInfo, bool] | None:
+        """Delete the owner's finished run; say whether its result files are now unused."""
+        stmt = (
+            sa.delete(runs)
+            .where(
+                runs.c.id == run_id,
+                runs.c.owner_id == owner_id,
+                runs.c.status.not_in(ACTIVE),
+            )
+            .returning(runs)
+        )
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+            if row is None:
+                return None
+            info = _info(row)
+            unused = info.equity_uri is not None and not await _referenced(conn, info.equity_uri)
+        return info, unused
+
+
+async def _referenced(conn: AsyncConnection, equity_uri: str) -> bool:
+    count = await conn.scalar(sa.select(sa.func.count()).where(runs.c.equity_uri == equity_uri))
+    return bool(count)

@@ -1,0 +1,228 @@
+"""The backtest job runner: claim, load, simulate in chunks (progress, cancellation), store,
+announce. Exactly one terminal event per run, whatever the redeliveries."""
+
+import asyncio
+import time
+import uuid
+from dataclasses import asdict, dataclass, is_dataclass
+from typing import Any
+
+from tradelab_contracts.base import correlation_of
+from tradelab_contracts.engine import (
+    BacktestCancelled,
+    BacktestCompleted,
+    BacktestFailed,
+    BacktestProgress,
+    BacktestSummary,
+    FailureReason,
+    RunBacktest,
+)
+from tradelab_contracts.engine_rpc import RunStatus
+from tradelab_contracts.topics import (
+    BACKTEST_CANCELLED,
+    BACKTEST_COMPLETED,
+    BACKTEST_FAILED,
+    BACKTEST_PROGRESS,
+)
+from tradelab_runtime.logging import get_logger
+
+from .adapters.bars_loader import load_bars
+from .adapters.repository import Claim
+from .adapters.results_writer import write_equity, write_trades
+from .domain.bars import IntArray
+from .domain.simulate import BacktestCancelled as SimulationCancelled
+from .domain.simulate import BacktestResult, run_backtest
+from .service import EngineDeps
+from .strategies.catalogue import get_strategy, validate_parameters
+
+log = get_logger(__name__)
+PROGRESS_MIN_STEP = 0.05
+PROGRESS_MIN_INTERVAL_S = 0.5
+CHUNK_BARS = 50_000
+
+
+@dataclass
+class ProgressThrottle:
+    """Report at most every 5 % and every 500 ms, whichever is rarer."""
+
+    last_fraction: float = 0.0
+    last_time: float = 0.0
+    sequence: int = 0
+
+    def due(self, fraction: float, now: float) -> bool:
+        """Return whether a report is due now (and record it if so)."""
+        if fraction - self.last_fraction < PROGRESS_MIN_STEP:
+            return False
+        if now - self.last_time < PROGRESS_MIN_INTERVAL_S:
+            return False
+        self.last_fraction, self.last_time = fraction, now
+        self.sequence += 1
+        return True
+
+
+class JobFailedError(Exception):
+    """A run failed for a reason the user can act on."""
+
+    def __init__(self, reason: FailureReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _simulate(
+    job: RunBacktest,
+    claim: Claim,
+    deps: EngineDeps,
+    loop: asyncio.AbstractEventLoop,
+) -> tuple[IntArray, BacktestResult]:
+    """Run in a worker thread: load bars, compute signals, simulate chunk by chunk."""
+    try:
+        bars = load_bars(deps.store.path(claim.dataset_uri))
+    except (OSError, ValueError, KeyError) as exc:
+        raise JobFailedError(
+            FailureReason.DATASET_UNREADABLE, f"Dataset unreadable: {exc}"
+        ) from exc
+    strategy = get_strategy(job.strategy)
+    signals = strategy.signals(bars, validate_parameters(job.strategy, dict(job.parameters)))
+    throttle = ProgressThrottle(last_time=time.monotonic())
+    run_id = str(job.run_id)
+
+    def on_chunk(done: int, total: int) -> bool:
+        if run_id in deps.cancelled:
+            return False
+        fraction = done / total if total else 1.0
+        if done < total and throttle.due(fraction, time.monotonic()):
+            progress = BacktestProgress(
+                run_id=job.run_id,
+                owner_id=job.owner_id,
+                progress=fraction,
+                bars_done=done,
+                bars_total=total,
+                sequence=throttle.sequence,
+                correlation_id=correlation_of(job),
+            )
+            asyncio.run_coroutine_threadsafe(_report(progress, claim.attempt, deps), loop)
+        return True
+
+    return bars.time, run_backtest(
+        bars,
+        signals,
+        job.options,
+        chunk_bars=CHUNK_BARS,
+        on_chunk=on_chunk,
+        timeframe=claim.timeframe,
+    )
+
+
+async def _report(progress: BacktestProgress, attempt: int, deps: EngineDeps) -> None:
+    await deps.publish(progress, BACKTEST_PROGRESS, progress.run_id.bytes)
+    await deps.repo.set_progress(progress.run_id, attempt, progress.progress)
+
+
+def _summary(result: BacktestResult) -> BacktestSummary:
+    raw: Any = result.summary
+    data = asdict(raw) if is_dataclass(raw) and not isinstance(raw, type) else dict(raw)
+    return BacktestSummary.model_validate(data)
+
+
+async def run_job(job: RunBacktest, deps: EngineDeps) -> None:
+    """Execute one run if it is still to be done; publish its one terminal event."""
+    claim = await deps.repo.claim(job.run_id, deps.worker, deps.clock.now())
+    if claim is None:
+        return  # finished, cancelled or deleted already: a redelivery is a no-op
+    started = time.monotonic()
+    loop = asyncio.get_running_loop()
+    try:
+        times, result = await asyncio.to_thread(_simulate, job, claim, deps, loop)
+    except SimulationCancelled:
+        await _cancelled(job, claim, deps)
+    except JobFailedError as exc:
+        await _failed(job, claim, exc.reason, exc.message, deps)
+    except Exception:
+        log.exception("backtest failed", run_id=str(job.run_id))
+        await _failed(job, claim, FailureReason.INTERNAL, "The backtest failed internally.", deps)
+    else:
+        await _completed(job, claim, times, result, time.monotonic() - started, deps)
+    finally:
+        deps.cancelled.discard(str(job.run_id))
+
+
+async def _completed(
+    job: RunBacktest,
+    claim: Claim,
+    bars_time: IntArray,
+    result: BacktestResult,
+    duration_s: float,
+    deps: EngineDeps,
+) -> None:
+    prefix = f"backtests/{job.owner_id}/{job.run_id}/{uuid.uuid4().hex[:8]}"
+    scratch = deps.store.scratch_dir()
+    equity_tmp, trades_tmp = (
+        scratch / f"{uuid.uuid4()}.parquet",
+        scratch / f"{uuid.uuid4()}.parquet",
+    )
+    await asyncio.to_thread(
+        write_equity, equity_tmp, bars_time, result.equity, result.cash, result.position
+    )
+    await asyncio.to_thread(write_trades, trades_tmp, result.trades)
+    equity_uri = deps.store.put_file(f"{prefix}/equity.parquet", equity_tmp)
+    trades_uri = deps.store.put_file(f"{prefix}/trades.parquet", trades_tmp)
+    summary = _summary(result)
+    values = {
+        "status": RunStatus.COMPLETED.value,
+        "progress": 1.0,
+        "summary": summary.model_dump(mode="json"),
+        "equity_uri": equity_uri,
+        "trades_uri": trades_uri,
+    }
+    if await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now()) is None:
+        # Another attempt owns the run now (or it was cancelled): our files are nobody's.
+        deps.store.delete(equity_uri)
+        deps.store.delete(trades_uri)
+        return
+    event = BacktestCompleted(
+        run_id=job.run_id,
+        owner_id=job.owner_id,
+        dataset_id=job.dataset_id,
+        strategy=job.strategy,
+        parameters=claim.info.parameters,
+        options=job.options,
+        summary=summary,
+        equity_uri=equity_uri,
+        trades_uri=trades_uri,
+        engine_version=deps.engine_version,
+        duration_s=duration_s,
+        cached=False,
+        correlation_id=correlation_of(job),
+    )
+    await deps.publish(event, BACKTEST_COMPLETED, job.run_id.bytes)
+
+
+async def _failed(
+    job: RunBacktest, claim: Claim, reason: FailureReason, message: str, deps: EngineDeps
+) -> None:
+    values = {
+        "status": RunStatus.FAILED.value,
+        "failure_reason": reason.value,
+        "failure_message": message[:2048],
+    }
+    if await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now()) is None:
+        return
+    event = BacktestFailed(
+        run_id=job.run_id,
+        owner_id=job.owner_id,
+        reason_code=reason,
+        message=message[:2048],
+        correlation_id=correlation_of(job),
+    )
+    await deps.publish(event, BACKTEST_FAILED, job.run_id.bytes)
+
+
+async def _cancelled(job: RunBacktest, claim: Claim, deps: EngineDeps) -> None:
+    values = {"status": RunStatus.CANCELLED.value}
+    if await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now()) is None:
+        return
+    event = BacktestCancelled(
+        run_id=job.run_id, owner_id=job.owner_id, correlation_id=correlation_of(job)
+    )
+    await deps.publish(event, BACKTEST_CANCELLED, job.run_id.bytes)

@@ -1,0 +1,251 @@
+"""Request/reply use cases of the engine: catalogue, submit (with the result cache), query,
+cancel, delete. The job runner itself is in ``jobs.py``."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from tradelab_contracts.base import Message, correlation_of
+from tradelab_contracts.engine import (
+    BacktestCancelled,
+    BacktestCompleted,
+    BacktestSummary,
+    CancelBacktest,
+    EngineOptions,
+    RunBacktest,
+)
+from tradelab_contracts.engine_rpc import (
+    CancelBacktestRequest,
+    DeleteBacktest,
+    EngineError,
+    EngineErrorCode,
+    EngineReply,
+    GetBacktest,
+    ListBacktests,
+    ListStrategies,
+    RunStatus,
+    StrategyInfo,
+    SubmitBacktest,
+)
+from tradelab_contracts.topics import (
+    BACKTEST_CANCEL_REQUESTED,
+    BACKTEST_CANCELLED,
+    BACKTEST_COMPLETED,
+    BACKTEST_REQUESTED,
+)
+from tradelab_runtime.clock import Clock
+from tradelab_runtime.storage import LocalObjectStore
+
+from .adapters.repository import RunRepository
+from .domain.cache_key import cache_key
+from .strategies.base import UnknownStrategyError
+from .strategies.catalogue import STRATEGIES, catalogue_entry, validate_parameters
+
+Publish = Callable[[Message, str, bytes], Awaitable[None]]
+
+
+@dataclass
+class EngineDeps:
+    """What the use cases need from the outside world."""
+
+    repo: RunRepository
+    store: LocalObjectStore
+    publish: Publish
+    clock: Clock
+    worker: str
+    engine_version: str
+    cancelled: set[str] = field(default_factory=set)
+    """Runs asked to stop; the runner polls it between chunks."""
+
+
+def reply(cmd: Message, **fields: Any) -> EngineReply:
+    """A successful reply to ``cmd``."""
+    return EngineReply(
+        request_id=cmd.message_id, correlation_id=correlation_of(cmd), ok=True, **fields
+    )
+
+
+def error_reply(
+    cmd: Message, code: EngineErrorCode, message: str, errors: list[dict[str, str]] | None = None
+) -> EngineReply:
+    """A failed reply to ``cmd``."""
+    return EngineReply(
+        request_id=cmd.message_id,
+        correlation_id=correlation_of(cmd),
+        ok=False,
+        error=EngineError(code=code, message=message[:2048], errors=errors or []),
+    )
+
+
+def list_strategies(cmd: ListStrategies) -> EngineReply:
+    """Return the catalogue with each strategy's parameter schema."""
+    entries = []
+    for strategy in STRATEGIES.values():
+        entry = catalogue_entry(strategy)
+        entries.append(
+            StrategyInfo(
+                name=strategy.name,
+                description=strategy.description,
+                parameters_schema=dict(entry["parameters"]),  # type: ignore[call-overload]
+                defaults=dict(entry["defaults"]),  # type: ignore[call-overload]
+            )
+        )
+    return reply(cmd, strategies=entries)
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "parameters", "message": e["msg"]}
+        for e in exc.errors()
+    ]
+
+
+async def submit_backtest(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
+    """Validate the request, answer it from the cache or queue it for a worker."""
+    try:
+        params = validate_parameters(cmd.strategy, cmd.parameters)
+    except UnknownStrategyError as exc:
+        return error_reply(
+            cmd,
+            EngineErrorCode.INVALID,
+            str(exc).strip("'\""),
+            [{"field": "strategy", "message": str(exc).strip("'\"")}],
+        )
+    except ValidationError as exc:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in _field_errors(exc))
+        return error_reply(
+            cmd, EngineErrorCode.INVALID, f"Invalid parameters: {detail}", _field_errors(exc)
+        )
+    parameters = params.model_dump(mode="json")
+    options = cmd.options.model_dump(mode="json")
+    key = cache_key(cmd.dataset_sha256, cmd.strategy, parameters, options, deps.engine_version)
+    now = deps.clock.now()
+    values: dict[str, Any] = {
+        "id": cmd.run_id,
+        "owner_id": cmd.owner_id,
+        "dataset_id": cmd.dataset_id,
+        "dataset_uri": cmd.dataset_uri,
+        "dataset_sha256": cmd.dataset_sha256,
+        "timeframe": cmd.timeframe,
+        "strategy": cmd.strategy,
+        "parameters": parameters,
+        "options": options,
+        "cache_key": key,
+        "status": RunStatus.QUEUED.value,
+        "progress": 0.0,
+        "attempt": 0,
+        "cached": False,
+        "engine_version": deps.engine_version,
+        "created_at": now,
+        "updated_at": now,
+    }
+    original = await deps.repo.cached_result(key)
+    if original is not None:
+        values |= {
+            "status": RunStatus.COMPLETED.value,
+            "progress": 1.0,
+            "cached": True,
+            "summary": original["summary"],
+            "equity_uri": original["equity_uri"],
+            "trades_uri": original["trades_uri"],
+            "started_at": now,
+            "finished_at": now,
+        }
+        info = await deps.repo.add(values)
+        await _announce_cached(cmd, info.summary, values, deps)
+        return reply(cmd, run=info)
+    info = await deps.repo.add(values)
+    job = RunBacktest(
+        run_id=cmd.run_id,
+        owner_id=cmd.owner_id,
+        dataset_id=cmd.dataset_id,
+        dataset_uri=cmd.dataset_uri,
+        dataset_sha256=cmd.dataset_sha256,
+        strategy=cmd.strategy,
+        parameters=parameters,
+        options=cmd.options,
+        timeframe=cmd.timeframe,
+        correlation_id=correlation_of(cmd),
+    )
+    await deps.publish(job, BACKTEST_REQUESTED, cmd.run_id.bytes)
+    return reply(cmd, run=info)
+
+
+async def _announce_cached(
+    cmd: SubmitBacktest, summary: BacktestSummary | None, values: dict[str, Any], deps: EngineDeps
+) -> None:
+    if summary is None:
+        return
+    event = BacktestCompleted(
+        run_id=cmd.run_id,
+        owner_id=cmd.owner_id,
+        dataset_id=cmd.dataset_id,
+        strategy=cmd.strategy,
+        parameters=values["parameters"],
+        options=EngineOptions.model_validate(values["options"]),
+        summary=summary,
+        equity_uri=values["equity_uri"],
+        trades_uri=values["trades_uri"],
+        engine_version=deps.engine_version,
+        duration_s=0.0,
+        cached=True,
+        correlation_id=correlation_of(cmd),
+    )
+    await deps.publish(event, BACKTEST_COMPLETED, cmd.run_id.bytes)
+
+
+async def list_backtests(cmd: ListBacktests, deps: EngineDeps) -> EngineReply:
+    """Return a page of the owner's runs."""
+    page, total = await deps.repo.page(cmd)
+    return reply(cmd, runs=page, total=total)
+
+
+async def get_backtest(cmd: GetBacktest, deps: EngineDeps) -> EngineReply:
+    """Return one of the owner's runs."""
+    info = await deps.repo.get(cmd.owner_id, cmd.run_id)
+    if info is None:
+        return error_reply(cmd, EngineErrorCode.NOT_FOUND, "No such backtest.")
+    return reply(cmd, run=info)
+
+
+async def cancel_backtest(cmd: CancelBacktestRequest, deps: EngineDeps) -> EngineReply:
+    """Stop a queued run at once, or ask the worker running it to stop."""
+    info = await deps.repo.get(cmd.owner_id, cmd.run_id)
+    if info is None:
+        return error_reply(cmd, EngineErrorCode.NOT_FOUND, "No such backtest.")
+    if info.status == RunStatus.QUEUED:
+        done = await deps.repo.finish(
+            cmd.run_id, None, {"status": RunStatus.CANCELLED.value}, deps.clock.now()
+        )
+        if done is not None:
+            event = BacktestCancelled(run_id=cmd.run_id, owner_id=cmd.owner_id)
+            await deps.publish(event, BACKTEST_CANCELLED, cmd.run_id.bytes)
+            return reply(cmd, run=done)
+        info = await deps.repo.get(cmd.owner_id, cmd.run_id) or info
+    if info.status == RunStatus.RUNNING:
+        # Every engine replica hears this; the one running the job stops between chunks.
+        command = CancelBacktest(run_id=cmd.run_id, owner_id=cmd.owner_id)
+        await deps.publish(command, BACKTEST_CANCEL_REQUESTED, cmd.run_id.bytes)
+        return reply(cmd, run=info)
+    return error_reply(
+        cmd, EngineErrorCode.CONFLICT, f"The backtest is already {info.status.value}."
+    )
+
+
+async def delete_backtest(cmd: DeleteBacktest, deps: EngineDeps) -> EngineReply:
+    """Delete a finished run and, when no cached copy uses them, its result files."""
+    deleted = await deps.repo.delete(cmd.owner_id, cmd.run_id)
+    if deleted is None:
+        info = await deps.repo.get(cmd.owner_id, cmd.run_id)
+        if info is None:
+            return error_reply(cmd, EngineErrorCode.NOT_FOUND, "No such backtest.")
+        return error_reply(cmd, EngineErrorCode.CONFLICT, "Cancel the backtest before deleting it.")
+    info, unused = deleted
+    if unused:
+        for uri in (info.equity_uri, info.trades_uri):
+            if uri:
+                await asyncio.to_thread(deps.store.delete, uri)
+    return reply(cmd, run=info)
