@@ -1,0 +1,189 @@
+"""The engine's job runner against a real PostgreSQL: exactly one terminal state and event per run
+whatever the redeliveries, cancellation between chunks, the result cache."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tradelab_contracts.base import Message
+from tradelab_contracts.engine import (
+    BacktestCancelled,
+    BacktestCompleted,
+    EngineOptions,
+    RunBacktest,
+)
+from tradelab_contracts.engine_rpc import RunStatus, SubmitBacktest
+from tradelab_contracts.topics import reply_topic
+from tradelab_engine.adapters.repository import RunRepository
+from tradelab_engine.jobs import run_job
+from tradelab_engine.service import EngineDeps, submit_backtest
+from tradelab_runtime.clock import SystemClock
+from tradelab_runtime.migrations import upgrade_to_head
+from tradelab_runtime.storage import LocalObjectStore
+
+pytestmark = pytest.mark.integration
+BARS = 200_000
+
+
+def write_dataset(store: LocalObjectStore) -> str:
+    rng = np.random.default_rng(7)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, BARS)))
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    frame = pl.DataFrame(
+        {
+            "time": pl.Series(int(start.timestamp() * 1e6) + np.arange(BARS) * 60_000_000).cast(
+                pl.Datetime("us", "UTC")
+            ),
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.001,
+            "low": np.minimum(open_, close) * 0.999,
+            "close": close,
+        }
+    )
+    path = store.scratch_dir() / "bars.parquet"
+    frame.write_parquet(path)
+    return store.put_file("datasets/test/bars.parquet", path)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Message]] = []
+
+    async def publish(self, message: Message, topic: str, key: bytes) -> None:
+        self.sent.append((topic, message))
+
+    def of(self, kind: type[Message]) -> list[Message]:
+        return [m for _, m in self.sent if isinstance(m, kind)]
+
+
+@pytest_asyncio.fixture
+async def deps(database_url: str, tmp_path: Path) -> AsyncIterator[EngineDeps]:
+    engine = create_async_engine(database_url)
+    await upgrade_to_head(engine, "tradelab_engine:migrations", "engine")
+    recorder = Recorder()
+    yield EngineDeps(
+        repo=RunRepository(engine),
+        store=LocalObjectStore(tmp_path / "objects"),
+        publish=recorder.publish,
+        clock=SystemClock(),
+        worker="worker-a",
+        engine_version="test",
+    )
+    await engine.dispose()
+
+
+def recorder_of(deps: EngineDeps) -> Recorder:
+    recorder = deps.publish.__self__  # type: ignore[attr-defined]
+    assert isinstance(recorder, Recorder)
+    return recorder
+
+
+async def submit(deps: EngineDeps, dataset_uri: str) -> RunBacktest:
+    await submit_backtest(
+        SubmitBacktest(
+            reply_to=reply_topic("gw-test"),
+            run_id=uuid.uuid4(),
+            owner_id=uuid.uuid4(),
+            dataset_id=uuid.uuid4(),
+            dataset_uri=dataset_uri,
+            dataset_sha256="c" * 64,
+            timeframe="1m",
+            strategy="sma_cross",
+            parameters={"fast": 10, "slow": 50},
+            options=EngineOptions(fee_rate=0.001),
+        ),
+        deps,
+    )
+    recorder = recorder_of(deps)
+    job = recorder.of(RunBacktest)[-1]
+    assert isinstance(job, RunBacktest)
+    return job
+
+
+@pytest.mark.asyncio
+async def test_redelivered_job_after_a_dead_worker_completes_exactly_once(deps: EngineDeps) -> None:
+    recorder = recorder_of(deps)
+    job = await submit(deps, write_dataset(deps.store))
+    # Worker A claimed the job and died (SIGKILL: no terminal state written, offset uncommitted).
+    dead = await deps.repo.claim(job.run_id, "worker-a", deps.clock.now())
+    assert dead is not None
+    assert dead.attempt == 1
+
+    # The broker redelivers to worker B, which runs it to the end; then the message is
+    # redelivered once more (e.g. B died before committing): a no-op.
+    await run_job(job, deps)
+    await run_job(job, deps)
+    # Worker A comes back from a long pause and tries to finish its attempt: refused.
+    late = await deps.repo.finish(
+        job.run_id, dead.attempt, {"status": RunStatus.COMPLETED.value}, deps.clock.now()
+    )
+
+    assert late is None
+    completed = recorder.of(BacktestCompleted)
+    assert len(completed) == 1
+    run = await deps.repo.get(job.owner_id, job.run_id)
+    assert run is not None
+    assert run.status == RunStatus.COMPLETED
+    assert run.progress == 1.0
+    event = completed[0]
+    assert isinstance(event, BacktestCompleted)
+    assert deps.store.path(event.equity_uri).exists()
+
+
+@pytest.mark.asyncio
+async def test_cancel_request_stops_a_running_job_between_chunks(deps: EngineDeps) -> None:
+    recorder = recorder_of(deps)
+    job = await submit(deps, write_dataset(deps.store))
+    deps.cancelled.add(str(job.run_id))  # the cancel command arrived while the job runs
+
+    await run_job(job, deps)
+
+    run = await deps.repo.get(job.owner_id, job.run_id)
+    assert run is not None
+    assert run.status == RunStatus.CANCELLED
+    assert len(recorder.of(BacktestCancelled)) == 1
+    assert recorder.of(BacktestCompleted) == []
+    assert not list((deps.store.root / "backtests").rglob("*.parquet"))
+
+
+@pytest.mark.asyncio
+async def test_identical_request_is_answered_from_the_stored_result(deps: EngineDeps) -> None:
+    recorder = recorder_of(deps)
+    uri = write_dataset(deps.store)
+    job = await submit(deps, uri)
+    await run_job(job, deps)
+    jobs_before = len(recorder.of(RunBacktest))
+
+    again = await submit_backtest(
+        SubmitBacktest(
+            reply_to=reply_topic("gw-test"),
+            run_id=uuid.uuid4(),
+            owner_id=uuid.uuid4(),
+            dataset_id=uuid.uuid4(),
+            dataset_uri=uri,
+            dataset_sha256="c" * 64,
+            timeframe="1m",
+            strategy="sma_cross",
+            parameters={"slow": 50, "fast": 10},
+            options=EngineOptions(fee_rate=0.001),
+        ),
+        deps,
+    )
+
+    assert again.run is not None
+    assert again.run.cached
+    assert again.run.status == RunStatus.COMPLETED
+    assert len(recorder.of(RunBacktest)) == jobs_before  # nothing recomputed
+    first, second = recorder.of(BacktestCompleted)
+    assert isinstance(first, BacktestCompleted)
+    assert isinstance(second, BacktestCompleted)
+    assert second.cached
+    assert second.summary == first.summary
