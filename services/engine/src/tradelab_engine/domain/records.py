@@ -68,3 +68,10 @@ def empty_trades(capacity: int) -> TradeRecords:
     identical runs must give byte-identical records.
     """
     return np.zeros(capacity, dtype=TRADE_DTYPE)
+
+
+def fill_trade_times(trades: TradeRecords, time: npt.NDArray[np.int64]) -> None:
+    """Set ``entry_time`` and ``exit_time`` from the bar indices (NaT for an open trade)."""
+    trades["entry_time"] = time[trades["entry_index"]]
+    exit_index = trades["exit_index"]
+    trades["exit_time"] = np.where(exit_index >= 0, time[np.maximum(exit_index, 0)], NAT_NS)

@@ -16,7 +16,7 @@ import numpy as np
 
 from tradelab_contracts.engine import EngineOptions
 from tradelab_engine.domain.bars import Bars, BoolArray, FloatArray
-from tradelab_engine.domain.records import TradeRecords, empty_trades
+from tradelab_engine.domain.records import TradeRecords, empty_trades, fill_trade_times
 from tradelab_engine.domain.summary import Summary, summarise
 from tradelab_engine.kernels.portfolio_nb import (
     SimParams,
@@ -159,13 +159,26 @@ def run_backtest(
     for start in range(0, n, chunk_bars):
         stop = min(start + chunk_bars, n)
         state = simulate_chunk_nb(
-            state, start, stop, time, open_, high, low, close, entries, exits, params,
-            equity, cash, position, trades,
-        )  # fmt: skip
+            state,
+            start,
+            stop,
+            open_,
+            high,
+            low,
+            close,
+            entries,
+            exits,
+            params,
+            equity,
+            cash,
+            position,
+            trades,
+        )
         if on_chunk is not None and not on_chunk(stop, n):
             raise BacktestCancelled(stop, n)
-    count = int(record_open_trade_nb(state, time, close, trades))
+    count = int(record_open_trade_nb(state, close, trades))
     records = trades[:count].copy()
+    fill_trade_times(records, time)
     summary = summarise(
         equity,
         position,

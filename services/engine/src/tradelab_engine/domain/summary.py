@@ -17,6 +17,7 @@ import numpy as np
 
 from tradelab_engine.domain.bars import FloatArray, IntArray
 from tradelab_engine.domain.records import TradeRecords
+from tradelab_engine.kernels.portfolio_nb import equity_stats_nb
 
 TRADING_DAYS: Final = 252.0
 SESSION_HOURS: Final = 6.5  # regular US equity session, 09:30-16:00
@@ -38,6 +39,7 @@ _KNOWN_STEPS_MIN: Final = {
 }
 _MONTH_DAYS: Final = (28.0, 31.0)
 _TOLERANCE: Final = 0.05
+_SAMPLE: Final = 100_000
 
 
 @dataclass(frozen=True)
@@ -79,9 +81,13 @@ def infer_timeframe(time: IntArray) -> str:
     """Return the bar size of int64-nanosecond timestamps from their median positive spacing.
 
     Same rule as the datasets service: within 5 % of 1m, 5m, 15m, 30m, 1h, 4h, 1d or 1w,
-    28 to 31 days for 1mo, ``"irregular"`` otherwise (or with fewer than two timestamps).
+    28 to 31 days for 1mo, ``"irregular"`` otherwise (or with fewer than two timestamps). Long
+    series use up to 100,000 evenly spread consecutive pairs.
     """
-    deltas = np.diff(np.asarray(time, dtype=np.int64))
+    stamps = np.asarray(time, dtype=np.int64)
+    # Up to _SAMPLE evenly spread consecutive pairs: the median is as telling and much cheaper.
+    pairs = np.arange(0, stamps.size - 1, max(1, (stamps.size - 1) // _SAMPLE))
+    deltas = stamps[pairs + 1] - stamps[pairs]
     positive = deltas[deltas > 0]
     if positive.size == 0:
         return IRREGULAR
@@ -94,18 +100,19 @@ def infer_timeframe(time: IntArray) -> str:
     return IRREGULAR
 
 
-def _with_start(equity: FloatArray, initial_cash: float) -> FloatArray:
-    return np.concatenate((np.array([initial_cash]), np.asarray(equity, dtype=np.float64)))
-
-
 def max_drawdown(equity: FloatArray, initial_cash: float) -> float:
     """Largest fall from a running peak, as a positive fraction of that peak.
 
     The running peak starts at ``initial_cash``. Above 1 only if equity turns negative.
     """
-    values = _with_start(equity, initial_cash)
-    peak = np.maximum.accumulate(values)
-    return float(np.max((peak - values) / peak))
+    values = np.ascontiguousarray(equity, dtype=np.float64)
+    return float(equity_stats_nb(values, np.zeros_like(values), initial_cash)[0])
+
+
+def _sharpe(mean: float, std: float, ann_factor: float) -> float | None:
+    if not (math.isfinite(mean) and math.isfinite(std)) or std == 0.0:
+        return None
+    return mean / std * math.sqrt(ann_factor)
 
 
 def sharpe_ratio(equity: FloatArray, initial_cash: float, ann_factor: float) -> float | None:
@@ -114,14 +121,9 @@ def sharpe_ratio(equity: FloatArray, initial_cash: float, ann_factor: float) -> 
     Returns are ``v[t] / v[t-1] - 1`` over ``v = [initial_cash, *equity]``. None when fewer
     than two returns, when their std is 0, or when equity is not positive (returns undefined).
     """
-    values = _with_start(equity, initial_cash)
-    if values.size < 3 or np.any(values[:-1] <= 0.0):
-        return None
-    returns = values[1:] / values[:-1] - 1.0
-    std = float(np.std(returns, ddof=1))
-    if std == 0.0 or not math.isfinite(std):
-        return None
-    return float(np.mean(returns)) / std * math.sqrt(ann_factor)
+    values = np.ascontiguousarray(equity, dtype=np.float64)
+    _, mean, std, _, _ = equity_stats_nb(values, np.zeros_like(values), initial_cash)
+    return _sharpe(float(mean), float(std), ann_factor)
 
 
 def summarise(
@@ -140,13 +142,18 @@ def summarise(
     ann_factor = periods_per_year(frame)
     final_equity = float(equity[-1])
     open_trades = int(np.count_nonzero(trades["is_open"]))
+    drawdown, mean, std, _, exposed = equity_stats_nb(
+        np.ascontiguousarray(equity, dtype=np.float64),
+        np.ascontiguousarray(position, dtype=np.float64),
+        initial_cash,
+    )
     return Summary(
         final_equity=final_equity,
         total_return=final_equity / initial_cash - 1.0,
-        max_drawdown=max_drawdown(equity, initial_cash),
-        sharpe=sharpe_ratio(equity, initial_cash, ann_factor),
+        max_drawdown=float(drawdown),
+        sharpe=_sharpe(float(mean), float(std), ann_factor),
         trades=len(trades) - open_trades,
-        exposure=float(np.count_nonzero(position)) / len(position),
+        exposure=int(exposed) / len(position),
         fees_paid=fees_paid,
         metrics={
             "open_trades": float(open_trades),

@@ -100,7 +100,6 @@ def close_fill_nb(
 def write_trade_nb(
     out_trades: np.ndarray,
     k: int,
-    time: np.ndarray,
     units: float,
     entry_index: int,
     entry_price: float,
@@ -110,13 +109,16 @@ def write_trade_nb(
     exit_fee: float,
     exit_reason: int,
 ) -> None:
-    """Write trade ``k``. An open trade (``EXIT_OPEN_AT_END``) passes the mark price as
-    ``exit_price`` and the last bar as ``exit_index``; its exit fields are stored as missing."""
+    """Write trade ``k``, all fields but the two times (filled from the bar indices later: a
+    sporadic read of the time column would miss the cache on every trade).
+
+    An open trade (``EXIT_OPEN_AT_END``) passes its mark price as ``exit_price`` and the last
+    bar as ``exit_index``; its exit fields are stored as missing.
+    """
     rec = out_trades[k]
     # Same order of operations as vectorbt's get_trade_stats_nb: value difference, then fees.
     pnl = (units * exit_price - units * entry_price) - entry_fee - exit_fee
     rec["entry_index"] = entry_index
-    rec["entry_time"] = time[entry_index]
     rec["entry_price"] = entry_price
     rec["units"] = units
     rec["pnl"] = pnl
@@ -129,12 +131,10 @@ def write_trade_nb(
     rec["is_open"] = is_open
     if is_open:
         rec["exit_index"] = -1
-        rec["exit_time"] = np.iinfo(np.int64).min
         rec["exit_price"] = np.nan
         rec["exit_fee"] = np.nan
     else:
         rec["exit_index"] = exit_index
-        rec["exit_time"] = time[exit_index]
         rec["exit_price"] = exit_price
         rec["exit_fee"] = exit_fee
 
