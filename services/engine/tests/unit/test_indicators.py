@@ -4,11 +4,7 @@ Two data sets: a seeded 5,000-bar random-walk OHLC series and the real daily GOO
 (2004-2013) shipped with ``backtesting``.
 """
 
-import csv
-import importlib.resources
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +12,7 @@ import talib
 from numpy.lib.stride_tricks import sliding_window_view
 from talib._ta_lib import MA_Type  # the typed home of the enum talib re-exports
 
+from services.engine.tests.unit.market_data import goog_bars, random_walk_bars
 from tradelab_engine.domain.bars import Bars, FloatArray
 from tradelab_engine.kernels.indicators_nb import (
     adx_1d_nb,
@@ -39,29 +36,6 @@ RTOL = 1e-9
 SMA = MA_Type.SMA
 Kernel = Callable[[FloatArray], FloatArray]
 WINDOWS = [2, 3, 5, 14, 20, 50, 200]
-
-
-def random_walk_bars(size: int = 5000, seed: int = 20240501) -> Bars:
-    """Geometric random walk with an open gap and intrabar highs/lows around open and close."""
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, size)))
-    open_ = np.r_[close[0], close[:-1]] * (1.0 + rng.normal(0.0, 0.002, size))
-    high = np.maximum(open_, close) * (1.0 + np.abs(rng.normal(0.0, 0.005, size)))
-    low = np.minimum(open_, close) * (1.0 - np.abs(rng.normal(0.0, 0.005, size)))
-    return Bars(np.arange(size, dtype=np.int64), open_, high, low, close, np.full(size, np.nan))
-
-
-@cache
-def goog_bars() -> Bars:
-    """Real daily GOOG bars, read with the csv module."""
-    path = Path(str(importlib.resources.files("backtesting.test") / "GOOG.csv"))
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    open_, high, low, close, volume = (
-        np.array([float(row[name]) for row in rows])
-        for name in ("Open", "High", "Low", "Close", "Volume")
-    )
-    return Bars(np.arange(len(rows), dtype=np.int64), open_, high, low, close, volume)
 
 
 DATASETS = {"random_walk": random_walk_bars(), "goog": goog_bars()}

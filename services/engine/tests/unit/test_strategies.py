@@ -1,11 +1,7 @@
 """Strategy catalogue: signals against independent computations, no look-ahead, validation."""
 
-import csv
-import importlib.resources
 import json
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +9,7 @@ import pytest
 import talib
 from pydantic import BaseModel, ValidationError
 
+from services.engine.tests.unit.market_data import goog_bars, random_walk_bars
 from tradelab_engine.domain.bars import Bars, BoolArray, FloatArray
 from tradelab_engine.strategies import (
     STRATEGIES,
@@ -23,31 +20,7 @@ from tradelab_engine.strategies import (
     validate_parameters,
 )
 
-
-def random_walk_bars(size: int = 5000, seed: int = 7) -> Bars:
-    """Geometric random walk with an open gap and intrabar highs/lows around open and close."""
-    rng = np.random.default_rng(seed)
-    close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, size)))
-    open_ = np.r_[close[0], close[:-1]] * (1.0 + rng.normal(0.0, 0.002, size))
-    high = np.maximum(open_, close) * (1.0 + np.abs(rng.normal(0.0, 0.005, size)))
-    low = np.minimum(open_, close) * (1.0 - np.abs(rng.normal(0.0, 0.005, size)))
-    return Bars(np.arange(size, dtype=np.int64), open_, high, low, close, np.full(size, np.nan))
-
-
-@cache
-def goog_bars() -> Bars:
-    """Real daily GOOG bars, read with the csv module."""
-    path = Path(str(importlib.resources.files("backtesting.test") / "GOOG.csv"))
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    open_, high, low, close, volume = (
-        np.array([float(row[name]) for row in rows])
-        for name in ("Open", "High", "Low", "Close", "Volume")
-    )
-    return Bars(np.arange(len(rows), dtype=np.int64), open_, high, low, close, volume)
-
-
-DATASETS = {"random_walk": random_walk_bars(), "goog": goog_bars()}
+DATASETS = {"random_walk": random_walk_bars(seed=7), "goog": goog_bars()}
 
 # A few parameter sets per strategy (defaults first).
 PARAMETER_SETS: dict[str, list[dict[str, object]]] = {

@@ -16,16 +16,14 @@ on a short reversal (vectorbt reverses in one order, one fee; we close and open,
 short whose loss exceeds the cash (vectorbt covers partially; we cover fully).
 """
 
-import csv
-import importlib.resources
 import warnings
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from services.engine.tests.unit.market_data import goog_bars
 from tradelab_contracts.engine import EngineOptions
 from tradelab_engine.domain.bars import Bars, BoolArray
 from tradelab_engine.domain.records import ExitReason
@@ -44,16 +42,6 @@ DAY_NS = 86_400 * 10**9
 
 
 @cache
-def goog() -> Bars:
-    path = Path(str(importlib.resources.files("backtesting.test") / "GOOG.csv"))
-    with path.open(newline="") as f:
-        rows = list(csv.reader(f))[1:]  # header: ,Open,High,Low,Close,Volume
-    time = np.array([np.datetime64(r[0], "ns") for r in rows]).astype(np.int64)
-    cols = [np.array([float(r[k]) for r in rows]) for k in range(1, 6)]
-    return Bars(time, *cols)
-
-
-@cache
 def synthetic() -> Bars:
     """Seeded geometric random walk with gaps at the open and wicks: 100,000 daily bars."""
     rng = np.random.default_rng(20240607)
@@ -67,7 +55,7 @@ def synthetic() -> Bars:
     return Bars(time, open_, high, low, close, np.full(n, np.nan))
 
 
-DATASETS = {"goog": goog, "synthetic_100k": synthetic}
+DATASETS = {"goog": goog_bars, "synthetic_100k": synthetic}
 
 
 def shifted(flags: BoolArray) -> BoolArray:
@@ -280,14 +268,14 @@ def test_stop_with_target_matches_vectorbt_but_for_a_gap_through_the_target(
 
 
 def test_stop_loss_and_take_profit_in_one_bar_stop_first_matches_vectorbt() -> None:
-    bars = goog()
+    bars = goog_bars()
     options = EngineOptions(fee_rate=0.001, stop_loss=0.02, take_profit=0.02)
     ours = compare(bars, stop_signals(bars, "long"), options)
     assert ours.both_hit_bars > 0  # vectorbt also takes the stop first
 
 
 def test_summary_sharpe_and_drawdown_match_vectorbt() -> None:
-    bars = goog()
+    bars = goog_bars()
     strategy = STRATEGIES["sma_cross"]
     sig = strategy.signals(bars, strategy.params_model())
     options = EngineOptions(fee_rate=0.001)

@@ -23,7 +23,6 @@ from tradelab_contracts.engine_rpc import (
     SubmitBacktest,
 )
 from tradelab_gateway.adapters.engine_rpc import EngineRpcClient
-from tradelab_gateway.adapters.rpc import ServiceUnavailableError
 from tradelab_gateway.api.backtests_schemas import (
     BacktestCreate,
     BacktestPage,
@@ -33,9 +32,10 @@ from tradelab_gateway.api.backtests_schemas import (
     TradesPublic,
 )
 from tradelab_gateway.api.datasets import ask_datasets, store_of
-from tradelab_gateway.api.deps import CurrentUser, Settings, unavailable
+from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.results_files import equity_points, trade_rows
+from tradelab_gateway.api.service_replies import ask
 
 STATUS_BY_CODE = {
     EngineErrorCode.NOT_FOUND: 404,
@@ -57,16 +57,13 @@ def _client(request: Request) -> EngineRpcClient:
 
 
 async def _ask(request: Request, command: EngineCommand, retry_after_s: int) -> EngineReply:
-    try:
-        reply = await _client(request).call(command)
-    except ServiceUnavailableError as exc:
-        raise unavailable(retry_after_s, "engine") from exc
-    if not reply.ok:
-        code = reply.error.code if reply.error else EngineErrorCode.INTERNAL
-        message = reply.error.message if reply.error else "No answer."
-        extra = {"errors": reply.error.errors} if reply.error and reply.error.errors else {}
-        raise ProblemError(STATUS_BY_CODE.get(code, 500), message, code=code.value, extra=extra)
-    return reply
+    client = _client(request)
+    return await ask(
+        lambda: client.call(command),
+        service="engine",
+        status_by_code=STATUS_BY_CODE,
+        retry_after_s=retry_after_s,
+    )
 
 
 def _run(reply: EngineReply) -> RunInfo:

@@ -25,7 +25,6 @@ from tradelab_contracts.datasets_rpc import (
     RegisterUpload,
 )
 from tradelab_gateway.adapters.datasets_rpc import DatasetsRpcClient
-from tradelab_gateway.adapters.rpc import ServiceUnavailableError
 from tradelab_gateway.adapters.upload import (
     MalformedUploadError,
     ReceivedFile,
@@ -38,8 +37,9 @@ from tradelab_gateway.api.datasets_schemas import (
     PreviewPublic,
     QualityPublic,
 )
-from tradelab_gateway.api.deps import CurrentUser, Settings, unavailable
+from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.api.service_replies import ask
 from tradelab_runtime.storage import LocalObjectStore
 
 STATUS_BY_CODE = {
@@ -64,15 +64,14 @@ def store_of(request: Request) -> LocalObjectStore:
 async def ask_datasets(
     request: Request, command: DatasetsCommand, retry_after_s: int
 ) -> DatasetsReply:
-    try:
-        reply = await _client(request).call(command)
-    except ServiceUnavailableError as exc:
-        raise unavailable(retry_after_s, "datasets") from exc
-    if not reply.ok:
-        code = reply.error.code if reply.error else DatasetsErrorCode.INTERNAL
-        message = reply.error.message if reply.error else "No answer."
-        raise ProblemError(STATUS_BY_CODE.get(code, 500), message, code=code.value)
-    return reply
+    """Ask the datasets service; its refusals become problems."""
+    client = _client(request)
+    return await ask(
+        lambda: client.call(command),
+        service="datasets",
+        status_by_code=STATUS_BY_CODE,
+        retry_after_s=retry_after_s,
+    )
 
 
 def _dataset(reply: DatasetsReply) -> DatasetInfo:
