@@ -17,6 +17,10 @@ class _Stop(Exception):
 
 
 def _on_signal(signum: int, _frame: FrameType | None) -> None:
+    # Ctrl-C reaches make, uv and us, and uv forwards it again: a second signal must not cut the
+    # clean-up short, so once stopping has begun further signals are ignored.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise _Stop(signal.Signals(signum).name)
 
 
