@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field, StringConstraints, TypeAdapter, model_validator
 
-from tradelab_contracts.base import Command, ContractModel, Event
+from tradelab_contracts.base import Command, ContractModel, Event, Reply
 
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
 """An e-mail address, checked only for shape; the auth service normalises it."""
@@ -156,11 +156,9 @@ class PublicJwk(ContractModel):
     e: str | None = Field(default=None, description="Exponent (RSA), base64url.")
 
 
-class AuthReply(Event):
+class AuthReply(Reply):
     """The auth service answered a request: either ``error`` or the requested data is set."""
 
-    request_id: UUID = Field(description="message_id of the request answered.")
-    ok: bool = Field(description="Whether the request succeeded.")
     error: AuthError | None = Field(default=None, description="Why it failed (when not ok).")
     tokens: TokenPair | None = Field(default=None, description="Issued tokens (login, refresh).")
     user: UserInfo | None = Field(default=None, description="The user (register, login, get).")

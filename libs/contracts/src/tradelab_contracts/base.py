@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, TypeAlias
+from typing import Annotated, Self, TypeAlias
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 JsonScalar: TypeAlias = float | int | str | bool
 """A JSON scalar carried as a strategy parameter value."""
@@ -104,3 +111,21 @@ def correlation_of(cause: Message) -> UUID:
         chain).
     """
     return cause.correlation_id or cause.message_id
+
+
+class Reply(Event):
+    """An answer to a request made over Kafka request/reply: ``error`` is set exactly when not ok.
+
+    Subclasses declare ``error`` with their own error model.
+    """
+
+    request_id: UUID = Field(description="message_id of the request answered.")
+    ok: bool = Field(description="Whether the request succeeded.")
+
+    @model_validator(mode="after")
+    def _error_iff_not_ok(self) -> Self:
+        # A reply with both or neither would leave the gateway guessing the HTTP status.
+        if self.ok == (getattr(self, "error", None) is not None):
+            msg = f"a {type(self).__name__} carries an error exactly when ok is false"
+            raise ValueError(msg)
+        return self

@@ -9,13 +9,13 @@ names its owner: the service answers ``not_found`` for another user's dataset.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
+from pydantic import AwareDatetime, Field, TypeAdapter
 
 from tradelab_contracts.auth import ReplyTopic
-from tradelab_contracts.base import Command, ContractModel, Event, Sha256, StorageUri
+from tradelab_contracts.base import Command, ContractModel, Reply, Sha256, StorageUri
 from tradelab_contracts.datasets import DatasetDeclaration, DatasetRejectReason
 
 
@@ -149,12 +149,10 @@ class DatasetPreview(ContractModel):
     )
 
 
-class DatasetsReply(Event):
+class DatasetsReply(Reply):
     """Answer to a `DatasetsRequest`."""
 
     kind: Literal["datasets"] = Field(default="datasets", description="Reply discriminator.")
-    request_id: UUID = Field(description="message_id of the request answered.")
-    ok: bool = Field(description="Whether the request succeeded.")
     error: DatasetsError | None = Field(default=None, description="Why it failed.")
     dataset: DatasetInfo | None = Field(default=None, description="The dataset (get, register).")
     created: bool | None = Field(
@@ -163,10 +161,3 @@ class DatasetsReply(Event):
     datasets: list[DatasetInfo] | None = Field(default=None, description="A page (list).")
     total: int | None = Field(default=None, ge=0, description="Matching datasets (list).")
     preview: DatasetPreview | None = Field(default=None, description="Preview (preview).")
-
-    @model_validator(mode="after")
-    def _error_iff_not_ok(self) -> Self:
-        if self.ok == (self.error is not None):
-            msg = "a reply has an error exactly when ok is false"
-            raise ValueError(msg)
-        return self

@@ -9,17 +9,17 @@ on ``engine.rpc.request.v1`` with ``reply_to`` set to its reply topic; the engin
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
+from pydantic import AwareDatetime, Field, TypeAdapter
 
 from tradelab_contracts.auth import ReplyTopic
 from tradelab_contracts.base import (
     Command,
     ContractModel,
-    Event,
     Parameters,
+    Reply,
     Sha256,
     StorageUri,
     StrategyName,
@@ -178,21 +178,12 @@ class EngineError(ContractModel):
     )
 
 
-class EngineReply(Event):
+class EngineReply(Reply):
     """Answer to an `EngineRequest`."""
 
     kind: Literal["engine"] = Field(default="engine", description="Reply discriminator.")
-    request_id: UUID = Field(description="message_id of the request answered.")
-    ok: bool = Field(description="Whether the request succeeded.")
     error: EngineError | None = Field(default=None, description="Why it failed.")
     strategies: list[StrategyInfo] | None = Field(default=None, description="The catalogue.")
     run: RunInfo | None = Field(default=None, description="The run (submit, get, cancel).")
     runs: list[RunInfo] | None = Field(default=None, description="A page (list).")
     total: int | None = Field(default=None, ge=0, description="Matching runs (list).")
-
-    @model_validator(mode="after")
-    def _error_iff_not_ok(self) -> Self:
-        if self.ok == (self.error is not None):
-            msg = "a reply has an error exactly when ok is false"
-            raise ValueError(msg)
-        return self
