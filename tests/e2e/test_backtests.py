@@ -153,3 +153,36 @@ def test_finished_run_can_be_deleted(
     url = f"/api/v1/backtests/{run['id']}"
     assert gateway.delete(url, headers=auth(user_token)).status_code == 204
     assert gateway.get(url, headers=auth(user_token)).status_code == 404
+
+
+def test_completed_run_gets_its_full_analysis(
+    gateway: httpx.Client, user_token: str, goog_dataset: str
+) -> None:
+    body = {
+        "dataset_id": goog_dataset,
+        "strategy": "sma_cross",
+        "parameters": {"fast": 20, "slow": 100},
+        "options": {"fee_rate": 0.001},
+    }
+    run = run_to_end(gateway, user_token, body)
+    url = f"/api/v1/analytics/{run['id']}"
+
+    def analysed() -> dict[str, Any] | None:
+        response = gateway.get(url, headers=auth(user_token))
+        return response.json() if response.status_code == 200 else None
+
+    analysis = wait_for(analysed, 30, "analysis stored")
+    metrics, summary = analysis["metrics"], run["summary"]
+    # Two services computed these independently from the same equity curve.
+    assert metrics["final_equity"] == pytest.approx(summary["final_equity"], rel=1e-12)
+    assert metrics["max_drawdown"] == pytest.approx(summary["max_drawdown"], rel=1e-9)
+    assert metrics["sharpe"] == pytest.approx(summary["sharpe"], rel=1e-9)
+    assert metrics["trades"] == summary["trades"]
+    assert metrics["periods_per_year"] == 252
+    assert analysis["strategy"] == "sma_cross"
+
+    other = gateway.post(
+        "/api/v1/auth/register",
+        json={"email": f"y-{run['id'][:8]}@example.com", "password": "another long one"},
+    ).json()["access_token"]
+    assert gateway.get(url, headers=auth(other)).status_code == 404

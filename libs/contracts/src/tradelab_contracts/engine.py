@@ -164,6 +164,9 @@ class BacktestCompleted(Event):
         min_length=1, max_length=64, description="Engine version; part of the cache key."
     )
     duration_s: float = Field(ge=0, description="Wall-clock seconds the run took.")
+    timeframe: str | None = Field(
+        default=None, max_length=16, description="Bar size of the dataset, for annualising."
+    )
     cached: bool = Field(
         default=False, description="Answered from the result cache without simulating."
     )

@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 
 from tradelab_contracts import (
     analytics,
+    analytics_rpc,
     auth,
     datasets,
     datasets_rpc,
@@ -29,6 +30,7 @@ UNION_MEMBERS: Final[dict[str, tuple[type[Message], ...]]] = {
     t.AUTH_REQUESTS: auth.AUTH_REQUEST_TYPES,
     t.DATASETS_REQUESTS: datasets_rpc.DATASETS_REQUEST_TYPES,
     t.ENGINE_REQUESTS: engine_rpc.ENGINE_REQUEST_TYPES,
+    t.ANALYTICS_REQUESTS: analytics_rpc.ANALYTICS_REQUEST_TYPES,
 }
 """The member classes of each topic that carries a discriminated union."""
 
@@ -63,6 +65,7 @@ TOPIC_MESSAGES: Final[dict[str, Carried]] = {
     t.MONTECARLO_FAILED: montecarlo.MonteCarloFailed,
     t.MONTECARLO_CANCEL_REQUESTED: montecarlo.CancelMonteCarlo,
     t.MONTECARLO_CANCELLED: montecarlo.MonteCarloCancelled,
+    t.ANALYTICS_REQUESTS: analytics_rpc.ANALYTICS_REQUEST_ADAPTER,
     t.REPORT_READY: analytics.ReportReady,
     t.REPORT_FAILED: analytics.ReportFailed,
 }
@@ -72,6 +75,7 @@ REPLY_MESSAGES: Final[tuple[type[Message], ...]] = (
     auth.AuthReply,
     datasets_rpc.DatasetsReply,
     engine_rpc.EngineReply,
+    analytics_rpc.AnalyticsReply,
 )
 """What gateway reply topics (`tradelab_contracts.topics.reply_topic`) carry: an `AuthReply`, or a
 `DatasetsReply` (told apart by its ``kind``, which `AuthReply` predates and lacks)."""
@@ -137,6 +141,7 @@ def parse_message(topic: str, payload: bytes | str) -> Message:
         replies: dict[str, type[Message]] = {
             "datasets": datasets_rpc.DatasetsReply,
             "engine": engine_rpc.EngineReply,
+            "analytics": analytics_rpc.AnalyticsReply,
         }
         reply = replies.get(kind, auth.AuthReply)
         return reply.model_validate_json(payload)

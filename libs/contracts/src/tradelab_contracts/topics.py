@@ -52,6 +52,7 @@ MONTECARLO_FAILED = "engine.montecarlo.failed.v1"
 MONTECARLO_CANCEL_REQUESTED = "engine.montecarlo.cancel-requested.v1"
 MONTECARLO_CANCELLED = "engine.montecarlo.cancelled.v1"
 
+ANALYTICS_REQUESTS = "analytics.rpc.request.v1"
 REPORT_READY = "analytics.report.ready.v1"
 REPORT_FAILED = "analytics.report.failed.v1"
 
@@ -106,6 +107,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(MONTECARLO_FAILED, _LOW, "Monte Carlo studies that ended in error."),
     TopicSpec(MONTECARLO_CANCEL_REQUESTED, _LOW, "Requests to cancel a running Monte Carlo study."),
     TopicSpec(MONTECARLO_CANCELLED, _LOW, "Monte Carlo studies stopped on request."),
+    TopicSpec(ANALYTICS_REQUESTS, _JOBS, "Analysis queries from gateways."),
     TopicSpec(REPORT_READY, _LOW, "Analytics computed a run's metrics and report."),
     TopicSpec(REPORT_FAILED, _LOW, "Analytics could not compute a run's report."),
 )

@@ -27,7 +27,7 @@ def test_every_topic_has_a_registered_message() -> None:
 def test_message_types_lists_each_message_once_commands_and_events_alike() -> None:
     types = message_types()
 
-    assert len(types) == len(set(types)) == 49
+    assert len(types) == len(set(types)) == 51
     assert all(issubclass(t, Command) != issubclass(t, Event) for t in types)
     assert AuthReply in types
     assert set(AUTH_REQUEST_TYPES) <= set(types)

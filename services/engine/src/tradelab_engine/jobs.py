@@ -191,6 +191,7 @@ async def _completed(
         equity_uri=equity_uri,
         trades_uri=trades_uri,
         engine_version=deps.engine_version,
+        timeframe=claim.timeframe,
         duration_s=duration_s,
         cached=False,
         correlation_id=correlation_of(job),

@@ -190,6 +190,7 @@ async def _announce_cached(
         equity_uri=values["equity_uri"],
         trades_uri=values["trades_uri"],
         engine_version=deps.engine_version,
+        timeframe=cmd.timeframe,
         duration_s=0.0,
         cached=True,
         correlation_id=correlation_of(cmd),

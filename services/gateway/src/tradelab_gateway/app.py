@@ -9,10 +9,12 @@ from tradelab_contracts.auth import AuthErrorCode, GetPublicKeys
 from tradelab_runtime.service_app import build_service_app, create_runtime
 from tradelab_runtime.storage import LocalObjectStore
 
+from .adapters.analytics_rpc import AnalyticsRpcClient
 from .adapters.auth_rpc import AuthRpcClient
 from .adapters.datasets_rpc import DatasetsRpcClient
 from .adapters.engine_rpc import EngineRpcClient
 from .adapters.rpc import attach_rpc
+from .api.analytics import analytics_router
 from .api.auth import auth_router, jwks_router
 from .api.backtests import backtests_router
 from .api.datasets import datasets_router
@@ -55,6 +57,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             jwks_router(),
             datasets_router(),
             backtests_router(),
+            analytics_router(),
         ],
     )
     app.state.settings = settings
@@ -62,6 +65,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     app.state.auth_client = auth_client
     app.state.datasets_client = DatasetsRpcClient(rpc)
     app.state.engine_client = EngineRpcClient(rpc)
+    app.state.analytics_client = AnalyticsRpcClient(rpc)
     app.state.object_store = LocalObjectStore.from_url(settings.object_store_url)
     app.state.key_cache = KeyCache(_key_fetcher(auth_client))
     install_problem_handlers(app)

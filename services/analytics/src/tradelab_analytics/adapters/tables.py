@@ -1,7 +1,21 @@
 """Tables of the analytics service, all inside its own PostgreSQL schema."""
 
-from sqlalchemy import MetaData
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "analytics"
 
-metadata = MetaData(schema=SCHEMA)
+metadata = sa.MetaData(schema=SCHEMA)
+
+analyses = sa.Table(
+    "analyses",
+    metadata,
+    sa.Column("run_id", sa.Uuid(), primary_key=True),
+    sa.Column("owner_id", sa.Uuid(), nullable=False),
+    sa.Column("dataset_id", sa.Uuid(), nullable=False),
+    sa.Column("strategy", sa.Text(), nullable=False),
+    sa.Column("parameters", JSONB(), nullable=False),
+    sa.Column("status", sa.Text(), nullable=False),
+    sa.Column("metrics", JSONB(), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -56,7 +56,7 @@ def _client(request: Request) -> EngineRpcClient:
     return client
 
 
-async def _ask(request: Request, command: EngineCommand, retry_after_s: int) -> EngineReply:
+async def ask_engine(request: Request, command: EngineCommand, retry_after_s: int) -> EngineReply:
     client = _client(request)
     return await ask(
         lambda: client.call(command),
@@ -77,7 +77,7 @@ async def list_strategies(
     request: Request, _: CurrentUser, settings: Settings
 ) -> list[StrategyPublic]:
     """The strategy catalogue with each strategy's parameters as JSON schema."""
-    reply = await _ask(
+    reply = await ask_engine(
         request, ListStrategies(reply_to=_client(request).reply_topic), settings.retry_after_s
     )
     return [StrategyPublic.model_validate(s.model_dump()) for s in reply.strategies or []]
@@ -132,7 +132,7 @@ async def submit(
         parameters=body.parameters,
         options=body.options,
     )
-    run = _run(await _ask(request, command, settings.retry_after_s))
+    run = _run(await ask_engine(request, command, settings.retry_after_s))
     return JSONResponse(
         BacktestPublic.of(run).model_dump(mode="json"),
         status_code=202,
@@ -157,14 +157,14 @@ async def list_backtests(
         offset=offset,
         status=status,
     )
-    reply = await _ask(request, command, settings.retry_after_s)
+    reply = await ask_engine(request, command, settings.retry_after_s)
     items = [BacktestPublic.of(r) for r in reply.runs or []]
     return BacktestPage(items=items, total=reply.total or 0, limit=limit, offset=offset)
 
 
 async def _get(request: Request, user_id: UUID, run_id: UUID, retry_after_s: int) -> RunInfo:
     command = GetBacktest(reply_to=_client(request).reply_topic, owner_id=user_id, run_id=run_id)
-    return _run(await _ask(request, command, retry_after_s))
+    return _run(await ask_engine(request, command, retry_after_s))
 
 
 @router.get("/api/v1/backtests/{run_id}")
@@ -220,7 +220,7 @@ async def cancel(
     command = CancelBacktestRequest(
         reply_to=_client(request).reply_topic, owner_id=user.user_id, run_id=run_id
     )
-    return BacktestPublic.of(_run(await _ask(request, command, settings.retry_after_s)))
+    return BacktestPublic.of(_run(await ask_engine(request, command, settings.retry_after_s)))
 
 
 @router.delete("/api/v1/backtests/{run_id}", status_code=204)
@@ -229,5 +229,5 @@ async def delete(run_id: UUID, request: Request, user: CurrentUser, settings: Se
     command = DeleteBacktest(
         reply_to=_client(request).reply_topic, owner_id=user.user_id, run_id=run_id
     )
-    await _ask(request, command, settings.retry_after_s)
+    await ask_engine(request, command, settings.retry_after_s)
     return Response(status_code=204)
