@@ -6,32 +6,11 @@ in the same directory and are renamed into place, so a reader never sees half a 
 leaves no partial object behind. Every path is checked to stay inside the root.
 """
 
-import contextlib
-import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
-
-
-class ObjectTooLargeError(Exception):
-    """A streamed object went past its size limit; nothing was stored."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"object larger than {limit} bytes")
-        self.limit = limit
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    """Where an object was stored, its size and the SHA-256 of its bytes."""
-
-    uri: str
-    size_bytes: int
-    sha256: str
 
 
 class LocalObjectStore:
@@ -72,36 +51,6 @@ class LocalObjectStore:
             msg = f"invalid object key {key!r}"
             raise ValueError(msg)
         return path
-
-    async def write_stream(
-        self, key: str, chunks: AsyncIterator[bytes], max_bytes: int
-    ) -> StoredObject:
-        """Store streamed bytes under ``key`` atomically, hashing as they pass.
-
-        Raises
-        ------
-        ObjectTooLargeError
-            As soon as more than ``max_bytes`` arrive; the partial file is removed.
-        """
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        digest, size = hashlib.sha256(), 0
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".partial-")
-        # Local-disk writes of network-sized chunks are short; the await points are the reads.
-        try:
-            with os.fdopen(fd, "wb") as tmp:
-                async for chunk in chunks:
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise ObjectTooLargeError(max_bytes)
-                    digest.update(chunk)
-                    tmp.write(chunk)
-            os.replace(tmp_name, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp_name)
-            raise
-        return StoredObject(target.as_uri(), size, digest.hexdigest())
 
     def put_file(self, key: str, source: Path) -> str:
         """Move (or copy across file systems) a finished file into the store; return its URI."""

@@ -1,37 +1,12 @@
-"""The local object store writes atomically, enforces size limits and stays inside its root."""
+"""The local object store moves files in atomically and stays inside its root."""
 
-import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from tradelab_runtime.storage import LocalObjectStore, ObjectTooLargeError
+from tradelab_runtime.storage import LocalObjectStore
 
 pytestmark = pytest.mark.integration
-
-
-async def chunks(*parts: bytes) -> AsyncIterator[bytes]:
-    for part in parts:
-        yield part
-
-
-@pytest.mark.asyncio
-async def test_streamed_object_is_stored_with_its_size_and_hash(tmp_path: Path) -> None:
-    store = LocalObjectStore(tmp_path)
-    stored = await store.write_stream("raw/a.csv", chunks(b"date,close\n", b"2024-01-02,1\n"), 100)
-    data = b"date,close\n2024-01-02,1\n"
-    assert stored.size_bytes == len(data)
-    assert stored.sha256 == hashlib.sha256(data).hexdigest()
-    assert store.path(stored.uri).read_bytes() == data
-
-
-@pytest.mark.asyncio
-async def test_object_over_the_limit_leaves_nothing_behind(tmp_path: Path) -> None:
-    store = LocalObjectStore(tmp_path)
-    with pytest.raises(ObjectTooLargeError):
-        await store.write_stream("raw/big.csv", chunks(b"x" * 60, b"x" * 60), 100)
-    assert list((tmp_path / "raw").iterdir()) == []
 
 
 def test_keys_and_uris_cannot_escape_the_root(tmp_path: Path) -> None:

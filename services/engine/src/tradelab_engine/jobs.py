@@ -4,8 +4,7 @@ announce. Exactly one terminal event per run, whatever the redeliveries."""
 import asyncio
 import time
 import uuid
-from dataclasses import asdict, dataclass, is_dataclass
-from typing import Any
+from dataclasses import asdict, dataclass
 
 from tradelab_contracts.base import correlation_of
 from tradelab_contracts.engine import (
@@ -120,9 +119,7 @@ async def _report(progress: BacktestProgress, attempt: int, deps: EngineDeps) ->
 
 
 def _summary(result: BacktestResult) -> BacktestSummary:
-    raw: Any = result.summary
-    data = asdict(raw) if is_dataclass(raw) and not isinstance(raw, type) else dict(raw)
-    return BacktestSummary.model_validate(data)
+    return BacktestSummary.model_validate(asdict(result.summary))
 
 
 async def run_job(job: RunBacktest, deps: EngineDeps) -> None:
