@@ -21,7 +21,14 @@ def register_handlers(broker: KafkaBroker, deps: AnalyticsDeps) -> None:
     """Subscribe the service's consumers (groups shared by all replicas)."""
 
     # Committed after the analysis is stored: a replica that dies mid-way leaves it to another.
-    @broker.subscriber(BACKTEST_COMPLETED, group_id="analytics", ack_policy=AckPolicy.ACK)
+    # "earliest": a partition with no committed offset yet is read from its start, so an event
+    # published before the group first joined, or redelivered after a crash, is never skipped.
+    @broker.subscriber(
+        BACKTEST_COMPLETED,
+        group_id="analytics",
+        ack_policy=AckPolicy.ACK,
+        auto_offset_reset="earliest",
+    )
     async def on_completed(event: BacktestCompleted) -> None:
         await service.analyse_completed(event, deps)
 

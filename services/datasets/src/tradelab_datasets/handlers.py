@@ -67,6 +67,10 @@ def register_handlers(broker: KafkaBroker, deps: Deps) -> None:
             await broker.publish(reply, reply_to, key=reply.request_id.bytes)
 
     # Commit after handling: a replica that dies mid-ingestion leaves the event to another one.
-    @broker.subscriber(DATASET_UPLOADED, group_id=GROUP, ack_policy=AckPolicy.ACK)
+    # "earliest": a partition with no committed offset yet is read from its start, so an upload
+    # announced before the group first joined, or redelivered after a crash, is never skipped.
+    @broker.subscriber(
+        DATASET_UPLOADED, group_id=GROUP, ack_policy=AckPolicy.ACK, auto_offset_reset="earliest"
+    )
     async def on_uploaded(event: DatasetUploaded) -> None:
         await service.ingest(event, deps)

@@ -36,6 +36,8 @@ def build_app(settings: EngineSettings) -> FastAPI:
         clock=runtime.clock,
         worker=settings.instance_id,
         engine_version=version("tradelab-engine"),
+        chunk_bars=settings.chunk_bars,
+        chunk_pause_s=settings.chunk_pause_s,
     )
     register_handlers(broker, deps, settings.instance_id)
 

@@ -73,7 +73,14 @@ def register_handlers(broker: KafkaBroker, deps: EngineDeps, instance_id: str) -
 
     # One job at a time per replica, committed after it ends: if this process dies mid-job, the
     # job is redelivered to another replica of the group and completed there exactly once.
-    @broker.subscriber(BACKTEST_REQUESTED, group_id="engine-jobs", ack_policy=AckPolicy.ACK)
+    # "earliest": a partition with no committed offset yet is read from its start; with "latest"
+    # the first job on a fresh partition was lost when its replica died before committing.
+    @broker.subscriber(
+        BACKTEST_REQUESTED,
+        group_id="engine-jobs",
+        ack_policy=AckPolicy.ACK,
+        auto_offset_reset="earliest",
+    )
     async def on_job(job: RunBacktest) -> None:
         await jobs.run_job(job, deps)
 

@@ -37,7 +37,6 @@ from .strategies.catalogue import get_strategy, validate_parameters
 log = get_logger(__name__)
 PROGRESS_MIN_STEP = 0.05
 PROGRESS_MIN_INTERVAL_S = 0.5
-CHUNK_BARS = 50_000
 
 
 @dataclass
@@ -87,6 +86,8 @@ def _simulate(
     run_id = str(job.run_id)
 
     def on_chunk(done: int, total: int) -> bool:
+        if deps.chunk_pause_s and done < total:
+            time.sleep(deps.chunk_pause_s)
         if run_id in deps.cancelled:
             return False
         fraction = done / total if total else 1.0
@@ -107,7 +108,7 @@ def _simulate(
         bars,
         signals,
         job.options,
-        chunk_bars=CHUNK_BARS,
+        chunk_bars=deps.chunk_bars,
         on_chunk=on_chunk,
         timeframe=claim.timeframe,
     )

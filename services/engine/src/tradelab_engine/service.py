@@ -59,6 +59,10 @@ class EngineDeps:
     engine_version: str
     cancelled: set[str] = field(default_factory=set)
     """Runs asked to stop; the runner polls it between chunks."""
+    chunk_bars: int = 50_000
+    """Bars simulated between two progress and cancellation checks."""
+    chunk_pause_s: float = 0.0
+    """Test-only pacing: seconds slept after every chunk (see ``EngineSettings``)."""
 
 
 def reply(cmd: Message, **fields: Any) -> EngineReply:

@@ -1,5 +1,6 @@
 """Settings of the engine service (environment variables prefixed ``ENGINE_``)."""
 
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from tradelab_runtime.settings import ServiceSettings
@@ -12,3 +13,16 @@ class EngineSettings(ServiceSettings):
 
     service_name: str = "engine"
     port: int = 8003
+    chunk_bars: int = Field(default=50_000, ge=100, le=10_000_000)
+    """Bars simulated between two progress and cancellation checks."""
+    chunk_pause_s: float = Field(default=0.0, ge=0.0, le=10.0)
+    """Fault injection for tests and demos: sleep this long after every chunk, so a backtest on a
+    small dataset runs long enough to be watched, cancelled or killed mid-way. Refused in
+    production."""
+
+    @model_validator(mode="after")
+    def _no_pacing_in_production(self) -> "EngineSettings":
+        if self.environment == "production" and self.chunk_pause_s > 0:
+            msg = "ENGINE_CHUNK_PAUSE_S slows every backtest down; it is refused in production"
+            raise ValueError(msg)
+        return self
