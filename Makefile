@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := ./scripts/uv
 
-.PHONY: up test lint typecheck unit integration e2e schemas bench setup clean
+.PHONY: up test lint typecheck unit integration e2e schemas bench setup browser clean
 
 setup: ## install uv (if missing) and the whole workspace from uv.lock
 	@$(UV) sync --all-packages --frozen
@@ -18,7 +18,10 @@ lint: setup
 typecheck: setup
 	$(UV) run --frozen mypy
 
-test: lint typecheck ## lint, type-check, then unit, integration and e2e tests against real infrastructure
+browser: ## install Debian's Chromium (the HTML report is checked in it) when it is missing
+	@./scripts/ensure-chromium
+
+test: lint typecheck browser ## lint, type-check, then unit, integration and e2e tests against real infrastructure
 	$(UV) run --frozen tradelab-contracts-export --check
 	$(UV) run --frozen pytest
 
@@ -28,7 +31,7 @@ unit: setup
 integration: setup
 	$(UV) run --frozen pytest -m integration
 
-e2e: setup
+e2e: setup browser
 	$(UV) run --frozen pytest -m e2e
 
 schemas: setup ## regenerate the committed JSON schemas and AsyncAPI document of the contracts

@@ -9,6 +9,7 @@ same cancellation check between chunks, the same claim and redelivery on failove
 
 import asyncio
 import io
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -224,8 +225,8 @@ def test_progress_is_reported_while_a_long_run_works(
     assert all(e["bars_total"] == BARS for e in events)
     # Throttled: at least 5 % and at least 500 ms between two reports.
     times = [datetime.fromisoformat(e["occurred_at"]) for e in events]
-    assert all(b - a >= 0.05 - 1e-12 for a, b in zip(fractions, fractions[1:], strict=False))
-    gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
+    assert all(b - a >= 0.05 - 1e-12 for a, b in itertools.pairwise(fractions))
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.45, gaps
     assert terminal_events(kafka.bootstrap, run_id) == {"completed": 1, "failed": 0, "cancelled": 0}
 
@@ -240,9 +241,7 @@ def test_cancel_stops_a_running_job_within_a_second(
     run_id = submit(gateway_module, module_token, long_dataset, fast=11)
     before = running_with_progress(gateway_module, module_token, run_id)
     asked = time.monotonic()
-    response = gateway_module.post(
-        f"/api/v1/backtests/{run_id}/cancel", headers=auth(module_token)
-    )
+    response = gateway_module.post(f"/api/v1/backtests/{run_id}/cancel", headers=auth(module_token))
     assert response.status_code == 202, response.text
 
     def cancelled() -> float | None:
@@ -280,14 +279,16 @@ def test_killing_the_replica_running_a_job_hands_it_to_the_survivor(
         run_id = submit(gateway_module, module_token, long_dataset, fast=12)
         running_with_progress(gateway_module, module_token, run_id)
         holder = engine_row(stack.database_url, run_id)
-        assert holder["status"] == "running" and holder["attempt"] == 1
+        assert holder["status"] == "running"
+        assert holder["attempt"] == 1
         victim = second if holder["worker"] == "engine-b" else first
         victim.kill()  # SIGKILL mid-run: the job's offset was never committed
 
         run = finished(gateway_module, module_token, run_id, deadline_s=120)
         assert run["status"] == "completed", run
         after = engine_row(stack.database_url, run_id)
-        assert after["attempt"] == 2 and after["worker"] != holder["worker"]
+        assert after["attempt"] == 2
+        assert after["worker"] != holder["worker"]
         assert terminal_events(kafka.bootstrap, run_id) == {
             "completed": 1,
             "failed": 0,

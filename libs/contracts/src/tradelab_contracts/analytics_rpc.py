@@ -3,18 +3,48 @@
 The analytics service owns stored analyses. A gateway publishes an `AnalyticsRequest` on
 ``analytics.rpc.request.v1``; the service answers with an `AnalyticsReply` (``kind="analytics"``).
 Another user's run is ``not_found``; a run not analysed yet is ``not_ready``.
+
+Large payloads (chart figures, the HTML report) travel through the object store: replies carry
+their storage URI, never the bytes.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import AwareDatetime, Field, TypeAdapter, field_validator
 
 from tradelab_contracts.auth import ReplyTopic
-from tradelab_contracts.base import Command, ContractModel, MetricName, Parameters, Reply
+from tradelab_contracts.base import (
+    Command,
+    ContractModel,
+    MetricName,
+    Parameters,
+    Reply,
+    StorageUri,
+)
+
+
+class DrawdownInfo(ContractModel):
+    """One drawdown period of the equity curve (docs/metrics.md)."""
+
+    start: AwareDatetime = Field(description="Bar of the peak the drawdown starts from.")
+    trough: AwareDatetime = Field(description="Bar of the lowest equity in the period.")
+    recovery: AwareDatetime | None = Field(
+        description="First bar back at the peak; null if never recovered."
+    )
+    depth: float = Field(ge=0, description="1 - trough equity / peak equity.")
+    bars: int = Field(ge=0, description="Bars from the peak to the recovery (or the last bar).")
+
+
+class PeriodReturn(ContractModel):
+    """The compounded return of one calendar month or year (UTC)."""
+
+    year: int = Field(description="Calendar year.")
+    month: int | None = Field(default=None, ge=1, le=12, description="Month, for monthly rows.")
+    value: float | None = Field(description="Return as a fraction; null where undefined.")
 
 
 class AnalysisInfo(ContractModel):
@@ -26,7 +56,33 @@ class AnalysisInfo(ContractModel):
     strategy: str = Field(description="Strategy name.")
     parameters: Parameters = Field(description="Strategy parameters.")
     metrics: dict[MetricName, float | None] = Field(description="Every metric (docs/metrics.md).")
+    worst_drawdowns: list[DrawdownInfo] = Field(
+        default_factory=list, description="The five worst drawdowns, deepest first."
+    )
+    monthly_returns: list[PeriodReturn] = Field(
+        default_factory=list, description="Compounded return of every month with bars."
+    )
+    yearly_returns: list[PeriodReturn] = Field(
+        default_factory=list, description="Compounded return of every year with bars."
+    )
+    rolling_window: int | None = Field(
+        default=None, description="Bars in the rolling Sharpe and volatility windows."
+    )
+    charts_uri: StorageUri | None = Field(
+        default=None, description="JSON file of every chart's Plotly figure, by name."
+    )
+    equity_uri: StorageUri | None = Field(default=None, description="The engine's equity file.")
+    initial_cash: float | None = Field(default=None, description="Cash before the first bar.")
     created_at: AwareDatetime = Field(description="When the analysis was stored.")
+
+
+class Comparison(ContractModel):
+    """Several runs side by side."""
+
+    runs: list[AnalysisInfo] = Field(description="The analyses, in the order asked for.")
+    equity_chart: dict[str, Any] = Field(
+        description="Plotly figure: every equity curve divided by its initial cash."
+    )
 
 
 class AnalyticsCommand(Command):
@@ -43,10 +99,34 @@ class GetAnalysis(AnalyticsCommand):
     run_id: UUID = Field(description="Backtest run id.")
 
 
-AnalyticsRequest: TypeAlias = Annotated[GetAnalysis, Field(discriminator="kind")]
+class GetReport(AnalyticsCommand):
+    """One run's self-contained HTML report (rendered once, then kept in the object store)."""
+
+    kind: Literal["get_report"] = Field(default="get_report", description="Discriminator.")
+    run_id: UUID = Field(description="Backtest run id.")
+
+
+class CompareRuns(AnalyticsCommand):
+    """Metrics side by side and equity curves overlaid, for 2 to 10 of the user's runs."""
+
+    kind: Literal["compare_runs"] = Field(default="compare_runs", description="Discriminator.")
+    run_ids: list[UUID] = Field(min_length=2, max_length=10, description="Distinct run ids.")
+
+    @field_validator("run_ids")
+    @classmethod
+    def _distinct(cls, run_ids: list[UUID]) -> list[UUID]:
+        if len(set(run_ids)) != len(run_ids):
+            msg = "run_ids must be distinct"
+            raise ValueError(msg)
+        return run_ids
+
+
+AnalyticsRequest: TypeAlias = Annotated[
+    GetAnalysis | GetReport | CompareRuns, Field(discriminator="kind")
+]
 """Any analytics request, told apart by its ``kind``."""
 
-ANALYTICS_REQUEST_TYPES: tuple[type[AnalyticsCommand], ...] = (GetAnalysis,)
+ANALYTICS_REQUEST_TYPES: tuple[type[AnalyticsCommand], ...] = (GetAnalysis, GetReport, CompareRuns)
 ANALYTICS_REQUEST_ADAPTER: TypeAdapter[AnalyticsRequest] = TypeAdapter(AnalyticsRequest)
 
 
@@ -71,3 +151,5 @@ class AnalyticsReply(Reply):
     kind: Literal["analytics"] = Field(default="analytics", description="Reply discriminator.")
     error: AnalyticsError | None = Field(default=None, description="Why it failed.")
     analysis: AnalysisInfo | None = Field(default=None, description="The analysis (get).")
+    report_uri: StorageUri | None = Field(default=None, description="The HTML report (report).")
+    comparison: Comparison | None = Field(default=None, description="The comparison (compare).")

@@ -28,6 +28,7 @@ def build_app(settings: AnalyticsSettings) -> FastAPI:
         store=LocalObjectStore.from_url(settings.object_store_url),
         publish=publish,
         clock=runtime.clock,
+        rolling_window=settings.rolling_window,
     )
     register_handlers(broker, deps)
     return build_service_app(runtime, migrations=(MIGRATIONS, SCHEMA))

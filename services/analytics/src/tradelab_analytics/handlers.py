@@ -45,7 +45,7 @@ def register_handlers(broker: KafkaBroker, deps: AnalyticsDeps) -> None:
             log.warning("dropping an unreadable analytics request", errors=exc.error_count())
             return
         try:
-            reply = await service.get_analysis(cmd, deps)
+            reply = await service.answer(cmd, deps)
         except Exception:
             log.exception("analytics request failed", kind=cmd.kind)
             reply = service.error_reply(cmd, AnalyticsErrorCode.INTERNAL, "Internal error.")

@@ -5,16 +5,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import polars as pl
+from uuid import UUID
 
 from tradelab_contracts.analytics import ReportReady
 from tradelab_contracts.analytics_rpc import (
+    AnalysisInfo,
     AnalyticsError,
     AnalyticsErrorCode,
     AnalyticsReply,
+    AnalyticsRequest,
+    CompareRuns,
+    Comparison,
     GetAnalysis,
+    GetReport,
 )
 from tradelab_contracts.base import Message, correlation_of
 from tradelab_contracts.engine import BacktestCompleted
@@ -23,10 +26,19 @@ from tradelab_runtime.clock import Clock
 from tradelab_runtime.storage import LocalObjectStore
 
 from .adapters.repository import AnalysisRepository
-from .domain.analysis import analyse
+from .adapters.result_files import (
+    EquityFile,
+    get_json,
+    put_json,
+    put_text,
+    read_equity,
+    read_trades,
+)
+from .domain.compare import NormalisedCurve, compare_figure
+from .domain.report import render_report
+from .domain.run_analysis import RunAnalysis, analyse_run
 
 Publish = Callable[[Message, str, bytes], Awaitable[None]]
-TRADE_COLUMNS = ("pnl", "return", "bars_held", "is_open", "entry_fee", "exit_fee")
 
 
 @dataclass(frozen=True)
@@ -37,34 +49,46 @@ class AnalyticsDeps:
     store: LocalObjectStore
     publish: Publish
     clock: Clock
+    rolling_window: int = 126
 
 
-def compute_metrics(
-    equity_path: Path, trades_path: Path, initial_cash: float, timeframe: str | None
-) -> dict[str, float | None]:
-    """Read the engine's result files and compute every metric (polars -> numpy here)."""
-    equity = pl.read_parquet(equity_path, columns=["time", "equity"])
-    trades = pl.read_parquet(trades_path)
-    columns: dict[str, Any] = {
-        name: trades[name].to_numpy() for name in TRADE_COLUMNS if name in trades.columns
-    }
-    return analyse(
-        equity["equity"].to_numpy().astype(np.float64),
-        equity["time"].dt.epoch("ns").to_numpy(),
-        columns,
+def analyse_files(
+    equity_path: Path,
+    trades_path: Path,
+    initial_cash: float,
+    timeframe: str | None,
+    rolling_window: int,
+) -> RunAnalysis:
+    """Read the engine's result files and analyse them (runs in a worker thread)."""
+    curve = read_equity(equity_path)
+    return analyse_run(
+        curve.time_ns,
+        curve.equity,
+        curve.close,
+        read_trades(trades_path),
         initial_cash,
         timeframe,
+        rolling_window,
     )
 
 
 async def analyse_completed(event: BacktestCompleted, deps: AnalyticsDeps) -> None:
     """Analyse a completed run once; a redelivered event changes nothing."""
-    metrics = await asyncio.to_thread(
-        compute_metrics,
+    if await deps.repo.get(event.owner_id, event.run_id) is not None:
+        return  # analysed already: a redelivery
+    analysis = await asyncio.to_thread(
+        analyse_files,
         deps.store.path(event.equity_uri),
         deps.store.path(event.trades_uri),
         event.options.initial_cash,
         event.timeframe,
+        deps.rolling_window,
+    )
+    charts_uri = await asyncio.to_thread(
+        put_json,
+        deps.store,
+        f"{_prefix(event.owner_id, event.run_id)}/charts.json",
+        analysis.charts,
     )
     stored = await deps.repo.add(
         {
@@ -74,7 +98,14 @@ async def analyse_completed(event: BacktestCompleted, deps: AnalyticsDeps) -> No
             "strategy": event.strategy,
             "parameters": dict(event.parameters),
             "status": "ready",
-            "metrics": metrics,
+            "metrics": analysis.metrics,
+            "worst_drawdowns": analysis.worst_drawdowns,
+            "monthly_returns": analysis.monthly_returns,
+            "yearly_returns": analysis.yearly_returns,
+            "rolling_window": deps.rolling_window,
+            "charts_uri": charts_uri,
+            "equity_uri": event.equity_uri,
+            "initial_cash": event.options.initial_cash,
             "created_at": deps.clock.now(),
         }
     )
@@ -82,10 +113,31 @@ async def analyse_completed(event: BacktestCompleted, deps: AnalyticsDeps) -> No
         ready = ReportReady(
             run_id=event.run_id,
             owner_id=event.owner_id,
-            metrics=metrics,
+            metrics=analysis.metrics,
             correlation_id=correlation_of(event),
         )
         await deps.publish(ready, REPORT_READY, event.run_id.bytes)
+
+
+def _prefix(owner_id: UUID, run_id: UUID) -> str:
+    return f"analytics/{owner_id}/{run_id}"
+
+
+def _ok(cmd: Message, **fields: Any) -> AnalyticsReply:
+    return AnalyticsReply(
+        request_id=cmd.message_id, correlation_id=correlation_of(cmd), ok=True, **fields
+    )
+
+
+async def answer(cmd: AnalyticsRequest, deps: AnalyticsDeps) -> AnalyticsReply:
+    """Dispatch one request to its use case."""
+    match cmd:
+        case GetAnalysis():
+            return await get_analysis(cmd, deps)
+        case GetReport():
+            return await get_report(cmd, deps)
+        case CompareRuns():
+            return await compare_runs(cmd, deps)
 
 
 async def get_analysis(cmd: GetAnalysis, deps: AnalyticsDeps) -> AnalyticsReply:
@@ -93,9 +145,74 @@ async def get_analysis(cmd: GetAnalysis, deps: AnalyticsDeps) -> AnalyticsReply:
     info = await deps.repo.get(cmd.owner_id, cmd.run_id)
     if info is None:
         return error_reply(cmd, AnalyticsErrorCode.NOT_FOUND, "No analysis for this run yet.")
-    return AnalyticsReply(
-        request_id=cmd.message_id, correlation_id=correlation_of(cmd), ok=True, analysis=info
+    return _ok(cmd, analysis=info)
+
+
+def render_run_report(info: AnalysisInfo, charts: dict[str, dict[str, Any]]) -> str:
+    """The run's self-contained HTML page."""
+    parameters = ", ".join(f"{k}={v}" for k, v in info.parameters.items())
+    return render_report(
+        title=f"{info.strategy}({parameters})",
+        subtitle=f"Run {info.run_id} on dataset {info.dataset_id}",
+        metrics=info.metrics,
+        charts=charts,
+        drawdowns=[d.model_dump(mode="json") for d in info.worst_drawdowns],
     )
+
+
+async def get_report(cmd: GetReport, deps: AnalyticsDeps) -> AnalyticsReply:
+    """Render the run's HTML report once, keep it in the object store, answer with its URI."""
+    info = await deps.repo.get(cmd.owner_id, cmd.run_id)
+    if info is None:
+        return error_reply(cmd, AnalyticsErrorCode.NOT_FOUND, "No analysis for this run yet.")
+    uri = await deps.repo.report_uri(cmd.owner_id, cmd.run_id)
+    if uri is None or not deps.store.path(uri).exists():
+        if info.charts_uri is None:
+            return error_reply(cmd, AnalyticsErrorCode.NOT_READY, "This run has no charts.")
+        charts = await asyncio.to_thread(get_json, deps.store, info.charts_uri)
+        page = await asyncio.to_thread(render_run_report, info, charts)
+        uri = await asyncio.to_thread(
+            put_text, deps.store, f"{_prefix(cmd.owner_id, cmd.run_id)}/report.html", page
+        )
+        await deps.repo.set_report_uri(cmd.run_id, uri)
+    return _ok(cmd, report_uri=uri)
+
+
+def load_curves(
+    runs: list[AnalysisInfo], store: LocalObjectStore
+) -> list[tuple[str, EquityFile, float]]:
+    """Each run's label, equity file and initial cash (in a worker thread)."""
+    return [
+        (
+            f"{r.strategy} {str(r.run_id)[:8]}",
+            read_equity(store.path(r.equity_uri or "")),
+            r.initial_cash or 1.0,
+        )
+        for r in runs
+    ]
+
+
+async def compare_runs(cmd: CompareRuns, deps: AnalyticsDeps) -> AnalyticsReply:
+    """Metrics side by side and the equity curves overlaid, each divided by its initial cash."""
+    found = await deps.repo.get_many(cmd.owner_id, cmd.run_ids)
+    missing = [str(r) for r in cmd.run_ids if r not in found]
+    if missing:
+        return error_reply(
+            cmd, AnalyticsErrorCode.NOT_FOUND, f"No analysis for run(s): {', '.join(missing)}."
+        )
+    runs = [found[r] for r in cmd.run_ids]
+    if any(r.equity_uri is None for r in runs):
+        return error_reply(
+            cmd, AnalyticsErrorCode.NOT_READY, "A run was analysed before comparisons existed."
+        )
+    curves = await asyncio.to_thread(load_curves, runs, deps.store)
+    figure = compare_figure(
+        [
+            NormalisedCurve(label, curve.time_ns, curve.equity / cash)
+            for label, curve, cash in curves
+        ]
+    )
+    return _ok(cmd, comparison=Comparison(runs=runs, equity_chart=figure))
 
 
 def error_reply(cmd: Message, code: AnalyticsErrorCode, message: str) -> AnalyticsReply:

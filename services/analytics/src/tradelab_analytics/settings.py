@@ -1,5 +1,6 @@
 """Settings of the analytics service (environment variables prefixed ``ANALYTICS_``)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from tradelab_runtime.settings import ServiceSettings
@@ -12,3 +13,6 @@ class AnalyticsSettings(ServiceSettings):
 
     service_name: str = "analytics"
     port: int = 8004
+    rolling_window: int = Field(default=126, ge=2, le=100_000)
+    """Bars in the rolling Sharpe and volatility windows of the stored charts (126: half a year
+    of daily bars, quantstats' default)."""

@@ -28,7 +28,7 @@ from tradelab_runtime.logging import get_logger
 from .adapters.bars_loader import load_bars
 from .adapters.repository import Claim
 from .adapters.results_writer import write_equity, write_trades
-from .domain.bars import IntArray
+from .domain.bars import Bars
 from .domain.simulate import BacktestCancelled as SimulationCancelled
 from .domain.simulate import BacktestResult, run_backtest
 from .service import EngineDeps
@@ -72,7 +72,7 @@ def _simulate(
     claim: Claim,
     deps: EngineDeps,
     loop: asyncio.AbstractEventLoop,
-) -> tuple[IntArray, BacktestResult]:
+) -> tuple[Bars, BacktestResult]:
     """Run in a worker thread: load bars, compute signals, simulate chunk by chunk."""
     try:
         bars = load_bars(deps.store.path(claim.dataset_uri))
@@ -104,7 +104,7 @@ def _simulate(
             asyncio.run_coroutine_threadsafe(_report(progress, claim.attempt, deps), loop)
         return True
 
-    return bars.time, run_backtest(
+    return bars, run_backtest(
         bars,
         signals,
         job.options,
@@ -131,7 +131,7 @@ async def run_job(job: RunBacktest, deps: EngineDeps) -> None:
     started = time.monotonic()
     loop = asyncio.get_running_loop()
     try:
-        times, result = await asyncio.to_thread(_simulate, job, claim, deps, loop)
+        bars, result = await asyncio.to_thread(_simulate, job, claim, deps, loop)
     except SimulationCancelled:
         await _cancelled(job, claim, deps)
     except JobFailedError as exc:
@@ -140,7 +140,7 @@ async def run_job(job: RunBacktest, deps: EngineDeps) -> None:
         log.exception("backtest failed", run_id=str(job.run_id))
         await _failed(job, claim, FailureReason.INTERNAL, "The backtest failed internally.", deps)
     else:
-        await _completed(job, claim, times, result, time.monotonic() - started, deps)
+        await _completed(job, claim, bars, result, time.monotonic() - started, deps)
     finally:
         deps.cancelled.discard(str(job.run_id))
 
@@ -148,7 +148,7 @@ async def run_job(job: RunBacktest, deps: EngineDeps) -> None:
 async def _completed(
     job: RunBacktest,
     claim: Claim,
-    bars_time: IntArray,
+    bars: Bars,
     result: BacktestResult,
     duration_s: float,
     deps: EngineDeps,
@@ -160,7 +160,13 @@ async def _completed(
         scratch / f"{uuid.uuid4()}.parquet",
     )
     await asyncio.to_thread(
-        write_equity, equity_tmp, bars_time, result.equity, result.cash, result.position
+        write_equity,
+        equity_tmp,
+        bars.time,
+        bars.close,
+        result.equity,
+        result.cash,
+        result.position,
     )
     await asyncio.to_thread(write_trades, trades_tmp, result.trades)
     equity_uri = deps.store.put_file(f"{prefix}/equity.parquet", equity_tmp)

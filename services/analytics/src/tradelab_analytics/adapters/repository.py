@@ -11,6 +11,12 @@ from tradelab_contracts.analytics_rpc import AnalysisInfo
 
 from .tables import analyses
 
+INFO_COLUMNS = tuple(AnalysisInfo.model_fields)
+
+
+def _info(row: sa.RowMapping) -> AnalysisInfo:
+    return AnalysisInfo.model_validate({name: row[name] for name in INFO_COLUMNS})
+
 
 class AnalysisRepository:
     """Reads and writes ``analytics.analyses``."""
@@ -26,26 +32,29 @@ class AnalysisRepository:
 
     async def get(self, owner_id: UUID, run_id: UUID) -> AnalysisInfo | None:
         """Return the owner's analysis of ``run_id``, or None."""
-        async with self._engine.connect() as conn:
-            row = (
-                (
-                    await conn.execute(
-                        sa.select(analyses).where(
-                            analyses.c.run_id == run_id, analyses.c.owner_id == owner_id
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
-        if row is None:
-            return None
-        return AnalysisInfo(
-            run_id=row["run_id"],
-            owner_id=row["owner_id"],
-            dataset_id=row["dataset_id"],
-            strategy=row["strategy"],
-            parameters=row["parameters"],
-            metrics=row["metrics"],
-            created_at=row["created_at"],
+        found = await self.get_many(owner_id, [run_id])
+        return found.get(run_id)
+
+    async def get_many(self, owner_id: UUID, run_ids: list[UUID]) -> dict[UUID, AnalysisInfo]:
+        """Return the owner's analyses among ``run_ids`` (others' and unknown ones are absent)."""
+        query = sa.select(analyses).where(
+            analyses.c.run_id.in_(run_ids), analyses.c.owner_id == owner_id
         )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return {row["run_id"]: _info(row) for row in rows}
+
+    async def report_uri(self, owner_id: UUID, run_id: UUID) -> str | None:
+        """Return where the run's rendered report is kept, if it was rendered."""
+        query = sa.select(analyses.c.report_uri).where(
+            analyses.c.run_id == run_id, analyses.c.owner_id == owner_id
+        )
+        async with self._engine.connect() as conn:
+            uri: str | None = (await conn.execute(query)).scalar_one_or_none()
+        return uri
+
+    async def set_report_uri(self, run_id: UUID, uri: str) -> None:
+        """Remember where the rendered report is kept."""
+        stmt = analyses.update().where(analyses.c.run_id == run_id).values(report_uri=uri)
+        async with self._engine.begin() as conn:
+            await conn.execute(stmt)

@@ -17,5 +17,13 @@ analyses = sa.Table(
     sa.Column("parameters", JSONB(), nullable=False),
     sa.Column("status", sa.Text(), nullable=False),
     sa.Column("metrics", JSONB(), nullable=False),
+    sa.Column("worst_drawdowns", JSONB(), nullable=False),
+    sa.Column("monthly_returns", JSONB(), nullable=False),
+    sa.Column("yearly_returns", JSONB(), nullable=False),
+    sa.Column("rolling_window", sa.Integer(), nullable=True),
+    sa.Column("charts_uri", sa.Text(), nullable=True),
+    sa.Column("equity_uri", sa.Text(), nullable=True),
+    sa.Column("initial_cash", sa.Float(), nullable=True),
+    sa.Column("report_uri", sa.Text(), nullable=True),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )

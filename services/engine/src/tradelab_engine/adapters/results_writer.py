@@ -10,14 +10,23 @@ from tradelab_engine.domain.records import NAT_NS
 
 
 def write_equity(
-    path: Path, time: IntArray, equity: FloatArray, cash: FloatArray, position: FloatArray
+    path: Path,
+    time: IntArray,
+    close: FloatArray,
+    equity: FloatArray,
+    cash: FloatArray,
+    position: FloatArray,
 ) -> None:
-    """Write the per-bar equity curve (time UTC, equity, cash, position, drawdown)."""
+    """Write the per-bar curve (time UTC, the asset's close, equity, cash, position, drawdown).
+
+    The close travels with the equity so analytics can benchmark against buy-and-hold and draw
+    trades on the price without reading the dataset."""
     peak = np.maximum.accumulate(equity)
     drawdown = np.where(peak > 0, equity / peak - 1.0, 0.0)
     pl.DataFrame(
         {
             "time": pl.Series(time, dtype=pl.Int64).cast(pl.Datetime("ns", "UTC")),
+            "close": close,
             "equity": equity,
             "cash": cash,
             "position": position,

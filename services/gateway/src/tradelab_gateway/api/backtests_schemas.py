@@ -63,7 +63,9 @@ class EquityPublic(BaseModel):
 
     run_id: UUID
     total_points: int = Field(description="Bars in the full curve")
-    points: list[dict[str, Any]] = Field(description="time, equity, cash, position, drawdown")
+    points: list[dict[str, Any]] = Field(
+        description="time, close (the asset), equity, cash, position, drawdown"
+    )
 
 
 class TradesPublic(BaseModel):
