@@ -58,8 +58,9 @@ def skew(returns: npt.ArrayLike) -> float | None:
         return None
     n = float(r.size)
     deviation = r - np.mean(r)
-    m2 = np.mean(deviation**2)
-    m3 = np.mean(deviation**3)
+    squared = deviation * deviation  # products, not **: a float power is ~10x slower
+    m2 = np.mean(squared)
+    m3 = np.mean(squared * deviation)
     return finite_or_none(np.sqrt(n * (n - 1.0)) / (n - 2.0) * m3 / m2**1.5)
 
 
@@ -73,8 +74,9 @@ def kurtosis(returns: npt.ArrayLike) -> float | None:
         return None
     n = float(r.size)
     deviation = r - np.mean(r)
-    m2 = np.mean(deviation**2)
-    m4 = np.mean(deviation**4)
+    squared = deviation * deviation
+    m2 = np.mean(squared)
+    m4 = np.mean(squared * squared)
     g2 = (n - 1.0) / ((n - 2.0) * (n - 3.0)) * ((n + 1.0) * m4 / m2**2 - 3.0 * (n - 1.0))
     return finite_or_none(g2)
 
