@@ -34,6 +34,10 @@ def goog_closes() -> list[float]:
     return [float(row[close]) for row in rows[1:]]
 
 
+GOOG_BARS = [row[0][:10] for row in list(csv.reader(io.StringIO(GOOG.read_text())))[1:]]
+"""The date of every GOOG bar."""
+
+
 class Session:
     """A user of the module: an HTTP client, a token, GOOG uploaded and two analysed runs."""
 
@@ -136,6 +140,14 @@ def test_every_chart_is_a_plotly_figure_with_data(session: Session, stranger: st
     assert sum(len(t["x"]) for t in markers) == 2 * trades["total"] - sum(
         1 for t in trades["items"] if t["is_open"]
     )
+    rolling = session.get(f"/api/v1/analytics/{session.sma}/rolling?window=21").json()
+    assert rolling["window"] == 21
+    assert len(rolling["time"]) == len(rolling["sharpe"]) == len(rolling["volatility"]) <= 2000
+    assert rolling["time"][0].startswith(GOOG_BARS[20])  # the first full window
+    assert rolling["time"][-1].startswith(GOOG_BARS[-1])
+    # Flat stretches (out of the market) have no Sharpe, but a volatility of 0.
+    assert any(v is not None and v > 0 for v in rolling["volatility"])
+    assert session.get(f"/api/v1/analytics/{session.sma}/rolling?window=1").status_code == 422
     missing = session.get(f"/api/v1/analytics/{session.sma}/charts/nope")
     assert missing.status_code == 404
     assert "equity" in missing.json()["detail"]

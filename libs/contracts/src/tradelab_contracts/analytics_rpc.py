@@ -76,6 +76,15 @@ class AnalysisInfo(ContractModel):
     created_at: AwareDatetime = Field(description="When the analysis was stored.")
 
 
+class RollingSeries(ContractModel):
+    """Rolling Sharpe ratio and volatility (annualised) from the first full window on."""
+
+    window: int = Field(ge=2, description="Bars per window.")
+    time: list[str] = Field(description="ISO-8601 UTC time of each point (thinned).")
+    sharpe: list[float | None] = Field(description="Rolling Sharpe ratio; null where undefined.")
+    volatility: list[float | None] = Field(description="Rolling annualised volatility.")
+
+
 class Comparison(ContractModel):
     """Several runs side by side."""
 
@@ -106,6 +115,14 @@ class GetReport(AnalyticsCommand):
     run_id: UUID = Field(description="Backtest run id.")
 
 
+class GetRolling(AnalyticsCommand):
+    """One run's rolling Sharpe and volatility over a window of the caller's choice."""
+
+    kind: Literal["get_rolling"] = Field(default="get_rolling", description="Discriminator.")
+    run_id: UUID = Field(description="Backtest run id.")
+    window: int = Field(ge=2, le=100_000, description="Bars per window.")
+
+
 class CompareRuns(AnalyticsCommand):
     """Metrics side by side and equity curves overlaid, for 2 to 10 of the user's runs."""
 
@@ -122,11 +139,16 @@ class CompareRuns(AnalyticsCommand):
 
 
 AnalyticsRequest: TypeAlias = Annotated[
-    GetAnalysis | GetReport | CompareRuns, Field(discriminator="kind")
+    GetAnalysis | GetReport | GetRolling | CompareRuns, Field(discriminator="kind")
 ]
 """Any analytics request, told apart by its ``kind``."""
 
-ANALYTICS_REQUEST_TYPES: tuple[type[AnalyticsCommand], ...] = (GetAnalysis, GetReport, CompareRuns)
+ANALYTICS_REQUEST_TYPES: tuple[type[AnalyticsCommand], ...] = (
+    GetAnalysis,
+    GetReport,
+    GetRolling,
+    CompareRuns,
+)
 ANALYTICS_REQUEST_ADAPTER: TypeAdapter[AnalyticsRequest] = TypeAdapter(AnalyticsRequest)
 
 
@@ -153,3 +175,4 @@ class AnalyticsReply(Reply):
     analysis: AnalysisInfo | None = Field(default=None, description="The analysis (get).")
     report_uri: StorageUri | None = Field(default=None, description="The HTML report (report).")
     comparison: Comparison | None = Field(default=None, description="The comparison (compare).")
+    rolling: RollingSeries | None = Field(default=None, description="Rolling series (rolling).")

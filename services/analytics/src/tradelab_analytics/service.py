@@ -18,6 +18,8 @@ from tradelab_contracts.analytics_rpc import (
     Comparison,
     GetAnalysis,
     GetReport,
+    GetRolling,
+    RollingSeries,
 )
 from tradelab_contracts.base import Message, correlation_of
 from tradelab_contracts.engine import BacktestCompleted
@@ -36,7 +38,7 @@ from .adapters.result_files import (
 )
 from .domain.compare import NormalisedCurve, compare_figure
 from .domain.report import render_report
-from .domain.run_analysis import RunAnalysis, analyse_run
+from .domain.run_analysis import RunAnalysis, analyse_run, rolling_series
 
 Publish = Callable[[Message, str, bytes], Awaitable[None]]
 
@@ -136,6 +138,8 @@ async def answer(cmd: AnalyticsRequest, deps: AnalyticsDeps) -> AnalyticsReply:
             return await get_analysis(cmd, deps)
         case GetReport():
             return await get_report(cmd, deps)
+        case GetRolling():
+            return await get_rolling(cmd, deps)
         case CompareRuns():
             return await compare_runs(cmd, deps)
 
@@ -176,6 +180,24 @@ async def get_report(cmd: GetReport, deps: AnalyticsDeps) -> AnalyticsReply:
         )
         await deps.repo.set_report_uri(cmd.run_id, uri)
     return _ok(cmd, report_uri=uri)
+
+
+def rolling_of(info: AnalysisInfo, window: int, store: LocalObjectStore) -> dict[str, Any]:
+    """Read the run's equity and compute its rolling series (in a worker thread)."""
+    curve = read_equity(store.path(info.equity_uri or ""))
+    periods = info.metrics.get("periods_per_year") or 252.0
+    return rolling_series(curve.time_ns, curve.equity, info.initial_cash or 1.0, periods, window)
+
+
+async def get_rolling(cmd: GetRolling, deps: AnalyticsDeps) -> AnalyticsReply:
+    """Rolling Sharpe and volatility over the window asked for."""
+    info = await deps.repo.get(cmd.owner_id, cmd.run_id)
+    if info is None:
+        return error_reply(cmd, AnalyticsErrorCode.NOT_FOUND, "No analysis for this run yet.")
+    if info.equity_uri is None:
+        return error_reply(cmd, AnalyticsErrorCode.NOT_READY, "This run has no stored curve.")
+    series = await asyncio.to_thread(rolling_of, info, cmd.window, deps.store)
+    return _ok(cmd, rolling=RollingSeries.model_validate(series))
 
 
 def load_curves(

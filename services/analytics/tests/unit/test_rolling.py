@@ -20,6 +20,7 @@ from tradelab_analytics.domain.rolling import (
     rolling_sharpe,
     rolling_volatility,
 )
+from tradelab_analytics.domain.run_analysis import rolling_series
 
 REL = 1e-9
 PERIODS = 252
@@ -136,3 +137,18 @@ def test_histogram_counts_the_finite_returns_as_numpy_does() -> None:
     assert counts.sum() == finite.size == 497
     np.testing.assert_array_equal(counts, expected_counts)
     np.testing.assert_array_equal(edges, expected_edges)
+
+
+def test_rolling_series_starts_at_the_first_full_window_and_is_thinned() -> None:
+    returns = random_returns(seed=9, bars=5_000)
+    equity = 10_000.0 * np.cumprod(1.0 + returns)
+    times = np.arange(returns.size, dtype=np.int64) * 86_400 * 10**9
+    series = rolling_series(times, equity, 10_000.0, 252.0, window=63, max_points=400)
+    assert series["window"] == 63
+    assert len(series["time"]) == len(series["sharpe"]) == len(series["volatility"]) <= 400
+    assert series["time"][0].startswith("1970-03-04")  # bar 62: the first full window
+    expected = rolling_volatility(returns, 63, 252.0)
+    assert series["volatility"][0] == pytest.approx(expected[62], rel=1e-12)
+    assert series["volatility"][-1] == pytest.approx(expected[-1], rel=1e-12)
+    short = rolling_series(times[:10], equity[:10], 10_000.0, 252.0, window=63)
+    assert short["time"] == []

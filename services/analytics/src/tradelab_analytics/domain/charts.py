@@ -156,13 +156,13 @@ def downsample_indices(values: npt.ArrayLike, max_points: int) -> IntArray:
     return np.unique(np.concatenate((ends, picks[picks < v.size - 1])))
 
 
-def _iso(time_ns: npt.ArrayLike) -> list[str]:
+def iso_times(time_ns: npt.ArrayLike) -> list[str]:
     """Return int64 UTC nanosecond times as ISO-8601 strings with milliseconds."""
     stamps = np.asarray(time_ns, dtype=np.int64).view("M8[ns]")
     return [str(text) for text in np.datetime_as_string(stamps, unit="ms")]
 
 
-def _plain(values: npt.ArrayLike) -> list[float | None]:
+def json_floats(values: npt.ArrayLike) -> list[float | None]:
     """Return floats as a list, None where a value is NaN or infinite (JSON has neither)."""
     return [value if math.isfinite(value) else None for value in as_float_array(values).tolist()]
 
@@ -170,7 +170,9 @@ def _plain(values: npt.ArrayLike) -> list[float | None]:
 def line_trace(time_ns: IntArray, values: FloatArray, max_points: int, **trace: Any) -> go.Scatter:
     """Return a line trace of ``values`` against ``time_ns``, downsampled to ``max_points``."""
     keep = downsample_indices(values, max_points)
-    return go.Scatter(x=_iso(time_ns[keep]), y=_plain(values[keep]), mode="lines", **trace)
+    return go.Scatter(
+        x=iso_times(time_ns[keep]), y=json_floats(values[keep]), mode="lines", **trace
+    )
 
 
 def figure_json(traces: list[Any], title: str, x_title: str, y_title: str, **layout: Any) -> Any:
@@ -207,9 +209,9 @@ def _histogram_chart(inputs: ChartInputs) -> Any:
     edges, counts = returns_histogram(returns, HISTOGRAM_BINS)
     percent = edges * 100.0
     trace = go.Bar(
-        x=_plain((percent[:-1] + percent[1:]) / 2.0),
+        x=json_floats((percent[:-1] + percent[1:]) / 2.0),
         y=counts.tolist(),
-        width=_plain(np.diff(percent)),
+        width=json_floats(np.diff(percent)),
         name="Bars",
     )
     return figure_json([trace], "Distribution of returns", "Return per bar (%)", "Bars")
@@ -223,15 +225,15 @@ def _trade_markers(inputs: ChartInputs) -> tuple[list[Any], int]:
     exit_price = as_float_array(inputs.exit_price)[recent]
     closed = (exit_time != NAT) & np.isfinite(exit_price)
     entries = go.Scatter(
-        x=_iso(entry_time[recent]),
-        y=_plain(as_float_array(inputs.entry_price)[recent]),
+        x=iso_times(entry_time[recent]),
+        y=json_floats(as_float_array(inputs.entry_price)[recent]),
         mode="markers",
         name="Entry",
         marker={"symbol": "triangle-up", "color": _ENTRY_COLOUR, "size": 9},
     )
     exits = go.Scatter(
-        x=_iso(exit_time[closed]),
-        y=_plain(exit_price[closed]),
+        x=iso_times(exit_time[closed]),
+        y=json_floats(exit_price[closed]),
         mode="markers",
         name="Exit",
         marker={"symbol": "triangle-down", "color": _EXIT_COLOUR, "size": 9},

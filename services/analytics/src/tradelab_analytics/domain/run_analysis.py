@@ -10,10 +10,17 @@ import numpy as np
 import numpy.typing as npt
 
 from tradelab_analytics.domain.analysis import analyse
-from tradelab_analytics.domain.charts import ChartInputs, build_charts
-from tradelab_analytics.domain.conventions import finite_or_none
+from tradelab_analytics.domain.charts import (
+    ChartInputs,
+    build_charts,
+    downsample_indices,
+    iso_times,
+    json_floats,
+)
+from tradelab_analytics.domain.conventions import finite_or_none, returns_from_equity
 from tradelab_analytics.domain.drawdowns import DrawdownPeriod, worst_drawdowns
 from tradelab_analytics.domain.periodic import monthly_returns, yearly_returns
+from tradelab_analytics.domain.rolling import rolling_sharpe, rolling_volatility
 
 NAT = np.iinfo(np.int64).min
 WORST_DRAWDOWNS = 5
@@ -97,3 +104,32 @@ def analyse_run(
         ],
         charts=charts,
     )
+
+
+def rolling_series(
+    time_ns: npt.NDArray[np.int64],
+    equity: npt.NDArray[np.float64],
+    initial_cash: float,
+    periods: float,
+    window: int,
+    max_points: int = 2_000,
+) -> dict[str, Any]:
+    """Rolling Sharpe and volatility over ``window`` bars, from the first full window on.
+
+    Thinned to ``max_points`` keeping each bucket's extreme Sharpe values (both series share the
+    times). Empty lists when the run has fewer bars than the window.
+    """
+    returns = returns_from_equity(equity, initial_cash)
+    sharpe = rolling_sharpe(returns, window, periods)[window - 1 :]
+    volatility = rolling_volatility(returns, window, periods)[window - 1 :]
+    keep = (
+        downsample_indices(np.nan_to_num(sharpe), max_points)
+        if sharpe.size
+        else np.empty(0, dtype=np.int64)
+    )
+    return {
+        "window": window,
+        "time": iso_times(time_ns[window - 1 :][keep]),
+        "sharpe": json_floats(sharpe[keep]),
+        "volatility": json_floats(volatility[keep]),
+    }

@@ -5,10 +5,10 @@ import asyncio
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
@@ -21,7 +21,9 @@ from tradelab_contracts.analytics_rpc import (
     DrawdownInfo,
     GetAnalysis,
     GetReport,
+    GetRolling,
     PeriodReturn,
+    RollingSeries,
 )
 from tradelab_contracts.engine_rpc import EngineErrorCode, GetBacktest
 from tradelab_gateway.adapters.analytics_rpc import AnalyticsRpcClient
@@ -179,6 +181,25 @@ async def get_chart(
         raise ProblemError(404, detail, code="not_found")
     chart: dict[str, Any] = charts[name]
     return chart
+
+
+@router.get("/{run_id}/rolling")
+async def get_rolling(
+    run_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    window: Annotated[int, Query(ge=2, le=100_000, description="Bars per window")] = 126,
+) -> RollingSeries:
+    """Rolling Sharpe ratio and annualised volatility over ``window`` bars (thinned)."""
+    await _analysis(request, user.user_id, run_id, settings.retry_after_s)  # 404 / 409 first
+    command = GetRolling(
+        reply_to=_client(request).reply_topic, owner_id=user.user_id, run_id=run_id, window=window
+    )
+    reply = await _ask(request, command, settings.retry_after_s)
+    if reply.rolling is None:
+        raise ProblemError(500, "The analytics service gave an incomplete answer.")
+    return reply.rolling
 
 
 @router.get("/{run_id}/report", response_class=FileResponse)
