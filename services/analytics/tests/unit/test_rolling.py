@@ -141,7 +141,7 @@ def test_histogram_counts_the_finite_returns_as_numpy_does() -> None:
 
 def test_rolling_series_starts_at_the_first_full_window_and_is_thinned() -> None:
     returns = random_returns(seed=9, bars=5_000)
-    equity = 10_000.0 * np.cumprod(1.0 + returns)
+    equity = np.asarray(10_000.0 * np.cumprod(1.0 + returns), dtype=np.float64)
     times = np.arange(returns.size, dtype=np.int64) * 86_400 * 10**9
     series = rolling_series(times, equity, 10_000.0, 252.0, window=63, max_points=400)
     assert series["window"] == 63
