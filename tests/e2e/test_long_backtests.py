@@ -218,7 +218,11 @@ def test_progress_is_reported_while_a_long_run_works(
 
     events = asyncio.run(events_of(kafka.bootstrap, BACKTEST_PROGRESS, run_id))
     assert len(events) >= 5
+    # One sequence for all of the run's events, the final one last.
     assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))
+    final = asyncio.run(events_of(kafka.bootstrap, BACKTEST_COMPLETED, run_id))
+    assert [e["sequence"] for e in final] == [len(events) + 1]
+    assert get_run(gateway_module, module_token, run_id)["sequence"] == len(events) + 1
     fractions = [e["progress"] for e in events]
     assert fractions == sorted(fractions)
     assert all(0 < f < 1 for f in fractions)

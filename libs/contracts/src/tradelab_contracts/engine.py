@@ -123,7 +123,11 @@ class BacktestProgress(Event):
     bars_done: int = Field(ge=0, description="Bars simulated so far.")
     bars_total: int = Field(ge=0, description="Bars to simulate.")
     sequence: int = Field(
-        ge=0, description="Increases with each progress event of a run; drop older ones."
+        ge=0,
+        description=(
+            "Position of this event among every event of the run (progress and the final one), "
+            "kept by the engine across attempts; a lower number than one already seen is stale."
+        ),
     )
 
 
@@ -151,6 +155,9 @@ class BacktestSummary(ContractModel):
 class BacktestCompleted(Event):
     """A backtest finished; its equity curve and trades are stored at the given URIs."""
 
+    sequence: int = Field(
+        default=0, ge=0, description="Position among the run's events; the final one is last."
+    )
     run_id: UUID = Field(description="Id of the backtest run.")
     owner_id: UUID = Field(description="Id of the requesting user.")
     dataset_id: UUID = Field(description="Id of the dataset.")
@@ -175,6 +182,9 @@ class BacktestCompleted(Event):
 class BacktestFailed(Event):
     """A backtest ended in error."""
 
+    sequence: int = Field(
+        default=0, ge=0, description="Position among the run's events; the final one is last."
+    )
     run_id: UUID = Field(description="Id of the backtest run.")
     owner_id: UUID = Field(description="Id of the requesting user.")
     reason_code: FailureReason = Field(description="Machine-readable reason.")
@@ -191,5 +201,8 @@ class CancelBacktest(Command):
 class BacktestCancelled(Event):
     """A backtest was stopped on request; no result will follow."""
 
+    sequence: int = Field(
+        default=0, ge=0, description="Position among the run's events; the final one is last."
+    )
     run_id: UUID = Field(description="Id of the backtest run.")
     owner_id: UUID = Field(description="Id of the requesting user.")

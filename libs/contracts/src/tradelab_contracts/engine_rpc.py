@@ -57,6 +57,9 @@ class RunInfo(ContractModel):
     options: EngineOptions = Field(description="Simulation options.")
     status: RunStatus = Field(description="queued, running, completed, failed or cancelled.")
     progress: float = Field(ge=0, le=1, description="Fraction done.")
+    sequence: int = Field(
+        default=0, ge=0, description="Sequence number of the run's latest event (0: none yet)."
+    )
     summary: BacktestSummary | None = Field(default=None, description="When completed.")
     equity_uri: StorageUri | None = Field(default=None, description="Equity curve Parquet.")
     trades_uri: StorageUri | None = Field(default=None, description="Trades Parquet.")

@@ -4,7 +4,8 @@ announce. Exactly one terminal event per run, whatever the redeliveries."""
 import asyncio
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from concurrent.futures import Future
+from dataclasses import asdict, dataclass, field
 
 from tradelab_contracts.base import correlation_of
 from tradelab_contracts.engine import (
@@ -45,7 +46,6 @@ class ProgressThrottle:
 
     last_fraction: float = 0.0
     last_time: float = 0.0
-    sequence: int = 0
 
     def due(self, fraction: float, now: float) -> bool:
         """Return whether a report is due now (and record it if so)."""
@@ -54,7 +54,6 @@ class ProgressThrottle:
         if now - self.last_time < PROGRESS_MIN_INTERVAL_S:
             return False
         self.last_fraction, self.last_time = fraction, now
-        self.sequence += 1
         return True
 
 
@@ -67,11 +66,52 @@ class JobFailedError(Exception):
         self.message = message
 
 
+@dataclass
+class ProgressReporter:
+    """Hands progress from the simulation thread to the event loop, one report at a time and in
+    order (each takes the run's next sequence number), and lets the job wait for them all before
+    its final event, which must come last."""
+
+    job: RunBacktest
+    attempt: int
+    deps: EngineDeps
+    loop: asyncio.AbstractEventLoop
+    pending: list["Future[None]"] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def report(self, fraction: float, done: int, total: int) -> None:
+        """Called from the simulation thread."""
+        coro = self._report(fraction, done, total)
+        self.pending.append(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    async def _report(self, fraction: float, done: int, total: int) -> None:
+        async with self.lock:
+            sequence = await self.deps.repo.set_progress(self.job.run_id, self.attempt, fraction)
+            if sequence is None:
+                return  # the run ended or another attempt owns it
+            progress = BacktestProgress(
+                run_id=self.job.run_id,
+                owner_id=self.job.owner_id,
+                progress=fraction,
+                bars_done=done,
+                bars_total=total,
+                sequence=sequence,
+                correlation_id=correlation_of(self.job),
+            )
+            await self.deps.publish(progress, BACKTEST_PROGRESS, self.job.run_id.bytes)
+
+    async def drain(self) -> None:
+        """Wait for every report handed over so far."""
+        for future in self.pending:
+            try:
+                await asyncio.wrap_future(future)
+            except Exception:  # a lost progress report must not fail the run
+                log.exception("progress report failed", run_id=str(self.job.run_id))
+        self.pending.clear()
+
+
 def _simulate(
-    job: RunBacktest,
-    claim: Claim,
-    deps: EngineDeps,
-    loop: asyncio.AbstractEventLoop,
+    job: RunBacktest, claim: Claim, deps: EngineDeps, reporter: ProgressReporter
 ) -> tuple[Bars, BacktestResult]:
     """Run in a worker thread: load bars, compute signals, simulate chunk by chunk."""
     try:
@@ -92,16 +132,7 @@ def _simulate(
             return False
         fraction = done / total if total else 1.0
         if done < total and throttle.due(fraction, time.monotonic()):
-            progress = BacktestProgress(
-                run_id=job.run_id,
-                owner_id=job.owner_id,
-                progress=fraction,
-                bars_done=done,
-                bars_total=total,
-                sequence=throttle.sequence,
-                correlation_id=correlation_of(job),
-            )
-            asyncio.run_coroutine_threadsafe(_report(progress, claim.attempt, deps), loop)
+            reporter.report(fraction, done, total)
         return True
 
     return bars, run_backtest(
@@ -114,11 +145,6 @@ def _simulate(
     )
 
 
-async def _report(progress: BacktestProgress, attempt: int, deps: EngineDeps) -> None:
-    await deps.publish(progress, BACKTEST_PROGRESS, progress.run_id.bytes)
-    await deps.repo.set_progress(progress.run_id, attempt, progress.progress)
-
-
 def _summary(result: BacktestResult) -> BacktestSummary:
     return BacktestSummary.model_validate(asdict(result.summary))
 
@@ -129,17 +155,21 @@ async def run_job(job: RunBacktest, deps: EngineDeps) -> None:
     if claim is None:
         return  # finished, cancelled or deleted already: a redelivery is a no-op
     started = time.monotonic()
-    loop = asyncio.get_running_loop()
+    reporter = ProgressReporter(job, claim.attempt, deps, asyncio.get_running_loop())
     try:
-        bars, result = await asyncio.to_thread(_simulate, job, claim, deps, loop)
+        bars, result = await asyncio.to_thread(_simulate, job, claim, deps, reporter)
     except SimulationCancelled:
+        await reporter.drain()
         await _cancelled(job, claim, deps)
     except JobFailedError as exc:
+        await reporter.drain()
         await _failed(job, claim, exc.reason, exc.message, deps)
     except Exception:
         log.exception("backtest failed", run_id=str(job.run_id))
+        await reporter.drain()
         await _failed(job, claim, FailureReason.INTERNAL, "The backtest failed internally.", deps)
     else:
+        await reporter.drain()
         await _completed(job, claim, bars, result, time.monotonic() - started, deps)
     finally:
         deps.cancelled.discard(str(job.run_id))
@@ -179,7 +209,8 @@ async def _completed(
         "equity_uri": equity_uri,
         "trades_uri": trades_uri,
     }
-    if await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now()) is None:
+    finished = await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now())
+    if finished is None:
         # Another attempt owns the run now (or it was cancelled): our files are nobody's.
         deps.store.delete(equity_uri)
         deps.store.delete(trades_uri)
@@ -198,6 +229,7 @@ async def _completed(
         timeframe=claim.timeframe,
         duration_s=duration_s,
         cached=False,
+        sequence=finished.sequence,
         correlation_id=correlation_of(job),
     )
     await deps.publish(event, BACKTEST_COMPLETED, job.run_id.bytes)
@@ -211,9 +243,11 @@ async def _failed(
         "failure_reason": reason.value,
         "failure_message": message[:2048],
     }
-    if await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now()) is None:
+    finished = await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now())
+    if finished is None:
         return
     event = BacktestFailed(
+        sequence=finished.sequence,
         run_id=job.run_id,
         owner_id=job.owner_id,
         reason_code=reason,
@@ -225,9 +259,13 @@ async def _failed(
 
 async def _cancelled(job: RunBacktest, claim: Claim, deps: EngineDeps) -> None:
     values = {"status": RunStatus.CANCELLED.value}
-    if await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now()) is None:
+    finished = await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now())
+    if finished is None:
         return
     event = BacktestCancelled(
-        run_id=job.run_id, owner_id=job.owner_id, correlation_id=correlation_of(job)
+        run_id=job.run_id,
+        owner_id=job.owner_id,
+        sequence=finished.sequence,
+        correlation_id=correlation_of(job),
     )
     await deps.publish(event, BACKTEST_CANCELLED, job.run_id.bytes)

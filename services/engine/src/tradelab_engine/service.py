@@ -157,6 +157,7 @@ async def submit_backtest(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
             "trades_uri": original["trades_uri"],
             "started_at": now,
             "finished_at": now,
+            "event_seq": 1,
         }
         info = await deps.repo.add(values)
         await _announce_cached(cmd, info.summary, values, deps)
@@ -197,6 +198,7 @@ async def _announce_cached(
         timeframe=cmd.timeframe,
         duration_s=0.0,
         cached=True,
+        sequence=1,
         correlation_id=correlation_of(cmd),
     )
     await deps.publish(event, BACKTEST_COMPLETED, cmd.run_id.bytes)
@@ -226,7 +228,9 @@ async def cancel_backtest(cmd: CancelBacktestRequest, deps: EngineDeps) -> Engin
             cmd.run_id, None, {"status": RunStatus.CANCELLED.value}, deps.clock.now()
         )
         if done is not None:
-            event = BacktestCancelled(run_id=cmd.run_id, owner_id=cmd.owner_id)
+            event = BacktestCancelled(
+                run_id=cmd.run_id, owner_id=cmd.owner_id, sequence=done.sequence
+            )
             await deps.publish(event, BACKTEST_CANCELLED, cmd.run_id.bytes)
             return reply(cmd, run=done)
         info = await deps.repo.get(cmd.owner_id, cmd.run_id) or info

@@ -29,7 +29,6 @@ def test_progress_is_reported_only_when_both_5_percent_and_half_a_second_passed(
     assert not throttle.due(0.04, 10.0)  # enough time, too little progress
     assert not throttle.due(0.50, 0.3)  # enough progress, too soon
     assert throttle.due(0.50, 0.6)
-    assert throttle.sequence == 1
     assert not throttle.due(0.52, 5.0)
     assert throttle.due(0.56, 1.2)
-    assert throttle.sequence == 2
+    assert (throttle.last_fraction, throttle.last_time) == (0.56, 1.2)

@@ -30,6 +30,7 @@ def _info(row: sa.RowMapping) -> RunInfo:
         options=EngineOptions.model_validate(row["options"]),
         status=RunStatus(row["status"]),
         progress=row["progress"],
+        sequence=row["event_seq"],
         summary=BacktestSummary.model_validate(row["summary"]) if row["summary"] else None,
         equity_uri=row["equity_uri"],
         trades_uri=row["trades_uri"],
@@ -128,26 +129,31 @@ class RunRepository:
             return None
         return Claim(_info(row), row["attempt"], row["dataset_uri"], row["timeframe"])
 
-    async def set_progress(self, run_id: UUID, attempt: int, progress: float) -> None:
-        """Record progress of the current attempt."""
+    async def set_progress(self, run_id: UUID, attempt: int, progress: float) -> int | None:
+        """Record progress of the current attempt; return the event's sequence number, or None
+        when the attempt no longer owns the run (nothing to announce then)."""
+        stmt = (
+            sa.update(runs)
+            .where(runs.c.id == run_id, runs.c.attempt == attempt, runs.c.status.in_(ACTIVE))
+            .values(progress=progress, event_seq=runs.c.event_seq + 1)
+            .returning(runs.c.event_seq)
+        )
         async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.update(runs)
-                .where(runs.c.id == run_id, runs.c.attempt == attempt)
-                .values(progress=progress)
-            )
+            sequence: int | None = (await conn.execute(stmt)).scalar_one_or_none()
+        return sequence
 
     async def finish(
         self, run_id: UUID, attempt: int | None, values: dict[str, Any], now: datetime
     ) -> RunInfo | None:
-        """End an active run; None if another attempt owns it or it already ended."""
+        """End an active run (counting its final event); None if another attempt owns it or it
+        already ended."""
         where = [runs.c.id == run_id, runs.c.status.in_(ACTIVE)]
         if attempt is not None:
             where.append(runs.c.attempt == attempt)
         stmt = (
             sa.update(runs)
             .where(*where)
-            .values(**values, finished_at=now, updated_at=now)
+            .values(**values, event_seq=runs.c.event_seq + 1, finished_at=now, updated_at=now)
             .returning(runs)
         )
         async with self._engine.begin() as conn:

@@ -23,6 +23,7 @@ runs = sa.Table(
     sa.Column("status", sa.Text(), nullable=False),
     sa.Column("progress", sa.Float(), nullable=False),
     sa.Column("attempt", sa.Integer(), nullable=False),
+    sa.Column("event_seq", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("worker", sa.Text()),
     sa.Column("summary", JSONB()),
     sa.Column("equity_uri", sa.Text()),

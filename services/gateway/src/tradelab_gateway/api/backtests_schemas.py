@@ -35,6 +35,9 @@ class BacktestPublic(BaseModel):
     options: EngineOptions
     status: str = Field(description="queued, running, completed, failed or cancelled")
     progress: float
+    sequence: int = Field(
+        description="Sequence number of the run's latest event (resume a WebSocket after it)"
+    )
     summary: BacktestSummary | None
     cached: bool = Field(description="Answered from an identical earlier run")
     failure_reason: str | None
