@@ -1,0 +1,1 @@
+"""The ``tradelab`` command line client."""

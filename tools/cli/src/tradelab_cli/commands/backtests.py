@@ -1,0 +1,170 @@
+"""``tradelab backtest run``, ``show`` and ``list``."""
+
+from typing import Annotated, Any
+
+import typer
+
+from tradelab_cli.client import ApiClient, ApiError
+from tradelab_cli.params import ParamError, parse_params
+from tradelab_cli.render import Output, backtests_table, metrics_table, run_table, summary_table
+from tradelab_cli.session import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    JsonOption,
+    handle_errors,
+    session_of,
+)
+from tradelab_cli.watch import WatchState, state_of_job, watch_run
+
+app = typer.Typer(help="Run, watch and inspect backtests.", no_args_is_help=True)
+
+
+def _options(
+    fee: float | None, slippage_bps: float | None, initial_cash: float | None
+) -> dict[str, float]:
+    given = {"fee_rate": fee, "slippage_bps": slippage_bps, "initial_cash": initial_cash}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def _result(run: dict[str, Any], state: WatchState) -> dict[str, Any]:
+    """The run as submitted, updated with what watching it told."""
+    return {
+        **run,
+        "status": state.status,
+        "progress": state.progress,
+        "sequence": state.sequence,
+        "summary": state.summary,
+        "cached": state.cached,
+        "failure": state.failure,
+        "transport": state.transport,
+        "progress_events": state.progress_events,
+        "bars_total": state.bars_total,
+    }
+
+
+def _report_end(out: Output, result: dict[str, Any]) -> None:
+    if out.json_mode:
+        out.emit(result)
+    elif result["status"] == "completed" and result.get("summary"):
+        out.show(summary_table(result["summary"]))
+    if result["status"] in {"failed", "cancelled"}:
+        why = f": {result['failure']}" if result.get("failure") else ""
+        out.failure(f"Backtest {result['id']} {result['status']}{why}")
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("run")
+@handle_errors
+def run(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Option("--dataset", help="Id of a ready dataset.")],
+    strategy: Annotated[str, typer.Option("--strategy", help="Strategy name, e.g. sma_cross.")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Strategy parameter key=value (repeatable)."),
+    ] = None,
+    fee: Annotated[float | None, typer.Option("--fee", help="Fee rate, 0.001 = 0.1 %.")] = None,
+    slippage_bps: Annotated[
+        float | None, typer.Option("--slippage-bps", help="Slippage in basis points.")
+    ] = None,
+    initial_cash: Annotated[
+        float | None, typer.Option("--initial-cash", help="Starting equity.")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait/--no-wait", help="Follow the run until it ends.")
+    ] = True,
+    json_output: JsonOption = False,
+) -> None:
+    """Start a backtest and follow its progress live until it ends."""
+    out = Output(json_output)
+    try:
+        parameters = parse_params(param or [])
+    except ParamError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--param") from exc
+    body = {
+        "dataset_id": dataset,
+        "strategy": strategy,
+        "parameters": parameters,
+        "options": _options(fee, slippage_bps, initial_cash),
+    }
+    with session_of(ctx).client() as api:
+        submitted: dict[str, Any] = api.post("/backtests", body)
+        run_id = str(submitted["id"])
+        out.show(f"Backtest [bold]{run_id}[/bold] {submitted.get('status')}")
+        state = state_of_job(submitted)
+        if wait:
+            try:
+                with out.run_progress(run_id) as on_state:
+                    on_state(state)
+                    state = watch_run(api, state, on_state)
+            except KeyboardInterrupt:
+                _detached(out, run_id, state)
+    _report_end(out, _result(submitted, state))
+
+
+def _detached(out: Output, run_id: str, state: WatchState) -> None:
+    if out.json_mode:
+        out.emit({"id": run_id, "status": state.status, "detached": True})
+    out.note(f"Stopped waiting; backtest {run_id} goes on. See: tradelab backtest show {run_id}")
+    raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def _metrics(api: ApiClient, run_id: str) -> dict[str, Any] | None:
+    """The run's analytics metrics, or None while it is not analysed yet (409)."""
+    try:
+        analysis: dict[str, Any] = api.get(f"/analytics/{run_id}")
+    except ApiError as exc:
+        if exc.status == 409:
+            return None
+        raise
+    metrics: dict[str, Any] = analysis.get("metrics") or {}
+    return metrics
+
+
+@app.command("show")
+@handle_errors
+def show(
+    ctx: typer.Context,
+    run_id: Annotated[str, typer.Argument(help="Backtest run id.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Show a run: status, progress, parameters, results and headline analytics."""
+    out = Output(json_output)
+    with session_of(ctx).client() as api:
+        backtest: dict[str, Any] = api.get(f"/backtests/{run_id}")
+        completed = backtest.get("status") == "completed"
+        metrics = _metrics(api, run_id) if completed else None
+    if out.json_mode:
+        out.emit({"backtest": backtest, "metrics": metrics})
+        return
+    out.show(run_table(backtest))
+    if backtest.get("summary"):
+        out.show(summary_table(backtest["summary"]))
+    if metrics is not None:
+        out.show(metrics_table(metrics))
+    elif completed:
+        out.show("Analytics: not analysed yet, try again in a moment.")
+
+
+@app.command("list")
+@handle_errors
+def list_backtests(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option(help="queued, running, completed, failed or cancelled.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
+    offset: Annotated[int, typer.Option(min=0, help="Skip this many (newest first).")] = 0,
+    json_output: JsonOption = False,
+) -> None:
+    """List your backtests, newest first."""
+    out = Output(json_output)
+    with session_of(ctx).client() as api:
+        page: dict[str, Any] = api.get(
+            "/backtests", {"status": status, "limit": limit, "offset": offset}
+        )
+    if out.json_mode:
+        out.emit(page)
+        return
+    out.show(backtests_table(page.get("items") or []))
+    out.show(f"{len(page.get('items') or [])} of {page.get('total', 0)}")
