@@ -23,10 +23,18 @@ E2E_ENV = {
     "AUTH_THROTTLE_MAX_FAILURES_PER_IP": "1000",
     "GATEWAY_RPC_TIMEOUT_S": "3",
     "GATEWAY_MAX_UPLOAD_BYTES": str(5 * 1024 * 1024),
+    # Quick backtests: 4 MiB files (a 40,000-bar CSV fits, 413 is quick to reach) and a 5 s
+    # budget, which the paced 40,000-bar run (8 s) exceeds.
+    "GATEWAY_QUICK_MAX_UPLOAD_BYTES": str(4 * 1024 * 1024),
+    "GATEWAY_QUICK_TIMEOUT_S": "5",
     # Backtests pause 0.1 s after every 500 bars (test-only pacing, refused in production), so
     # a run can be watched, cancelled and killed mid-way: GOOG takes 0.4 s, 40,000 bars 8 s.
     "ENGINE_CHUNK_BARS": "500",
     "ENGINE_CHUNK_PAUSE_S": "0.1",
+    # Short WebSocket timers so the close codes are reached quickly.
+    "GATEWAY_WS_AUTH_TIMEOUT_S": "2",
+    "GATEWAY_WS_PING_INTERVAL_S": "1",
+    "GATEWAY_WS_IDLE_TIMEOUT_S": "5",
 }
 
 

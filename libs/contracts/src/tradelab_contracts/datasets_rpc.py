@@ -108,8 +108,38 @@ class DeleteDataset(DatasetsCommand):
     dataset_id: UUID = Field(description="Dataset id.")
 
 
+class NormaliseQuickUpload(DatasetsCommand):
+    """Validate and normalise an uploaded file into bars for a quick backtest, registering nothing.
+
+    The file is checked and normalised exactly as a dataset upload is, but no dataset is recorded:
+    the bars are written to ``bars_uri``, a location the requester chose and deletes when done
+    (it owns every file of a quick backtest). A file the service refuses is answered with the
+    ``rejected`` error and the same reason and message a dataset upload would be rejected with.
+    """
+
+    kind: Literal["normalise_quick_upload"] = Field(
+        default="normalise_quick_upload", description="Discriminator."
+    )
+    upload_uri: StorageUri = Field(description="Where the raw file was stored (CSV or Parquet).")
+    bars_uri: StorageUri = Field(description="Where to write the normalised bars (Parquet).")
+    declared: DatasetDeclaration = Field(
+        default_factory=DatasetDeclaration, description="What the uploader declared."
+    )
+    deadline_s: float = Field(
+        gt=0,
+        le=3600,
+        description="Seconds from receipt after which the answer is useless: past it the bars "
+        "are not written and the reply is the 'timeout' error.",
+    )
+
+
 DatasetsRequest: TypeAlias = Annotated[
-    RegisterUpload | ListDatasets | GetDataset | PreviewDataset | DeleteDataset,
+    RegisterUpload
+    | ListDatasets
+    | GetDataset
+    | PreviewDataset
+    | DeleteDataset
+    | NormaliseQuickUpload,
     Field(discriminator="kind"),
 ]
 """Any datasets request, told apart by its ``kind``."""
@@ -120,6 +150,7 @@ DATASETS_REQUEST_TYPES: tuple[type[DatasetsCommand], ...] = (
     GetDataset,
     PreviewDataset,
     DeleteDataset,
+    NormaliseQuickUpload,
 )
 DATASETS_REQUEST_ADAPTER: TypeAdapter[DatasetsRequest] = TypeAdapter(DatasetsRequest)
 
@@ -129,6 +160,8 @@ class DatasetsErrorCode(StrEnum):
 
     NOT_FOUND = "not_found"
     NOT_READY = "not_ready"
+    REJECTED = "rejected"
+    TIMEOUT = "timeout"
     INTERNAL = "internal"
 
 
@@ -137,6 +170,9 @@ class DatasetsError(ContractModel):
 
     code: DatasetsErrorCode = Field(description="Machine-readable code.")
     message: str = Field(max_length=1024, description="Human-readable explanation.")
+    reason: DatasetRejectReason | None = Field(
+        default=None, description="Why the file was refused (code 'rejected')."
+    )
 
 
 class DatasetPreview(ContractModel):
@@ -146,6 +182,21 @@ class DatasetPreview(ContractModel):
     tail: list[dict[str, Any]] = Field(description="Last rows, time as ISO 8601 UTC.")
     summary: dict[str, dict[str, float | None]] = Field(
         description="Per numeric column: count, null_count, mean, std, min, max."
+    )
+
+
+class QuickBars(ContractModel):
+    """Normalised bars written for a quick backtest (`NormaliseQuickUpload`)."""
+
+    bars_uri: StorageUri = Field(description="The Parquet file written (the request's bars_uri).")
+    rows: int = Field(ge=1, description="Number of bars.")
+    start: AwareDatetime = Field(description="First bar (UTC).")
+    end: AwareDatetime = Field(description="Last bar (UTC).")
+    timeframe: str = Field(min_length=1, max_length=16, description="Detected bar size.")
+    columns: list[str] = Field(min_length=1, description="Canonical columns present, in order.")
+    quality_score: float = Field(ge=0, le=100, description="Data quality, 0-100.")
+    warnings: list[str] = Field(
+        default_factory=list, description="Non-fatal remarks (e.g. declared timeframe differs)."
     )
 
 
@@ -161,3 +212,6 @@ class DatasetsReply(Reply):
     datasets: list[DatasetInfo] | None = Field(default=None, description="A page (list).")
     total: int | None = Field(default=None, ge=0, description="Matching datasets (list).")
     preview: DatasetPreview | None = Field(default=None, description="Preview (preview).")
+    quick: QuickBars | None = Field(
+        default=None, description="The bars written (normalise_quick_upload)."
+    )

@@ -140,13 +140,40 @@ class DeleteBacktest(EngineCommand):
     run_id: UUID = Field(description="Run id.")
 
 
+class RunQuickBacktest(EngineCommand):
+    """Run one backtest at once and answer with its result, recording no run.
+
+    The synchronous form of `SubmitBacktest` for small inputs: parameters are validated the same
+    way (``invalid`` when refused), the same simulation runs over the bars at ``bars_uri``, and the
+    equity curve and trades are written to ``equity_uri`` and ``trades_uri``, locations the
+    requester chose and deletes when done. A run still going ``deadline_s`` after receipt is
+    stopped between two chunks and answered with the ``timeout`` error; nothing is written then.
+    """
+
+    kind: Literal["run_quick_backtest"] = Field(
+        default="run_quick_backtest", description="Discriminator."
+    )
+    owner_id: UUID = Field(description="Requesting user.")
+    bars_uri: StorageUri = Field(description="Normalised bars (Parquet, as datasets writes them).")
+    equity_uri: StorageUri = Field(description="Where to write the equity curve (Parquet).")
+    trades_uri: StorageUri = Field(description="Where to write the trades (Parquet).")
+    timeframe: str | None = Field(default=None, max_length=16, description="Bar size.")
+    strategy: str = Field(min_length=1, max_length=64, description="Strategy name.")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="Raw parameters.")
+    options: EngineOptions = Field(default_factory=EngineOptions, description="Options.")
+    deadline_s: float = Field(
+        gt=0, le=3600, description="Seconds from receipt the run may take before it is stopped."
+    )
+
+
 EngineRequest: TypeAlias = Annotated[
     ListStrategies
     | SubmitBacktest
     | ListBacktests
     | GetBacktest
     | CancelBacktestRequest
-    | DeleteBacktest,
+    | DeleteBacktest
+    | RunQuickBacktest,
     Field(discriminator="kind"),
 ]
 """Any engine request, told apart by its ``kind``."""
@@ -158,6 +185,7 @@ ENGINE_REQUEST_TYPES: tuple[type[EngineCommand], ...] = (
     GetBacktest,
     CancelBacktestRequest,
     DeleteBacktest,
+    RunQuickBacktest,
 )
 ENGINE_REQUEST_ADAPTER: TypeAdapter[EngineRequest] = TypeAdapter(EngineRequest)
 
@@ -168,6 +196,7 @@ class EngineErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     INVALID = "invalid"
     CONFLICT = "conflict"
+    TIMEOUT = "timeout"
     INTERNAL = "internal"
 
 
@@ -181,6 +210,20 @@ class EngineError(ContractModel):
     )
 
 
+class QuickBacktestResult(ContractModel):
+    """What a `RunQuickBacktest` produced."""
+
+    strategy: StrategyName = Field(description="Strategy name.")
+    parameters: Parameters = Field(description="Validated parameters, defaults filled in.")
+    options: EngineOptions = Field(description="Simulation options used.")
+    summary: BacktestSummary = Field(description="Headline results.")
+    equity_uri: StorageUri = Field(description="Equity curve Parquet (the request's equity_uri).")
+    trades_uri: StorageUri = Field(description="Trades Parquet (the request's trades_uri).")
+    bars: int = Field(ge=1, description="Bars simulated.")
+    engine_version: str = Field(min_length=1, max_length=64, description="Engine version.")
+    duration_s: float = Field(ge=0, description="Seconds spent loading, simulating and writing.")
+
+
 class EngineReply(Reply):
     """Answer to an `EngineRequest`."""
 
@@ -190,3 +233,6 @@ class EngineReply(Reply):
     run: RunInfo | None = Field(default=None, description="The run (submit, get, cancel).")
     runs: list[RunInfo] | None = Field(default=None, description="A page (list).")
     total: int | None = Field(default=None, ge=0, description="Matching runs (list).")
+    quick: QuickBacktestResult | None = Field(
+        default=None, description="The result (run_quick_backtest)."
+    )

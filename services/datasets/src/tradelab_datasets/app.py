@@ -1,5 +1,7 @@
 """Build the datasets service's app from its settings; nothing is created at import time."""
 
+import asyncio
+
 from fastapi import FastAPI
 
 from tradelab_contracts.base import Message
@@ -28,6 +30,7 @@ def build_app(settings: DatasetsSettings) -> FastAPI:
         store=LocalObjectStore.from_url(settings.object_store_url),
         publish=publish,
         clock=runtime.clock,
+        quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
     )
     register_handlers(broker, deps)
     return build_service_app(runtime, migrations=(MIGRATIONS, SCHEMA))

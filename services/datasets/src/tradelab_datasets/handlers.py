@@ -1,5 +1,9 @@
 """Kafka subscribers of the datasets service: thin, they hand messages to ``service``."""
 
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -10,9 +14,11 @@ from tradelab_contracts.datasets_rpc import (
     DATASETS_REQUEST_ADAPTER,
     DatasetsErrorCode,
     DatasetsReply,
+    DatasetsRequest,
     DeleteDataset,
     GetDataset,
     ListDatasets,
+    NormaliseQuickUpload,
     PreviewDataset,
     RegisterUpload,
 )
@@ -27,12 +33,15 @@ log = get_logger(__name__)
 GROUP = "datasets"
 
 
-async def _answer(body: bytes, deps: Deps) -> tuple[DatasetsReply, str] | None:
+def _parse(body: bytes) -> DatasetsRequest | None:
     try:
-        cmd = DATASETS_REQUEST_ADAPTER.validate_json(body)
+        return DATASETS_REQUEST_ADAPTER.validate_json(body)
     except ValidationError as exc:
         log.warning("dropping an unreadable datasets request", errors=exc.error_count())
         return None
+
+
+async def _answer(cmd: DatasetsRequest, deps: Deps) -> DatasetsReply:
     try:
         match cmd:
             case RegisterUpload():
@@ -45,14 +54,26 @@ async def _answer(body: bytes, deps: Deps) -> tuple[DatasetsReply, str] | None:
                 reply = await service.preview_dataset(cmd, deps)
             case DeleteDataset():
                 reply = await service.delete_dataset(cmd, deps)
+            case NormaliseQuickUpload():
+                reply = await service.normalise_quick_upload(cmd, deps)
     except Exception:
         log.exception("datasets request failed", kind=cmd.kind)
         reply = service.error_reply(cmd, DatasetsErrorCode.INTERNAL, "Internal error.")
-    return reply, cmd.reply_to
+    return reply
 
 
 def register_handlers(broker: KafkaBroker, deps: Deps) -> None:
     """Subscribe the service's consumers (one group shared by all replicas)."""
+    in_flight: set[asyncio.Task[None]] = set()
+
+    def in_background(work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        in_flight.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(in_flight.discard)
+
+    async def respond(cmd: DatasetsRequest) -> None:
+        reply = await _answer(cmd, deps)
+        await broker.publish(reply, cmd.reply_to, key=reply.request_id.bytes)
 
     @broker.subscriber(
         DATASETS_REQUESTS,
@@ -61,10 +82,16 @@ def register_handlers(broker: KafkaBroker, deps: Deps) -> None:
         fetch_max_wait_ms=RPC_FETCH_MAX_WAIT_MS,
     )
     async def on_request(message: KafkaMessage) -> None:
-        answered = await _answer(message.body, deps)
-        if answered is not None:
-            reply, reply_to = answered
-            await broker.publish(reply, reply_to, key=reply.request_id.bytes)
+        cmd = _parse(message.body)
+        if cmd is None:
+            return
+        if isinstance(cmd, NormaliseQuickUpload):
+            # Normalising a large file takes seconds: off the consumer, so the requests behind
+            # it are answered meanwhile. Its requester waits synchronously and, should this
+            # replica die, times out; there is nothing to redeliver it for.
+            in_background(respond(cmd))
+        else:
+            await respond(cmd)
 
     # Commit after handling: a replica that dies mid-ingestion leaves the event to another one.
     # "earliest": a partition with no committed offset yet is read from its start, so an upload

@@ -1,9 +1,10 @@
 """Use cases of the datasets service: plain async functions over their collaborators."""
 
 import asyncio
+import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -24,7 +25,9 @@ from tradelab_contracts.datasets_rpc import (
     DeleteDataset,
     GetDataset,
     ListDatasets,
+    NormaliseQuickUpload,
     PreviewDataset,
+    QuickBars,
     RegisterUpload,
 )
 from tradelab_contracts.topics import (
@@ -55,14 +58,22 @@ class Deps:
     store: LocalObjectStore
     publish: Publish
     clock: Clock
+    quick_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    """Quick uploads normalised at once; more wait (a big file takes a lot of memory)."""
 
 
 def _reply(cmd: Message, **fields: Any) -> DatasetsReply:
     return DatasetsReply(request_id=cmd.message_id, correlation_id=correlation_of(cmd), **fields)
 
 
-def error_reply(cmd: Message, code: DatasetsErrorCode, message: str) -> DatasetsReply:
-    return _reply(cmd, ok=False, error=DatasetsError(code=code, message=message))
+def error_reply(
+    cmd: Message,
+    code: DatasetsErrorCode,
+    message: str,
+    reason: DatasetRejectReason | None = None,
+) -> DatasetsReply:
+    error = DatasetsError(code=code, message=message[:1024], reason=reason)
+    return _reply(cmd, ok=False, error=error)
 
 
 async def register_upload(cmd: RegisterUpload, deps: Deps) -> DatasetsReply:
@@ -206,3 +217,43 @@ async def delete_dataset(cmd: DeleteDataset, deps: Deps) -> DatasetsReply:
     )
     await deps.publish(event, DATASET_DELETED, cmd.dataset_id.bytes)
     return _reply(cmd, ok=True, dataset=deleted.info)
+
+
+async def normalise_quick_upload(cmd: NormaliseQuickUpload, deps: Deps) -> DatasetsReply:
+    """Check and normalise an upload as ingestion does, writing the bars to ``cmd.bars_uri``.
+
+    Nothing is recorded: the requester owns the upload and the bars and deletes both. Past the
+    deadline the bars are not written, so a requester that gave up finds nothing left behind.
+    """
+    deadline = time.monotonic() + cmd.deadline_s
+    late = error_reply(cmd, DatasetsErrorCode.TIMEOUT, "The file took too long to normalise.")
+    try:
+        async with asyncio.timeout(cmd.deadline_s):
+            await deps.quick_slots.acquire()
+    except TimeoutError:
+        return late
+    try:
+        upload = deps.store.path(cmd.upload_uri)
+        target = deps.store.path(cmd.bars_uri)
+        result = await asyncio.to_thread(ingest_file, upload, cmd.declared)
+        if time.monotonic() > deadline:
+            return late
+        target.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(write_parquet, result.frame, target)
+    except IngestError as exc:
+        return error_reply(cmd, DatasetsErrorCode.REJECTED, exc.message, exc.reason)
+    except FileNotFoundError:
+        return error_reply(cmd, DatasetsErrorCode.NOT_FOUND, "The uploaded file is gone.")
+    finally:
+        deps.quick_slots.release()
+    bars = QuickBars(
+        bars_uri=cmd.bars_uri,
+        rows=result.rows,
+        start=result.start,
+        end=result.end,
+        timeframe=result.timeframe,
+        columns=result.columns,
+        quality_score=result.quality.score,
+        warnings=list(result.warnings),
+    )
+    return _reply(cmd, ok=True, quick=bars)

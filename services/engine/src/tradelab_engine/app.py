@@ -38,6 +38,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
         engine_version=version("tradelab-engine"),
         chunk_bars=settings.chunk_bars,
         chunk_pause_s=settings.chunk_pause_s,
+        quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
     )
     register_handlers(broker, deps, settings.instance_id)
 

@@ -1,4 +1,9 @@
-"""Kafka subscribers of the engine: thin, they hand messages to ``service`` and ``jobs``."""
+"""Kafka subscribers of the engine: thin, they hand messages to ``service``, ``jobs`` and
+``quick``."""
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -16,6 +21,7 @@ from tradelab_contracts.engine_rpc import (
     GetBacktest,
     ListBacktests,
     ListStrategies,
+    RunQuickBacktest,
     SubmitBacktest,
 )
 from tradelab_contracts.topics import (
@@ -26,7 +32,7 @@ from tradelab_contracts.topics import (
 from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.logging import get_logger
 
-from . import jobs, service
+from . import jobs, quick, service
 from .service import EngineDeps
 
 log = get_logger(__name__)
@@ -48,6 +54,8 @@ async def answer(cmd: EngineRequest, deps: EngineDeps) -> EngineReply:
                 return await service.cancel_backtest(cmd, deps)
             case DeleteBacktest():
                 return await service.delete_backtest(cmd, deps)
+            case RunQuickBacktest():
+                return await quick.run_quick_backtest(cmd, deps)
     except Exception:
         log.exception("engine request failed", kind=cmd.kind)
     return service.error_reply(cmd, EngineErrorCode.INTERNAL, "Internal error.")
@@ -55,6 +63,16 @@ async def answer(cmd: EngineRequest, deps: EngineDeps) -> EngineReply:
 
 def register_handlers(broker: KafkaBroker, deps: EngineDeps, instance_id: str) -> None:
     """Subscribe the engine's consumers."""
+    in_flight: set[asyncio.Task[None]] = set()
+
+    def in_background(work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        in_flight.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(in_flight.discard)
+
+    async def respond(cmd: EngineRequest) -> None:
+        reply = await answer(cmd, deps)
+        await broker.publish(reply, cmd.reply_to, key=reply.request_id.bytes)
 
     @broker.subscriber(
         ENGINE_REQUESTS,
@@ -68,8 +86,13 @@ def register_handlers(broker: KafkaBroker, deps: EngineDeps, instance_id: str) -
         except ValidationError as exc:
             log.warning("dropping an unreadable engine request", errors=exc.error_count())
             return
-        reply = await answer(cmd, deps)
-        await broker.publish(reply, cmd.reply_to, key=reply.request_id.bytes)
+        if isinstance(cmd, RunQuickBacktest):
+            # A quick backtest takes seconds: off the consumer, so the requests behind it are
+            # answered meanwhile. Its requester waits synchronously and, should this replica
+            # die, times out; there is nothing to redeliver it for.
+            in_background(respond(cmd))
+        else:
+            await respond(cmd)
 
     # One job at a time per replica, committed after it ends: if this process dies mid-job, the
     # job is redelivered to another replica of the group and completed there exactly once.

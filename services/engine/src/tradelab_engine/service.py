@@ -63,6 +63,8 @@ class EngineDeps:
     """Bars simulated between two progress and cancellation checks."""
     chunk_pause_s: float = 0.0
     """Test-only pacing: seconds slept after every chunk (see ``EngineSettings``)."""
+    quick_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    """Quick backtests simulated at once by this process; more wait within their deadline."""
 
 
 def reply(cmd: Message, **fields: Any) -> EngineReply:
@@ -107,22 +109,25 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
+def refusal(cmd: Message, exc: UnknownStrategyError | ValidationError) -> EngineReply:
+    """The ``invalid`` reply to a request naming an unknown strategy or invalid parameters."""
+    if isinstance(exc, UnknownStrategyError):
+        message = str(exc).strip("'\"")
+        return error_reply(
+            cmd, EngineErrorCode.INVALID, message, [{"field": "strategy", "message": message}]
+        )
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in _field_errors(exc))
+    return error_reply(
+        cmd, EngineErrorCode.INVALID, f"Invalid parameters: {detail}", _field_errors(exc)
+    )
+
+
 async def submit_backtest(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
     """Validate the request, answer it from the cache or queue it for a worker."""
     try:
         params = validate_parameters(cmd.strategy, cmd.parameters)
-    except UnknownStrategyError as exc:
-        return error_reply(
-            cmd,
-            EngineErrorCode.INVALID,
-            str(exc).strip("'\""),
-            [{"field": "strategy", "message": str(exc).strip("'\"")}],
-        )
-    except ValidationError as exc:
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in _field_errors(exc))
-        return error_reply(
-            cmd, EngineErrorCode.INVALID, f"Invalid parameters: {detail}", _field_errors(exc)
-        )
+    except (UnknownStrategyError, ValidationError) as exc:
+        return refusal(cmd, exc)
     parameters = params.model_dump(mode="json")
     options = cmd.options.model_dump(mode="json")
     key = cache_key(cmd.dataset_sha256, cmd.strategy, parameters, options, deps.engine_version)

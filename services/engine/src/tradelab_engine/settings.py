@@ -19,6 +19,8 @@ class EngineSettings(ServiceSettings):
     """Fault injection for tests and demos: sleep this long after every chunk, so a backtest on a
     small dataset runs long enough to be watched, cancelled or killed mid-way. Refused in
     production."""
+    quick_max_concurrent: int = Field(default=2, ge=1, le=64)
+    """Quick backtests simulated at once by this process; more wait within their deadline."""
 
     @model_validator(mode="after")
     def _no_pacing_in_production(self) -> "EngineSettings":

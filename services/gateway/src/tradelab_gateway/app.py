@@ -19,9 +19,12 @@ from .api.auth import auth_router, jwks_router
 from .api.backtests import backtests_router
 from .api.datasets import datasets_router
 from .api.problems import install_problem_handlers
+from .api.quick import quick_router
 from .api.system import system_router
+from .api.ws import ws_router
+from .domain.hub import EventHub
 from .domain.service_registry import ServiceRegistry
-from .handlers import register_heartbeat_subscriber
+from .handlers import register_heartbeat_subscriber, register_job_event_subscriber
 from .security.key_cache import KeyCache, KeyFetcher
 from .settings import GatewaySettings
 
@@ -46,6 +49,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         expected=settings.expected_services,
     )
     register_heartbeat_subscriber(runtime.broker, registry, runtime.clock, settings.instance_id)
+    hub = EventHub()
+    register_job_event_subscriber(runtime.broker, hub, settings.instance_id)
     rpc = attach_rpc(runtime, settings.rpc_timeout_s)
     auth_client = AuthRpcClient(rpc)
     app = build_service_app(
@@ -58,15 +63,18 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             datasets_router(),
             backtests_router(),
             analytics_router(),
+            ws_router(),
         ],
     )
     app.state.settings = settings
     app.state.rpc = rpc
+    app.state.event_hub = hub
     app.state.auth_client = auth_client
     app.state.datasets_client = DatasetsRpcClient(rpc)
     app.state.engine_client = EngineRpcClient(rpc)
     app.state.analytics_client = AnalyticsRpcClient(rpc)
     app.state.object_store = LocalObjectStore.from_url(settings.object_store_url)
     app.state.key_cache = KeyCache(_key_fetcher(auth_client))
+    app.include_router(quick_router())
     install_problem_handlers(app)
     return app

@@ -3,12 +3,38 @@
 from datetime import timedelta
 
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
 
+from tradelab_contracts.engine import (
+    BacktestCancelled,
+    BacktestCompleted,
+    BacktestFailed,
+    BacktestProgress,
+)
 from tradelab_contracts.system import ServiceHeartbeat
-from tradelab_contracts.topics import SYSTEM_HEARTBEAT
+from tradelab_contracts.topics import (
+    BACKTEST_CANCELLED,
+    BACKTEST_COMPLETED,
+    BACKTEST_FAILED,
+    BACKTEST_PROGRESS,
+    SYSTEM_HEARTBEAT,
+)
+from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.clock import Clock
+from tradelab_runtime.logging import get_logger
 
+from .domain.hub import EventHub
+from .domain.job_events import JobMessage, job_event
 from .domain.service_registry import ServiceRegistry
+
+log = get_logger(__name__)
+JOB_EVENT_TYPES: dict[str, type[JobMessage]] = {
+    BACKTEST_PROGRESS: BacktestProgress,
+    BACKTEST_COMPLETED: BacktestCompleted,
+    BACKTEST_FAILED: BacktestFailed,
+    BACKTEST_CANCELLED: BacktestCancelled,
+}
 
 FORGET_AFTER = timedelta(hours=1)
 
@@ -29,3 +55,28 @@ def register_heartbeat_subscriber(
         now = clock.now()
         registry.observe(beat, now)
         registry.forget_older_than(now - FORGET_AFTER)
+
+
+def register_job_event_subscriber(broker: KafkaBroker, hub: EventHub, instance_id: str) -> None:
+    """Feed every job event to this replica's WebSocket hub.
+
+    Like heartbeats, each replica reads in a group of its own (every replica sees every event, and
+    delivers it to the sockets it holds), from the latest offset: a socket that connects later
+    gets the job's state from the engine, not from old events. One consumer for the four topics,
+    long-polling briefly so events reach sockets without delay.
+    """
+
+    @broker.subscriber(
+        *JOB_EVENT_TYPES,
+        group_id=f"gateway-events-{instance_id}",
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=RPC_FETCH_MAX_WAIT_MS,
+    )
+    async def on_job_event(message: KafkaMessage) -> None:
+        topic = message.raw_message.topic  # type: ignore[union-attr]
+        try:
+            event = JOB_EVENT_TYPES[topic].model_validate_json(message.body)
+        except (KeyError, ValidationError):
+            log.warning("dropping an unreadable job event", topic=topic)
+            return
+        hub.dispatch(job_event(event))

@@ -32,6 +32,26 @@ class GatewaySettings(ServiceSettings):
     max_upload_bytes: int = Field(
         default=500 * 1024 * 1024, gt=0, description="Largest dataset file accepted (413 beyond)."
     )
+    quick_max_upload_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        gt=0,
+        description="Largest file a quick backtest accepts (413 beyond).",
+    )
+    quick_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Time a quick backtest may take once its file is received (408 beyond).",
+    )
     heartbeat_timeout_s: float = Field(
         default=10.0, gt=0, description="A service silent for this long is reported down."
+    )
+    ws_ping_interval_s: float = Field(
+        default=15.0, gt=0, description="Seconds between the pings sent on every WebSocket."
+    )
+    ws_idle_timeout_s: float = Field(
+        default=60.0, gt=0, description="A WebSocket silent this long is closed (4408)."
+    )
+    ws_auth_timeout_s: float = Field(
+        default=10.0, gt=0, description="Time a WebSocket has to send its auth message (4408)."
     )

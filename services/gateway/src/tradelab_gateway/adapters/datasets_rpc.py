@@ -12,6 +12,13 @@ class DatasetsRpcClient:
         self._rpc = rpc
         self.reply_topic = rpc.reply_topic
 
-    async def call(self, command: DatasetsCommand) -> DatasetsReply:
-        """Publish ``command`` and wait for its reply (raises ``ServiceUnavailableError``)."""
-        return await self._rpc.call("datasets", DATASETS_REQUESTS, command, DatasetsReply)
+    async def call(
+        self, command: DatasetsCommand, *, timeout_s: float | None = None
+    ) -> DatasetsReply:
+        """Publish ``command`` and wait for its reply (raises ``ServiceUnavailableError``).
+
+        ``timeout_s`` overrides the usual RPC timeout (quick backtests take longer).
+        """
+        return await self._rpc.call(
+            "datasets", DATASETS_REQUESTS, command, DatasetsReply, timeout_s=timeout_s
+        )

@@ -12,6 +12,11 @@ class EngineRpcClient:
         self._rpc = rpc
         self.reply_topic = rpc.reply_topic
 
-    async def call(self, command: EngineCommand) -> EngineReply:
-        """Publish ``command`` and wait for its reply (raises ``ServiceUnavailableError``)."""
-        return await self._rpc.call("engine", ENGINE_REQUESTS, command, EngineReply)
+    async def call(self, command: EngineCommand, *, timeout_s: float | None = None) -> EngineReply:
+        """Publish ``command`` and wait for its reply (raises ``ServiceUnavailableError``).
+
+        ``timeout_s`` overrides the usual RPC timeout (quick backtests take longer).
+        """
+        return await self._rpc.call(
+            "engine", ENGINE_REQUESTS, command, EngineReply, timeout_s=timeout_s
+        )

@@ -66,9 +66,17 @@ class RpcClient:
             pending.future.set_exception(exc)
 
     async def call(
-        self, service: str, topic: str, request: Message, reply_model: type[ReplyT]
+        self,
+        service: str,
+        topic: str,
+        request: Message,
+        reply_model: type[ReplyT],
+        *,
+        timeout_s: float | None = None,
     ) -> ReplyT:
         """Publish ``request`` on ``topic`` and wait for its reply.
+
+        ``timeout_s`` overrides the client's timeout for a request known to take longer.
 
         Raises
         ------
@@ -80,7 +88,7 @@ class RpcClient:
         self._pending[key] = _Pending(future, reply_model)
         try:
             await self._broker.publish(request, topic, key=key.encode())
-            async with asyncio.timeout(self._timeout_s):
+            async with asyncio.timeout(self._timeout_s if timeout_s is None else timeout_s):
                 return await future
         except (TimeoutError, ConnectionError) as exc:
             log.warning("service did not answer", service=service, request=type(request).__name__)

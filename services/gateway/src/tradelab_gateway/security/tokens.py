@@ -34,6 +34,8 @@ class Principal:
     user_id: UUID
     email: str
     token_id: str
+    expires_at: float = float("inf")
+    """``exp`` of the token, seconds since the epoch."""
 
 
 def key_id(token: str) -> str:
@@ -63,6 +65,11 @@ def verify(token: str, jwk: dict[str, Any], *, issuer: str, audience: str) -> Pr
             options={"require": list(REQUIRED_CLAIMS)},
             leeway=5,  # seconds of clock skew between auth and gateway hosts
         )
-        return Principal(UUID(claims["sub"]), str(claims.get("email", "")), str(claims["jti"]))
+        return Principal(
+            UUID(claims["sub"]),
+            str(claims.get("email", "")),
+            str(claims["jti"]),
+            float(claims["exp"]),
+        )
     except (jwt.PyJWTError, ValueError, KeyError) as exc:
         raise InvalidTokenError(str(exc)) from exc

@@ -1,0 +1,256 @@
+"""``WS /api/v1/ws`` (every job of the user) and ``WS /api/v1/ws/jobs/{run_id}`` (one job): live
+job events with sequence numbers, resumable. Protocol: docs/websocket.md."""
+
+import asyncio
+import contextlib
+import time
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from tradelab_contracts.engine_rpc import GetBacktest, ListBacktests, RunInfo, RunStatus
+from tradelab_gateway.adapters.auth_rpc import AuthUnavailableError
+from tradelab_gateway.adapters.engine_rpc import EngineRpcClient
+from tradelab_gateway.adapters.rpc import ServiceUnavailableError
+from tradelab_gateway.api.backtests_schemas import BacktestPublic
+from tradelab_gateway.domain.hub import EventHub, Subscription
+from tradelab_gateway.domain.job_events import final_event_of
+from tradelab_gateway.security.key_cache import KeyCache
+from tradelab_gateway.security.tokens import InvalidTokenError, Principal, key_id, verify
+from tradelab_gateway.settings import GatewaySettings
+from tradelab_runtime.logging import get_logger
+
+router = APIRouter(tags=["live"])
+log = get_logger(__name__)
+
+SUBPROTOCOL = "tradelab.v1"
+BEARER_PREFIX = "bearer."
+ACTIVE_LIMIT = 100  # queued and running jobs sent as snapshots on /ws, per status
+
+
+class CloseCode:
+    """Close codes of docs/websocket.md."""
+
+    NORMAL = 1000
+    POLICY = 1008
+    TRY_AGAIN = 1013
+    UNAUTHORIZED = 4401
+    NOT_FOUND = 4404
+    TIMEOUT = 4408
+
+
+class _Closed(Exception):
+    """Close the socket with ``code`` (and stop serving it)."""
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def ws_router() -> APIRouter:
+    """Return the WebSocket routes."""
+    return router
+
+
+def _settings(websocket: WebSocket) -> GatewaySettings:
+    settings: GatewaySettings = websocket.app.state.settings
+    return settings
+
+
+def _hub(websocket: WebSocket) -> EventHub:
+    hub: EventHub = websocket.app.state.event_hub
+    return hub
+
+
+def _offered_token(websocket: WebSocket) -> tuple[str | None, str | None]:
+    """The subprotocol to select and the bearer token offered as a subprotocol, if any."""
+    offered: list[str] = list(websocket.scope.get("subprotocols") or [])
+    token = next((p[len(BEARER_PREFIX) :] for p in offered if p.startswith(BEARER_PREFIX)), None)
+    return (SUBPROTOCOL if SUBPROTOCOL in offered else None), token
+
+
+async def _token_from_first_message(websocket: WebSocket, timeout_s: float) -> str:
+    try:
+        message = await asyncio.wait_for(websocket.receive_json(), timeout_s)
+    except TimeoutError as exc:
+        raise _Closed(CloseCode.TIMEOUT, "authentication timeout") from exc
+    except (ValueError, KeyError) as exc:
+        raise _Closed(CloseCode.POLICY, "the first message must be auth") from exc
+    if not isinstance(message, dict) or message.get("type") != "auth":
+        raise _Closed(CloseCode.POLICY, "the first message must be auth")
+    token = message.get("token")
+    if not isinstance(token, str) or not token:
+        raise _Closed(CloseCode.UNAUTHORIZED, "missing token")
+    return token
+
+
+async def _authenticate(websocket: WebSocket) -> Principal:
+    """Accept the socket, then verify the access token (subprotocol or first message)."""
+    subprotocol, token = _offered_token(websocket)
+    await websocket.accept(subprotocol=subprotocol)
+    settings = _settings(websocket)
+    if token is None:
+        token = await _token_from_first_message(websocket, settings.ws_auth_timeout_s)
+    keys: KeyCache = websocket.app.state.key_cache
+    try:
+        jwk = await keys.get(key_id(token))
+        if jwk is None:
+            raise InvalidTokenError("unknown key")
+        return verify(token, jwk, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    except InvalidTokenError as exc:
+        raise _Closed(CloseCode.UNAUTHORIZED, "invalid or expired access token") from exc
+    except AuthUnavailableError as exc:
+        raise _Closed(CloseCode.TRY_AGAIN, "auth unavailable") from exc
+
+
+async def _engine(websocket: WebSocket, command: GetBacktest | ListBacktests) -> Any:
+    client: EngineRpcClient = websocket.app.state.engine_client
+    try:
+        return await client.call(command)
+    except ServiceUnavailableError as exc:
+        raise _Closed(CloseCode.TRY_AGAIN, "engine unavailable") from exc
+
+
+def _snapshot(run: RunInfo) -> dict[str, Any]:
+    return {"type": "snapshot", "job": BacktestPublic.of(run).model_dump(mode="json")}
+
+
+async def _job_snapshot(
+    websocket: WebSocket, user: Principal, run_id: UUID, after: int, subscription: Subscription
+) -> bool:
+    """Queue one job's snapshot (and its final event when it has ended); True if it ended."""
+    client: EngineRpcClient = websocket.app.state.engine_client
+    command = GetBacktest(reply_to=client.reply_topic, owner_id=user.user_id, run_id=run_id)
+    reply = await _engine(websocket, command)
+    if not reply.ok or reply.run is None:
+        raise _Closed(CloseCode.NOT_FOUND, "no such job")
+    run: RunInfo = reply.run
+    subscription.outbox.put(_snapshot(run))
+    final = final_event_of(run)
+    if final is not None:
+        if final.sequence > after:
+            subscription.outbox.put(final.payload)
+        return True
+    subscription.start({run.id: max(after, run.sequence)})
+    return False
+
+
+async def _active_snapshots(
+    websocket: WebSocket, user: Principal, subscription: Subscription
+) -> None:
+    """Queue a snapshot of every queued or running job of the user."""
+    client: EngineRpcClient = websocket.app.state.engine_client
+    known: dict[UUID, int] = {}
+    for status in (RunStatus.QUEUED, RunStatus.RUNNING):
+        command = ListBacktests(
+            reply_to=client.reply_topic,
+            owner_id=user.user_id,
+            status=status,
+            limit=ACTIVE_LIMIT,
+            offset=0,
+        )
+        reply = await _engine(websocket, command)
+        for run in reply.runs or []:
+            subscription.outbox.put(_snapshot(run))
+            known[run.id] = run.sequence
+    subscription.start(known)
+
+
+async def _send_loop(websocket: WebSocket, subscription: Subscription, one_job: bool) -> None:
+    """The only writer of the socket: drain the outbox; a one-job socket ends after its final."""
+    while True:
+        payload = await subscription.outbox.get()
+        await websocket.send_json(payload)
+        if one_job and payload.get("type") in {"completed", "failed", "cancelled"}:
+            raise _Closed(CloseCode.NORMAL, "job ended")
+
+
+async def _receive_loop(websocket: WebSocket, subscription: Subscription, idle_s: float) -> None:
+    """Answer client pings; close a socket that stays silent for ``idle_s``."""
+    while True:
+        try:
+            message = await asyncio.wait_for(websocket.receive_json(), idle_s)
+        except TimeoutError as exc:
+            raise _Closed(CloseCode.TIMEOUT, "idle timeout") from exc
+        except (ValueError, KeyError):
+            subscription.outbox.put({"type": "error", "message": "messages must be JSON objects"})
+            continue
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "ping":
+            subscription.outbox.put({"type": "pong", "server_time": time.time()})
+        elif kind != "pong":
+            subscription.outbox.put({"type": "error", "message": f"unknown message {kind!r}"})
+
+
+async def _ping_loop(subscription: Subscription, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        subscription.outbox.put({"type": "ping", "server_time": time.time()})
+
+
+async def _expiry(expires_at: float) -> None:
+    await asyncio.sleep(max(0.0, expires_at - time.time()))
+    raise _Closed(CloseCode.UNAUTHORIZED, "access token expired")
+
+
+async def _serve(websocket: WebSocket, run_id: UUID | None, after: int) -> None:
+    settings = _settings(websocket)
+    user = await _authenticate(websocket)
+    hub = _hub(websocket)
+    # Subscribe before reading the state, so nothing published in between is missed.
+    subscription = hub.subscribe(user.user_id, run_id)
+    try:
+        # Sent at once (no other writer yet): a client learns it is authenticated even when
+        # the socket is then closed for another reason.
+        await websocket.send_json(
+            {"type": "ready", "user_id": str(user.user_id), "server_time": time.time()}
+        )
+        if run_id is not None:
+            if await _job_snapshot(websocket, user, run_id, after, subscription):
+                # The job has ended: send what is queued (its final event if the client lacks
+                # it) and close; nothing more will come.
+                while (payload := subscription.outbox.pop()) is not None:
+                    await websocket.send_json(payload)
+                raise _Closed(CloseCode.NORMAL, "job ended")
+        else:
+            await _active_snapshots(websocket, user, subscription)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(_send_loop(websocket, subscription, one_job=run_id is not None))
+            tasks.create_task(_receive_loop(websocket, subscription, settings.ws_idle_timeout_s))
+            tasks.create_task(_ping_loop(subscription, settings.ws_ping_interval_s))
+            tasks.create_task(_expiry(user.expires_at))
+    finally:
+        hub.unsubscribe(subscription)
+
+
+async def serve_socket(websocket: WebSocket, run_id: UUID | None, after: int) -> None:
+    """Serve one socket until it ends; every ending is a close with a documented code."""
+    code, reason, gone = CloseCode.NORMAL, "", False
+    try:
+        await _serve(websocket, run_id, after)
+    except* _Closed as group:
+        closed = group.exceptions[0]
+        if isinstance(closed, _Closed):
+            code, reason = closed.code, closed.reason
+    except* WebSocketDisconnect:
+        gone = True  # the client went away
+    if not gone and websocket.application_state != WebSocketState.DISCONNECTED:
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close(code=code, reason=reason)
+
+
+@router.websocket("/api/v1/ws")
+async def all_jobs(websocket: WebSocket) -> None:
+    """Every job event of the user."""
+    await serve_socket(websocket, None, 0)
+
+
+@router.websocket("/api/v1/ws/jobs/{run_id}")
+async def one_job(
+    websocket: WebSocket, run_id: UUID, after: Annotated[int, Query(ge=0)] = 0
+) -> None:
+    """One job's events after sequence ``after``; closes after the final event."""
+    await serve_socket(websocket, run_id, after)
