@@ -74,6 +74,7 @@ class Received:
     events: list[tuple[str, str, int, float]] = field(default_factory=list)
     """(run_id, type, sequence, latency in seconds)"""
     closed_early: bool = False
+    close: str = ""
 
 
 @dataclass
@@ -117,7 +118,11 @@ async def submit(http: httpx.AsyncClient, user: User, fast: int) -> None:
         "parameters": {"fast": fast, "slow": 120},
     }
     headers = {"Authorization": f"Bearer {user.token}"}
-    response = await http.post("/api/v1/backtests", headers=headers, json=body)
+    for _ in range(5):  # a busy engine answers 503 with Retry-After: retry like a client would
+        response = await http.post("/api/v1/backtests", headers=headers, json=body)
+        if response.status_code != httpx.codes.SERVICE_UNAVAILABLE:
+            break
+        await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
     response.raise_for_status()
     user.run_ids.append(response.json()["id"])
 
@@ -147,8 +152,12 @@ async def listen(socket: ClientConnection, received: Received, stop: asyncio.Eve
             elif "run_id" in message and "occurred_at" in message:
                 sent = datetime.fromisoformat(message["occurred_at"]).timestamp()
                 received.events.append((message["run_id"], kind, message["sequence"], now - sent))
-    except ConnectionClosed:
+    except ConnectionClosed as closed:
         received.closed_early = True
+        got, sent = closed.rcvd, closed.sent
+        received.close = (
+            f"{got.code if got else None}/{sent.code if sent else None} {got.reason if got else ''}"
+        )
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -31,6 +31,8 @@ E2E_ENV = {
     # a run can be watched, cancelled and killed mid-way: GOOG takes 0.4 s, 40,000 bars 8 s.
     "ENGINE_CHUNK_BARS": "500",
     "ENGINE_CHUNK_PAUSE_S": "0.1",
+    # Small optimisation chunks (each also paused 0.1 s) so a grid spans many chunks.
+    "ENGINE_OPTIMIZATION_CHUNK_SIZE": "20",
     # Short WebSocket timers so the close codes are reached quickly.
     "GATEWAY_WS_AUTH_TIMEOUT_S": "2",
     "GATEWAY_WS_PING_INTERVAL_S": "1",

@@ -20,11 +20,25 @@ from tradelab_contracts.base import (
     ContractModel,
     Parameters,
     Reply,
+    Seed,
     Sha256,
     StorageUri,
     StrategyName,
 )
 from tradelab_contracts.engine import BacktestSummary, EngineOptions, FailureReason
+from tradelab_contracts.montecarlo import (
+    MonteCarloMethod,
+    MonteCarloResults,
+    MonteCarloSpec,
+    Priority,
+)
+from tradelab_contracts.optimization import (
+    Constraint,
+    Objective,
+    ParameterSpace,
+    SearchMethod,
+    WalkForward,
+)
 
 
 class RunStatus(StrEnum):
@@ -107,6 +121,9 @@ class ListBacktests(EngineCommand):
 
     kind: Literal["list_backtests"] = Field(default="list_backtests", description="Discriminator.")
     owner_id: UUID = Field(description="Requesting user.")
+    active: bool = Field(
+        default=False, description="Only queued and running runs (status is then ignored)."
+    )
     limit: int = Field(default=50, ge=1, le=500, description="Page size.")
     offset: int = Field(default=0, ge=0, description="Rows to skip.")
     status: RunStatus | None = Field(default=None, description="Only runs in this status.")
@@ -166,6 +183,181 @@ class RunQuickBacktest(EngineCommand):
     )
 
 
+class SubmitOptimization(EngineCommand):
+    """Start a parameter search: the engine expands it and publishes chunks for the replicas."""
+
+    kind: Literal["submit_optimization"] = Field(
+        default="submit_optimization", description="Discriminator."
+    )
+    optimization_id: UUID = Field(description="Id chosen by the gateway.")
+    owner_id: UUID = Field(description="Requesting user.")
+    dataset_id: UUID = Field(description="Dataset, already checked to be the owner's and ready.")
+    dataset_uri: StorageUri = Field(description="Where the dataset's Parquet file lives.")
+    dataset_sha256: Sha256 = Field(description="Content hash of the dataset.")
+    timeframe: str | None = Field(default=None, description="Bar size, for annualising.")
+    strategy: StrategyName = Field(description="Strategy name in the catalogue.")
+    parameter_space: ParameterSpace = Field(min_length=1, description="Values to search.")
+    search: SearchMethod = Field(description="grid, random or genetic.")
+    objective: Objective = Field(description="What to optimise.")
+    constraints: list[Constraint] = Field(default_factory=list, description="Filters.")
+    min_trades: int | None = Field(default=None, ge=0, description="Fewer trades: not ranked.")
+    options: EngineOptions = Field(default_factory=EngineOptions, description="Simulation.")
+    walk_forward: WalkForward | None = Field(default=None, description="Walk-forward scheme.")
+
+
+class GetOptimization(EngineCommand):
+    """One optimisation's status, progress and best result."""
+
+    kind: Literal["get_optimization"] = Field(
+        default="get_optimization", description="Discriminator."
+    )
+    owner_id: UUID = Field(description="Requesting user.")
+    optimization_id: UUID = Field(description="Optimisation id.")
+
+
+class ListOptimizations(EngineCommand):
+    """A page of the user's optimisations, newest first."""
+
+    kind: Literal["list_optimizations"] = Field(
+        default="list_optimizations", description="Discriminator."
+    )
+    owner_id: UUID = Field(description="Requesting user.")
+    status: RunStatus | None = Field(default=None, description="Only this status.")
+    active: bool = Field(
+        default=False, description="Only queued and running ones (status is then ignored)."
+    )
+    limit: int = Field(default=50, ge=1, le=500, description="Page size.")
+    offset: int = Field(default=0, ge=0, description="Rows to skip.")
+
+
+class CancelOptimizationRequest(EngineCommand):
+    """Stop an optimisation; chunks not yet evaluated are skipped."""
+
+    kind: Literal["cancel_optimization"] = Field(
+        default="cancel_optimization", description="Discriminator."
+    )
+    owner_id: UUID = Field(description="Requesting user.")
+    optimization_id: UUID = Field(description="Optimisation id.")
+
+
+class GetOptimizationResults(EngineCommand):
+    """A page of an optimisation's evaluated combinations, best first by default."""
+
+    kind: Literal["get_optimization_results"] = Field(
+        default="get_optimization_results", description="Discriminator."
+    )
+    owner_id: UUID = Field(description="Requesting user.")
+    optimization_id: UUID = Field(description="Optimisation id.")
+    order_by: str | None = Field(
+        default=None, description="Metric to sort by; the objective when None."
+    )
+    descending: bool | None = Field(
+        default=None, description="Sort direction; the objective's (best first) when None."
+    )
+    limit: int = Field(default=100, ge=1, le=1000, description="Page size.")
+    offset: int = Field(default=0, ge=0, description="Rows to skip.")
+
+
+class GetOptimizationHeatmap(EngineCommand):
+    """A metric over two parameters (the best value over the other parameters per cell)."""
+
+    kind: Literal["get_optimization_heatmap"] = Field(
+        default="get_optimization_heatmap", description="Discriminator."
+    )
+    owner_id: UUID = Field(description="Requesting user.")
+    optimization_id: UUID = Field(description="Optimisation id.")
+    x: str = Field(min_length=1, description="Parameter on the x axis.")
+    y: str = Field(min_length=1, description="Parameter on the y axis.")
+    metric: str | None = Field(default=None, description="Metric; the objective's when None.")
+
+
+# --- Monte Carlo studies ------------------------------------------------------------------------
+
+
+class MonteCarloInfo(ContractModel):
+    """A Monte Carlo study as the engine stores it."""
+
+    id: UUID = Field(description="Study id.")
+    owner_id: UUID = Field(description="Owning user.")
+    method: MonteCarloMethod = Field(description="How outcomes are simulated.")
+    n_simulations: int = Field(ge=1, description="Outcomes to simulate.")
+    seed: Seed = Field(description="Random seed (the same seed reproduces the same numbers).")
+    priority: Priority = Field(description="Scheduling priority.")
+    drawdown_threshold: float = Field(gt=0, le=1, description="Drawdown threshold asked for.")
+    block_size: int | None = Field(default=None, description="Bars per block (block_bootstrap).")
+    horizon_bars: int | None = Field(default=None, description="Steps per path, if set.")
+    source_run_id: UUID | None = Field(default=None, description="Run resampled (bootstrap).")
+    dataset_id: UUID | None = Field(default=None, description="Dataset fitted (gbm_paths).")
+    strategy: StrategyName | None = Field(default=None, description="Strategy run (gbm_paths).")
+    parameters: Parameters = Field(default_factory=dict, description="Validated parameters (gbm).")
+    options: EngineOptions | None = Field(default=None, description="Options (gbm_paths).")
+    status: RunStatus = Field(description="queued, running, completed, failed or cancelled.")
+    progress: float = Field(ge=0, le=1, description="Fraction done.")
+    simulations_done: int = Field(default=0, ge=0, description="Outcomes simulated so far.")
+    sequence: int = Field(default=0, ge=0, description="Number of the study's latest event.")
+    results: MonteCarloResults | None = Field(default=None, description="When completed.")
+    results_uri: StorageUri | None = Field(default=None, description="Outcomes Parquet.")
+    failure_reason: FailureReason | None = Field(default=None, description="When failed.")
+    failure_message: str | None = Field(default=None, description="When failed.")
+    created_at: AwareDatetime = Field(description="When the study was submitted.")
+    started_at: AwareDatetime | None = Field(default=None, description="When it started.")
+    finished_at: AwareDatetime | None = Field(default=None, description="When it ended.")
+
+
+class SubmitMonteCarlo(EngineCommand, MonteCarloSpec):
+    """Validate and queue a Monte Carlo study.
+
+    A bootstrap needs ``source_run_id`` to be a completed run of ``owner_id`` (``not_found``
+    otherwise, ``conflict`` while it is not completed); ``gbm_paths`` needs the dataset fields
+    (resolved by the gateway) and a valid strategy and parameters (``invalid`` otherwise).
+    """
+
+    kind: Literal["submit_monte_carlo"] = Field(
+        default="submit_monte_carlo", description="Discriminator."
+    )
+
+
+class ListMonteCarlo(EngineCommand):
+    """A page of the owner's Monte Carlo studies, newest first."""
+
+    kind: Literal["list_monte_carlo"] = Field(
+        default="list_monte_carlo", description="Discriminator."
+    )
+    owner_id: UUID = Field(description="Requesting user.")
+    limit: int = Field(default=50, ge=1, le=500, description="Page size.")
+    offset: int = Field(default=0, ge=0, description="Rows to skip.")
+    status: RunStatus | None = Field(default=None, description="Only studies in this status.")
+    method: MonteCarloMethod | None = Field(default=None, description="Only this method.")
+
+
+class GetMonteCarlo(EngineCommand):
+    """One Monte Carlo study."""
+
+    kind: Literal["get_monte_carlo"] = Field(
+        default="get_monte_carlo", description="Discriminator."
+    )
+    owner_id: UUID = Field(description="Requesting user.")
+    simulation_id: UUID = Field(description="Study id.")
+
+
+class CancelMonteCarloRequest(EngineCommand):
+    """Ask for a queued or running Monte Carlo study to stop."""
+
+    kind: Literal["cancel_monte_carlo"] = Field(
+        default="cancel_monte_carlo", description="Discriminator."
+    )
+    owner_id: UUID = Field(description="Requesting user.")
+    simulation_id: UUID = Field(description="Study id.")
+
+
+MonteCarloRequest: TypeAlias = (
+    SubmitMonteCarlo | ListMonteCarlo | GetMonteCarlo | CancelMonteCarloRequest
+)
+"""The Monte Carlo members of `EngineRequest`."""
+
+# --- end of Monte Carlo studies -----------------------------------------------------------------
+
+
 EngineRequest: TypeAlias = Annotated[
     ListStrategies
     | SubmitBacktest
@@ -173,7 +365,14 @@ EngineRequest: TypeAlias = Annotated[
     | GetBacktest
     | CancelBacktestRequest
     | DeleteBacktest
-    | RunQuickBacktest,
+    | RunQuickBacktest
+    | SubmitOptimization
+    | GetOptimization
+    | ListOptimizations
+    | CancelOptimizationRequest
+    | GetOptimizationResults
+    | GetOptimizationHeatmap
+    | MonteCarloRequest,
     Field(discriminator="kind"),
 ]
 """Any engine request, told apart by its ``kind``."""
@@ -186,6 +385,16 @@ ENGINE_REQUEST_TYPES: tuple[type[EngineCommand], ...] = (
     CancelBacktestRequest,
     DeleteBacktest,
     RunQuickBacktest,
+    SubmitOptimization,
+    GetOptimization,
+    ListOptimizations,
+    CancelOptimizationRequest,
+    GetOptimizationResults,
+    GetOptimizationHeatmap,
+    SubmitMonteCarlo,
+    ListMonteCarlo,
+    GetMonteCarlo,
+    CancelMonteCarloRequest,
 )
 ENGINE_REQUEST_ADAPTER: TypeAdapter[EngineRequest] = TypeAdapter(EngineRequest)
 
@@ -224,6 +433,60 @@ class QuickBacktestResult(ContractModel):
     duration_s: float = Field(ge=0, description="Seconds spent loading, simulating and writing.")
 
 
+class OptimizationInfo(ContractModel):
+    """An optimisation as the engine stores it."""
+
+    id: UUID = Field(description="Optimisation id.")
+    owner_id: UUID = Field(description="Owning user.")
+    dataset_id: UUID = Field(description="Dataset searched over.")
+    strategy: StrategyName = Field(description="Strategy name.")
+    parameter_space: ParameterSpace = Field(description="Values searched.")
+    search: SearchMethod = Field(description="Search method.")
+    objective: Objective = Field(description="What is optimised.")
+    constraints: list[Constraint] = Field(description="Filters.")
+    min_trades: int | None = Field(description="Fewer trades: not ranked.")
+    options: EngineOptions = Field(description="Simulation options.")
+    status: RunStatus = Field(description="queued, running, completed, failed or cancelled.")
+    total: int = Field(ge=0, description="Combinations to evaluate.")
+    evaluated: int = Field(ge=0, description="Combinations evaluated so far.")
+    skipped: int = Field(ge=0, description="Combinations left out by constraints or bounds.")
+    chunks: int = Field(ge=0, description="Chunks the work was split into.")
+    chunks_done: int = Field(ge=0, description="Chunks evaluated.")
+    progress: float = Field(ge=0, le=1, description="evaluated / total.")
+    sequence: int = Field(ge=0, description="Sequence number of the latest event.")
+    best_parameters: Parameters | None = Field(description="Best ranked combination so far.")
+    best_value: float | None = Field(description="Its objective value.")
+    best_metrics: dict[str, float | None] | None = Field(description="Its metrics.")
+    results_uri: StorageUri | None = Field(description="Parquet of every result, when done.")
+    failure_message: str | None = Field(description="When failed.")
+    created_at: AwareDatetime = Field(description="When submitted.")
+    started_at: AwareDatetime | None = Field(description="When the first chunk started.")
+    finished_at: AwareDatetime | None = Field(description="When it ended.")
+
+
+class OptimizationResultRow(ContractModel):
+    """One evaluated combination."""
+
+    index: int = Field(ge=0, description="Position of the combination in the search.")
+    parameters: Parameters = Field(description="The combination.")
+    metrics: dict[str, float | None] = Field(description="Its metrics.")
+    objective: float | None = Field(description="The objective's value (None: undefined).")
+    ranked: bool = Field(description="Whether it meets min_trades (only those can be best).")
+
+
+class Heatmap(ContractModel):
+    """A metric over a grid of two parameters."""
+
+    x: str = Field(description="Parameter on the x axis.")
+    y: str = Field(description="Parameter on the y axis.")
+    metric: str = Field(description="Metric shown.")
+    x_values: list[Any] = Field(description="Distinct x values, ascending.")
+    y_values: list[Any] = Field(description="Distinct y values, ascending.")
+    z: list[list[float | None]] = Field(
+        description="z[i][j]: best value at y_values[i], x_values[j]; null where none."
+    )
+
+
 class EngineReply(Reply):
     """Answer to an `EngineRequest`."""
 
@@ -236,3 +499,19 @@ class EngineReply(Reply):
     quick: QuickBacktestResult | None = Field(
         default=None, description="The result (run_quick_backtest)."
     )
+    monte_carlo: MonteCarloInfo | None = Field(
+        default=None, description="The study (submit, get, cancel Monte Carlo)."
+    )
+    monte_carlos: list[MonteCarloInfo] | None = Field(
+        default=None, description="A page of studies (list_monte_carlo); total in ``total``."
+    )
+    optimization: OptimizationInfo | None = Field(
+        default=None, description="The optimisation (submit, get, cancel)."
+    )
+    optimizations: list[OptimizationInfo] | None = Field(
+        default=None, description="A page of optimisations (list; total in `total`)."
+    )
+    results: list[OptimizationResultRow] | None = Field(
+        default=None, description="A page of results (total in `total`)."
+    )
+    heatmap: Heatmap | None = Field(default=None, description="The heatmap.")

@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints, model_validator
 
 from tradelab_contracts.base import (
     Command,
+    ContractModel,
     Event,
     Parameters,
     Seed,
@@ -54,8 +55,8 @@ class Priority(StrEnum):
     LOW = "low"
 
 
-class RunMonteCarlo(Command):
-    """Run a Monte Carlo study.
+class MonteCarloSpec(ContractModel):
+    """What a Monte Carlo study is asked to do; shared by the job command and the engine request.
 
     Bootstrap methods resample the finished run ``source_run_id``; ``gbm_paths`` needs the dataset
     and strategy fields instead.
@@ -67,7 +68,10 @@ class RunMonteCarlo(Command):
     n_simulations: int = Field(ge=1, le=1_000_000, description="Number of simulated outcomes.")
     seed: Seed = Field(description="Random seed; set by the gateway so a redelivery reproduces.")
     block_size: int | None = Field(
-        default=None, ge=1, description="Bars per block (block_bootstrap); engine default if None."
+        default=None,
+        ge=1,
+        le=10_000,
+        description="Bars per block (block_bootstrap); round(cube root of the bar count) if None.",
     )
     source_run_id: UUID | None = Field(
         default=None, description="Backtest run to resample (bootstrap methods)."
@@ -83,7 +87,11 @@ class RunMonteCarlo(Command):
         default_factory=EngineOptions, description="Simulation options (gbm)."
     )
     horizon_bars: int | None = Field(
-        default=None, ge=1, description="Bars per simulated path; the source's length if None."
+        default=None,
+        ge=1,
+        le=1_000_000,
+        description="Steps per simulated path: bars, or trades for bootstrap_trades; the source's "
+        "length if None.",
     )
     drawdown_threshold: float = Field(
         default=0.2, gt=0, le=1, description="Drawdown whose probability of breach is reported."
@@ -108,6 +116,68 @@ class RunMonteCarlo(Command):
         return self
 
 
+class RunMonteCarlo(Command, MonteCarloSpec):
+    """Run a Monte Carlo study.
+
+    Bootstrap methods resample the finished run ``source_run_id``; ``gbm_paths`` needs the dataset
+    and strategy fields instead. The engine keeps its queue of studies in its database and, each
+    time it takes one of these commands, runs the most urgent queued study (``priority``, then
+    age), which is not necessarily the one this command names (docs/engine.md).
+    """
+
+
+class Histogram(ContractModel):
+    """A histogram: ``counts[i]`` values fell in ``[edges[i], edges[i + 1])`` (last bin closed)."""
+
+    edges: list[float] = Field(description="Bin edges, one more than the counts.")
+    counts: list[int] = Field(description="Values per bin.")
+
+
+class FanChart(ContractModel):
+    """Percentile bands of equity across the simulated paths, at (at most 201) thinned steps."""
+
+    steps: list[int] = Field(description="Step of each point: 0 is the start, then bars or trades.")
+    bands: dict[Percentile, list[float]] = Field(
+        description="Equity at each step by percentile, e.g. {'p5': [...], 'p50': [...]}."
+    )
+
+
+class GbmFit(ContractModel):
+    """Geometric Brownian motion fitted to the dataset's log returns, per bar."""
+
+    mu: float = Field(description="Drift per bar: mean log return + sigma^2 / 2.")
+    sigma: float = Field(ge=0, description="Volatility per bar: sample std of the log returns.")
+    bars: int = Field(ge=2, description="Bars the fit used.")
+
+
+class MonteCarloResults(ContractModel):
+    """What a finished study found (conventions in docs/engine.md, "Monte Carlo")."""
+
+    initial_cash: float = Field(gt=0, description="Equity every path starts from.")
+    steps: int = Field(ge=1, description="Steps per path (bars, or trades for bootstrap_trades).")
+    block_size: int | None = Field(default=None, description="Bars per block (block_bootstrap).")
+    gbm_fit: GbmFit | None = Field(default=None, description="The fitted model (gbm_paths).")
+    final_equity_percentiles: dict[Percentile, float] = Field(
+        description="Final equity by percentile (p5 ... p95)."
+    )
+    final_equity_mean: float = Field(description="Mean final equity.")
+    final_equity_std: float = Field(
+        ge=0, description="Sample standard deviation (ddof=1) of final equity; 0 for one outcome."
+    )
+    max_drawdown_percentiles: dict[Percentile, float] = Field(
+        description="Maximum drawdown (positive fraction) by percentile."
+    )
+    max_drawdown_histogram: Histogram = Field(description="Distribution of the maximum drawdowns.")
+    probability_of_loss: float = Field(
+        ge=0, le=1, description="Share of outcomes ending below initial equity."
+    )
+    drawdown_threshold: float = Field(gt=0, le=1, description="The requested drawdown threshold.")
+    probability_of_drawdown_beyond: float = Field(
+        ge=0, le=1, description="Share of outcomes whose max drawdown exceeds the threshold."
+    )
+    fan_chart: FanChart = Field(description="Equity percentile bands along the paths.")
+
+
 class MonteCarloProgress(Event):
     """A Monte Carlo study advanced."""
 
@@ -116,7 +186,9 @@ class MonteCarloProgress(Event):
     progress: float = Field(ge=0, le=1, description="Fraction done, 0 to 1.")
     simulations_done: int = Field(ge=0, description="Outcomes simulated so far.")
     simulations_total: int = Field(ge=1, description="Outcomes to simulate.")
-    sequence: int = Field(ge=0, description="Increases with each progress event; drop older ones.")
+    sequence: int = Field(
+        ge=0, description="Increases with each event of the study; drop older ones."
+    )
 
 
 class MonteCarloCompleted(Event):
@@ -141,6 +213,7 @@ class MonteCarloCompleted(Event):
     )
     results_uri: StorageUri = Field(description="Parquet file of every simulated outcome.")
     duration_s: float = Field(ge=0, description="Wall-clock seconds the study took.")
+    sequence: int = Field(default=0, ge=0, description="The study's event number (see progress).")
 
 
 class MonteCarloFailed(Event):
@@ -150,6 +223,7 @@ class MonteCarloFailed(Event):
     owner_id: UUID = Field(description="Id of the requesting user.")
     reason_code: FailureReason = Field(description="Machine-readable reason.")
     message: str = Field(max_length=2048, description="Explanation for the user.")
+    sequence: int = Field(default=0, ge=0, description="The study's event number (see progress).")
 
 
 class CancelMonteCarlo(Command):
@@ -164,3 +238,4 @@ class MonteCarloCancelled(Event):
 
     simulation_id: UUID = Field(description="Id of the study.")
     owner_id: UUID = Field(description="Id of the requesting user.")
+    sequence: int = Field(default=0, ge=0, description="The study's event number (see progress).")

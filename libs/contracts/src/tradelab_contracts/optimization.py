@@ -189,11 +189,18 @@ class RunOptimizationChunk(Command):
         default=None, description="Bars to evaluate over; the whole dataset when None."
     )
     combinations: list[Parameters] = Field(min_length=1, description="Parameter sets to run.")
+    first_index: int = Field(
+        default=0, ge=0, description="Position of the first combination in the whole search."
+    )
     dataset_uri: StorageUri = Field(description="Where the dataset's Parquet file lives.")
     dataset_sha256: Sha256 = Field(description="Content hash of the dataset.")
     strategy: StrategyName = Field(description="Strategy name in the catalogue.")
     options: EngineOptions = Field(description="Simulation options.")
     objective: Objective = Field(description="What the optimisation ranks by.")
+    min_trades: int | None = Field(
+        default=None, ge=0, description="Results with fewer trades are not ranked."
+    )
+    timeframe: str | None = Field(default=None, description="Bar size, for annualising.")
 
     @model_validator(mode="after")
     def _index_within_count(self) -> Self:
@@ -236,12 +243,17 @@ class OptimizationProgress(Event):
         default=None, description="Best combination so far, if any qualifies."
     )
     best_value: float | None = Field(default=None, description="Objective value of the best.")
-    sequence: int = Field(ge=0, description="Increases with each progress event; drop older ones.")
+    sequence: int = Field(
+        ge=0, description="Position among the optimisation's events (kept by the engine)."
+    )
 
 
 class OptimizationCompleted(Event):
     """An optimisation finished; all results are stored at ``results_uri``."""
 
+    sequence: int = Field(
+        default=0, ge=0, description="Position among the optimisation's events; the final is last."
+    )
     optimization_id: UUID = Field(description="Id of the optimisation.")
     owner_id: UUID = Field(description="Id of the requesting user.")
     evaluated: int = Field(ge=0, description="Combinations evaluated.")
@@ -260,6 +272,9 @@ class OptimizationCompleted(Event):
 class OptimizationFailed(Event):
     """An optimisation ended in error."""
 
+    sequence: int = Field(
+        default=0, ge=0, description="Position among the optimisation's events; the final is last."
+    )
     optimization_id: UUID = Field(description="Id of the optimisation.")
     owner_id: UUID = Field(description="Id of the requesting user.")
     reason_code: FailureReason = Field(description="Machine-readable reason.")
@@ -276,5 +291,8 @@ class CancelOptimization(Command):
 class OptimizationCancelled(Event):
     """An optimisation was stopped on request; no result will follow."""
 
+    sequence: int = Field(
+        default=0, ge=0, description="Position among the optimisation's events; the final is last."
+    )
     optimization_id: UUID = Field(description="Id of the optimisation.")
     owner_id: UUID = Field(description="Id of the requesting user.")

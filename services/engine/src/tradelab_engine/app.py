@@ -10,10 +10,15 @@ from tradelab_runtime.logging import get_logger
 from tradelab_runtime.service_app import build_service_app, create_runtime
 from tradelab_runtime.storage import LocalObjectStore
 
+from .adapters.montecarlo_repository import MonteCarloRepository
+from .adapters.optimization_repository import OptimizationRepository
 from .adapters.repository import RunRepository
 from .adapters.tables import SCHEMA
 from .domain.simulate import compile_kernels
+from .domain.sweep import compile_sweep_kernels
 from .handlers import register_handlers
+from .montecarlo_service import MonteCarloDeps
+from .optimizations import OptimizationDeps
 from .service import EngineDeps
 from .settings import EngineSettings
 
@@ -40,13 +45,22 @@ def build_app(settings: EngineSettings) -> FastAPI:
         chunk_pause_s=settings.chunk_pause_s,
         quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
     )
-    register_handlers(broker, deps, settings.instance_id)
+    optimization_deps = OptimizationDeps(
+        engine=deps,
+        repo=OptimizationRepository(runtime.database()),
+        chunk_size=settings.optimization_chunk_size,
+    )
+    montecarlo_deps = MonteCarloDeps(engine=deps, repo=MonteCarloRepository(runtime.database()))
+    register_handlers(broker, deps, settings.instance_id, optimization_deps, montecarlo_deps)
 
     async def compile_before_ready() -> None:
         # Compile (or load from cache) every kernel before /readyz says yes, so the first
         # request is fast.
         seconds = await asyncio.to_thread(compile_kernels)
-        log.info("kernels compiled", seconds=round(seconds, 2))
+        sweep_seconds = await asyncio.to_thread(compile_sweep_kernels)
+        log.info(
+            "kernels compiled", seconds=round(seconds, 2), sweep_seconds=round(sweep_seconds, 2)
+        )
 
     runtime.on_startup.append(compile_before_ready)
     return build_service_app(runtime, migrations=(MIGRATIONS, SCHEMA))

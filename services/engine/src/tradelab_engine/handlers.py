@@ -24,23 +24,34 @@ from tradelab_contracts.engine_rpc import (
     RunQuickBacktest,
     SubmitBacktest,
 )
+from tradelab_contracts.optimization import RunOptimizationChunk
 from tradelab_contracts.topics import (
     BACKTEST_CANCEL_REQUESTED,
     BACKTEST_REQUESTED,
     ENGINE_REQUESTS,
+    OPTIMIZATION_CHUNK_REQUESTED,
 )
 from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.logging import get_logger
 
-from . import jobs, quick, service
+from . import jobs, montecarlo_service, optimizations, quick, service
+from .montecarlo_handlers import register_montecarlo_handlers
+from .montecarlo_service import MonteCarloDeps
+from .optimizations import OptimizationDeps
 from .service import EngineDeps
 
 log = get_logger(__name__)
+REQUEST_CONCURRENCY = 8
 
 
-async def answer(cmd: EngineRequest, deps: EngineDeps) -> EngineReply:
+async def answer(
+    cmd: EngineRequest, deps: EngineDeps, opt: OptimizationDeps, mc: MonteCarloDeps
+) -> EngineReply:
     """Dispatch one request to its use case; an unexpected error becomes an ``internal`` reply."""
     try:
+        reply = await optimizations.answer(cmd, opt) or await montecarlo_service.answer(cmd, mc)
+        if reply is not None:
+            return reply
         match cmd:
             case ListStrategies():
                 return service.list_strategies(cmd)
@@ -61,8 +72,15 @@ async def answer(cmd: EngineRequest, deps: EngineDeps) -> EngineReply:
     return service.error_reply(cmd, EngineErrorCode.INTERNAL, "Internal error.")
 
 
-def register_handlers(broker: KafkaBroker, deps: EngineDeps, instance_id: str) -> None:
+def register_handlers(
+    broker: KafkaBroker,
+    deps: EngineDeps,
+    instance_id: str,
+    opt: OptimizationDeps,
+    mc: MonteCarloDeps,
+) -> None:
     """Subscribe the engine's consumers."""
+    register_montecarlo_handlers(broker, mc, instance_id)
     in_flight: set[asyncio.Task[None]] = set()
 
     def in_background(work: Coroutine[Any, Any, None]) -> None:
@@ -70,9 +88,18 @@ def register_handlers(broker: KafkaBroker, deps: EngineDeps, instance_id: str) -
         in_flight.add(task)  # the loop keeps only weak references to tasks
         task.add_done_callback(in_flight.discard)
 
+    # Requests are answered concurrently (database round trips overlap), at most
+    # REQUEST_CONCURRENCY at once: a burst (a thousand WebSockets connecting, each asking for
+    # its user's active jobs) must not queue a submission behind it until the gateway times out.
+    request_slots = asyncio.Semaphore(REQUEST_CONCURRENCY)
+
     async def respond(cmd: EngineRequest) -> None:
-        reply = await answer(cmd, deps)
+        reply = await answer(cmd, deps, opt, mc)
         await broker.publish(reply, cmd.reply_to, key=reply.request_id.bytes)
+
+    async def respond_in_slot(cmd: EngineRequest) -> None:
+        async with request_slots:
+            await respond(cmd)
 
     @broker.subscriber(
         ENGINE_REQUESTS,
@@ -92,7 +119,9 @@ def register_handlers(broker: KafkaBroker, deps: EngineDeps, instance_id: str) -
             # die, times out; there is nothing to redeliver it for.
             in_background(respond(cmd))
         else:
-            await respond(cmd)
+            # Acknowledged on receipt like every request/reply message: a request lost with its
+            # replica is not redelivered, its sender times out (503) and may retry.
+            in_background(respond_in_slot(cmd))
 
     # One job at a time per replica, committed after it ends: if this process dies mid-job, the
     # job is redelivered to another replica of the group and completed there exactly once.
@@ -106,6 +135,17 @@ def register_handlers(broker: KafkaBroker, deps: EngineDeps, instance_id: str) -
     )
     async def on_job(job: RunBacktest) -> None:
         await jobs.run_job(job, deps)
+
+    # Optimisation chunks: every replica of the group takes chunks; committed after the chunk is
+    # stored, so a replica killed mid-chunk leaves it to another (counted once by the repository).
+    @broker.subscriber(
+        OPTIMIZATION_CHUNK_REQUESTED,
+        group_id="engine-chunks",
+        ack_policy=AckPolicy.ACK,
+        auto_offset_reset="earliest",
+    )
+    async def on_chunk(chunk: RunOptimizationChunk) -> None:
+        await optimizations.run_chunk(chunk, opt)
 
     # Every replica hears every cancel request; only the one running the job acts on it.
     @broker.subscriber(

@@ -15,6 +15,8 @@ class EngineSettings(ServiceSettings):
     port: int = 8003
     chunk_bars: int = Field(default=50_000, ge=100, le=10_000_000)
     """Bars simulated between two progress and cancellation checks."""
+    optimization_chunk_size: int = Field(default=250, ge=1, le=100_000)
+    """Combinations per optimisation chunk (the unit spread over engine replicas)."""
     chunk_pause_s: float = Field(default=0.0, ge=0.0, le=10.0)
     """Fault injection for tests and demos: sleep this long after every chunk, so a backtest on a
     small dataset runs long enough to be watched, cancelled or killed mid-way. Refused in

@@ -18,6 +18,8 @@ from .api.analytics import analytics_router
 from .api.auth import auth_router, jwks_router
 from .api.backtests import backtests_router
 from .api.datasets import datasets_router
+from .api.montecarlo import montecarlo_router
+from .api.optimizations import optimizations_router
 from .api.problems import install_problem_handlers
 from .api.quick import quick_router
 from .api.system import system_router
@@ -64,6 +66,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             backtests_router(),
             analytics_router(),
             ws_router(),
+            montecarlo_router(),
+            optimizations_router(),
         ],
     )
     app.state.settings = settings

@@ -12,12 +12,32 @@ from tradelab_contracts.engine import (
     BacktestFailed,
     BacktestProgress,
 )
+from tradelab_contracts.montecarlo import (
+    MonteCarloCancelled,
+    MonteCarloCompleted,
+    MonteCarloFailed,
+    MonteCarloProgress,
+)
+from tradelab_contracts.optimization import (
+    OptimizationCancelled,
+    OptimizationCompleted,
+    OptimizationFailed,
+    OptimizationProgress,
+)
 from tradelab_contracts.system import ServiceHeartbeat
 from tradelab_contracts.topics import (
     BACKTEST_CANCELLED,
     BACKTEST_COMPLETED,
     BACKTEST_FAILED,
     BACKTEST_PROGRESS,
+    MONTECARLO_CANCELLED,
+    MONTECARLO_COMPLETED,
+    MONTECARLO_FAILED,
+    MONTECARLO_PROGRESS,
+    OPTIMIZATION_CANCELLED,
+    OPTIMIZATION_COMPLETED,
+    OPTIMIZATION_FAILED,
+    OPTIMIZATION_PROGRESS,
     SYSTEM_HEARTBEAT,
 )
 from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
@@ -34,6 +54,14 @@ JOB_EVENT_TYPES: dict[str, type[JobMessage]] = {
     BACKTEST_COMPLETED: BacktestCompleted,
     BACKTEST_FAILED: BacktestFailed,
     BACKTEST_CANCELLED: BacktestCancelled,
+    OPTIMIZATION_PROGRESS: OptimizationProgress,
+    OPTIMIZATION_COMPLETED: OptimizationCompleted,
+    OPTIMIZATION_FAILED: OptimizationFailed,
+    OPTIMIZATION_CANCELLED: OptimizationCancelled,
+    MONTECARLO_PROGRESS: MonteCarloProgress,
+    MONTECARLO_COMPLETED: MonteCarloCompleted,
+    MONTECARLO_FAILED: MonteCarloFailed,
+    MONTECARLO_CANCELLED: MonteCarloCancelled,
 }
 
 FORGET_AFTER = timedelta(hours=1)

@@ -14,6 +14,8 @@ from tradelab_contracts.engine import (
     FailureReason,
 )
 from tradelab_contracts.engine_rpc import RunInfo, RunStatus
+from tradelab_contracts.montecarlo import MonteCarloCancelled
+from tradelab_contracts.optimization import OptimizationProgress
 from tradelab_gateway.domain.hub import EventHub
 from tradelab_gateway.domain.job_events import JobEvent, final_event_of, job_event
 from tradelab_gateway.domain.outbox import Outbox
@@ -172,3 +174,30 @@ def test_events_are_held_until_the_snapshot_is_sent() -> None:
     assert sent is not None
     assert sent["sequence"] == 6
     assert subscription.outbox.pop() is None
+
+
+def test_optimisation_and_monte_carlo_events_name_their_job() -> None:
+    search, study = uuid4(), uuid4()
+    progress_event = job_event(
+        OptimizationProgress(
+            optimization_id=search,
+            owner_id=OWNER,
+            progress=0.5,
+            evaluated=10,
+            total=20,
+            best_parameters={"fast": 5},
+            best_value=1.5,
+            sequence=3,
+        )
+    )
+    assert progress_event.run_id == search
+    assert progress_event.payload["job_type"] == "optimization"
+    assert progress_event.payload["best_parameters"] == {"fast": 5}
+    assert not progress_event.final
+    cancelled_study = job_event(
+        MonteCarloCancelled(simulation_id=study, owner_id=OWNER, sequence=9)
+    )
+    assert cancelled_study.final
+    assert cancelled_study.payload["job_type"] == "monte_carlo"
+    assert cancelled_study.payload["simulation_id"] == str(study)
+    assert cancelled_study.sequence == 9

@@ -96,7 +96,9 @@ class RunRepository:
     async def page(self, query: ListBacktests) -> tuple[list[RunInfo], int]:
         """Return one page of the owner's runs (newest first) and the total matching."""
         where = [runs.c.owner_id == query.owner_id]
-        if query.status is not None:
+        if query.active:
+            where.append(runs.c.status.in_(ACTIVE))
+        elif query.status is not None:
             where.append(runs.c.status == query.status.value)
         async with self._engine.connect() as conn:
             total = await conn.scalar(sa.select(sa.func.count()).where(*where))

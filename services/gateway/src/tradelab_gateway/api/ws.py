@@ -10,13 +10,21 @@ from uuid import UUID
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from tradelab_contracts.engine_rpc import GetBacktest, ListBacktests, RunInfo, RunStatus
+from tradelab_contracts.engine_rpc import (
+    GetBacktest,
+    GetOptimization,
+    ListBacktests,
+    ListOptimizations,
+    OptimizationInfo,
+    RunInfo,
+)
 from tradelab_gateway.adapters.auth_rpc import AuthUnavailableError
 from tradelab_gateway.adapters.engine_rpc import EngineRpcClient
 from tradelab_gateway.adapters.rpc import ServiceUnavailableError
 from tradelab_gateway.api.backtests_schemas import BacktestPublic
+from tradelab_gateway.api.optimizations import OptimizationPublic
 from tradelab_gateway.domain.hub import EventHub, Subscription
-from tradelab_gateway.domain.job_events import final_event_of
+from tradelab_gateway.domain.job_events import final_event_of, final_optimization_event_of
 from tradelab_gateway.security.key_cache import KeyCache
 from tradelab_gateway.security.tokens import InvalidTokenError, Principal, key_id, verify
 from tradelab_gateway.settings import GatewaySettings
@@ -27,7 +35,7 @@ log = get_logger(__name__)
 
 SUBPROTOCOL = "tradelab.v1"
 BEARER_PREFIX = "bearer."
-ACTIVE_LIMIT = 100  # queued and running jobs sent as snapshots on /ws, per status
+ACTIVE_LIMIT = 100  # queued and running jobs sent as snapshots on /ws, per kind of job
 
 
 class CloseCode:
@@ -106,7 +114,10 @@ async def _authenticate(websocket: WebSocket) -> Principal:
         raise _Closed(CloseCode.TRY_AGAIN, "auth unavailable") from exc
 
 
-async def _engine(websocket: WebSocket, command: GetBacktest | ListBacktests) -> Any:
+async def _engine(
+    websocket: WebSocket,
+    command: GetBacktest | ListBacktests | GetOptimization | ListOptimizations,
+) -> Any:
     client: EngineRpcClient = websocket.app.state.engine_client
     try:
         return await client.call(command)
@@ -115,7 +126,19 @@ async def _engine(websocket: WebSocket, command: GetBacktest | ListBacktests) ->
 
 
 def _snapshot(run: RunInfo) -> dict[str, Any]:
-    return {"type": "snapshot", "job": BacktestPublic.of(run).model_dump(mode="json")}
+    return {
+        "type": "snapshot",
+        "job_type": "backtest",
+        "job": BacktestPublic.of(run).model_dump(mode="json"),
+    }
+
+
+def _optimization_snapshot(info: OptimizationInfo) -> dict[str, Any]:
+    return {
+        "type": "snapshot",
+        "job_type": "optimization",
+        "job": OptimizationPublic.of(info).model_dump(mode="json"),
+    }
 
 
 async def _job_snapshot(
@@ -125,16 +148,27 @@ async def _job_snapshot(
     client: EngineRpcClient = websocket.app.state.engine_client
     command = GetBacktest(reply_to=client.reply_topic, owner_id=user.user_id, run_id=run_id)
     reply = await _engine(websocket, command)
-    if not reply.ok or reply.run is None:
-        raise _Closed(CloseCode.NOT_FOUND, "no such job")
-    run: RunInfo = reply.run
-    subscription.outbox.put(_snapshot(run))
-    final = final_event_of(run)
+    if reply.ok and reply.run is not None:
+        run: RunInfo = reply.run
+        snapshot, final, sequence = _snapshot(run), final_event_of(run), run.sequence
+    else:
+        found = await _engine(
+            websocket,
+            GetOptimization(
+                reply_to=client.reply_topic, owner_id=user.user_id, optimization_id=run_id
+            ),
+        )
+        if not found.ok or found.optimization is None:
+            raise _Closed(CloseCode.NOT_FOUND, "no such job")
+        info: OptimizationInfo = found.optimization
+        snapshot, final = _optimization_snapshot(info), final_optimization_event_of(info)
+        sequence = info.sequence
+    subscription.outbox.put(snapshot)
     if final is not None:
         if final.sequence > after:
             subscription.outbox.put(final.payload)
         return True
-    subscription.start({run.id: max(after, run.sequence)})
+    subscription.start({run_id: max(after, sequence)})
     return False
 
 
@@ -144,18 +178,32 @@ async def _active_snapshots(
     """Queue a snapshot of every queued or running job of the user."""
     client: EngineRpcClient = websocket.app.state.engine_client
     known: dict[UUID, int] = {}
-    for status in (RunStatus.QUEUED, RunStatus.RUNNING):
-        command = ListBacktests(
+    runs = await _engine(
+        websocket,
+        ListBacktests(
             reply_to=client.reply_topic,
             owner_id=user.user_id,
-            status=status,
+            active=True,
             limit=ACTIVE_LIMIT,
             offset=0,
-        )
-        reply = await _engine(websocket, command)
-        for run in reply.runs or []:
-            subscription.outbox.put(_snapshot(run))
-            known[run.id] = run.sequence
+        ),
+    )
+    for run in runs.runs or []:
+        subscription.outbox.put(_snapshot(run))
+        known[run.id] = run.sequence
+    searches = await _engine(
+        websocket,
+        ListOptimizations(
+            reply_to=client.reply_topic,
+            owner_id=user.user_id,
+            active=True,
+            limit=ACTIVE_LIMIT,
+            offset=0,
+        ),
+    )
+    for info in searches.optimizations or []:
+        subscription.outbox.put(_optimization_snapshot(info))
+        known[info.id] = info.sequence
     subscription.start(known)
 
 

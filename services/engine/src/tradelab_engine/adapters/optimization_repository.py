@@ -1,0 +1,337 @@
+"""Optimisations in PostgreSQL: the search, its chunks and results; every query owner-scoped.
+
+A chunk is counted once: storing its results flips ``optimization_chunks.done`` under a row lock
+in the same transaction that inserts the results and bumps the optimisation's counters, so a
+chunk redone after a crash (or delivered twice) changes nothing the second time. The transaction
+that counts the last chunk also marks the optimisation completed.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from tradelab_contracts.engine_rpc import (
+    OptimizationInfo,
+    OptimizationResultRow,
+    RunStatus,
+)
+from tradelab_engine.domain.optimize import ResultRow
+
+from .tables import optimization_chunks, optimization_results, optimizations
+
+ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+
+
+def _info(row: sa.RowMapping) -> OptimizationInfo:
+    spec: dict[str, Any] = row["spec"]
+    return OptimizationInfo.model_validate(
+        {
+            **spec,
+            "id": row["id"],
+            "owner_id": row["owner_id"],
+            "dataset_id": row["dataset_id"],
+            "strategy": row["strategy"],
+            "status": row["status"],
+            "total": row["total"],
+            "evaluated": row["evaluated"],
+            "skipped": row["skipped"],
+            "chunks": row["chunks"],
+            "chunks_done": row["chunks_done"],
+            "progress": row["evaluated"] / row["total"] if row["total"] else 1.0,
+            "sequence": row["event_seq"],
+            "best_parameters": row["best_parameters"],
+            "best_value": row["best_value"],
+            "best_metrics": row["best_metrics"],
+            "results_uri": row["results_uri"],
+            "failure_message": row["failure_message"],
+            "created_at": row["created_at"],
+            "started_at": row["started_at"],
+            "finished_at": row["finished_at"],
+        }
+    )
+
+
+def _row(row: sa.RowMapping) -> OptimizationResultRow:
+    return OptimizationResultRow(
+        index=row["combo_index"],
+        parameters=row["parameters"],
+        metrics=row["metrics"],
+        objective=row["objective"],
+        ranked=row["ranked"],
+    )
+
+
+@dataclass(frozen=True)
+class ChunkStored:
+    """What storing a chunk changed: the optimisation after it, and whether it completed it."""
+
+    info: OptimizationInfo
+    completed: bool
+
+
+class OptimizationRepository:
+    """Reads and writes the ``engine.optimization*`` tables."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def add(self, values: dict[str, Any], chunk_sizes: list[int]) -> OptimizationInfo:
+        """Store a new optimisation and its chunks."""
+        async with self._engine.begin() as conn:
+            row = (
+                (await conn.execute(optimizations.insert().values(values).returning(optimizations)))
+                .mappings()
+                .one()
+            )
+            await conn.execute(
+                optimization_chunks.insert(),
+                [
+                    {"optimization_id": values["id"], "chunk_index": i, "size": n, "done": False}
+                    for i, n in enumerate(chunk_sizes)
+                ],
+            )
+        return _info(row)
+
+    async def get(self, owner_id: UUID, optimization_id: UUID) -> OptimizationInfo | None:
+        """The owner's optimisation, or None."""
+        query = sa.select(optimizations).where(
+            optimizations.c.id == optimization_id, optimizations.c.owner_id == owner_id
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return _info(row) if row is not None else None
+
+    async def is_active(self, optimization_id: UUID) -> bool:
+        """Whether the optimisation still wants chunks evaluated."""
+        query = sa.select(optimizations.c.status).where(optimizations.c.id == optimization_id)
+        async with self._engine.connect() as conn:
+            status = (await conn.execute(query)).scalar_one_or_none()
+        return status in ACTIVE
+
+    async def page(
+        self, owner_id: UUID, status: RunStatus | None, limit: int, offset: int, active: bool
+    ) -> tuple[list[OptimizationInfo], int]:
+        """A page of the owner's optimisations, newest first, and how many match."""
+        where = [optimizations.c.owner_id == owner_id]
+        if active:
+            where.append(optimizations.c.status.in_(ACTIVE))
+        elif status is not None:
+            where.append(optimizations.c.status == status.value)
+        async with self._engine.connect() as conn:
+            total = await conn.scalar(sa.select(sa.func.count()).where(*where))
+            rows = await conn.execute(
+                sa.select(optimizations)
+                .where(*where)
+                .order_by(optimizations.c.created_at.desc(), optimizations.c.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            return [_info(r) for r in rows.mappings()], int(total or 0)
+
+    async def store_chunk(
+        self,
+        optimization_id: UUID,
+        chunk_index: int,
+        rows: list[ResultRow],
+        maximize: bool,
+        worker: str,
+        now: datetime,
+    ) -> ChunkStored | None:
+        """Store a chunk's results once; None when it was stored already or the optimisation
+        is no longer active (cancelled, failed)."""
+        async with self._engine.begin() as conn:
+            chunk = (
+                await conn.execute(
+                    sa.select(optimization_chunks.c.done)
+                    .where(
+                        optimization_chunks.c.optimization_id == optimization_id,
+                        optimization_chunks.c.chunk_index == chunk_index,
+                    )
+                    .with_for_update()
+                )
+            ).scalar_one_or_none()
+            if chunk is None or chunk:
+                return None
+            status = (
+                await conn.execute(
+                    sa.select(optimizations.c.status)
+                    .where(optimizations.c.id == optimization_id)
+                    .with_for_update()
+                )
+            ).scalar_one()
+            if status not in ACTIVE:
+                return None
+            await conn.execute(
+                insert(optimization_results)
+                .values(
+                    [
+                        {
+                            "optimization_id": optimization_id,
+                            "combo_index": r.index,
+                            "chunk_index": chunk_index,
+                            "parameters": r.parameters,
+                            "metrics": r.metrics,
+                            "objective": r.objective,
+                            "ranked": r.ranked,
+                        }
+                        for r in rows
+                    ]
+                )
+                .on_conflict_do_nothing()
+            )
+            await conn.execute(
+                optimization_chunks.update()
+                .where(
+                    optimization_chunks.c.optimization_id == optimization_id,
+                    optimization_chunks.c.chunk_index == chunk_index,
+                )
+                .values(done=True, worker=worker, finished_at=now)
+            )
+            best = await _best(conn, optimization_id, maximize)
+            updated = (
+                (
+                    await conn.execute(
+                        optimizations.update()
+                        .where(optimizations.c.id == optimization_id)
+                        .values(
+                            evaluated=optimizations.c.evaluated + len(rows),
+                            chunks_done=optimizations.c.chunks_done + 1,
+                            status=sa.case(
+                                (
+                                    optimizations.c.chunks_done + 1 == optimizations.c.chunks,
+                                    RunStatus.COMPLETED.value,
+                                ),
+                                else_=RunStatus.RUNNING.value,
+                            ),
+                            started_at=sa.func.coalesce(optimizations.c.started_at, now),
+                            finished_at=sa.case(
+                                (optimizations.c.chunks_done + 1 == optimizations.c.chunks, now),
+                                else_=None,
+                            ),
+                            # The last chunk is announced twice: its progress, then the end.
+                            event_seq=optimizations.c.event_seq
+                            + sa.case(
+                                (optimizations.c.chunks_done + 1 == optimizations.c.chunks, 2),
+                                else_=1,
+                            ),
+                            updated_at=now,
+                            **best,
+                        )
+                        .returning(optimizations)
+                    )
+                )
+                .mappings()
+                .one()
+            )
+        info = _info(updated)
+        return ChunkStored(info, info.status == RunStatus.COMPLETED)
+
+    async def set_results_uri(self, optimization_id: UUID, uri: str) -> None:
+        """Record where the full results table was written."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                optimizations.update()
+                .where(optimizations.c.id == optimization_id)
+                .values(results_uri=uri)
+            )
+
+    async def end(
+        self,
+        owner_id: UUID | None,
+        optimization_id: UUID,
+        status: RunStatus,
+        now: datetime,
+        message: str | None = None,
+    ) -> OptimizationInfo | None:
+        """Cancel or fail an active optimisation; None if it already ended (or is not found)."""
+        where = [optimizations.c.id == optimization_id, optimizations.c.status.in_(ACTIVE)]
+        if owner_id is not None:
+            where.append(optimizations.c.owner_id == owner_id)
+        stmt = (
+            optimizations.update()
+            .where(*where)
+            .values(
+                status=status.value,
+                failure_message=message,
+                finished_at=now,
+                updated_at=now,
+                event_seq=optimizations.c.event_seq + 1,
+            )
+            .returning(optimizations)
+        )
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(stmt)).mappings().first()
+        return _info(row) if row is not None else None
+
+    async def results(
+        self,
+        optimization_id: UUID,
+        order_by: str | None,
+        descending: bool,
+        limit: int,
+        offset: int,
+    ) -> tuple[list[OptimizationResultRow], int]:
+        """A page of results ordered by the objective (``order_by`` None) or a metric."""
+        key = (
+            optimization_results.c.objective
+            if order_by is None
+            else optimization_results.c.metrics[order_by].as_float()
+        )
+        ordering = key.desc().nulls_last() if descending else key.asc().nulls_last()
+        where = optimization_results.c.optimization_id == optimization_id
+        async with self._engine.connect() as conn:
+            total = await conn.scalar(sa.select(sa.func.count()).where(where))
+            rows = await conn.execute(
+                sa.select(optimization_results)
+                .where(where)
+                .order_by(ordering, optimization_results.c.combo_index)
+                .limit(limit)
+                .offset(offset)
+            )
+            page = [_row(r) for r in rows.mappings()]
+        return page, int(total or 0)
+
+    async def all_results(self, optimization_id: UUID) -> list[OptimizationResultRow]:
+        """Every result, in search order (for the heatmap and the results file)."""
+        query = (
+            sa.select(optimization_results)
+            .where(optimization_results.c.optimization_id == optimization_id)
+            .order_by(optimization_results.c.combo_index)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_row(r) for r in rows]
+
+
+async def _best(conn: AsyncConnection, optimization_id: UUID, maximize: bool) -> dict[str, Any]:
+    """The best ranked result stored so far (this transaction's inserts included)."""
+    objective = optimization_results.c.objective
+    ordering = objective.desc() if maximize else objective.asc()
+    row = (
+        (
+            await conn.execute(
+                sa.select(optimization_results)
+                .where(
+                    optimization_results.c.optimization_id == optimization_id,
+                    optimization_results.c.ranked,
+                    objective.is_not(None),
+                )
+                .order_by(ordering, optimization_results.c.combo_index)
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return {}
+    return {
+        "best_parameters": row["parameters"],
+        "best_value": row["objective"],
+        "best_metrics": row["metrics"],
+    }

@@ -1,0 +1,234 @@
+"""The Monte Carlo runner: take the most urgent queued study, load its source, simulate stream by
+stream (progress, cancellation), store the outcomes, announce. One terminal event per study."""
+
+import asyncio
+import time
+import uuid
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from pydantic import ValidationError
+
+from tradelab_contracts.engine import FailureReason
+from tradelab_contracts.engine_rpc import RunInfo, RunStatus
+from tradelab_contracts.montecarlo import (
+    MonteCarloCancelled,
+    MonteCarloCompleted,
+    MonteCarloFailed,
+    MonteCarloProgress,
+    MonteCarloResults,
+    RunMonteCarlo,
+)
+from tradelab_contracts.topics import (
+    MONTECARLO_CANCELLED,
+    MONTECARLO_COMPLETED,
+    MONTECARLO_FAILED,
+    MONTECARLO_PROGRESS,
+)
+from tradelab_runtime.logging import get_logger
+
+from .adapters.montecarlo_files import write_outcomes
+from .adapters.montecarlo_repository import StudyClaim
+from .domain.montecarlo import Outcomes, StudyCancelledError, run_study
+from .jobs import JobFailedError, ProgressThrottle
+from .montecarlo_service import MonteCarloDeps
+from .montecarlo_sources import StudyInputs, prepare_study, results_of
+
+log = get_logger(__name__)
+
+
+@dataclass
+class StudyReporter:
+    """Hands progress from the simulation thread to the event loop, in order, each report with
+    the study's next sequence number; the runner drains them before its final event."""
+
+    claim: StudyClaim
+    deps: MonteCarloDeps
+    loop: asyncio.AbstractEventLoop
+    pending: list["Future[None]"] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def report(self, done: int, total: int) -> None:
+        """Called from the simulation thread."""
+        coro = self._report(done, total)
+        self.pending.append(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    async def _report(self, done: int, total: int) -> None:
+        info = self.claim.info
+        async with self.lock:
+            sequence = await self.deps.repo.set_progress(
+                info.id, self.claim.attempt, done / total, done
+            )
+            if sequence is None:
+                return  # the study ended or another attempt owns it
+            progress = MonteCarloProgress(
+                simulation_id=info.id,
+                owner_id=info.owner_id,
+                progress=done / total,
+                simulations_done=done,
+                simulations_total=total,
+                sequence=sequence,
+            )
+            await self.deps.engine.publish(progress, MONTECARLO_PROGRESS, info.id.bytes)
+
+    async def drain(self) -> None:
+        """Wait for every report handed over so far."""
+        for future in self.pending:
+            try:
+                await asyncio.wrap_future(future)
+            except Exception:  # a lost progress report must not fail the study
+                log.exception("progress report failed", simulation_id=str(self.claim.info.id))
+        self.pending.clear()
+
+
+def _simulate(
+    claim: StudyClaim, source: RunInfo | None, deps: MonteCarloDeps, reporter: StudyReporter
+) -> tuple[Outcomes, MonteCarloResults]:
+    """Run in a worker thread: load the source, simulate every stream, summarise."""
+    inputs: StudyInputs = prepare_study(claim.spec, source, deps.engine.store)
+    throttle = ProgressThrottle(last_time=time.monotonic())
+    study_id = str(claim.info.id)
+
+    def on_batch(done: int, total: int) -> bool:
+        if deps.engine.chunk_pause_s and done < total:
+            time.sleep(deps.engine.chunk_pause_s)
+        if study_id in deps.engine.cancelled:
+            return False
+        if done < total and throttle.due(done / total, time.monotonic()):
+            reporter.report(done, total)
+        return True
+
+    outcomes = run_study(
+        inputs.stream,
+        n_simulations=claim.spec.n_simulations,
+        seed=claim.spec.seed,
+        initial_cash=inputs.initial_cash,
+        steps=inputs.steps,
+        on_batch=on_batch,
+    )
+    try:
+        results = results_of(outcomes, claim.spec, inputs)
+    except ValidationError as exc:  # e.g. an overflow to infinity on absurd returns
+        raise JobFailedError(
+            FailureReason.INVALID_PARAMETERS, f"The study produced unusable numbers: {exc}"
+        ) from exc
+    return outcomes, results
+
+
+async def _source(claim: StudyClaim, deps: MonteCarloDeps) -> RunInfo | None:
+    """The completed run a bootstrap resamples (None for price paths)."""
+    run_id = claim.spec.source_run_id
+    if run_id is None:
+        return None
+    run = await deps.engine.repo.get(claim.info.owner_id, run_id)
+    if run is None or run.status != RunStatus.COMPLETED:
+        raise JobFailedError(
+            FailureReason.SOURCE_RUN_NOT_FOUND, "The backtest to resample is not a completed run."
+        )
+    return run
+
+
+async def run_next_study(job: RunMonteCarlo, deps: MonteCarloDeps) -> None:
+    """Take one turn: run the most urgent queued study (or resume the one this message started
+    before its consumer died) and publish its one terminal event."""
+    engine = deps.engine
+    await deps.repo.ensure(job, engine.clock.now())
+    claim = await deps.repo.take(job.message_id, engine.worker, engine.clock.now())
+    if claim is None:
+        return  # nothing queued: the study this message named ran on an earlier turn
+    started = time.monotonic()
+    reporter = StudyReporter(claim, deps, asyncio.get_running_loop())
+    try:
+        source = await _source(claim, deps)
+        outcomes, results = await asyncio.to_thread(_simulate, claim, source, deps, reporter)
+    except StudyCancelledError:
+        await reporter.drain()
+        await _cancelled(claim, deps)
+    except JobFailedError as exc:
+        await reporter.drain()
+        await _failed(claim, exc.reason, exc.message, deps)
+    except Exception:
+        log.exception("Monte Carlo study failed", simulation_id=str(claim.info.id))
+        await reporter.drain()
+        await _failed(claim, FailureReason.INTERNAL, "The study failed internally.", deps)
+    else:
+        await reporter.drain()
+        await _completed(claim, outcomes, results, time.monotonic() - started, deps)
+    finally:
+        engine.cancelled.discard(str(claim.info.id))
+
+
+async def _completed(
+    claim: StudyClaim,
+    outcomes: Outcomes,
+    results: MonteCarloResults,
+    duration_s: float,
+    deps: MonteCarloDeps,
+) -> None:
+    info, store = claim.info, deps.engine.store
+    scratch = store.scratch_dir() / f"{uuid.uuid4()}.parquet"
+    await asyncio.to_thread(
+        write_outcomes, scratch, outcomes.final_equity, outcomes.max_drawdown, results.initial_cash
+    )
+    key = f"montecarlo/{info.owner_id}/{info.id}/{uuid.uuid4().hex[:8]}/outcomes.parquet"
+    results_uri = store.put_file(key, scratch)
+    values = {
+        "status": RunStatus.COMPLETED.value,
+        "progress": 1.0,
+        "simulations_done": claim.spec.n_simulations,
+        "results": results.model_dump(mode="json"),
+        "results_uri": results_uri,
+    }
+    finished = await deps.repo.finish(info.id, claim.attempt, values, deps.engine.clock.now())
+    if finished is None:
+        store.delete(results_uri)  # another attempt owns the study now: the file is nobody's
+        return
+    event = MonteCarloCompleted(
+        simulation_id=info.id,
+        owner_id=info.owner_id,
+        method=claim.spec.method,
+        n_simulations=claim.spec.n_simulations,
+        final_equity_percentiles=results.final_equity_percentiles,
+        max_drawdown_percentiles=results.max_drawdown_percentiles,
+        probability_of_loss=results.probability_of_loss,
+        drawdown_threshold=results.drawdown_threshold,
+        probability_of_drawdown_beyond=results.probability_of_drawdown_beyond,
+        results_uri=results_uri,
+        duration_s=duration_s,
+        sequence=finished.sequence,
+    )
+    await deps.engine.publish(event, MONTECARLO_COMPLETED, info.id.bytes)
+
+
+async def _failed(
+    claim: StudyClaim, reason: FailureReason, message: str, deps: MonteCarloDeps
+) -> None:
+    values = {
+        "status": RunStatus.FAILED.value,
+        "failure_reason": reason.value,
+        "failure_message": message[:2048],
+    }
+    info = claim.info
+    finished = await deps.repo.finish(info.id, claim.attempt, values, deps.engine.clock.now())
+    if finished is None:
+        return
+    event = MonteCarloFailed(
+        simulation_id=info.id,
+        owner_id=info.owner_id,
+        reason_code=reason,
+        message=message[:2048],
+        sequence=finished.sequence,
+    )
+    await deps.engine.publish(event, MONTECARLO_FAILED, info.id.bytes)
+
+
+async def _cancelled(claim: StudyClaim, deps: MonteCarloDeps) -> None:
+    info = claim.info
+    values = {"status": RunStatus.CANCELLED.value}
+    finished = await deps.repo.finish(info.id, claim.attempt, values, deps.engine.clock.now())
+    if finished is None:
+        return
+    event = MonteCarloCancelled(
+        simulation_id=info.id, owner_id=info.owner_id, sequence=finished.sequence
+    )
+    await deps.engine.publish(event, MONTECARLO_CANCELLED, info.id.bytes)

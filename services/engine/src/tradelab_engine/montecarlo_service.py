@@ -1,0 +1,158 @@
+"""Monte Carlo studies over request/reply: submit (validate, queue, publish the job), get, list,
+cancel. The runner is in ``montecarlo_jobs.py``; the queue discipline in
+``adapters/montecarlo_repository.py``."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from tradelab_contracts.base import correlation_of
+from tradelab_contracts.engine_rpc import (
+    CancelMonteCarloRequest,
+    EngineErrorCode,
+    EngineReply,
+    GetMonteCarlo,
+    ListMonteCarlo,
+    RunStatus,
+    SubmitMonteCarlo,
+)
+from tradelab_contracts.montecarlo import (
+    BOOTSTRAP_METHODS,
+    CancelMonteCarlo,
+    MonteCarloCancelled,
+    MonteCarloMethod,
+    MonteCarloSpec,
+    RunMonteCarlo,
+)
+from tradelab_contracts.topics import (
+    MONTECARLO_CANCEL_REQUESTED,
+    MONTECARLO_CANCELLED,
+    MONTECARLO_REQUESTED,
+)
+
+from .adapters.montecarlo_repository import MonteCarloRepository
+from .service import EngineDeps, error_reply, refusal, reply
+from .strategies.base import UnknownStrategyError
+from .strategies.catalogue import validate_parameters
+
+NOT_FOUND = "No such Monte Carlo study."
+
+
+@dataclass
+class MonteCarloDeps:
+    """The engine's dependencies plus the Monte Carlo table."""
+
+    engine: EngineDeps
+    repo: MonteCarloRepository
+
+
+def _spec_fields(spec: MonteCarloSpec) -> dict[str, Any]:
+    return {name: getattr(spec, name) for name in MonteCarloSpec.model_fields}
+
+
+async def _source_problem(cmd: SubmitMonteCarlo, deps: MonteCarloDeps) -> EngineReply | None:
+    """Why the run to resample cannot be used, or None if it can."""
+    run_id = cmd.source_run_id
+    run = None if run_id is None else await deps.engine.repo.get(cmd.owner_id, run_id)
+    if run is None:
+        message = "No such backtest."
+        return error_reply(
+            cmd, EngineErrorCode.NOT_FOUND, message, [{"field": "run_id", "message": message}]
+        )
+    if run.status != RunStatus.COMPLETED or run.equity_uri is None or run.trades_uri is None:
+        message = f"The backtest is {run.status.value}; only completed backtests can be resampled."
+        return error_reply(
+            cmd, EngineErrorCode.CONFLICT, message, [{"field": "run_id", "message": message}]
+        )
+    if cmd.method == MonteCarloMethod.BOOTSTRAP_TRADES and (
+        run.summary is None or run.summary.trades == 0
+    ):
+        message = "The backtest has no closed trades to resample."
+        return error_reply(
+            cmd, EngineErrorCode.INVALID, message, [{"field": "run_id", "message": message}]
+        )
+    return None
+
+
+async def submit_monte_carlo(cmd: SubmitMonteCarlo, deps: MonteCarloDeps) -> EngineReply:
+    """Check the source (a completed run of the owner, or a strategy and its parameters), queue
+    the study and publish its job."""
+    fields = _spec_fields(cmd)
+    if cmd.method in BOOTSTRAP_METHODS:
+        problem = await _source_problem(cmd, deps)
+        if problem is not None:
+            return problem
+    else:
+        try:
+            params = validate_parameters(cmd.strategy or "", cmd.parameters)
+        except (UnknownStrategyError, ValidationError) as exc:
+            return refusal(cmd, exc)
+        fields["parameters"] = params.model_dump(mode="json")
+    job = RunMonteCarlo(**fields, correlation_id=correlation_of(cmd))
+    info = await deps.repo.add(job, deps.engine.clock.now())
+    await deps.engine.publish(job, MONTECARLO_REQUESTED, job.simulation_id.bytes)
+    return reply(cmd, monte_carlo=info)
+
+
+async def get_monte_carlo(cmd: GetMonteCarlo, deps: MonteCarloDeps) -> EngineReply:
+    """One of the owner's studies."""
+    info = await deps.repo.get(cmd.owner_id, cmd.simulation_id)
+    if info is None:
+        return error_reply(cmd, EngineErrorCode.NOT_FOUND, NOT_FOUND)
+    return reply(cmd, monte_carlo=info)
+
+
+async def list_monte_carlo(cmd: ListMonteCarlo, deps: MonteCarloDeps) -> EngineReply:
+    """A page of the owner's studies, newest first."""
+    page, total = await deps.repo.page(cmd)
+    return reply(cmd, monte_carlos=page, total=total)
+
+
+async def cancel_monte_carlo(cmd: CancelMonteCarloRequest, deps: MonteCarloDeps) -> EngineReply:
+    """Stop a queued study at once, or ask the replica running it to stop."""
+    info = await deps.repo.get(cmd.owner_id, cmd.simulation_id)
+    if info is None:
+        return error_reply(cmd, EngineErrorCode.NOT_FOUND, NOT_FOUND)
+    if info.status == RunStatus.QUEUED:
+        done = await deps.repo.finish(
+            cmd.simulation_id,
+            None,
+            {"status": RunStatus.CANCELLED.value},
+            deps.engine.clock.now(),
+            statuses=(RunStatus.QUEUED.value,),
+        )
+        if done is not None:
+            event = MonteCarloCancelled(
+                simulation_id=done.id,
+                owner_id=done.owner_id,
+                sequence=done.sequence,
+                correlation_id=correlation_of(cmd),
+            )
+            await deps.engine.publish(event, MONTECARLO_CANCELLED, done.id.bytes)
+            return reply(cmd, monte_carlo=done)
+        info = await deps.repo.get(cmd.owner_id, cmd.simulation_id) or info
+    if info.status == RunStatus.RUNNING:
+        # Every engine replica hears this; the one running the study stops between batches.
+        command = CancelMonteCarlo(
+            simulation_id=info.id, owner_id=info.owner_id, correlation_id=correlation_of(cmd)
+        )
+        await deps.engine.publish(command, MONTECARLO_CANCEL_REQUESTED, info.id.bytes)
+        return reply(cmd, monte_carlo=info)
+    return error_reply(
+        cmd, EngineErrorCode.CONFLICT, f"The Monte Carlo study is already {info.status.value}."
+    )
+
+
+async def answer(cmd: Any, deps: MonteCarloDeps) -> EngineReply | None:
+    """Answer a Monte Carlo request; None for any other request."""
+    match cmd:
+        case SubmitMonteCarlo():
+            return await submit_monte_carlo(cmd, deps)
+        case GetMonteCarlo():
+            return await get_monte_carlo(cmd, deps)
+        case ListMonteCarlo():
+            return await list_monte_carlo(cmd, deps)
+        case CancelMonteCarloRequest():
+            return await cancel_monte_carlo(cmd, deps)
+    return None

@@ -1,0 +1,352 @@
+"""Parameter optimisation: the request/reply use cases (submit, get, list, cancel, results,
+heatmap) and the chunk worker every engine replica runs.
+
+Submitting expands the search (domain/search.py), stores the optimisation with one row per chunk
+and publishes one `RunOptimizationChunk` per chunk, keyed so they spread over the chunk topic's
+partitions. Any replica of the ``engine-chunks`` group evaluates a chunk (the sweep kernel) and
+stores its results; the repository counts each chunk once, and the transaction that counts the
+last one completes the optimisation. A replica killed mid-chunk never commits the chunk's offset,
+so the chunk is redelivered to another replica and evaluated there.
+"""
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from pydantic import ValidationError
+
+from tradelab_contracts.base import correlation_of
+from tradelab_contracts.engine_rpc import (
+    CancelOptimizationRequest,
+    EngineErrorCode,
+    EngineReply,
+    GetOptimization,
+    GetOptimizationHeatmap,
+    GetOptimizationResults,
+    Heatmap,
+    ListOptimizations,
+    OptimizationInfo,
+    RunStatus,
+    SubmitOptimization,
+)
+from tradelab_contracts.optimization import (
+    OptimizationCancelled,
+    OptimizationCompleted,
+    OptimizationProgress,
+    RunOptimizationChunk,
+)
+from tradelab_contracts.topics import (
+    OPTIMIZATION_CANCELLED,
+    OPTIMIZATION_CHUNK_REQUESTED,
+    OPTIMIZATION_COMPLETED,
+    OPTIMIZATION_PROGRESS,
+)
+from tradelab_runtime.logging import get_logger
+
+from .adapters.bars_loader import load_bars
+from .adapters.optimization_repository import OptimizationRepository
+from .domain.optimize import SWEEP_METRICS, evaluate_chunk, heatmap
+from .domain.search import SearchError, chunk_bounds, plan_search
+from .service import EngineDeps, error_reply, reply
+from .strategies.base import UnknownStrategyError
+from .strategies.catalogue import STRATEGIES, validate_parameters
+
+log = get_logger(__name__)
+DEFAULT_CHUNK_SIZE = 250
+
+
+@dataclass
+class OptimizationDeps:
+    """The engine's dependencies plus the optimisation tables."""
+
+    engine: EngineDeps
+    repo: OptimizationRepository
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    evaluating: set[uuid.UUID] = field(default_factory=set)
+
+
+def _validator(strategy: str) -> Any:
+    def validate(combination: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            return validate_parameters(strategy, combination).model_dump(mode="json")
+        except (ValidationError, ValueError):
+            return None
+
+    return validate
+
+
+def _refuse(cmd: SubmitOptimization, message: str, field_name: str) -> EngineReply:
+    return error_reply(
+        cmd, EngineErrorCode.INVALID, message, [{"field": field_name, "message": message}]
+    )
+
+
+async def submit_optimization(cmd: SubmitOptimization, deps: OptimizationDeps) -> EngineReply:
+    """Validate and expand the search, store it, publish its chunks."""
+    if cmd.strategy not in STRATEGIES:
+        return _refuse(cmd, f"Unknown strategy {cmd.strategy!r}.", "strategy")
+    known = set(STRATEGIES[cmd.strategy].params_model.model_fields)
+    unknown = sorted(set(cmd.parameter_space) - known)
+    if unknown:
+        message = f"{cmd.strategy} has no parameter {', '.join(unknown)}; it has {sorted(known)}."
+        return _refuse(cmd, message, "parameter_space")
+    if cmd.objective.metric not in SWEEP_METRICS:
+        message = f"The objective must be one of {', '.join(SWEEP_METRICS)}."
+        return _refuse(cmd, message, "objective.metric")
+    if cmd.walk_forward is not None:
+        return _refuse(cmd, "Walk-forward optimisation is not available yet.", "walk_forward")
+    try:
+        plan = await asyncio.to_thread(
+            plan_search, cmd.parameter_space, cmd.search, cmd.constraints, _validator(cmd.strategy)
+        )
+    except (SearchError, UnknownStrategyError) as exc:
+        return _refuse(cmd, f"{str(exc)[0].upper()}{str(exc)[1:]}.", "parameter_space")
+    bounds = chunk_bounds(len(plan.combinations), deps.chunk_size)
+    now = deps.engine.clock.now()
+    spec = cmd.model_dump(
+        mode="json",
+        include={"parameter_space", "search", "objective", "constraints", "min_trades", "options"},
+    )
+    info = await deps.repo.add(
+        {
+            "id": cmd.optimization_id,
+            "owner_id": cmd.owner_id,
+            "dataset_id": cmd.dataset_id,
+            "dataset_uri": cmd.dataset_uri,
+            "dataset_sha256": cmd.dataset_sha256,
+            "timeframe": cmd.timeframe,
+            "strategy": cmd.strategy,
+            "spec": spec,
+            "status": RunStatus.QUEUED.value,
+            "total": len(plan.combinations),
+            "skipped": plan.skipped,
+            "evaluated": 0,
+            "chunks": len(bounds),
+            "chunks_done": 0,
+            "event_seq": 0,
+            "created_at": now,
+            "updated_at": now,
+        },
+        [end - start for start, end in bounds],
+    )
+    for index, (start, end) in enumerate(bounds):
+        chunk = RunOptimizationChunk(
+            optimization_id=cmd.optimization_id,
+            owner_id=cmd.owner_id,
+            chunk_index=index,
+            chunk_count=len(bounds),
+            combinations=plan.combinations[start:end],
+            first_index=start,
+            dataset_uri=cmd.dataset_uri,
+            dataset_sha256=cmd.dataset_sha256,
+            strategy=cmd.strategy,
+            options=cmd.options,
+            objective=cmd.objective,
+            min_trades=cmd.min_trades,
+            timeframe=cmd.timeframe,
+            correlation_id=correlation_of(cmd),
+        )
+        key = f"{cmd.optimization_id}:{index}".encode()
+        await deps.engine.publish(chunk, OPTIMIZATION_CHUNK_REQUESTED, key)
+    return reply(cmd, optimization=info)
+
+
+async def get_optimization(cmd: GetOptimization, deps: OptimizationDeps) -> EngineReply:
+    """One of the owner's optimisations."""
+    info = await deps.repo.get(cmd.owner_id, cmd.optimization_id)
+    if info is None:
+        return error_reply(cmd, EngineErrorCode.NOT_FOUND, "No such optimisation.")
+    return reply(cmd, optimization=info)
+
+
+async def list_optimizations(cmd: ListOptimizations, deps: OptimizationDeps) -> EngineReply:
+    """A page of the owner's optimisations."""
+    items, total = await deps.repo.page(cmd.owner_id, cmd.status, cmd.limit, cmd.offset, cmd.active)
+    return reply(cmd, optimizations=items, total=total)
+
+
+async def cancel_optimization(
+    cmd: CancelOptimizationRequest, deps: OptimizationDeps
+) -> EngineReply:
+    """Stop an active optimisation at once: chunks not yet stored are dropped."""
+    info = await deps.repo.end(
+        cmd.owner_id, cmd.optimization_id, RunStatus.CANCELLED, deps.engine.clock.now()
+    )
+    if info is None:
+        current = await deps.repo.get(cmd.owner_id, cmd.optimization_id)
+        if current is None:
+            return error_reply(cmd, EngineErrorCode.NOT_FOUND, "No such optimisation.")
+        message = f"The optimisation is already {current.status.value}."
+        return error_reply(cmd, EngineErrorCode.CONFLICT, message)
+    event = OptimizationCancelled(
+        optimization_id=info.id,
+        owner_id=info.owner_id,
+        sequence=info.sequence,
+        correlation_id=correlation_of(cmd),
+    )
+    await deps.engine.publish(event, OPTIMIZATION_CANCELLED, info.id.bytes)
+    return reply(cmd, optimization=info)
+
+
+async def get_results(cmd: GetOptimizationResults, deps: OptimizationDeps) -> EngineReply:
+    """A page of results, best first unless asked otherwise."""
+    info = await deps.repo.get(cmd.owner_id, cmd.optimization_id)
+    if info is None:
+        return error_reply(cmd, EngineErrorCode.NOT_FOUND, "No such optimisation.")
+    if cmd.order_by is not None and cmd.order_by not in SWEEP_METRICS:
+        message = f"order_by must be one of {', '.join(SWEEP_METRICS)}."
+        return error_reply(cmd, EngineErrorCode.INVALID, message)
+    maximize = info.objective.direction == "maximize"
+    descending = cmd.descending if cmd.descending is not None else maximize
+    rows, total = await deps.repo.results(info.id, cmd.order_by, descending, cmd.limit, cmd.offset)
+    return reply(cmd, results=rows, total=total, optimization=info)
+
+
+async def get_heatmap(cmd: GetOptimizationHeatmap, deps: OptimizationDeps) -> EngineReply:
+    """A metric over two parameters, the best over the others per cell."""
+    info = await deps.repo.get(cmd.owner_id, cmd.optimization_id)
+    if info is None:
+        return error_reply(cmd, EngineErrorCode.NOT_FOUND, "No such optimisation.")
+    metric = cmd.metric or info.objective.metric
+    problems = [
+        f"{name} {value!r} is not a parameter of the search"
+        for name, value in (("x", cmd.x), ("y", cmd.y))
+        if value not in info.parameter_space
+    ]
+    if metric not in SWEEP_METRICS:
+        problems.append(f"metric must be one of {', '.join(SWEEP_METRICS)}")
+    if cmd.x == cmd.y:
+        problems.append("x and y must differ")
+    if problems:
+        return error_reply(cmd, EngineErrorCode.INVALID, "; ".join(problems).capitalize() + ".")
+    rows = await deps.repo.all_results(info.id)
+    maximize = info.objective.direction == "maximize" if metric == info.objective.metric else True
+    return reply(cmd, heatmap=Heatmap.model_validate(heatmap(rows, cmd.x, cmd.y, metric, maximize)))
+
+
+async def answer(cmd: Any, deps: OptimizationDeps) -> EngineReply | None:
+    """Answer an optimisation request; None for any other request."""
+    match cmd:
+        case SubmitOptimization():
+            return await submit_optimization(cmd, deps)
+        case GetOptimization():
+            return await get_optimization(cmd, deps)
+        case ListOptimizations():
+            return await list_optimizations(cmd, deps)
+        case CancelOptimizationRequest():
+            return await cancel_optimization(cmd, deps)
+        case GetOptimizationResults():
+            return await get_results(cmd, deps)
+        case GetOptimizationHeatmap():
+            return await get_heatmap(cmd, deps)
+    return None
+
+
+async def run_chunk(chunk: RunOptimizationChunk, deps: OptimizationDeps) -> None:
+    """Evaluate one chunk and store it (once); announce progress and the end."""
+    if not await deps.repo.is_active(chunk.optimization_id):
+        return  # cancelled or already finished: nothing to do
+    started = time.monotonic()
+    try:
+        bars = await asyncio.to_thread(load_bars, deps.engine.store.path(chunk.dataset_uri))
+        rows = await asyncio.to_thread(
+            evaluate_chunk,
+            bars,
+            chunk.strategy,
+            chunk.combinations,
+            chunk.first_index,
+            chunk.options,
+            chunk.timeframe,
+            chunk.objective,
+            chunk.min_trades,
+        )
+    except Exception as exc:  # a chunk that cannot be evaluated fails the optimisation
+        log.exception("optimisation chunk failed", optimization_id=str(chunk.optimization_id))
+        await deps.repo.end(
+            None,
+            chunk.optimization_id,
+            RunStatus.FAILED,
+            deps.engine.clock.now(),
+            f"A chunk could not be evaluated: {type(exc).__name__}.",
+        )
+        return
+    if deps.engine.chunk_pause_s:
+        await asyncio.sleep(deps.engine.chunk_pause_s)  # test-only pacing (EngineSettings)
+    maximize = chunk.objective.direction == "maximize"
+    stored = await deps.repo.store_chunk(
+        chunk.optimization_id,
+        chunk.chunk_index,
+        rows,
+        maximize,
+        deps.engine.worker,
+        deps.engine.clock.now(),
+    )
+    if stored is None:
+        return  # counted already (a redelivery), or cancelled meanwhile
+    info = stored.info
+    progress = OptimizationProgress(
+        optimization_id=info.id,
+        owner_id=info.owner_id,
+        progress=info.progress,
+        evaluated=info.evaluated,
+        total=info.total,
+        best_parameters=info.best_parameters,
+        best_value=info.best_value,
+        # The completing chunk took two sequence numbers: this progress, then the end.
+        sequence=info.sequence - 1 if stored.completed else info.sequence,
+        correlation_id=correlation_of(chunk),
+    )
+    await deps.engine.publish(progress, OPTIMIZATION_PROGRESS, info.id.bytes)
+    log.info(
+        "optimisation chunk stored",
+        optimization_id=str(info.id),
+        chunk=chunk.chunk_index,
+        seconds=round(time.monotonic() - started, 3),
+    )
+    if stored.completed:
+        await _complete(info, deps)
+
+
+def _results_file(rows: list[Any], path: Any) -> None:
+    frame = pl.DataFrame(
+        {
+            "index": [r.index for r in rows],
+            "parameters": [str(r.parameters) for r in rows],
+            **{name: [r.metrics.get(name) for r in rows] for name in SWEEP_METRICS},
+            "objective": [r.objective for r in rows],
+            "ranked": [r.ranked for r in rows],
+        }
+    )
+    for name in rows[0].parameters if rows else ():
+        frame = frame.with_columns(pl.Series(name, [r.parameters.get(name) for r in rows]))
+    frame.write_parquet(path, compression="zstd")
+
+
+async def _complete(info: OptimizationInfo, deps: OptimizationDeps) -> None:
+    """Write every result to one Parquet file and announce the end."""
+    rows = await deps.repo.all_results(info.id)
+    scratch = deps.engine.store.scratch_dir() / f"{uuid.uuid4()}.parquet"
+    await asyncio.to_thread(_results_file, rows, scratch)
+    uri = deps.engine.store.put_file(
+        f"optimizations/{info.owner_id}/{info.id}/results.parquet", scratch
+    )
+    await deps.repo.set_results_uri(info.id, uri)
+    duration = (
+        (info.finished_at - info.started_at).total_seconds()
+        if info.finished_at and info.started_at
+        else 0.0
+    )
+    event = OptimizationCompleted(
+        optimization_id=info.id,
+        owner_id=info.owner_id,
+        evaluated=info.evaluated,
+        best_parameters=info.best_parameters,
+        best_metrics=info.best_metrics or {},
+        results_uri=uri,
+        duration_s=max(0.0, duration),
+        sequence=info.sequence,
+    )
+    await deps.engine.publish(event, OPTIMIZATION_COMPLETED, info.id.bytes)

@@ -1,0 +1,304 @@
+"""``/api/v1/optimizations``: parameter searches spread over the engine replicas."""
+
+import secrets
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from tradelab_contracts.datasets_rpc import DatasetStatus, GetDataset
+from tradelab_contracts.engine import EngineOptions
+from tradelab_contracts.engine_rpc import (
+    CancelOptimizationRequest,
+    EngineReply,
+    GetOptimization,
+    GetOptimizationHeatmap,
+    GetOptimizationResults,
+    Heatmap,
+    ListOptimizations,
+    OptimizationInfo,
+    OptimizationResultRow,
+    RunStatus,
+    SubmitOptimization,
+)
+from tradelab_contracts.optimization import (
+    Constraint,
+    Objective,
+    ParameterSpace,
+    SearchMethod,
+    WalkForward,
+)
+from tradelab_gateway.api.backtests import ask_engine
+from tradelab_gateway.api.datasets import ask_datasets
+from tradelab_gateway.api.deps import CurrentUser, Settings
+from tradelab_gateway.api.problems import ProblemError
+
+router = APIRouter(prefix="/api/v1/optimizations", tags=["optimizations"])
+SEARCH_ADAPTER: TypeAdapter[SearchMethod] = TypeAdapter(SearchMethod)
+
+
+class OptimizationCreate(BaseModel):
+    """``POST /api/v1/optimizations``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset_id: UUID = Field(description="A ready dataset of yours.")
+    strategy: str = Field(min_length=1, max_length=64, description="Name from /strategies.")
+    parameter_space: ParameterSpace = Field(
+        min_length=1,
+        description='Per parameter a range {"start", "stop", "step"} or a list of values.',
+    )
+    search: dict[str, Any] = Field(
+        default_factory=lambda: {"kind": "grid"},
+        description='{"kind": "grid"} or {"kind": "random", "n_samples": N, "seed": S}; '
+        "the seed is drawn (and returned) when absent.",
+    )
+    objective: Objective = Field(
+        default_factory=lambda: Objective(metric="sharpe"),
+        description="final_equity, total_return, max_drawdown, sharpe, trades or exposure.",
+    )
+    constraints: list[Constraint] = Field(
+        default_factory=list, description='e.g. [{"left": "fast", "op": "<", "right": "slow"}]'
+    )
+    min_trades: int | None = Field(default=None, ge=0, description="Fewer trades: not ranked.")
+    options: EngineOptions = Field(default_factory=EngineOptions, description="Simulation.")
+    walk_forward: WalkForward | None = Field(default=None, description="Not available yet.")
+
+
+class OptimizationPublic(BaseModel):
+    """An optimisation as its owner sees it."""
+
+    id: UUID
+    dataset_id: UUID
+    strategy: str
+    parameter_space: dict[str, Any]
+    search: dict[str, Any]
+    objective: Objective
+    constraints: list[Constraint]
+    min_trades: int | None
+    options: EngineOptions
+    status: str = Field(description="queued, running, completed, failed or cancelled")
+    total: int = Field(description="Combinations to evaluate")
+    evaluated: int
+    skipped: int = Field(description="Combinations left out by constraints or the strategy")
+    chunks: int
+    chunks_done: int
+    progress: float
+    sequence: int
+    best_parameters: dict[str, Any] | None
+    best_value: float | None
+    best_metrics: dict[str, float | None] | None
+    failure_message: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, info: OptimizationInfo) -> "OptimizationPublic":
+        """Build from the engine's record."""
+        return cls.model_validate(info.model_dump(mode="json", exclude={"owner_id", "results_uri"}))
+
+
+class OptimizationPage(BaseModel):
+    """A page of optimisations, newest first."""
+
+    items: list[OptimizationPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+class ResultsPage(BaseModel):
+    """A page of evaluated combinations, best first unless asked otherwise."""
+
+    optimization_id: UUID
+    items: list[OptimizationResultRow]
+    total: int
+    limit: int
+    offset: int
+
+
+def optimizations_router() -> APIRouter:
+    """Return the optimisation routes."""
+    return router
+
+
+def _info(reply: EngineReply) -> OptimizationInfo:
+    if reply.optimization is None:
+        raise ProblemError(500, "The engine gave an incomplete answer.")
+    return reply.optimization
+
+
+def _search(raw: dict[str, Any]) -> SearchMethod:
+    search = dict(raw)
+    if search.get("kind") in {"random", "genetic"} and search.get("seed") is None:
+        search["seed"] = secrets.randbelow(2**31)
+    try:
+        return SEARCH_ADAPTER.validate_python(search)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(["search", *map(str, e["loc"])]), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        raise ProblemError(
+            422, "Invalid search method.", code="validation_error", extra={"errors": errors}
+        ) from exc
+
+
+@router.post("", status_code=202, response_model=OptimizationPublic)
+async def submit(
+    body: OptimizationCreate, request: Request, user: CurrentUser, settings: Settings
+) -> JSONResponse:
+    """Start a search over one of your ready datasets; answers 202 at once."""
+    search = _search(body.search)
+    client = request.app.state.engine_client
+    dataset = await ask_datasets(
+        request,
+        GetDataset(reply_to=client.reply_topic, owner_id=user.user_id, dataset_id=body.dataset_id),
+        settings.retry_after_s,
+    )
+    info = dataset.dataset
+    if (
+        info is None
+        or info.status != DatasetStatus.READY
+        or not info.storage_uri
+        or not info.content_sha256
+    ):
+        status = info.status.value if info else "unknown"
+        raise ProblemError(
+            422,
+            f"The dataset is {status}; only ready datasets can be searched.",
+            code="dataset_not_ready",
+        )
+    command = SubmitOptimization(
+        reply_to=client.reply_topic,
+        optimization_id=uuid.uuid4(),
+        owner_id=user.user_id,
+        dataset_id=info.id,
+        dataset_uri=info.storage_uri,
+        dataset_sha256=info.content_sha256,
+        timeframe=info.timeframe,
+        strategy=body.strategy,
+        parameter_space=body.parameter_space,
+        search=search,
+        objective=body.objective,
+        constraints=body.constraints,
+        min_trades=body.min_trades,
+        options=body.options,
+        walk_forward=body.walk_forward,
+    )
+    created = _info(await ask_engine(request, command, settings.retry_after_s))
+    return JSONResponse(
+        OptimizationPublic.of(created).model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/api/v1/optimizations/{created.id}"},
+    )
+
+
+@router.get("")
+async def list_optimizations(
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    status: RunStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> OptimizationPage:
+    """Your optimisations, newest first."""
+    client = request.app.state.engine_client
+    command = ListOptimizations(
+        reply_to=client.reply_topic,
+        owner_id=user.user_id,
+        status=status,
+        limit=limit,
+        offset=offset,
+    )
+    reply = await ask_engine(request, command, settings.retry_after_s)
+    items = [OptimizationPublic.of(o) for o in reply.optimizations or []]
+    return OptimizationPage(items=items, total=reply.total or 0, limit=limit, offset=offset)
+
+
+@router.get("/{optimization_id}")
+async def get_optimization(
+    optimization_id: UUID, request: Request, user: CurrentUser, settings: Settings
+) -> OptimizationPublic:
+    """Status, progress (evaluated / total) and the best combination so far."""
+    command = GetOptimization(
+        reply_to=request.app.state.engine_client.reply_topic,
+        owner_id=user.user_id,
+        optimization_id=optimization_id,
+    )
+    return OptimizationPublic.of(_info(await ask_engine(request, command, settings.retry_after_s)))
+
+
+@router.get("/{optimization_id}/results")
+async def results(
+    optimization_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    order_by: str | None = Query(default=None, description="A metric; the objective if absent"),
+    descending: bool | None = Query(default=None, description="Best first if absent"),
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ResultsPage:
+    """Evaluated combinations with their metrics: the top N is the first page."""
+    command = GetOptimizationResults(
+        reply_to=request.app.state.engine_client.reply_topic,
+        owner_id=user.user_id,
+        optimization_id=optimization_id,
+        order_by=order_by,
+        descending=descending,
+        limit=limit,
+        offset=offset,
+    )
+    reply = await ask_engine(request, command, settings.retry_after_s)
+    return ResultsPage(
+        optimization_id=optimization_id,
+        items=reply.results or [],
+        total=reply.total or 0,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{optimization_id}/heatmap")
+async def heatmap(
+    optimization_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    x: Annotated[str, Query(min_length=1, description="Parameter on the x axis")],
+    y: Annotated[str, Query(min_length=1, description="Parameter on the y axis")],
+    metric: Annotated[str | None, Query(description="The objective's metric if absent")] = None,
+) -> Heatmap:
+    """A metric over two parameters; each cell holds the best value over the other ones."""
+    command = GetOptimizationHeatmap(
+        reply_to=request.app.state.engine_client.reply_topic,
+        owner_id=user.user_id,
+        optimization_id=optimization_id,
+        x=x,
+        y=y,
+        metric=metric,
+    )
+    reply = await ask_engine(request, command, settings.retry_after_s)
+    if reply.heatmap is None:
+        raise ProblemError(500, "The engine gave an incomplete answer.")
+    return reply.heatmap
+
+
+@router.post("/{optimization_id}/cancel", status_code=202)
+async def cancel(
+    optimization_id: UUID, request: Request, user: CurrentUser, settings: Settings
+) -> OptimizationPublic:
+    """Stop a running optimisation; chunks not yet evaluated are dropped."""
+    command = CancelOptimizationRequest(
+        reply_to=request.app.state.engine_client.reply_topic,
+        owner_id=user.user_id,
+        optimization_id=optimization_id,
+    )
+    return OptimizationPublic.of(_info(await ask_engine(request, command, settings.retry_after_s)))

@@ -1,0 +1,282 @@
+"""Parameter optimisation through the gateway: the grid's best equals the best of single
+backtests, results and heatmap, refusals, cancel, and a grid spread over two engine replicas that
+completes with every combination evaluated exactly once after one replica is killed mid-job."""
+
+import asyncio
+import time
+from collections.abc import Iterator
+from importlib.resources import files
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.e2e.test_long_backtests import minute_bars_csv
+from tests.e2e.test_websocket import Collector, open_socket
+from tests.polling import wait_for
+from tradelab_devstack.ports import free_port
+from tradelab_devstack.services import ServiceProcess, wait_until_ready
+from tradelab_devstack.stack import Stack
+
+pytestmark = pytest.mark.e2e
+
+GOOG = files("backtesting.test") / "GOOG.csv"
+FINAL = {"completed", "failed", "cancelled"}
+SMALL_GRID: dict[str, Any] = {
+    "strategy": "sma_cross",
+    "parameter_space": {
+        "fast": {"start": 5, "stop": 20, "step": 5},
+        "slow": {"start": 30, "stop": 60, "step": 10},
+    },
+    "constraints": [{"left": "fast", "op": "<", "right": "slow"}],
+    "objective": {"metric": "sharpe", "direction": "maximize"},
+    "options": {"fee_rate": 0.001},
+}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class User:
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+        response = client.post(
+            "/api/v1/auth/register",
+            json={"email": f"opt-{time.monotonic_ns()}@example.com", "password": "long enough 1"},
+        )
+        assert response.status_code == 201, response.text
+        self.token: str = response.json()["access_token"]
+
+    def get(self, url: str) -> dict[str, Any]:
+        response = self.client.get(url, headers=auth(self.token))
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def post(self, url: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        return self.client.post(url, headers=auth(self.token), json=body)
+
+    def upload(self, name: str, content: bytes) -> str:
+        created = self.client.post(
+            "/api/v1/datasets",
+            headers=auth(self.token),
+            files={"file": (name, content, "text/csv")},
+        ).json()
+
+        def ready() -> str | None:
+            body = self.get(f"/api/v1/datasets/{created['id']}")
+            return created["id"] if body["status"] == "ready" else None
+
+        return wait_for(ready, 60, f"{name} ingested")
+
+    def finished(self, url: str, deadline_s: float) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            response = self.client.get(url, headers=auth(self.token))
+            if response.status_code == httpx.codes.SERVICE_UNAVAILABLE:
+                return None  # the engine group rebalancing after a replica died
+            body: dict[str, Any] = response.json()
+            return body if body["status"] in FINAL else None
+
+        return wait_for(probe, deadline_s, f"{url} finished")
+
+
+@pytest.fixture(scope="module")
+def user(stack: Stack) -> Iterator[User]:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
+        yield User(client)
+
+
+@pytest.fixture(scope="module")
+def goog(user: User) -> str:
+    return user.upload("GOOG.csv", GOOG.read_bytes())
+
+
+def test_grid_best_equals_the_best_single_backtest(stack: Stack, user: User, goog: str) -> None:
+    live = Collector(open_socket(stack.gateway_url, "/api/v1/ws", user.token))
+    created = user.post("/api/v1/optimizations", {"dataset_id": goog, **SMALL_GRID})
+    assert created.status_code == 202, created.text
+    optimization = created.json()
+    # fast 5..20 x slow 30..60: 16 combinations, all with fast < slow.
+    assert (optimization["total"], optimization["skipped"]) == (16, 0)
+    done = user.finished(f"/api/v1/optimizations/{optimization['id']}", 120)
+    assert done["status"] == "completed", done
+    assert done["evaluated"] == 16
+    assert done["chunks_done"] == done["chunks"] == 1  # 16 combinations, chunks of 20
+    # Progress and the best so far streamed over the WebSocket, ending with completed.
+    final = wait_for(lambda: live.final_of(optimization["id"]), 30, "final event on the socket")
+    live.close()
+    streamed = live.events(optimization["id"])
+    assert {e["job_type"] for e in streamed} == {"optimization"}
+    assert [e["type"] for e in streamed] == ["progress", "completed"]
+    assert streamed[0]["evaluated"] == 16
+    assert final["best_parameters"] == done["best_parameters"]
+
+    # Run every combination as an ordinary backtest and pick the best by hand.
+    singles = []
+    for fast in (5, 10, 15, 20):
+        for slow in (30, 40, 50, 60):
+            body = {
+                "dataset_id": goog,
+                "strategy": "sma_cross",
+                "parameters": {"fast": fast, "slow": slow},
+                "options": {"fee_rate": 0.001},
+            }
+            response = user.post("/api/v1/backtests", body)
+            assert response.status_code == 202, response.text
+            singles.append(response.json()["id"])
+    runs = [user.finished(f"/api/v1/backtests/{run_id}", 120) for run_id in singles]
+    best = max(runs, key=lambda r: r["summary"]["sharpe"])
+    assert done["best_parameters"] == best["parameters"]
+    assert done["best_value"] == pytest.approx(best["summary"]["sharpe"], rel=1e-9)
+
+    page = user.get(f"/api/v1/optimizations/{optimization['id']}/results?limit=100")
+    assert page["total"] == 16
+    by_parameters = {(r["parameters"]["fast"], r["parameters"]["slow"]): r for r in page["items"]}
+    for run in runs:
+        row = by_parameters[(run["parameters"]["fast"], run["parameters"]["slow"])]
+        summary = run["summary"]
+        for metric in ("final_equity", "total_return", "max_drawdown", "sharpe", "exposure"):
+            assert row["metrics"][metric] == pytest.approx(summary[metric], rel=1e-9), metric
+        assert row["metrics"]["trades"] == summary["trades"]
+    objectives = [r["objective"] for r in page["items"]]
+    assert objectives == sorted(objectives, reverse=True)  # best first
+
+    grid = user.get(
+        f"/api/v1/optimizations/{optimization['id']}/heatmap?x=fast&y=slow&metric=total_return"
+    )
+    assert grid["x_values"] == [5, 10, 15, 20]
+    assert grid["y_values"] == [30, 40, 50, 60]
+    assert grid["z"][0][0] == pytest.approx(by_parameters[(5, 30)]["metrics"]["total_return"])
+
+
+def test_bad_searches_are_refused_with_422(user: User, goog: str) -> None:
+    def refused(**changes: Any) -> dict[str, Any]:
+        response = user.post("/api/v1/optimizations", {"dataset_id": goog, **SMALL_GRID, **changes})
+        assert response.status_code == 422, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    assert "nope" in refused(parameter_space={"nope": [1, 2]})["detail"]
+    assert "objective" in refused(objective={"metric": "calmar"})["detail"]
+    assert (
+        "No combination"
+        in refused(constraints=[{"left": "fast", "op": ">", "right": "slow"}])["detail"]
+    )
+    assert (
+        "genetic"
+        in refused(search={"kind": "genetic", "population": 4, "generations": 2})["detail"]
+    )
+    refused(search={"kind": "random"})  # n_samples missing
+    other = User(user.client)
+    response = other.post("/api/v1/optimizations", {"dataset_id": goog, **SMALL_GRID})
+    assert response.status_code == 404  # not their dataset
+
+
+def test_cancel_stops_an_optimisation_and_others_cannot_see_it(user: User, goog: str) -> None:
+    body = {
+        "dataset_id": goog,
+        **SMALL_GRID,
+        "parameter_space": {
+            "fast": {"start": 2, "stop": 60, "step": 1},
+            "slow": {"start": 61, "stop": 200, "step": 1},
+        },
+    }
+    created = user.post("/api/v1/optimizations", body).json()
+    assert created["total"] == 59 * 140
+    cancelled = user.post(f"/api/v1/optimizations/{created['id']}/cancel")
+    assert cancelled.status_code == 202, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    time.sleep(2)
+    after = user.get(f"/api/v1/optimizations/{created['id']}")
+    assert after["status"] == "cancelled"
+    assert after["evaluated"] < after["total"]
+    again = user.post(f"/api/v1/optimizations/{created['id']}/cancel")
+    assert again.status_code == 409
+    other = User(user.client)
+    assert (
+        other.client.get(
+            f"/api/v1/optimizations/{created['id']}", headers=auth(other.token)
+        ).status_code
+        == 404
+    )
+    listed = user.get("/api/v1/optimizations?status=cancelled")
+    assert created["id"] in {o["id"] for o in listed["items"]}
+
+
+def chunk_workers(database_url: str, optimization_id: str) -> dict[str, int]:
+    async def fetch() -> dict[str, int]:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    text(
+                        "SELECT worker, count(*) FROM engine.optimization_chunks "
+                        "WHERE optimization_id = :id AND done GROUP BY worker"
+                    ),
+                    {"id": optimization_id},
+                )
+                return {str(worker): int(count) for worker, count in rows}
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(fetch())
+
+
+def test_a_grid_spread_over_two_replicas_survives_killing_one(stack: Stack, user: User) -> None:
+    dataset = user.upload("minutes.csv", minute_bars_csv(20_000, seed=11))
+    first = stack.processes["engine"]
+    second = ServiceProcess("engine", free_port(), first.env, instance="b")
+    second.start()
+    try:
+        wait_until_ready([second], 120)
+        time.sleep(6)  # both replicas in the chunk group before the chunks are published
+        body = {
+            "dataset_id": dataset,
+            **SMALL_GRID,
+            "parameter_space": {
+                "fast": {"start": 5, "stop": 40, "step": 1},
+                "slow": {"start": 50, "stop": 200, "step": 5},
+            },
+        }
+        created = user.post("/api/v1/optimizations", body)
+        assert created.status_code == 202, created.text
+        optimization = created.json()
+        total, chunks = optimization["total"], optimization["chunks"]
+        assert total == 36 * 31
+        assert chunks == -(-total // 20)
+
+        def b_has_worked() -> bool | None:
+            done = chunk_workers(stack.database_url, optimization["id"])
+            return True if done.get("engine-b", 0) >= 2 else None
+
+        wait_for(b_has_worked, 60, "replica b evaluated chunks")
+        second.kill()  # SIGKILL mid-job: its chunk in hand was never committed
+        at_kill = sum(chunk_workers(stack.database_url, optimization["id"]).values())
+        assert at_kill < chunks, "the job ended before the kill"
+
+        done = user.finished(f"/api/v1/optimizations/{optimization['id']}", 180)
+        assert done["status"] == "completed", done
+        assert done["evaluated"] == total
+        assert done["chunks_done"] == chunks
+        page = user.get(f"/api/v1/optimizations/{optimization['id']}/results?limit=1000")
+        assert page["total"] == total
+        rest = user.get(
+            f"/api/v1/optimizations/{optimization['id']}/results?limit=1000&offset=1000"
+        )
+        indices = [r["index"] for r in page["items"] + rest["items"]]
+        assert sorted(indices) == list(range(total))  # every combination exactly once
+        workers = chunk_workers(stack.database_url, optimization["id"])
+        assert sum(workers.values()) == chunks
+        assert set(workers) == {"engine-b", first_worker(stack)}
+    finally:
+        second.kill()
+
+
+def first_worker(stack: Stack) -> str:
+    """The instance id of the stack's own engine (its worker name)."""
+    health = httpx.get(f"{stack.processes['engine'].url}/readyz", timeout=5).json()
+    worker: str = health["instance_id"]
+    return worker
