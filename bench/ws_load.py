@@ -31,6 +31,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -154,10 +155,8 @@ async def listen(socket: ClientConnection, received: Received, stop: asyncio.Eve
                 received.events.append((message["run_id"], kind, message["sequence"], now - sent))
     except ConnectionClosed as closed:
         received.closed_early = True
-        got, sent = closed.rcvd, closed.sent
-        received.close = (
-            f"{got.code if got else None}/{sent.code if sent else None} {got.reason if got else ''}"
-        )
+        got = closed.rcvd
+        received.close = f"{got.code} {got.reason}" if got else "no close frame"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -233,6 +232,9 @@ async def run(gateway: str, clients: int, users: int, jobs: int, bars: int) -> i
     print(
         f"duplicate events: {duplicates}; sockets closed early: {sum(r.closed_early for r in seen)}"
     )
+    reasons = Counter(r.close for r in seen if r.closed_early)
+    if reasons:
+        print(f"close codes of sockets closed early: {dict(reasons.most_common(5))}")
     if progress:
         print(
             f"progress events per socket and job: "

@@ -175,32 +175,43 @@ async def _job_snapshot(
 async def _active_snapshots(
     websocket: WebSocket, user: Principal, subscription: Subscription
 ) -> None:
-    """Queue a snapshot of every queued or running job of the user."""
+    """Queue a snapshot of every queued or running job of the user.
+
+    The snapshots are a courtesy on ``/ws``: when the engine does not answer in time (a burst of
+    connections), the socket stays open with live events only and says so, rather than closing.
+    """
     client: EngineRpcClient = websocket.app.state.engine_client
     known: dict[UUID, int] = {}
-    runs = await _engine(
-        websocket,
-        ListBacktests(
-            reply_to=client.reply_topic,
-            owner_id=user.user_id,
-            active=True,
-            limit=ACTIVE_LIMIT,
-            offset=0,
-        ),
-    )
+    try:
+        runs = await _engine(
+            websocket,
+            ListBacktests(
+                reply_to=client.reply_topic,
+                owner_id=user.user_id,
+                active=True,
+                limit=ACTIVE_LIMIT,
+                offset=0,
+            ),
+        )
+        searches = await _engine(
+            websocket,
+            ListOptimizations(
+                reply_to=client.reply_topic,
+                owner_id=user.user_id,
+                active=True,
+                limit=ACTIVE_LIMIT,
+                offset=0,
+            ),
+        )
+    except _Closed:
+        subscription.outbox.put(
+            {"type": "error", "message": "current jobs unavailable; live events follow"}
+        )
+        subscription.start(known)
+        return
     for run in runs.runs or []:
         subscription.outbox.put(_snapshot(run))
         known[run.id] = run.sequence
-    searches = await _engine(
-        websocket,
-        ListOptimizations(
-            reply_to=client.reply_topic,
-            owner_id=user.user_id,
-            active=True,
-            limit=ACTIVE_LIMIT,
-            offset=0,
-        ),
-    )
     for info in searches.optimizations or []:
         subscription.outbox.put(_optimization_snapshot(info))
         known[info.id] = info.sequence
