@@ -3,6 +3,7 @@ HTML report opened in headless Chromium, and a comparison of two runs."""
 
 import csv
 import io
+import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -165,7 +166,9 @@ def test_report_renders_every_chart_offline_in_headless_chromium(
     page_file = tmp_path / "report.html"
     page_file.write_bytes(response.content)
 
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
     assert chromium, "Chromium is missing: `make browser` installs Debian's package"
     console_errors: list[str] = []
     requests: list[str] = []
