@@ -8,7 +8,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from tradelab_contracts.datasets_rpc import DatasetStatus, GetDataset
 from tradelab_contracts.engine_rpc import (
     CancelBacktestRequest,
     DeleteBacktest,
@@ -31,7 +30,7 @@ from tradelab_gateway.api.backtests_schemas import (
     StrategyPublic,
     TradesPublic,
 )
-from tradelab_gateway.api.datasets import ask_datasets, store_of
+from tradelab_gateway.api.datasets import ready_dataset, store_of
 from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.results_files import equity_points, trade_rows
@@ -99,27 +98,9 @@ async def submit(
     body: BacktestCreate, request: Request, user: CurrentUser, settings: Settings
 ) -> JSONResponse:
     """Queue a backtest of one of your ready datasets; answers 202 with the run."""
-    dataset = await ask_datasets(
-        request,
-        GetDataset(
-            reply_to=_client(request).reply_topic, owner_id=user.user_id, dataset_id=body.dataset_id
-        ),
-        settings.retry_after_s,
+    info = await ready_dataset(
+        request, user.user_id, body.dataset_id, settings.retry_after_s, "backtested"
     )
-    info = dataset.dataset
-    if (
-        info is None
-        or info.status != DatasetStatus.READY
-        or not info.storage_uri
-        or not info.content_sha256
-    ):
-        status = info.status.value if info else "unknown"
-        raise ProblemError(
-            422,
-            f"The dataset is {status}; only ready datasets can be backtested.",
-            code="dataset_not_ready",
-            extra={"errors": [{"field": "dataset_id", "message": f"dataset is {status}"}]},
-        )
     command = SubmitBacktest(
         reply_to=_client(request).reply_topic,
         run_id=uuid.uuid4(),

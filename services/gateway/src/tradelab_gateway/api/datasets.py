@@ -3,6 +3,7 @@
 import asyncio
 import json
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 from uuid import UUID
@@ -18,6 +19,7 @@ from tradelab_contracts.datasets_rpc import (
     DatasetsCommand,
     DatasetsErrorCode,
     DatasetsReply,
+    DatasetStatus,
     DeleteDataset,
     GetDataset,
     ListDatasets,
@@ -72,6 +74,42 @@ async def ask_datasets(
         status_by_code=STATUS_BY_CODE,
         retry_after_s=retry_after_s,
     )
+
+
+@dataclass(frozen=True)
+class ReadyDataset:
+    """A dataset that can be computed on: where its bars are and what they hash to."""
+
+    id: UUID
+    storage_uri: str
+    content_sha256: str
+    timeframe: str | None
+
+
+async def ready_dataset(
+    request: Request, user_id: UUID, dataset_id: UUID, retry_after_s: int, purpose: str
+) -> ReadyDataset:
+    """The user's dataset when it is ready to compute on; 404 if not theirs, 422 if not ready.
+
+    ``purpose`` ends the refusal: "only ready datasets can be {purpose}"."""
+    command = GetDataset(
+        reply_to=_client(request).reply_topic, owner_id=user_id, dataset_id=dataset_id
+    )
+    info = (await ask_datasets(request, command, retry_after_s)).dataset
+    if (
+        info is None
+        or info.status != DatasetStatus.READY
+        or not info.storage_uri
+        or not info.content_sha256
+    ):
+        status = info.status.value if info else "unknown"
+        raise ProblemError(
+            422,
+            f"The dataset is {status}; only ready datasets can be {purpose}.",
+            code="dataset_not_ready",
+            extra={"errors": [{"field": "dataset_id", "message": f"dataset is {status}"}]},
+        )
+    return ReadyDataset(info.id, info.storage_uri, info.content_sha256, info.timeframe)
 
 
 def _dataset(reply: DatasetsReply) -> DatasetInfo:

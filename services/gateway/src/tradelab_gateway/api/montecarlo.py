@@ -9,7 +9,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from tradelab_contracts.datasets_rpc import DatasetInfo, DatasetStatus, GetDataset
 from tradelab_contracts.engine_rpc import (
     CancelMonteCarloRequest,
     EngineReply,
@@ -21,7 +20,7 @@ from tradelab_contracts.engine_rpc import (
 )
 from tradelab_contracts.montecarlo import MonteCarloMethod
 from tradelab_gateway.api.backtests import ask_engine
-from tradelab_gateway.api.datasets import ask_datasets
+from tradelab_gateway.api.datasets import ready_dataset
 from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.montecarlo_schemas import (
     MonteCarloCreate,
@@ -50,27 +49,6 @@ def _study(reply: EngineReply) -> MonteCarloInfo:
     return reply.monte_carlo
 
 
-async def _ready_dataset(
-    request: Request, user_id: UUID, dataset_id: UUID, retry_after_s: int
-) -> DatasetInfo:
-    command = GetDataset(reply_to=_reply_topic(request), owner_id=user_id, dataset_id=dataset_id)
-    info = (await ask_datasets(request, command, retry_after_s)).dataset
-    if (
-        info is None
-        or info.status != DatasetStatus.READY
-        or not info.storage_uri
-        or not info.content_sha256
-    ):
-        status = info.status.value if info else "unknown"
-        raise ProblemError(
-            422,
-            f"The dataset is {status}; only ready datasets can be simulated.",
-            code="dataset_not_ready",
-            extra={"errors": [{"field": "dataset_id", "message": f"dataset is {status}"}]},
-        )
-    return info
-
-
 @router.post("", status_code=202, response_model=MonteCarloPublic)
 async def submit(
     body: MonteCarloCreate, request: Request, user: CurrentUser, settings: Settings
@@ -78,8 +56,8 @@ async def submit(
     """Queue a Monte Carlo study; answers 202 with the study (and the seed it will use)."""
     dataset = None
     if body.dataset_id is not None:
-        dataset = await _ready_dataset(
-            request, user.user_id, body.dataset_id, settings.retry_after_s
+        dataset = await ready_dataset(
+            request, user.user_id, body.dataset_id, settings.retry_after_s, "simulated"
         )
     command = SubmitMonteCarlo(
         reply_to=_reply_topic(request),

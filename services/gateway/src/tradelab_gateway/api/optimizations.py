@@ -10,7 +10,6 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from tradelab_contracts.datasets_rpc import DatasetStatus, GetDataset
 from tradelab_contracts.engine import EngineOptions
 from tradelab_contracts.engine_rpc import (
     CancelOptimizationRequest,
@@ -33,7 +32,7 @@ from tradelab_contracts.optimization import (
     WalkForward,
 )
 from tradelab_gateway.api.backtests import ask_engine
-from tradelab_gateway.api.datasets import ask_datasets
+from tradelab_gateway.api.datasets import ready_dataset
 from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.problems import ProblemError
 
@@ -156,24 +155,9 @@ async def submit(
     """Start a search over one of your ready datasets; answers 202 at once."""
     search = _search(body.search)
     client = request.app.state.engine_client
-    dataset = await ask_datasets(
-        request,
-        GetDataset(reply_to=client.reply_topic, owner_id=user.user_id, dataset_id=body.dataset_id),
-        settings.retry_after_s,
+    info = await ready_dataset(
+        request, user.user_id, body.dataset_id, settings.retry_after_s, "searched"
     )
-    info = dataset.dataset
-    if (
-        info is None
-        or info.status != DatasetStatus.READY
-        or not info.storage_uri
-        or not info.content_sha256
-    ):
-        status = info.status.value if info else "unknown"
-        raise ProblemError(
-            422,
-            f"The dataset is {status}; only ready datasets can be searched.",
-            code="dataset_not_ready",
-        )
     command = SubmitOptimization(
         reply_to=client.reply_topic,
         optimization_id=uuid.uuid4(),
