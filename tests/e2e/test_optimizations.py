@@ -166,13 +166,62 @@ def test_bad_searches_are_refused_with_422(user: User, goog: str) -> None:
         in refused(constraints=[{"left": "fast", "op": ">", "right": "slow"}])["detail"]
     )
     assert (
-        "genetic"
-        in refused(search={"kind": "genetic", "population": 4, "generations": 2})["detail"]
+        "population x generations"
+        in refused(search={"kind": "genetic", "population": 10_000, "generations": 100})["detail"]
     )
     refused(search={"kind": "random"})  # n_samples missing
     other = User(user.client)
     response = other.post("/api/v1/optimizations", {"dataset_id": goog, **SMALL_GRID})
     assert response.status_code == 404  # not their dataset
+
+
+def test_genetic_search_is_reproducible_and_ranks_what_it_evaluated(user: User, goog: str) -> None:
+    body = {
+        "dataset_id": goog,
+        **SMALL_GRID,
+        "parameter_space": {
+            "fast": {"start": 2, "stop": 40, "step": 1},
+            "slow": {"start": 20, "stop": 200, "step": 5},
+        },
+        "search": {
+            "kind": "genetic",
+            "population": 10,
+            "generations": 5,
+            "mutation_rate": 0.2,
+            "crossover_rate": 0.8,
+            "seed": 42,
+        },
+    }
+    runs = []
+    for _ in range(2):
+        created = user.post("/api/v1/optimizations", body)
+        assert created.status_code == 202, created.text
+        assert (created.json()["total"], created.json()["chunks"]) == (50, 5)
+        runs.append(user.finished(f"/api/v1/optimizations/{created.json()['id']}", 120))
+    first, second = runs
+    assert first["status"] == second["status"] == "completed"
+    assert first["evaluated"] == 50
+    assert first["best_parameters"] == second["best_parameters"]
+    assert first["best_value"] == second["best_value"]
+
+    def rows(optimization: dict[str, Any]) -> list[tuple[int, int, float | None]]:
+        page = user.get(f"/api/v1/optimizations/{optimization['id']}/results?limit=100")
+        assert page["total"] == 50
+        return sorted((r["index"], r["parameters"]["fast"], r["objective"]) for r in page["items"])
+
+    assert rows(first) == rows(second)  # same seed: the same 50 evaluations
+    evaluated = rows(first)
+    assert all(fast_slow_ok(r) for r in evaluated_parameters(user, first))
+    assert first["best_value"] == max(o for _, _, o in evaluated if o is not None)
+
+
+def evaluated_parameters(user: User, optimization: dict[str, Any]) -> list[dict[str, Any]]:
+    page = user.get(f"/api/v1/optimizations/{optimization['id']}/results?limit=100")
+    return [r["parameters"] for r in page["items"]]
+
+
+def fast_slow_ok(parameters: dict[str, Any]) -> bool:
+    return bool(parameters["fast"] < parameters["slow"])
 
 
 def test_cancel_stops_an_optimisation_and_others_cannot_see_it(user: User, goog: str) -> None:

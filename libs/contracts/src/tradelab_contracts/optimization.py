@@ -162,6 +162,7 @@ class RunOptimization(Command):
     walk_forward: WalkForward | None = Field(
         default=None, description="Walk-forward scheme; optimise over the whole dataset if None."
     )
+    timeframe: str | None = Field(default=None, description="Bar size, for annualising.")
 
     @model_validator(mode="after")
     def _constraints_name_parameters(self) -> Self:

@@ -24,12 +24,13 @@ from tradelab_contracts.engine_rpc import (
     RunQuickBacktest,
     SubmitBacktest,
 )
-from tradelab_contracts.optimization import RunOptimizationChunk
+from tradelab_contracts.optimization import RunOptimization, RunOptimizationChunk
 from tradelab_contracts.topics import (
     BACKTEST_CANCEL_REQUESTED,
     BACKTEST_REQUESTED,
     ENGINE_REQUESTS,
     OPTIMIZATION_CHUNK_REQUESTED,
+    OPTIMIZATION_REQUESTED,
 )
 from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.logging import get_logger
@@ -136,6 +137,22 @@ def register_handlers(
     async def on_job(job: RunBacktest) -> None:
         await jobs.run_job(job, deps)
 
+    register_optimization_handlers(broker, opt)
+
+    # Every replica hears every cancel request; only the one running the job acts on it.
+    @broker.subscriber(
+        BACKTEST_CANCEL_REQUESTED,
+        group_id=f"engine-cancel-{instance_id}",
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=RPC_FETCH_MAX_WAIT_MS,
+    )
+    async def on_cancel(cmd: CancelBacktest) -> None:
+        deps.cancelled.add(str(cmd.run_id))
+
+
+def register_optimization_handlers(broker: KafkaBroker, opt: OptimizationDeps) -> None:
+    """Subscribe the optimisation consumers (chunks, and genetic searches)."""
+
     # Optimisation chunks: every replica of the group takes chunks; committed after the chunk is
     # stored, so a replica killed mid-chunk leaves it to another (counted once by the repository).
     @broker.subscriber(
@@ -147,12 +164,14 @@ def register_handlers(
     async def on_chunk(chunk: RunOptimizationChunk) -> None:
         await optimizations.run_chunk(chunk, opt)
 
-    # Every replica hears every cancel request; only the one running the job acts on it.
+    # Genetic searches: one replica evolves each, generation by generation (each stored once);
+    # committed after the search ends, so a replica killed mid-way leaves it to another, which
+    # resumes from the stored generations.
     @broker.subscriber(
-        BACKTEST_CANCEL_REQUESTED,
-        group_id=f"engine-cancel-{instance_id}",
-        auto_offset_reset="latest",
-        fetch_max_wait_ms=RPC_FETCH_MAX_WAIT_MS,
+        OPTIMIZATION_REQUESTED,
+        group_id="engine-optimizations",
+        ack_policy=AckPolicy.ACK,
+        auto_offset_reset="earliest",
     )
-    async def on_cancel(cmd: CancelBacktest) -> None:
-        deps.cancelled.add(str(cmd.run_id))
+    async def on_optimization(job: RunOptimization) -> None:
+        await optimizations.run_genetic(job, opt)

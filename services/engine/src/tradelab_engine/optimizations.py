@@ -33,9 +33,12 @@ from tradelab_contracts.engine_rpc import (
     SubmitOptimization,
 )
 from tradelab_contracts.optimization import (
+    Constraint,
+    GeneticSearch,
     OptimizationCancelled,
     OptimizationCompleted,
     OptimizationProgress,
+    RunOptimization,
     RunOptimizationChunk,
 )
 from tradelab_contracts.topics import (
@@ -43,13 +46,29 @@ from tradelab_contracts.topics import (
     OPTIMIZATION_CHUNK_REQUESTED,
     OPTIMIZATION_COMPLETED,
     OPTIMIZATION_PROGRESS,
+    OPTIMIZATION_REQUESTED,
 )
 from tradelab_runtime.logging import get_logger
 
 from .adapters.bars_loader import load_bars
-from .adapters.optimization_repository import OptimizationRepository
+from .adapters.optimization_repository import ChunkStored, OptimizationRepository
+from .domain.genetic import (
+    Accept,
+    NoValidIndividualError,
+    first_generation,
+    generator,
+    next_generation,
+    random_valid,
+)
 from .domain.optimize import SWEEP_METRICS, evaluate_chunk, heatmap
-from .domain.search import SearchError, chunk_bounds, plan_search
+from .domain.search import (
+    MAX_COMBINATIONS,
+    SearchError,
+    axis_values,
+    chunk_bounds,
+    plan_search,
+    satisfies,
+)
 from .service import EngineDeps, error_reply, reply
 from .strategies.base import UnknownStrategyError
 from .strategies.catalogue import STRATEGIES, validate_parameters
@@ -98,6 +117,8 @@ async def submit_optimization(cmd: SubmitOptimization, deps: OptimizationDeps) -
         return _refuse(cmd, message, "objective.metric")
     if cmd.walk_forward is not None:
         return _refuse(cmd, "Walk-forward optimisation is not available yet.", "walk_forward")
+    if isinstance(cmd.search, GeneticSearch):
+        return await _submit_genetic(cmd, cmd.search, deps)
     try:
         plan = await asyncio.to_thread(
             plan_search, cmd.parameter_space, cmd.search, cmd.constraints, _validator(cmd.strategy)
@@ -152,6 +173,144 @@ async def submit_optimization(cmd: SubmitOptimization, deps: OptimizationDeps) -
         key = f"{cmd.optimization_id}:{index}".encode()
         await deps.engine.publish(chunk, OPTIMIZATION_CHUNK_REQUESTED, key)
     return reply(cmd, optimization=info)
+
+
+def _accept(strategy: str, constraints: list[Constraint]) -> Accept:
+    """A combination allowed by the constraints and the strategy, defaults filled in."""
+    validate = _validator(strategy)
+
+    def accept(combination: dict[str, Any]) -> dict[str, Any] | None:
+        return validate(combination) if satisfies(combination, constraints) else None
+
+    return accept
+
+
+def _stored_values(cmd: SubmitOptimization, total: int, chunk_sizes: list[int]) -> dict[str, Any]:
+    now_fields = {"status": RunStatus.QUEUED.value, "evaluated": 0, "chunks_done": 0}
+    spec = cmd.model_dump(
+        mode="json",
+        include={"parameter_space", "search", "objective", "constraints", "min_trades", "options"},
+    )
+    return {
+        "id": cmd.optimization_id,
+        "owner_id": cmd.owner_id,
+        "dataset_id": cmd.dataset_id,
+        "dataset_uri": cmd.dataset_uri,
+        "dataset_sha256": cmd.dataset_sha256,
+        "timeframe": cmd.timeframe,
+        "strategy": cmd.strategy,
+        "spec": spec,
+        "total": total,
+        "skipped": 0,
+        "chunks": len(chunk_sizes),
+        "event_seq": 0,
+        **now_fields,
+    }
+
+
+async def _submit_genetic(
+    cmd: SubmitOptimization, search: GeneticSearch, deps: OptimizationDeps
+) -> EngineReply:
+    """Store a genetic search (one chunk per generation) and hand it to one replica."""
+    total = search.population * search.generations
+    if total > MAX_COMBINATIONS:
+        message = f"population x generations is {total:,}; at most {MAX_COMBINATIONS:,} are run"
+        return _refuse(cmd, message, "search")
+    accept = _accept(cmd.strategy, cmd.constraints)
+    try:
+        random_valid(axis_values(cmd.parameter_space), accept, generator(search.seed, 0))
+    except NoValidIndividualError:
+        message = "No combination passes the constraints and the strategy's rules."
+        return _refuse(cmd, message, "parameter_space")
+    now = deps.engine.clock.now()
+    values = _stored_values(cmd, total, [search.population] * search.generations)
+    info = await deps.repo.add(
+        {**values, "created_at": now, "updated_at": now},
+        [search.population] * search.generations,
+    )
+    job = RunOptimization(
+        optimization_id=cmd.optimization_id,
+        owner_id=cmd.owner_id,
+        dataset_id=cmd.dataset_id,
+        dataset_uri=cmd.dataset_uri,
+        dataset_sha256=cmd.dataset_sha256,
+        strategy=cmd.strategy,
+        parameter_space=cmd.parameter_space,
+        search=search,
+        objective=cmd.objective,
+        constraints=cmd.constraints,
+        min_trades=cmd.min_trades,
+        options=cmd.options,
+        timeframe=cmd.timeframe,
+        correlation_id=correlation_of(cmd),
+    )
+    await deps.engine.publish(job, OPTIMIZATION_REQUESTED, cmd.optimization_id.bytes)
+    return reply(cmd, optimization=info)
+
+
+async def run_genetic(job: RunOptimization, deps: OptimizationDeps) -> None:
+    """Evolve a genetic search generation by generation on this replica.
+
+    Each generation is stored as one chunk (counted once). A replica that takes the job over
+    after a crash reads the generations already stored and, since every generation's choices
+    depend only on the seed and the stored scores, carries on exactly where it stopped.
+    """
+    search = job.search
+    if not isinstance(search, GeneticSearch):
+        return
+    axes = axis_values(job.parameter_space)
+    accept = _accept(job.strategy, job.constraints)
+    maximize = job.objective.direction == "maximize"
+    bars = await asyncio.to_thread(load_bars, deps.engine.store.path(job.dataset_uri))
+    parents: list[dict[str, Any]] = []
+    scores: list[float | None] = []
+    for generation in range(search.generations):
+        if not await deps.repo.is_active(job.optimization_id):
+            return  # cancelled (or failed): stop evolving
+        rows = await deps.repo.chunk_results(job.optimization_id, generation)
+        if rows is None:
+            if generation == 0:
+                members = first_generation(axes, search.population, accept, search.seed)
+            else:
+                members = next_generation(
+                    axes,
+                    parents,
+                    scores,
+                    maximize=maximize,
+                    mutation_rate=search.mutation_rate,
+                    crossover_rate=search.crossover_rate,
+                    accept=accept,
+                    seed=search.seed,
+                    generation=generation,
+                )
+            evaluated = await asyncio.to_thread(
+                evaluate_chunk,
+                bars,
+                job.strategy,
+                members,
+                generation * search.population,
+                job.options,
+                job.timeframe,
+                job.objective,
+                job.min_trades,
+            )
+            if deps.engine.chunk_pause_s:
+                await asyncio.sleep(deps.engine.chunk_pause_s)  # test-only pacing
+            stored = await deps.repo.store_chunk(
+                job.optimization_id,
+                generation,
+                evaluated,
+                maximize,
+                deps.engine.worker,
+                deps.engine.clock.now(),
+            )
+            if stored is not None:
+                await _announce(stored, deps)
+            rows = await deps.repo.chunk_results(job.optimization_id, generation)
+            if rows is None:
+                return  # cancelled meanwhile
+        parents = [dict(r.parameters) for r in rows]
+        scores = [r.objective if r.ranked else None for r in rows]
 
 
 async def get_optimization(cmd: GetOptimization, deps: OptimizationDeps) -> EngineReply:
@@ -286,6 +445,17 @@ async def run_chunk(chunk: RunOptimizationChunk, deps: OptimizationDeps) -> None
     )
     if stored is None:
         return  # counted already (a redelivery), or cancelled meanwhile
+    log.info(
+        "optimisation chunk stored",
+        optimization_id=str(chunk.optimization_id),
+        chunk=chunk.chunk_index,
+        seconds=round(time.monotonic() - started, 3),
+    )
+    await _announce(stored, deps)
+
+
+async def _announce(stored: ChunkStored, deps: OptimizationDeps) -> None:
+    """Publish the progress a stored chunk made, and the end when it was the last."""
     info = stored.info
     progress = OptimizationProgress(
         optimization_id=info.id,
@@ -297,15 +467,8 @@ async def run_chunk(chunk: RunOptimizationChunk, deps: OptimizationDeps) -> None
         best_value=info.best_value,
         # The completing chunk took two sequence numbers: this progress, then the end.
         sequence=info.sequence - 1 if stored.completed else info.sequence,
-        correlation_id=correlation_of(chunk),
     )
     await deps.engine.publish(progress, OPTIMIZATION_PROGRESS, info.id.bytes)
-    log.info(
-        "optimisation chunk stored",
-        optimization_id=str(info.id),
-        chunk=chunk.chunk_index,
-        seconds=round(time.monotonic() - started, 3),
-    )
     if stored.completed:
         await _complete(info, deps)
 

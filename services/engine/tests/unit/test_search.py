@@ -92,7 +92,7 @@ def test_refused_searches_raise_with_a_clear_message() -> None:
     }
     with pytest.raises(SearchError, match="combinations; at most"):
         plan_search(huge, GridSearch(), [], accept)
-    with pytest.raises(SearchError, match="genetic search is not available yet"):
+    with pytest.raises(SearchError, match="genetic search is evolved generation by generation"):
         plan_search(SPACE, GeneticSearch(population=4, generations=2, seed=1), [], accept)
     with pytest.raises(SearchError, match="no combination passes"):
         plan_search(SPACE, GridSearch(), [], lambda c: None)

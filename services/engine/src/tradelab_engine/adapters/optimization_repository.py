@@ -296,6 +296,28 @@ class OptimizationRepository:
             page = [_row(r) for r in rows.mappings()]
         return page, int(total or 0)
 
+    async def chunk_results(
+        self, optimization_id: UUID, chunk_index: int
+    ) -> list[OptimizationResultRow] | None:
+        """A stored chunk's results in combination order; None while it is not stored."""
+        done = sa.select(optimization_chunks.c.done).where(
+            optimization_chunks.c.optimization_id == optimization_id,
+            optimization_chunks.c.chunk_index == chunk_index,
+        )
+        rows_query = (
+            sa.select(optimization_results)
+            .where(
+                optimization_results.c.optimization_id == optimization_id,
+                optimization_results.c.chunk_index == chunk_index,
+            )
+            .order_by(optimization_results.c.combo_index)
+        )
+        async with self._engine.connect() as conn:
+            if not (await conn.execute(done)).scalar_one_or_none():
+                return None
+            rows = (await conn.execute(rows_query)).mappings().all()
+        return [_row(r) for r in rows]
+
     async def all_results(self, optimization_id: UUID) -> list[OptimizationResultRow]:
         """Every result, in search order (for the heatmap and the results file)."""
         query = (

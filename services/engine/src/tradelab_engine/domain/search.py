@@ -93,7 +93,7 @@ def grid_indices(space: ParameterSpace, search: SearchMethod) -> Iterator[int]:
             else:
                 yield from (int(i) for i in rng.choice(size, search.n_samples, replace=False))
         case _:
-            msg = f"the {search.kind} search is not available yet; use grid or random"
+            msg = f"the {search.kind} search is evolved generation by generation (genetic.py)"
             raise SearchError(msg)
 
 

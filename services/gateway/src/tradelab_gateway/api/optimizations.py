@@ -53,8 +53,9 @@ class OptimizationCreate(BaseModel):
     )
     search: dict[str, Any] = Field(
         default_factory=lambda: {"kind": "grid"},
-        description='{"kind": "grid"} or {"kind": "random", "n_samples": N, "seed": S}; '
-        "the seed is drawn (and returned) when absent.",
+        description='{"kind": "grid"}, {"kind": "random", "n_samples": N, "seed": S} or '
+        '{"kind": "genetic", "population": P, "generations": G, "mutation_rate": 0.1, '
+        '"crossover_rate": 0.8, "seed": S}; the seed is drawn (and returned) when absent.',
     )
     objective: Objective = Field(
         default_factory=lambda: Objective(metric="sharpe"),
