@@ -8,7 +8,6 @@ same cancellation check between chunks, the same claim and redelivery on failove
 """
 
 import asyncio
-import io
 import itertools
 import json
 import time
@@ -17,12 +16,12 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-import numpy as np
 import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.e2e.helpers import minute_bars_csv
 from tests.polling import wait_for
 from tradelab_contracts.topics import (
     BACKTEST_CANCELLED,
@@ -43,22 +42,6 @@ TERMINAL = {"completed", "failed", "cancelled"}
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def minute_bars_csv(n: int, seed: int) -> bytes:
-    """A random-walk series of ``n`` one-minute bars as CSV."""
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
-    open_ = np.concatenate(([100.0], close[:-1]))
-    high = np.maximum(open_, close) * 1.0005
-    low = np.minimum(open_, close) * 0.9995
-    start = np.datetime64("2024-01-02T00:00")
-    times = start + np.arange(n).astype("timedelta64[m]")
-    out = io.StringIO()
-    out.write("timestamp,open,high,low,close,volume\n")
-    for row in zip(times, open_, high, low, close, strict=True):
-        out.write(f"{row[0]}Z,{row[1]:.6f},{row[2]:.6f},{row[3]:.6f},{row[4]:.6f},1000\n")
-    return out.getvalue().encode()
 
 
 @pytest.fixture(scope="module")

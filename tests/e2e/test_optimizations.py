@@ -13,8 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.e2e.test_long_backtests import minute_bars_csv
-from tests.e2e.test_websocket import Collector, open_socket
+from tests.e2e.helpers import Collector, minute_bars_csv, open_socket
 from tests.polling import wait_for
 from tradelab_devstack.ports import free_port
 from tradelab_devstack.services import ServiceProcess, wait_until_ready

@@ -3,7 +3,6 @@ owner, in order; a client resumes with its last sequence number; others' sockets
 bad tokens, silence and unknown jobs are closed with the documented codes."""
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,10 +14,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
-from websockets.sync.client import connect as ws_connect
-from websockets.typing import Subprotocol
 
-from tests.e2e.test_long_backtests import minute_bars_csv
+from tests.e2e.helpers import (
+    Collector,
+    connect,
+    minute_bars_csv,
+    open_socket,
+    protocols,
+    ws_url,
+)
 from tests.polling import wait_for
 from tradelab_devstack.ports import free_port
 from tradelab_devstack.services import ServiceProcess, wait_until_ready
@@ -27,25 +31,10 @@ from tradelab_devstack.stack import Stack
 pytestmark = pytest.mark.e2e
 
 BARS = 12_000  # 24 paced chunks of 500 bars: about 2.4 s, several progress events
-FINAL = {"completed", "failed", "cancelled"}
 
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
-
-
-def ws_url(http_url: str, path: str) -> str:
-    return http_url.replace("http://", "ws://", 1) + path
-
-
-def connect(url: str, **kwargs: Any) -> ClientConnection:
-    """Open a socket the caller closes (sockets here outlive any one ``with`` block)."""
-    return ws_connect(url, legacy=True, **kwargs)
-
-
-def protocols(token: str) -> list[Subprotocol]:
-    """The subprotocols that carry an access token (docs/websocket.md)."""
-    return [Subprotocol("tradelab.v1"), Subprotocol(f"bearer.{token}")]
 
 
 def read_until_closed(socket: ClientConnection, timeout_s: float = 15) -> int | None:
@@ -57,48 +46,6 @@ def read_until_closed(socket: ClientConnection, timeout_s: float = 15) -> int | 
         pass
     code: int | None = socket.close_code
     return code
-
-
-def open_socket(base_url: str, path: str, token: str) -> ClientConnection:
-    """Connect with the token as a subprotocol and read the ``ready`` message."""
-    socket = connect(ws_url(base_url, path), subprotocols=protocols(token), open_timeout=10)
-    assert socket.subprotocol == "tradelab.v1"
-    ready = json.loads(socket.recv(timeout=10))
-    assert ready["type"] == "ready"
-    return socket
-
-
-class Collector:
-    """Reads a socket in a thread until it closes, answering pings, keeping job messages."""
-
-    def __init__(self, socket: ClientConnection) -> None:
-        self.socket = socket
-        self.messages: list[dict[str, Any]] = []
-        self.close_code: int | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for raw in self.socket:
-                message = json.loads(raw)
-                if message["type"] == "ping":
-                    self.socket.send(json.dumps({"type": "pong"}))
-                else:
-                    self.messages.append(message)
-        except ConnectionClosed:
-            pass
-        self.close_code = self.socket.close_code
-
-    def events(self, run_id: str) -> list[dict[str, Any]]:
-        return [m for m in self.messages if m.get("run_id") == run_id]
-
-    def final_of(self, run_id: str) -> dict[str, Any] | None:
-        return next((m for m in self.events(run_id) if m["type"] in FINAL), None)
-
-    def close(self) -> None:
-        self.socket.close()
-        self._thread.join(10)
 
 
 class User:

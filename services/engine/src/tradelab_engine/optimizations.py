@@ -13,6 +13,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import polars as pl
@@ -126,31 +127,8 @@ async def submit_optimization(cmd: SubmitOptimization, deps: OptimizationDeps) -
     except (SearchError, UnknownStrategyError) as exc:
         return _refuse(cmd, f"{str(exc)[0].upper()}{str(exc)[1:]}.", "parameter_space")
     bounds = chunk_bounds(len(plan.combinations), deps.chunk_size)
-    now = deps.engine.clock.now()
-    spec = cmd.model_dump(
-        mode="json",
-        include={"parameter_space", "search", "objective", "constraints", "min_trades", "options"},
-    )
     info = await deps.repo.add(
-        {
-            "id": cmd.optimization_id,
-            "owner_id": cmd.owner_id,
-            "dataset_id": cmd.dataset_id,
-            "dataset_uri": cmd.dataset_uri,
-            "dataset_sha256": cmd.dataset_sha256,
-            "timeframe": cmd.timeframe,
-            "strategy": cmd.strategy,
-            "spec": spec,
-            "status": RunStatus.QUEUED.value,
-            "total": len(plan.combinations),
-            "skipped": plan.skipped,
-            "evaluated": 0,
-            "chunks": len(bounds),
-            "chunks_done": 0,
-            "event_seq": 0,
-            "created_at": now,
-            "updated_at": now,
-        },
+        _new_row(cmd, len(plan.combinations), plan.skipped, len(bounds), deps.engine.clock.now()),
         [end - start for start, end in bounds],
     )
     for index, (start, end) in enumerate(bounds):
@@ -185,8 +163,10 @@ def _accept(strategy: str, constraints: list[Constraint]) -> Accept:
     return accept
 
 
-def _stored_values(cmd: SubmitOptimization, total: int, chunk_sizes: list[int]) -> dict[str, Any]:
-    now_fields = {"status": RunStatus.QUEUED.value, "evaluated": 0, "chunks_done": 0}
+def _new_row(
+    cmd: SubmitOptimization, total: int, skipped: int, chunks: int, now: datetime
+) -> dict[str, Any]:
+    """The ``optimizations`` row of a search just submitted (queued, nothing evaluated)."""
     spec = cmd.model_dump(
         mode="json",
         include={"parameter_space", "search", "objective", "constraints", "min_trades", "options"},
@@ -200,11 +180,15 @@ def _stored_values(cmd: SubmitOptimization, total: int, chunk_sizes: list[int]) 
         "timeframe": cmd.timeframe,
         "strategy": cmd.strategy,
         "spec": spec,
+        "status": RunStatus.QUEUED.value,
         "total": total,
-        "skipped": 0,
-        "chunks": len(chunk_sizes),
+        "skipped": skipped,
+        "evaluated": 0,
+        "chunks": chunks,
+        "chunks_done": 0,
         "event_seq": 0,
-        **now_fields,
+        "created_at": now,
+        "updated_at": now,
     }
 
 
@@ -222,10 +206,8 @@ async def _submit_genetic(
     except NoValidIndividualError:
         message = "No combination passes the constraints and the strategy's rules."
         return _refuse(cmd, message, "parameter_space")
-    now = deps.engine.clock.now()
-    values = _stored_values(cmd, total, [search.population] * search.generations)
     info = await deps.repo.add(
-        {**values, "created_at": now, "updated_at": now},
+        _new_row(cmd, total, 0, search.generations, deps.engine.clock.now()),
         [search.population] * search.generations,
     )
     job = RunOptimization(

@@ -16,7 +16,6 @@ from tradelab_engine.domain.optimize import heatmap
 from tradelab_engine.domain.search import (
     MAX_COMBINATIONS,
     SearchError,
-    better,
     chunk_bounds,
     combination_at,
     grid_size,
@@ -101,13 +100,6 @@ def test_refused_searches_raise_with_a_clear_message() -> None:
 def test_chunks_cover_the_combinations_once() -> None:
     assert chunk_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
     assert chunk_bounds(4, 4) == [(0, 4)]
-
-
-def test_better_ignores_undefined_values() -> None:
-    assert better(1.0, None, maximize=True)
-    assert not better(None, 1.0, maximize=True)
-    assert not better(float("nan"), 1.0, maximize=True)
-    assert better(0.5, 1.0, maximize=False)
 
 
 class Row:

@@ -138,12 +138,3 @@ def plan_search(
 def chunk_bounds(total: int, chunk_size: int) -> list[tuple[int, int]]:
     """``[start, end)`` of each chunk of at most ``chunk_size`` combinations."""
     return [(start, min(start + chunk_size, total)) for start in range(0, total, chunk_size)]
-
-
-def better(value: float | None, best: float | None, maximize: bool) -> bool:
-    """Whether ``value`` beats ``best`` (None never wins; anything beats None)."""
-    if value is None or not math.isfinite(value):
-        return False
-    if best is None:
-        return True
-    return value > best if maximize else value < best
