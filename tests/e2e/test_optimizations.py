@@ -5,6 +5,7 @@ completes with every combination evaluated exactly once after one replica is kil
 import asyncio
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from importlib.resources import files
 from typing import Any
 
@@ -212,6 +213,90 @@ def test_genetic_search_is_reproducible_and_ranks_what_it_evaluated(user: User, 
     evaluated = rows(first)
     assert all(fast_slow_ok(r) for r in evaluated_parameters(user, first))
     assert first["best_value"] == max(o for _, _, o in evaluated if o is not None)
+
+
+def test_walk_forward_tests_each_folds_best_and_stitches_the_out_of_sample_equity(
+    user: User, goog: str
+) -> None:
+    body = {
+        "dataset_id": goog,
+        **SMALL_GRID,
+        "objective": {"metric": "total_return"},
+        "walk_forward": {"mode": "rolling", "train_bars": 500, "test_bars": 250},
+    }
+    created = user.post("/api/v1/optimizations", body)
+    assert created.status_code == 202, created.text
+    optimization = created.json()
+    url = f"/api/v1/optimizations/{optimization['id']}"
+    # GOOG has 2,148 bars: folds train on [250k, 250k + 500) and test on the next 250 bars
+    # while any are left, so 7 folds; 16 combinations each, one chunk per fold.
+    assert (optimization["folds"], optimization["total"], optimization["chunks"]) == (7, 112, 7)
+    assert optimization["walk_forward"]["mode"] == "rolling"
+    done = user.finished(url, 120)
+    assert done["status"] == "completed", done
+    assert done["evaluated"] == 112
+
+    report = user.get(f"{url}/walk-forward?max_points=100")
+    folds = report["folds"]
+    assert [
+        (f["train"]["start_bar"], f["test"]["start_bar"], f["test"]["end_bar"]) for f in folds
+    ] == [(250 * k, 250 * k + 500, min(250 * k + 750, 2148)) for k in range(7)]
+    chained = 1.0
+    for fold in folds:
+        assert fold["done"]
+        page = user.get(f"{url}/results?fold={fold['fold_index']}&limit=100")
+        assert page["total"] == 16
+        assert {r["fold_index"] for r in page["items"]} == {fold["fold_index"]}
+        best = max(page["items"], key=lambda r: (r["objective"], -r["index"]))
+        assert fold["best_parameters"] == best["parameters"]
+        assert fold["train_metrics"] == best["metrics"]
+        chained *= 1 + fold["test_metrics"]["total_return"]
+    assert done["best_parameters"] == folds[-1]["best_parameters"]  # what to trade next
+    out = report["out_of_sample"]
+    assert out["total_return"] == pytest.approx(chained - 1, rel=1e-9)
+    assert out["trades"] == sum(f["test_metrics"]["trades"] for f in folds)
+    assert report["equity_points"] == 2148 - 500
+    assert len(report["equity"]) == len(report["equity_time"]) == 100
+    assert report["equity"][-1] == pytest.approx(out["final_equity"], rel=1e-12)
+    assert report["equity_fold"][0] == 0
+    assert report["equity_fold"][-1] == 6
+    first_time = datetime.fromisoformat(report["equity_time"][0])
+    assert first_time == datetime.fromisoformat(folds[0]["test_start"])
+
+    grid = user.get(f"{url}/heatmap?x=fast&y=slow&fold=0")
+    fold0 = user.get(f"{url}/results?fold=0&limit=100")["items"]
+    assert max(v for row in grid["z"] for v in row if v is not None) == pytest.approx(
+        max(r["objective"] for r in fold0)
+    )
+    assert (
+        user.client.get(f"{url}/heatmap?x=fast&y=slow&fold=7", headers=auth(user.token)).status_code
+        == 422
+    )
+    plain = user.post("/api/v1/optimizations", {"dataset_id": goog, **SMALL_GRID}).json()
+    missing = user.client.get(
+        f"/api/v1/optimizations/{plain['id']}/walk-forward", headers=auth(user.token)
+    )
+    assert missing.status_code == 404
+    other = User(user.client)
+    assert other.client.get(f"{url}/walk-forward", headers=auth(other.token)).status_code == 404
+
+
+def test_walk_forward_schemes_that_do_not_fit_are_refused_with_422(user: User, goog: str) -> None:
+    def refused(walk_forward: dict[str, Any], **changes: Any) -> str:
+        body = {"dataset_id": goog, **SMALL_GRID, "walk_forward": walk_forward, **changes}
+        response = user.post("/api/v1/optimizations", body)
+        assert response.status_code == 422, response.text
+        detail: str = response.json()["detail"]
+        return detail
+
+    assert "leaves none to test" in refused({"mode": "rolling", "train_bars": 5000, "test_bars": 9})
+    assert "overlap" in refused(
+        {"mode": "anchored", "train_bars": 500, "test_bars": 100, "step_bars": 50}
+    )
+    genetic = {"kind": "genetic", "population": 4, "generations": 2}
+    assert "genetic" in refused(
+        {"mode": "rolling", "train_bars": 500, "test_bars": 100}, search=genetic
+    )
 
 
 def evaluated_parameters(user: User, optimization: dict[str, Any]) -> list[dict[str, Any]]:

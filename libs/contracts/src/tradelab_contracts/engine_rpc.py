@@ -33,6 +33,7 @@ from tradelab_contracts.montecarlo import (
     Priority,
 )
 from tradelab_contracts.optimization import (
+    BarWindow,
     Constraint,
     Objective,
     ParameterSpace,
@@ -256,6 +257,9 @@ class GetOptimizationResults(EngineCommand):
     )
     limit: int = Field(default=100, ge=1, le=1000, description="Page size.")
     offset: int = Field(default=0, ge=0, description="Rows to skip.")
+    fold_index: int | None = Field(
+        default=None, ge=0, description="Only this walk-forward fold's training results."
+    )
 
 
 class GetOptimizationHeatmap(EngineCommand):
@@ -269,6 +273,22 @@ class GetOptimizationHeatmap(EngineCommand):
     x: str = Field(min_length=1, description="Parameter on the x axis.")
     y: str = Field(min_length=1, description="Parameter on the y axis.")
     metric: str | None = Field(default=None, description="Metric; the objective's when None.")
+    fold_index: int | None = Field(
+        default=None, ge=0, description="Only this walk-forward fold's training results."
+    )
+
+
+class GetWalkForward(EngineCommand):
+    """A walk-forward optimisation's folds and its stitched out-of-sample equity."""
+
+    kind: Literal["get_walk_forward"] = Field(
+        default="get_walk_forward", description="Discriminator."
+    )
+    owner_id: UUID = Field(description="Requesting user.")
+    optimization_id: UUID = Field(description="Optimisation id.")
+    max_points: int = Field(
+        default=2000, ge=2, le=1_000_000, description="Equity points returned at most."
+    )
 
 
 # --- Monte Carlo studies ------------------------------------------------------------------------
@@ -372,6 +392,7 @@ EngineRequest: TypeAlias = Annotated[
     | CancelOptimizationRequest
     | GetOptimizationResults
     | GetOptimizationHeatmap
+    | GetWalkForward
     | MonteCarloRequest,
     Field(discriminator="kind"),
 ]
@@ -391,6 +412,7 @@ ENGINE_REQUEST_TYPES: tuple[type[EngineCommand], ...] = (
     CancelOptimizationRequest,
     GetOptimizationResults,
     GetOptimizationHeatmap,
+    GetWalkForward,
     SubmitMonteCarlo,
     ListMonteCarlo,
     GetMonteCarlo,
@@ -459,6 +481,13 @@ class OptimizationInfo(ContractModel):
     best_metrics: dict[str, float | None] | None = Field(description="Its metrics.")
     results_uri: StorageUri | None = Field(description="Parquet of every result, when done.")
     failure_message: str | None = Field(description="When failed.")
+    walk_forward: WalkForward | None = Field(
+        default=None, description="Walk-forward scheme, when the search is run fold by fold."
+    )
+    folds: int = Field(default=0, ge=0, description="Walk-forward folds (0 without one).")
+    out_of_sample: dict[str, float | None] | None = Field(
+        default=None, description="Metrics of the stitched out-of-sample equity, when done."
+    )
     created_at: AwareDatetime = Field(description="When submitted.")
     started_at: AwareDatetime | None = Field(description="When the first chunk started.")
     finished_at: AwareDatetime | None = Field(description="When it ended.")
@@ -472,6 +501,48 @@ class OptimizationResultRow(ContractModel):
     metrics: dict[str, float | None] = Field(description="Its metrics.")
     objective: float | None = Field(description="The objective's value (None: undefined).")
     ranked: bool = Field(description="Whether it meets min_trades (only those can be best).")
+    fold_index: int | None = Field(
+        default=None, description="Walk-forward fold whose training window it was run on."
+    )
+
+
+class WalkForwardFold(ContractModel):
+    """One walk-forward fold: the best combination on its training window, run on its test."""
+
+    fold_index: int = Field(ge=0, description="Fold number, from 0.")
+    train: BarWindow = Field(description="Training bars (half-open index range).")
+    test: BarWindow = Field(description="Out-of-sample test bars, right after training.")
+    train_start: AwareDatetime = Field(description="Time of the first training bar.")
+    train_end: AwareDatetime = Field(description="Time of the last training bar.")
+    test_start: AwareDatetime = Field(description="Time of the first test bar.")
+    test_end: AwareDatetime = Field(description="Time of the last test bar.")
+    done: bool = Field(description="Whether training finished and the test was run.")
+    best_parameters: Parameters | None = Field(
+        description="Best ranked combination on the training window; None if none qualified."
+    )
+    train_metrics: dict[str, float | None] | None = Field(
+        description="The best combination's metrics on the training window."
+    )
+    test_metrics: dict[str, float | None] | None = Field(
+        description="The best combination's metrics on the test window."
+    )
+
+
+class WalkForwardReport(ContractModel):
+    """Per-fold table and the stitched out-of-sample equity of a walk-forward optimisation."""
+
+    optimization_id: UUID = Field(description="Optimisation id.")
+    walk_forward: WalkForward = Field(description="The scheme.")
+    folds: list[WalkForwardFold] = Field(description="Every fold, in order.")
+    out_of_sample: dict[str, float | None] | None = Field(
+        description="Metrics of the stitched test equity; None until the optimisation completes."
+    )
+    equity_time: list[AwareDatetime] = Field(
+        description="Times of the stitched equity points (empty until completed)."
+    )
+    equity: list[float] = Field(description="Stitched out-of-sample equity at those times.")
+    equity_fold: list[int] = Field(description="Fold each equity point belongs to.")
+    equity_points: int = Field(ge=0, description="Points in the full stitched series.")
 
 
 class Heatmap(ContractModel):
@@ -515,3 +586,6 @@ class EngineReply(Reply):
         default=None, description="A page of results (total in `total`)."
     )
     heatmap: Heatmap | None = Field(default=None, description="The heatmap.")
+    walk_forward: WalkForwardReport | None = Field(
+        default=None, description="Folds and out-of-sample equity (get_walk_forward)."
+    )

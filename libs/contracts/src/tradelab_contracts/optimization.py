@@ -189,6 +189,9 @@ class RunOptimizationChunk(Command):
     window: BarWindow | None = Field(
         default=None, description="Bars to evaluate over; the whole dataset when None."
     )
+    test_window: BarWindow | None = Field(
+        default=None, description="The walk-forward fold's out-of-sample bars, if any."
+    )
     combinations: list[Parameters] = Field(min_length=1, description="Parameter sets to run.")
     first_index: int = Field(
         default=0, ge=0, description="Position of the first combination in the whole search."

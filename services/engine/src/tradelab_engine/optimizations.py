@@ -12,8 +12,9 @@ so the chunk is redelivered to another replica and evaluated there.
 import asyncio
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import polars as pl
@@ -27,13 +28,16 @@ from tradelab_contracts.engine_rpc import (
     GetOptimization,
     GetOptimizationHeatmap,
     GetOptimizationResults,
+    GetWalkForward,
     Heatmap,
     ListOptimizations,
     OptimizationInfo,
     RunStatus,
     SubmitOptimization,
+    WalkForwardReport,
 )
 from tradelab_contracts.optimization import (
+    BarWindow,
     Constraint,
     GeneticSearch,
     OptimizationCancelled,
@@ -41,6 +45,7 @@ from tradelab_contracts.optimization import (
     OptimizationProgress,
     RunOptimization,
     RunOptimizationChunk,
+    WalkForward,
 )
 from tradelab_contracts.topics import (
     OPTIMIZATION_CANCELLED,
@@ -52,7 +57,8 @@ from tradelab_contracts.topics import (
 from tradelab_runtime.logging import get_logger
 
 from .adapters.bars_loader import load_bars
-from .adapters.optimization_repository import ChunkStored, OptimizationRepository
+from .adapters.optimization_repository import ChunkStored, FoldTest, OptimizationRepository
+from .domain.bars import Bars
 from .domain.genetic import (
     Accept,
     NoValidIndividualError,
@@ -65,14 +71,17 @@ from .domain.optimize import SWEEP_METRICS, evaluate_chunk, heatmap
 from .domain.search import (
     MAX_COMBINATIONS,
     SearchError,
+    SearchPlan,
     axis_values,
     chunk_bounds,
     plan_search,
     satisfies,
 )
+from .domain.walkforward import Fold, WalkForwardError, WindowRun, plan_folds, run_test, stitch
+from .domain.walkforward import window as bar_window
 from .service import EngineDeps, error_reply, reply
 from .strategies.base import UnknownStrategyError
-from .strategies.catalogue import STRATEGIES, validate_parameters
+from .strategies.catalogue import STRATEGIES, get_strategy, validate_parameters
 
 log = get_logger(__name__)
 DEFAULT_CHUNK_SIZE = 250
@@ -116,40 +125,120 @@ async def submit_optimization(cmd: SubmitOptimization, deps: OptimizationDeps) -
     if cmd.objective.metric not in SWEEP_METRICS:
         message = f"The objective must be one of {', '.join(SWEEP_METRICS)}."
         return _refuse(cmd, message, "objective.metric")
-    if cmd.walk_forward is not None:
-        return _refuse(cmd, "Walk-forward optimisation is not available yet.", "walk_forward")
     if isinstance(cmd.search, GeneticSearch):
+        if cmd.walk_forward is not None:
+            message = "Walk-forward runs a grid or random search on every fold, not a genetic one."
+            return _refuse(cmd, message, "walk_forward")
         return await _submit_genetic(cmd, cmd.search, deps)
     try:
         plan = await asyncio.to_thread(
             plan_search, cmd.parameter_space, cmd.search, cmd.constraints, _validator(cmd.strategy)
         )
     except (SearchError, UnknownStrategyError) as exc:
-        return _refuse(cmd, f"{str(exc)[0].upper()}{str(exc)[1:]}.", "parameter_space")
+        return _refuse(cmd, _sentence(str(exc)), "parameter_space")
+    if cmd.walk_forward is not None:
+        return await _submit_walk_forward(cmd, cmd.walk_forward, plan, deps)
     bounds = chunk_bounds(len(plan.combinations), deps.chunk_size)
     info = await deps.repo.add(
         _new_row(cmd, len(plan.combinations), plan.skipped, len(bounds), deps.engine.clock.now()),
         [end - start for start, end in bounds],
     )
     for index, (start, end) in enumerate(bounds):
-        chunk = RunOptimizationChunk(
-            optimization_id=cmd.optimization_id,
-            owner_id=cmd.owner_id,
+        chunk = _chunk(
+            cmd,
+            plan.combinations[start:end],
             chunk_index=index,
             chunk_count=len(bounds),
-            combinations=plan.combinations[start:end],
             first_index=start,
-            dataset_uri=cmd.dataset_uri,
-            dataset_sha256=cmd.dataset_sha256,
-            strategy=cmd.strategy,
-            options=cmd.options,
-            objective=cmd.objective,
-            min_trades=cmd.min_trades,
-            timeframe=cmd.timeframe,
-            correlation_id=correlation_of(cmd),
         )
         key = f"{cmd.optimization_id}:{index}".encode()
         await deps.engine.publish(chunk, OPTIMIZATION_CHUNK_REQUESTED, key)
+    return reply(cmd, optimization=info)
+
+
+def _sentence(text: str) -> str:
+    return f"{text[0].upper()}{text[1:]}."
+
+
+def _chunk(
+    cmd: SubmitOptimization, combinations: list[dict[str, Any]], **placement: Any
+) -> RunOptimizationChunk:
+    """A chunk of ``cmd``'s search; ``placement`` gives its index, count, first index, fold."""
+    return RunOptimizationChunk(
+        optimization_id=cmd.optimization_id,
+        owner_id=cmd.owner_id,
+        combinations=combinations,
+        dataset_uri=cmd.dataset_uri,
+        dataset_sha256=cmd.dataset_sha256,
+        strategy=cmd.strategy,
+        options=cmd.options,
+        objective=cmd.objective,
+        min_trades=cmd.min_trades,
+        timeframe=cmd.timeframe,
+        correlation_id=correlation_of(cmd),
+        **placement,
+    )
+
+
+def _utc(nanoseconds: int) -> datetime:
+    return datetime.fromtimestamp(int(nanoseconds) / 1e9, tz=UTC)
+
+
+def _fold_row(fold: Fold, time: Any, chunks: int) -> dict[str, Any]:
+    return {
+        "fold_index": fold.index,
+        "train_start_bar": fold.train_start,
+        "train_end_bar": fold.train_end,
+        "test_start_bar": fold.test_start,
+        "test_end_bar": fold.test_end,
+        "train_start": _utc(time[fold.train_start]),
+        "train_end": _utc(time[fold.train_end - 1]),
+        "test_start": _utc(time[fold.test_start]),
+        "test_end": _utc(time[fold.test_end - 1]),
+        "chunks": chunks,
+    }
+
+
+async def _submit_walk_forward(
+    cmd: SubmitOptimization, scheme: WalkForward, plan: SearchPlan, deps: OptimizationDeps
+) -> EngineReply:
+    """Store a walk-forward search (every fold's chunks) and publish the chunks."""
+    bars = await asyncio.to_thread(load_bars, deps.engine.store.path(cmd.dataset_uri))
+    try:
+        folds = plan_folds(len(bars), scheme)
+    except WalkForwardError as exc:
+        return _refuse(cmd, _sentence(str(exc)), "walk_forward")
+    per_fold = len(plan.combinations)
+    total = per_fold * len(folds)
+    if total > MAX_COMBINATIONS:
+        message = (
+            f"{per_fold:,} combinations on each of {len(folds):,} folds is {total:,} runs; "
+            f"at most {MAX_COMBINATIONS:,} are run"
+        )
+        return _refuse(cmd, message, "walk_forward")
+    bounds = chunk_bounds(per_fold, deps.chunk_size)
+    chunk_count = len(bounds) * len(folds)
+    info = await deps.repo.add(
+        _new_row(cmd, total, plan.skipped * len(folds), chunk_count, deps.engine.clock.now()),
+        [end - start for start, end in bounds] * len(folds),
+        [fold.index for fold in folds for _ in bounds],
+        [_fold_row(fold, bars.time, len(bounds)) for fold in folds],
+    )
+    for fold in folds:
+        for position, (start, end) in enumerate(bounds):
+            index = fold.index * len(bounds) + position
+            chunk = _chunk(
+                cmd,
+                plan.combinations[start:end],
+                chunk_index=index,
+                chunk_count=chunk_count,
+                first_index=fold.index * per_fold + start,
+                fold_index=fold.index,
+                window=BarWindow(start_bar=fold.train_start, end_bar=fold.train_end),
+                test_window=BarWindow(start_bar=fold.test_start, end_bar=fold.test_end),
+            )
+            key = f"{cmd.optimization_id}:{index}".encode()
+            await deps.engine.publish(chunk, OPTIMIZATION_CHUNK_REQUESTED, key)
     return reply(cmd, optimization=info)
 
 
@@ -169,7 +258,15 @@ def _new_row(
     """The ``optimizations`` row of a search just submitted (queued, nothing evaluated)."""
     spec = cmd.model_dump(
         mode="json",
-        include={"parameter_space", "search", "objective", "constraints", "min_trades", "options"},
+        include={
+            "parameter_space",
+            "search",
+            "objective",
+            "constraints",
+            "min_trades",
+            "options",
+            "walk_forward",
+        },
     )
     return {
         "id": cmd.optimization_id,
@@ -342,7 +439,9 @@ async def get_results(cmd: GetOptimizationResults, deps: OptimizationDeps) -> En
         return error_reply(cmd, EngineErrorCode.INVALID, message)
     maximize = info.objective.direction == "maximize"
     descending = cmd.descending if cmd.descending is not None else maximize
-    rows, total = await deps.repo.results(info.id, cmd.order_by, descending, cmd.limit, cmd.offset)
+    rows, total = await deps.repo.results(
+        info.id, cmd.order_by, descending, cmd.limit, cmd.offset, cmd.fold_index
+    )
     return reply(cmd, results=rows, total=total, optimization=info)
 
 
@@ -361,11 +460,54 @@ async def get_heatmap(cmd: GetOptimizationHeatmap, deps: OptimizationDeps) -> En
         problems.append(f"metric must be one of {', '.join(SWEEP_METRICS)}")
     if cmd.x == cmd.y:
         problems.append("x and y must differ")
+    if cmd.fold_index is not None and cmd.fold_index >= info.folds:
+        problems.append(f"fold_index must be below the optimisation's {info.folds} folds")
     if problems:
         return error_reply(cmd, EngineErrorCode.INVALID, "; ".join(problems).capitalize() + ".")
-    rows = await deps.repo.all_results(info.id)
+    rows = await deps.repo.all_results(info.id, cmd.fold_index)
     maximize = info.objective.direction == "maximize" if metric == info.objective.metric else True
     return reply(cmd, heatmap=Heatmap.model_validate(heatmap(rows, cmd.x, cmd.y, metric, maximize)))
+
+
+async def get_walk_forward(cmd: GetWalkForward, deps: OptimizationDeps) -> EngineReply:
+    """The folds and, once completed, the stitched out-of-sample equity (evenly thinned)."""
+    info = await deps.repo.get(cmd.owner_id, cmd.optimization_id)
+    if info is None:
+        return error_reply(cmd, EngineErrorCode.NOT_FOUND, "No such optimisation.")
+    if info.walk_forward is None:
+        message = "This optimisation has no walk-forward scheme."
+        return error_reply(cmd, EngineErrorCode.NOT_FOUND, message)
+    folds = await deps.repo.folds(info.id)
+    uri = await deps.repo.walk_forward_uri(info.id)
+    report = WalkForwardReport(
+        optimization_id=info.id,
+        walk_forward=info.walk_forward,
+        folds=folds,
+        out_of_sample=info.out_of_sample,
+        equity_time=[],
+        equity=[],
+        equity_fold=[],
+        equity_points=0,
+    )
+    if uri is not None:
+        curve = await asyncio.to_thread(_read_curve, deps.engine.store.path(uri), cmd.max_points)
+        report = report.model_copy(update=curve)
+    return reply(cmd, walk_forward=report)
+
+
+def _read_curve(path: Any, max_points: int) -> dict[str, Any]:
+    """The stitched curve's points, at most ``max_points`` evenly spread (first and last kept)."""
+    frame = pl.read_parquet(path)
+    n = frame.height
+    if n > max_points:
+        picks = sorted({round(i * (n - 1) / (max_points - 1)) for i in range(max_points)})
+        frame = frame[picks]
+    return {
+        "equity_time": frame["time"].to_list(),
+        "equity": frame["equity"].to_list(),
+        "equity_fold": frame["fold"].to_list(),
+        "equity_points": n,
+    }
 
 
 async def answer(cmd: Any, deps: OptimizationDeps) -> EngineReply | None:
@@ -383,6 +525,8 @@ async def answer(cmd: Any, deps: OptimizationDeps) -> EngineReply | None:
             return await get_results(cmd, deps)
         case GetOptimizationHeatmap():
             return await get_heatmap(cmd, deps)
+        case GetWalkForward():
+            return await get_walk_forward(cmd, deps)
     return None
 
 
@@ -393,9 +537,10 @@ async def run_chunk(chunk: RunOptimizationChunk, deps: OptimizationDeps) -> None
     started = time.monotonic()
     try:
         bars = await asyncio.to_thread(load_bars, deps.engine.store.path(chunk.dataset_uri))
+        train = bars if chunk.window is None else _cut(bars, chunk.window)
         rows = await asyncio.to_thread(
             evaluate_chunk,
-            bars,
+            train,
             chunk.strategy,
             chunk.combinations,
             chunk.first_index,
@@ -424,6 +569,8 @@ async def run_chunk(chunk: RunOptimizationChunk, deps: OptimizationDeps) -> None
         maximize,
         deps.engine.worker,
         deps.engine.clock.now(),
+        chunk.fold_index,
+        _fold_test(chunk, bars),
     )
     if stored is None:
         return  # counted already (a redelivery), or cancelled meanwhile
@@ -434,6 +581,41 @@ async def run_chunk(chunk: RunOptimizationChunk, deps: OptimizationDeps) -> None
         seconds=round(time.monotonic() - started, 3),
     )
     await _announce(stored, deps)
+
+
+def _cut(bars: Bars, window: BarWindow) -> Bars:
+    return bar_window(bars, window.start_bar, window.end_bar)
+
+
+def _test_run(
+    bars: Bars,
+    strategy: str,
+    parameters: Mapping[str, Any],
+    window: BarWindow,
+    options: Any,
+    timeframe: str | None,
+) -> WindowRun:
+    params = validate_parameters(strategy, parameters)
+    return run_test(
+        bars, get_strategy(strategy), params, window.start_bar, window.end_bar, options, timeframe
+    )
+
+
+def _fold_test(chunk: RunOptimizationChunk, bars: Bars) -> FoldTest | None:
+    """Runs the fold's best on its test window (for the repository, when the fold is done)."""
+    window = chunk.test_window
+    if window is None:
+        return None
+
+    async def test(parameters: Mapping[str, Any] | None) -> dict[str, float | None] | None:
+        if parameters is None:
+            return None  # no combination qualified on the training window: the fold stays out
+        run = await asyncio.to_thread(
+            _test_run, bars, chunk.strategy, parameters, window, chunk.options, chunk.timeframe
+        )
+        return run.metrics
+
+    return test
 
 
 async def _announce(stored: ChunkStored, deps: OptimizationDeps) -> None:
@@ -455,10 +637,47 @@ async def _announce(stored: ChunkStored, deps: OptimizationDeps) -> None:
         await _complete(info, deps)
 
 
+async def _stitch(info: OptimizationInfo, deps: OptimizationDeps) -> None:
+    """Run every fold's best on its test window again, chain them and store the curve."""
+    folds = await deps.repo.folds(info.id)
+    dataset_uri, timeframe = await deps.repo.source(info.id)
+    bars = await asyncio.to_thread(load_bars, deps.engine.store.path(dataset_uri))
+
+    def build(path: Any) -> dict[str, float | None]:
+        runs = []
+        for fold in folds:
+            test = fold.test
+            run = (
+                None
+                if fold.best_parameters is None
+                else _test_run(
+                    bars, info.strategy, fold.best_parameters, test, info.options, timeframe
+                )
+            )
+            runs.append((fold.fold_index, run, bars.time[test.start_bar : test.end_bar]))
+        curve = stitch(runs, float(info.options.initial_cash), timeframe)
+        pl.DataFrame(
+            {
+                "time": pl.Series(curve.time).cast(pl.Datetime("ns", "UTC")),
+                "equity": curve.equity,
+                "fold": curve.fold,
+            }
+        ).write_parquet(path, compression="zstd")
+        return curve.metrics
+
+    scratch = deps.engine.store.scratch_dir() / f"{uuid.uuid4()}.parquet"
+    metrics = await asyncio.to_thread(build, scratch)
+    uri = deps.engine.store.put_file(
+        f"optimizations/{info.owner_id}/{info.id}/walk_forward.parquet", scratch
+    )
+    await deps.repo.set_walk_forward(info.id, uri, metrics)
+
+
 def _results_file(rows: list[Any], path: Any) -> None:
     frame = pl.DataFrame(
         {
             "index": [r.index for r in rows],
+            "fold_index": [r.fold_index for r in rows],
             "parameters": [str(r.parameters) for r in rows],
             **{name: [r.metrics.get(name) for r in rows] for name in SWEEP_METRICS},
             "objective": [r.objective for r in rows],
@@ -479,6 +698,8 @@ async def _complete(info: OptimizationInfo, deps: OptimizationDeps) -> None:
         f"optimizations/{info.owner_id}/{info.id}/results.parquet", scratch
     )
     await deps.repo.set_results_uri(info.id, uri)
+    if info.walk_forward is not None:
+        await _stitch(info, deps)
     duration = (
         (info.finished_at - info.started_at).total_seconds()
         if info.finished_at and info.started_at

@@ -3,9 +3,12 @@
 A chunk is counted once: storing its results flips ``optimization_chunks.done`` under a row lock
 in the same transaction that inserts the results and bumps the optimisation's counters, so a
 chunk redone after a crash (or delivered twice) changes nothing the second time. The transaction
-that counts the last chunk also marks the optimisation completed.
+that counts the last chunk also marks the optimisation completed. In a walk-forward
+optimisation, the transaction that counts a fold's last chunk also runs that fold's best
+combination on its test window and stores the fold, so a fold is never counted without its test.
 """
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,10 +22,15 @@ from tradelab_contracts.engine_rpc import (
     OptimizationInfo,
     OptimizationResultRow,
     RunStatus,
+    WalkForwardFold,
 )
+from tradelab_contracts.optimization import BarWindow
 from tradelab_engine.domain.optimize import ResultRow
 
-from .tables import optimization_chunks, optimization_results, optimizations
+from .tables import optimization_chunks, optimization_folds, optimization_results, optimizations
+
+FoldTest = Callable[[Mapping[str, Any] | None], Awaitable[dict[str, float | None] | None]]
+"""Runs a fold's best combination (None: none qualified) on its test window; its metrics."""
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 
@@ -49,6 +57,8 @@ def _info(row: sa.RowMapping) -> OptimizationInfo:
             "best_metrics": row["best_metrics"],
             "results_uri": row["results_uri"],
             "failure_message": row["failure_message"],
+            "folds": row["folds"],
+            "out_of_sample": row["out_of_sample"],
             "created_at": row["created_at"],
             "started_at": row["started_at"],
             "finished_at": row["finished_at"],
@@ -63,6 +73,23 @@ def _row(row: sa.RowMapping) -> OptimizationResultRow:
         metrics=row["metrics"],
         objective=row["objective"],
         ranked=row["ranked"],
+        fold_index=row["fold_index"],
+    )
+
+
+def _fold(row: sa.RowMapping) -> WalkForwardFold:
+    return WalkForwardFold(
+        fold_index=row["fold_index"],
+        train=BarWindow(start_bar=row["train_start_bar"], end_bar=row["train_end_bar"]),
+        test=BarWindow(start_bar=row["test_start_bar"], end_bar=row["test_end_bar"]),
+        train_start=row["train_start"],
+        train_end=row["train_end"],
+        test_start=row["test_start"],
+        test_end=row["test_end"],
+        done=row["done"],
+        best_parameters=row["best_parameters"],
+        train_metrics=row["train_metrics"],
+        test_metrics=row["test_metrics"],
     )
 
 
@@ -80,21 +107,47 @@ class OptimizationRepository:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def add(self, values: dict[str, Any], chunk_sizes: list[int]) -> OptimizationInfo:
-        """Store a new optimisation and its chunks."""
+    async def add(
+        self,
+        values: dict[str, Any],
+        chunk_sizes: list[int],
+        chunk_folds: list[int] | None = None,
+        folds: list[dict[str, Any]] | None = None,
+    ) -> OptimizationInfo:
+        """Store a new optimisation, its chunks (with their fold, if any) and its folds."""
         async with self._engine.begin() as conn:
             row = (
-                (await conn.execute(optimizations.insert().values(values).returning(optimizations)))
+                (
+                    await conn.execute(
+                        optimizations.insert()
+                        .values({**values, "folds": len(folds or [])})
+                        .returning(optimizations)
+                    )
+                )
                 .mappings()
                 .one()
             )
             await conn.execute(
                 optimization_chunks.insert(),
                 [
-                    {"optimization_id": values["id"], "chunk_index": i, "size": n, "done": False}
+                    {
+                        "optimization_id": values["id"],
+                        "chunk_index": i,
+                        "size": n,
+                        "done": False,
+                        "fold_index": chunk_folds[i] if chunk_folds else None,
+                    }
                     for i, n in enumerate(chunk_sizes)
                 ],
             )
+            if folds:
+                await conn.execute(
+                    optimization_folds.insert(),
+                    [
+                        {"optimization_id": values["id"], "chunks_done": 0, "done": False, **f}
+                        for f in folds
+                    ],
+                )
         return _info(row)
 
     async def get(self, owner_id: UUID, optimization_id: UUID) -> OptimizationInfo | None:
@@ -141,9 +194,15 @@ class OptimizationRepository:
         maximize: bool,
         worker: str,
         now: datetime,
+        fold_index: int | None = None,
+        fold_test: FoldTest | None = None,
     ) -> ChunkStored | None:
         """Store a chunk's results once; None when it was stored already or the optimisation
-        is no longer active (cancelled, failed)."""
+        is no longer active (cancelled, failed).
+
+        With ``fold_index``, counting the fold's last chunk also stores the fold: its best
+        combination, that one's training metrics and ``fold_test``'s metrics on its test window.
+        """
         async with self._engine.begin() as conn:
             chunk = (
                 await conn.execute(
@@ -178,6 +237,7 @@ class OptimizationRepository:
                             "metrics": r.metrics,
                             "objective": r.objective,
                             "ranked": r.ranked,
+                            "fold_index": fold_index,
                         }
                         for r in rows
                     ]
@@ -192,7 +252,10 @@ class OptimizationRepository:
                 )
                 .values(done=True, worker=worker, finished_at=now)
             )
-            best = await _best(conn, optimization_id, maximize)
+            if fold_index is None:
+                best = await _best(conn, optimization_id, maximize)
+            else:
+                best = await _count_fold(conn, optimization_id, fold_index, maximize, fold_test)
             updated = (
                 (
                     await conn.execute(
@@ -240,6 +303,46 @@ class OptimizationRepository:
                 .values(results_uri=uri)
             )
 
+    async def set_walk_forward(
+        self, optimization_id: UUID, uri: str, out_of_sample: dict[str, float | None]
+    ) -> None:
+        """Record the stitched out-of-sample equity's file and metrics."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                optimizations.update()
+                .where(optimizations.c.id == optimization_id)
+                .values(walk_forward_uri=uri, out_of_sample=out_of_sample)
+            )
+
+    async def walk_forward_uri(self, optimization_id: UUID) -> str | None:
+        """Where the stitched out-of-sample equity was written, once completed."""
+        query = sa.select(optimizations.c.walk_forward_uri).where(
+            optimizations.c.id == optimization_id
+        )
+        async with self._engine.connect() as conn:
+            uri: str | None = (await conn.execute(query)).scalar_one_or_none()
+        return uri
+
+    async def source(self, optimization_id: UUID) -> tuple[str, str | None]:
+        """The dataset's storage URI and timeframe an optimisation runs over."""
+        query = sa.select(optimizations.c.dataset_uri, optimizations.c.timeframe).where(
+            optimizations.c.id == optimization_id
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).one()
+        return str(row.dataset_uri), row.timeframe
+
+    async def folds(self, optimization_id: UUID) -> list[WalkForwardFold]:
+        """A walk-forward optimisation's folds, in order."""
+        query = (
+            sa.select(optimization_folds)
+            .where(optimization_folds.c.optimization_id == optimization_id)
+            .order_by(optimization_folds.c.fold_index)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [_fold(r) for r in rows]
+
     async def end(
         self,
         owner_id: UUID | None,
@@ -275,20 +378,24 @@ class OptimizationRepository:
         descending: bool,
         limit: int,
         offset: int,
+        fold_index: int | None = None,
     ) -> tuple[list[OptimizationResultRow], int]:
-        """A page of results ordered by the objective (``order_by`` None) or a metric."""
+        """A page of results ordered by the objective (``order_by`` None) or a metric; of one
+        walk-forward fold when ``fold_index`` is given."""
         key = (
             optimization_results.c.objective
             if order_by is None
             else optimization_results.c.metrics[order_by].as_float()
         )
         ordering = key.desc().nulls_last() if descending else key.asc().nulls_last()
-        where = optimization_results.c.optimization_id == optimization_id
+        where = [optimization_results.c.optimization_id == optimization_id]
+        if fold_index is not None:
+            where.append(optimization_results.c.fold_index == fold_index)
         async with self._engine.connect() as conn:
-            total = await conn.scalar(sa.select(sa.func.count()).where(where))
+            total = await conn.scalar(sa.select(sa.func.count()).where(*where))
             rows = await conn.execute(
                 sa.select(optimization_results)
-                .where(where)
+                .where(*where)
                 .order_by(ordering, optimization_results.c.combo_index)
                 .limit(limit)
                 .offset(offset)
@@ -318,11 +425,16 @@ class OptimizationRepository:
             rows = (await conn.execute(rows_query)).mappings().all()
         return [_row(r) for r in rows]
 
-    async def all_results(self, optimization_id: UUID) -> list[OptimizationResultRow]:
-        """Every result, in search order (for the heatmap and the results file)."""
+    async def all_results(
+        self, optimization_id: UUID, fold_index: int | None = None
+    ) -> list[OptimizationResultRow]:
+        """Every result (of one fold when given), in search order (heatmap, results file)."""
+        where = [optimization_results.c.optimization_id == optimization_id]
+        if fold_index is not None:
+            where.append(optimization_results.c.fold_index == fold_index)
         query = (
             sa.select(optimization_results)
-            .where(optimization_results.c.optimization_id == optimization_id)
+            .where(*where)
             .order_by(optimization_results.c.combo_index)
         )
         async with self._engine.connect() as conn:
@@ -330,10 +442,64 @@ class OptimizationRepository:
         return [_row(r) for r in rows]
 
 
-async def _best(conn: AsyncConnection, optimization_id: UUID, maximize: bool) -> dict[str, Any]:
-    """The best ranked result stored so far (this transaction's inserts included)."""
+async def _count_fold(
+    conn: AsyncConnection,
+    optimization_id: UUID,
+    fold_index: int,
+    maximize: bool,
+    fold_test: FoldTest | None,
+) -> dict[str, Any]:
+    """Count a chunk of a walk-forward fold; store the fold when it was its last chunk.
+
+    Returns the optimisation's new best (the latest finished fold's), or {} to keep it.
+    """
+    where = (
+        optimization_folds.c.optimization_id == optimization_id,
+        optimization_folds.c.fold_index == fold_index,
+    )
+    fold = (
+        (
+            await conn.execute(
+                optimization_folds.update()
+                .where(*where)
+                .values(chunks_done=optimization_folds.c.chunks_done + 1)
+                .returning(optimization_folds.c.chunks_done, optimization_folds.c.chunks)
+            )
+        )
+        .mappings()
+        .one()
+    )
+    if fold["chunks_done"] < fold["chunks"]:
+        return {}
+    best = await _best(conn, optimization_id, maximize, fold_index)
+    parameters = best.get("best_parameters")
+    test = await fold_test(parameters) if fold_test is not None else None
+    await conn.execute(
+        optimization_folds.update()
+        .where(*where)
+        .values(
+            done=True,
+            best_parameters=parameters,
+            train_metrics=best.get("best_metrics"),
+            test_metrics=test,
+        )
+    )
+    latest = await conn.scalar(
+        sa.select(sa.func.max(optimization_folds.c.fold_index)).where(
+            optimization_folds.c.optimization_id == optimization_id, optimization_folds.c.done
+        )
+    )
+    return best if latest == fold_index else {}
+
+
+async def _best(
+    conn: AsyncConnection, optimization_id: UUID, maximize: bool, fold_index: int | None = None
+) -> dict[str, Any]:
+    """The best ranked result stored so far (this transaction's inserts included), of one fold
+    when ``fold_index`` is given."""
     objective = optimization_results.c.objective
     ordering = objective.desc() if maximize else objective.asc()
+    fold = [] if fold_index is None else [optimization_results.c.fold_index == fold_index]
     row = (
         (
             await conn.execute(
@@ -342,6 +508,7 @@ async def _best(conn: AsyncConnection, optimization_id: UUID, maximize: bool) ->
                     optimization_results.c.optimization_id == optimization_id,
                     optimization_results.c.ranked,
                     objective.is_not(None),
+                    *fold,
                 )
                 .order_by(ordering, optimization_results.c.combo_index)
                 .limit(1)

@@ -65,6 +65,9 @@ optimizations = sa.Table(
     sa.Column("started_at", sa.DateTime(timezone=True)),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("folds", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("out_of_sample", JSONB()),
+    sa.Column("walk_forward_uri", sa.Text()),
 )
 
 optimization_chunks = sa.Table(
@@ -76,6 +79,7 @@ optimization_chunks = sa.Table(
     sa.Column("done", sa.Boolean(), nullable=False),
     sa.Column("worker", sa.Text()),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
+    sa.Column("fold_index", sa.Integer()),
 )
 
 optimization_results = sa.Table(
@@ -88,6 +92,28 @@ optimization_results = sa.Table(
     sa.Column("metrics", JSONB(), nullable=False),
     sa.Column("objective", sa.Float()),
     sa.Column("ranked", sa.Boolean(), nullable=False),
+    sa.Column("fold_index", sa.Integer()),
+)
+
+optimization_folds = sa.Table(
+    "optimization_folds",
+    metadata,
+    sa.Column("optimization_id", sa.Uuid(), primary_key=True),
+    sa.Column("fold_index", sa.Integer(), primary_key=True),
+    sa.Column("train_start_bar", sa.Integer(), nullable=False),
+    sa.Column("train_end_bar", sa.Integer(), nullable=False),
+    sa.Column("test_start_bar", sa.Integer(), nullable=False),
+    sa.Column("test_end_bar", sa.Integer(), nullable=False),
+    sa.Column("train_start", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("train_end", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("test_start", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("test_end", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("chunks", sa.Integer(), nullable=False),
+    sa.Column("chunks_done", sa.Integer(), nullable=False),
+    sa.Column("done", sa.Boolean(), nullable=False),
+    sa.Column("best_parameters", JSONB()),
+    sa.Column("train_metrics", JSONB()),
+    sa.Column("test_metrics", JSONB()),
 )
 
 # --- Monte Carlo studies (migration 0005) ---------------------------------------------------------

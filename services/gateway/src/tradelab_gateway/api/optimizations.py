@@ -17,12 +17,14 @@ from tradelab_contracts.engine_rpc import (
     GetOptimization,
     GetOptimizationHeatmap,
     GetOptimizationResults,
+    GetWalkForward,
     Heatmap,
     ListOptimizations,
     OptimizationInfo,
     OptimizationResultRow,
     RunStatus,
     SubmitOptimization,
+    WalkForwardReport,
 )
 from tradelab_contracts.optimization import (
     Constraint,
@@ -66,7 +68,12 @@ class OptimizationCreate(BaseModel):
     )
     min_trades: int | None = Field(default=None, ge=0, description="Fewer trades: not ranked.")
     options: EngineOptions = Field(default_factory=EngineOptions, description="Simulation.")
-    walk_forward: WalkForward | None = Field(default=None, description="Not available yet.")
+    walk_forward: WalkForward | None = Field(
+        default=None,
+        description='{"mode": "rolling" | "anchored", "train_bars": N, "test_bars": M, '
+        '"step_bars": S (default M)}: run the search on every training window and the best '
+        "combination on the test window after it (grid or random search only).",
+    )
 
 
 class OptimizationPublic(BaseModel):
@@ -93,6 +100,11 @@ class OptimizationPublic(BaseModel):
     best_value: float | None
     best_metrics: dict[str, float | None] | None
     failure_message: str | None
+    walk_forward: WalkForward | None = Field(description="The walk-forward scheme, if any")
+    folds: int = Field(description="Walk-forward folds (0 without a scheme)")
+    out_of_sample: dict[str, float | None] | None = Field(
+        description="Metrics of the stitched out-of-sample equity, once completed"
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -230,6 +242,7 @@ async def results(
     descending: bool | None = Query(default=None, description="Best first if absent"),
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
+    fold: Annotated[int | None, Query(ge=0, description="One walk-forward fold only")] = None,
 ) -> ResultsPage:
     """Evaluated combinations with their metrics: the top N is the first page."""
     command = GetOptimizationResults(
@@ -240,6 +253,7 @@ async def results(
         descending=descending,
         limit=limit,
         offset=offset,
+        fold_index=fold,
     )
     reply = await ask_engine(request, command, settings.retry_after_s)
     return ResultsPage(
@@ -260,6 +274,7 @@ async def heatmap(
     x: Annotated[str, Query(min_length=1, description="Parameter on the x axis")],
     y: Annotated[str, Query(min_length=1, description="Parameter on the y axis")],
     metric: Annotated[str | None, Query(description="The objective's metric if absent")] = None,
+    fold: Annotated[int | None, Query(ge=0, description="One walk-forward fold only")] = None,
 ) -> Heatmap:
     """A metric over two parameters; each cell holds the best value over the other ones."""
     command = GetOptimizationHeatmap(
@@ -269,11 +284,36 @@ async def heatmap(
         x=x,
         y=y,
         metric=metric,
+        fold_index=fold,
     )
     reply = await ask_engine(request, command, settings.retry_after_s)
     if reply.heatmap is None:
         raise ProblemError(500, "The engine gave an incomplete answer.")
     return reply.heatmap
+
+
+@router.get("/{optimization_id}/walk-forward")
+async def walk_forward(
+    optimization_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    max_points: Annotated[
+        int, Query(ge=2, le=1_000_000, description="Equity points returned at most")
+    ] = 2000,
+) -> WalkForwardReport:
+    """Per-fold table (training window's best, its test metrics) and, once completed, the
+    stitched out-of-sample equity. 404 for an optimisation without a walk-forward scheme."""
+    command = GetWalkForward(
+        reply_to=request.app.state.engine_client.reply_topic,
+        owner_id=user.user_id,
+        optimization_id=optimization_id,
+        max_points=max_points,
+    )
+    reply = await ask_engine(request, command, settings.retry_after_s)
+    if reply.walk_forward is None:
+        raise ProblemError(500, "The engine gave an incomplete answer.")
+    return reply.walk_forward
 
 
 @router.post("/{optimization_id}/cancel", status_code=202)
