@@ -3,6 +3,7 @@ backtests, results and heatmap, refusals, cancel, and a grid spread over two eng
 completes with every combination evaluated exactly once after one replica is killed mid-job."""
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -11,11 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.e2e.helpers import Collector, minute_bars_csv, open_socket
 from tests.polling import wait_for
+from tradelab_contracts.engine import EngineOptions
+from tradelab_contracts.optimization import Objective, RunOptimizationChunk
+from tradelab_contracts.topics import OPTIMIZATION_CHUNK_REQUESTED, OPTIMIZATION_COMPLETED
 from tradelab_devstack.ports import free_port
 from tradelab_devstack.services import ServiceProcess, wait_until_ready
 from tradelab_devstack.stack import Stack
@@ -337,6 +342,111 @@ def test_cancel_stops_an_optimisation_and_others_cannot_see_it(user: User, goog:
     )
     listed = user.get("/api/v1/optimizations?status=cancelled")
     assert created["id"] in {o["id"] for o in listed["items"]}
+
+
+def test_an_optimisation_left_unfinished_by_a_dead_replica_is_finished_on_redelivery(
+    stack: Stack, user: User, goog: str
+) -> None:
+    created = user.post("/api/v1/optimizations", {"dataset_id": goog, **SMALL_GRID}).json()
+    done = user.finished(f"/api/v1/optimizations/{created['id']}", 120)
+    assert done["status"] == "completed", done
+    # A replica that stored the last chunk and died before writing the results file and
+    # announcing the end leaves exactly this behind: completed, no results file recorded.
+    row = optimization_row(stack.database_url, created["id"], clear_results_uri=True)
+    assert row["results_uri"] is not None
+    assert optimization_row(stack.database_url, created["id"])["results_uri"] is None
+    # Its chunk was never committed, so the broker hands it to another replica.
+    chunk = RunOptimizationChunk(
+        optimization_id=created["id"],
+        owner_id=row["owner_id"],
+        chunk_index=0,
+        chunk_count=1,
+        combinations=[{"fast": 5, "slow": 30}],
+        dataset_uri=row["dataset_uri"],
+        dataset_sha256=row["dataset_sha256"],
+        strategy="sma_cross",
+        options=EngineOptions(fee_rate=0.001),
+        objective=Objective(metric="sharpe"),
+    )
+    announced = asyncio.run(redeliver_and_await_completion(stack.kafka_bootstrap, chunk))
+    assert announced["optimization_id"] == created["id"]
+    assert announced["sequence"] == done["sequence"]  # the same end, not a new one
+    assert announced["best_parameters"] == done["best_parameters"]
+    finished = optimization_row(stack.database_url, created["id"])
+    assert finished["results_uri"] == row["results_uri"]
+    after = user.get(f"/api/v1/optimizations/{created['id']}")
+    assert (after["evaluated"], after["chunks_done"]) == (16, 1)  # nothing counted twice
+
+
+async def redeliver_and_await_completion(
+    bootstrap: str, chunk: RunOptimizationChunk
+) -> dict[str, Any]:
+    """Publish ``chunk`` as the gateway-side producer would and wait for the end to be
+    announced again on the completed topic (read from its current end)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    await producer.start()
+    try:
+        await consumer.topics()  # fetches the cluster metadata partitions_for_topic reads
+        partitions = [
+            TopicPartition(OPTIMIZATION_COMPLETED, p)
+            for p in sorted(consumer.partitions_for_topic(OPTIMIZATION_COMPLETED) or ())
+        ]
+        assert partitions, "the completed topic has no partitions"
+        consumer.assign(partitions)
+        await consumer.seek_to_end(*partitions)
+        for partition in partitions:
+            await consumer.position(partition)
+        await producer.send_and_wait(
+            OPTIMIZATION_CHUNK_REQUESTED,
+            chunk.model_dump_json().encode(),
+            key=f"{chunk.optimization_id}:0".encode(),
+            headers=[("content-type", b"application/json")],
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=1000)
+            for records in batches.values():
+                for record in records:
+                    event: dict[str, Any] = json.loads(record.value or b"{}")
+                    if event.get("optimization_id") == str(chunk.optimization_id):
+                        return event
+        raise AssertionError("the end was not announced again")
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def optimization_row(
+    database_url: str, optimization_id: str, *, clear_results_uri: bool = False
+) -> dict[str, Any]:
+    """The optimisation's stored row (before clearing its results file, when asked)."""
+
+    async def fetch() -> dict[str, Any]:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.begin() as conn:
+                row = (
+                    (
+                        await conn.execute(
+                            text("SELECT * FROM engine.optimizations WHERE id = :id"),
+                            {"id": optimization_id},
+                        )
+                    )
+                    .mappings()
+                    .one()
+                )
+                if clear_results_uri:
+                    await conn.execute(
+                        text("UPDATE engine.optimizations SET results_uri = NULL WHERE id = :id"),
+                        {"id": optimization_id},
+                    )
+                return dict(row)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(fetch())
 
 
 def chunk_workers(database_url: str, optimization_id: str) -> dict[str, int]:

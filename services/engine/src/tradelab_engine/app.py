@@ -34,6 +34,11 @@ def build_app(settings: EngineSettings) -> FastAPI:
     async def publish(message: Message, topic: str, key: bytes) -> None:
         await broker.publish(message, topic, key=key)
 
+    async def publish_to_partition(
+        message: Message, topic: str, key: bytes, partition: int
+    ) -> None:
+        await broker.publish(message, topic, key=key, partition=partition)
+
     deps = EngineDeps(
         repo=RunRepository(runtime.database()),
         store=LocalObjectStore.from_url(settings.object_store_url),
@@ -49,6 +54,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
         engine=deps,
         repo=OptimizationRepository(runtime.database()),
         chunk_size=settings.optimization_chunk_size,
+        publish_to_partition=publish_to_partition,
     )
     montecarlo_deps = MonteCarloDeps(engine=deps, repo=MonteCarloRepository(runtime.database()))
     register_handlers(broker, deps, settings.instance_id, optimization_deps, montecarlo_deps)

@@ -12,7 +12,7 @@ so the chunk is redelivered to another replica and evaluated there.
 import asyncio
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 from pydantic import ValidationError
 
-from tradelab_contracts.base import correlation_of
+from tradelab_contracts.base import Message, correlation_of
 from tradelab_contracts.engine_rpc import (
     CancelOptimizationRequest,
     EngineErrorCode,
@@ -48,6 +48,7 @@ from tradelab_contracts.optimization import (
     WalkForward,
 )
 from tradelab_contracts.topics import (
+    ALL_TOPICS,
     OPTIMIZATION_CANCELLED,
     OPTIMIZATION_CHUNK_REQUESTED,
     OPTIMIZATION_COMPLETED,
@@ -87,14 +88,46 @@ log = get_logger(__name__)
 DEFAULT_CHUNK_SIZE = 250
 
 
+PublishToPartition = Callable[[Message, str, bytes, int], Awaitable[None]]
+CHUNK_PARTITIONS = next(
+    spec.partitions for spec in ALL_TOPICS if spec.name == OPTIMIZATION_CHUNK_REQUESTED
+)
+
+
 @dataclass
 class OptimizationDeps:
-    """The engine's dependencies plus the optimisation tables."""
+    """The engine's dependencies plus the optimisation tables.
+
+    ``publish_to_partition`` places chunk ``i`` on partition ``i mod CHUNK_PARTITIONS`` so the
+    replicas of the chunk group get equal shares (hashed keys left one with 11 of 16); without
+    it chunks are published by key. ``last_bars`` keeps the dataset the last chunk read: a
+    replica takes an optimisation's chunks one after another, so it reads the file once.
+    """
 
     engine: EngineDeps
     repo: OptimizationRepository
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    publish_to_partition: PublishToPartition | None = None
     evaluating: set[uuid.UUID] = field(default_factory=set)
+    last_bars: tuple[str, Bars] | None = None
+
+    async def bars(self, dataset_uri: str, dataset_sha256: str) -> Bars:
+        """The dataset's bars, read again only when another dataset was read last."""
+        key = f"{dataset_uri}#{dataset_sha256}"
+        if self.last_bars is None or self.last_bars[0] != key:
+            self.last_bars = None  # let the previous one go before reading the next
+            bars = await asyncio.to_thread(load_bars, self.engine.store.path(dataset_uri))
+            self.last_bars = (key, bars)
+        return self.last_bars[1]
+
+    async def publish_chunk(self, chunk: RunOptimizationChunk) -> None:
+        """Publish a chunk on the chunk topic, spread evenly over its partitions."""
+        key = f"{chunk.optimization_id}:{chunk.chunk_index}".encode()
+        if self.publish_to_partition is None:
+            await self.engine.publish(chunk, OPTIMIZATION_CHUNK_REQUESTED, key)
+        else:
+            partition = chunk.chunk_index % CHUNK_PARTITIONS
+            await self.publish_to_partition(chunk, OPTIMIZATION_CHUNK_REQUESTED, key, partition)
 
 
 def _validator(strategy: str) -> Any:
@@ -151,8 +184,7 @@ async def submit_optimization(cmd: SubmitOptimization, deps: OptimizationDeps) -
             chunk_count=len(bounds),
             first_index=start,
         )
-        key = f"{cmd.optimization_id}:{index}".encode()
-        await deps.engine.publish(chunk, OPTIMIZATION_CHUNK_REQUESTED, key)
+        await deps.publish_chunk(chunk)
     return reply(cmd, optimization=info)
 
 
@@ -237,8 +269,7 @@ async def _submit_walk_forward(
                 window=BarWindow(start_bar=fold.train_start, end_bar=fold.train_end),
                 test_window=BarWindow(start_bar=fold.test_start, end_bar=fold.test_end),
             )
-            key = f"{cmd.optimization_id}:{index}".encode()
-            await deps.engine.publish(chunk, OPTIMIZATION_CHUNK_REQUESTED, key)
+            await deps.publish_chunk(chunk)
     return reply(cmd, optimization=info)
 
 
@@ -345,7 +376,9 @@ async def run_genetic(job: RunOptimization, deps: OptimizationDeps) -> None:
     scores: list[float | None] = []
     for generation in range(search.generations):
         if not await deps.repo.is_active(job.optimization_id):
-            return  # cancelled (or failed): stop evolving
+            # Cancelled or failed: stop evolving; completed: perhaps left unfinished.
+            await _finish_if_left(job.owner_id, job.optimization_id, deps)
+            return
         rows = await deps.repo.chunk_results(job.optimization_id, generation)
         if rows is None:
             if generation == 0:
@@ -533,10 +566,12 @@ async def answer(cmd: Any, deps: OptimizationDeps) -> EngineReply | None:
 async def run_chunk(chunk: RunOptimizationChunk, deps: OptimizationDeps) -> None:
     """Evaluate one chunk and store it (once); announce progress and the end."""
     if not await deps.repo.is_active(chunk.optimization_id):
-        return  # cancelled or already finished: nothing to do
+        # Cancelled, failed or completed: nothing to evaluate, perhaps something to finish.
+        await _finish_if_left(chunk.owner_id, chunk.optimization_id, deps)
+        return
     started = time.monotonic()
     try:
-        bars = await asyncio.to_thread(load_bars, deps.engine.store.path(chunk.dataset_uri))
+        bars = await deps.bars(chunk.dataset_uri, chunk.dataset_sha256)
         train = bars if chunk.window is None else _cut(bars, chunk.window)
         rows = await asyncio.to_thread(
             evaluate_chunk,
@@ -690,14 +725,15 @@ def _results_file(rows: list[Any], path: Any) -> None:
 
 
 async def _complete(info: OptimizationInfo, deps: OptimizationDeps) -> None:
-    """Write every result to one Parquet file and announce the end."""
+    """Write every result to one Parquet file (and the walk-forward curve), announce the end,
+    then record the results file: an optimisation completed without one was left unfinished by
+    a replica that died, and the next delivery of any of its messages finishes it."""
     rows = await deps.repo.all_results(info.id)
     scratch = deps.engine.store.scratch_dir() / f"{uuid.uuid4()}.parquet"
     await asyncio.to_thread(_results_file, rows, scratch)
     uri = deps.engine.store.put_file(
         f"optimizations/{info.owner_id}/{info.id}/results.parquet", scratch
     )
-    await deps.repo.set_results_uri(info.id, uri)
     if info.walk_forward is not None:
         await _stitch(info, deps)
     duration = (
@@ -716,3 +752,16 @@ async def _complete(info: OptimizationInfo, deps: OptimizationDeps) -> None:
         sequence=info.sequence,
     )
     await deps.engine.publish(event, OPTIMIZATION_COMPLETED, info.id.bytes)
+    await deps.repo.set_results_uri(info.id, uri)
+
+
+async def _finish_if_left(
+    owner_id: uuid.UUID, optimization_id: uuid.UUID, deps: OptimizationDeps
+) -> None:
+    """Finish an optimisation whose last chunk was stored by a replica that died before
+    writing its files and announcing the end (a repeat announcement has the same sequence, so
+    a duplicate from a slow rather than dead replica is dropped by the gateway)."""
+    info = await deps.repo.get(owner_id, optimization_id)
+    if info is not None and info.status == RunStatus.COMPLETED and info.results_uri is None:
+        log.warning("finishing an optimisation left unfinished", optimization_id=str(info.id))
+        await _complete(info, deps)
