@@ -5,6 +5,7 @@ completes with every combination evaluated exactly once after one replica is kil
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from importlib.resources import files
@@ -20,7 +21,11 @@ from tests.e2e.helpers import Collector, minute_bars_csv, open_socket
 from tests.polling import wait_for
 from tradelab_contracts.engine import EngineOptions
 from tradelab_contracts.optimization import Objective, RunOptimizationChunk
-from tradelab_contracts.topics import OPTIMIZATION_CHUNK_REQUESTED, OPTIMIZATION_COMPLETED
+from tradelab_contracts.topics import (
+    OPTIMIZATION_CHUNK_REQUESTED,
+    OPTIMIZATION_COMPLETED,
+    OPTIMIZATION_FAILED,
+)
 from tradelab_devstack.ports import free_port
 from tradelab_devstack.services import ServiceProcess, wait_until_ready
 from tradelab_devstack.stack import Stack
@@ -368,7 +373,7 @@ def test_an_optimisation_left_unfinished_by_a_dead_replica_is_finished_on_redeli
         options=EngineOptions(fee_rate=0.001),
         objective=Objective(metric="sharpe"),
     )
-    announced = asyncio.run(redeliver_and_await_completion(stack.kafka_bootstrap, chunk))
+    announced = asyncio.run(publish_and_await(stack.kafka_bootstrap, chunk, OPTIMIZATION_COMPLETED))
     assert announced["optimization_id"] == created["id"]
     assert announced["sequence"] == done["sequence"]  # the same end, not a new one
     assert announced["best_parameters"] == done["best_parameters"]
@@ -378,11 +383,70 @@ def test_an_optimisation_left_unfinished_by_a_dead_replica_is_finished_on_redeli
     assert (after["evaluated"], after["chunks_done"]) == (16, 1)  # nothing counted twice
 
 
-async def redeliver_and_await_completion(
-    bootstrap: str, chunk: RunOptimizationChunk
+def test_a_chunk_that_cannot_be_evaluated_fails_the_optimisation_and_says_so(
+    stack: Stack, user: User, goog: str
+) -> None:
+    done = user.post("/api/v1/optimizations", {"dataset_id": goog, **SMALL_GRID}).json()
+    user.finished(f"/api/v1/optimizations/{done['id']}", 120)
+    # A running optimisation of the same user whose chunk names a file that cannot be read
+    # (stored directly, so no chunk of its own competes with the broken one).
+    running = uuid.uuid4()
+    row = copy_as_running(stack.database_url, done["id"], str(running))
+    broken = RunOptimizationChunk(
+        optimization_id=running,
+        owner_id=row["owner_id"],
+        chunk_index=0,
+        chunk_count=1,
+        combinations=[{"fast": 5, "slow": 30}],
+        dataset_uri=row["dataset_uri"] + ".gone",
+        dataset_sha256=row["dataset_sha256"],
+        strategy="sma_cross",
+        options=EngineOptions(),
+        objective=Objective(metric="sharpe"),
+    )
+    announced = asyncio.run(publish_and_await(stack.kafka_bootstrap, broken, OPTIMIZATION_FAILED))
+    assert announced["reason_code"] == "internal"
+    assert announced["message"] == "Chunk 0 could not be evaluated: FileNotFoundError."
+    failed = user.get(f"/api/v1/optimizations/{running}")
+    assert failed["status"] == "failed"
+    assert failed["failure_message"] == announced["message"]
+    assert announced["sequence"] == failed["sequence"] == 1
+
+
+def copy_as_running(database_url: str, optimization_id: str, new_id: str) -> dict[str, Any]:
+    """Store a copy of an optimisation as running with nothing evaluated; the original row."""
+
+    async def copy() -> dict[str, Any]:
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(
+                    text(
+                        "INSERT INTO engine.optimizations (id, owner_id, dataset_id, dataset_uri,"
+                        " dataset_sha256, timeframe, strategy, spec, status, total, skipped,"
+                        " evaluated, chunks, chunks_done, event_seq, created_at, updated_at)"
+                        " SELECT :new_id, owner_id, dataset_id, dataset_uri, dataset_sha256,"
+                        " timeframe, strategy, spec, 'running', total, skipped, 0, chunks, 0, 0,"
+                        " now(), now() FROM engine.optimizations WHERE id = :id"
+                    ),
+                    {"id": optimization_id, "new_id": new_id},
+                )
+                row = await conn.execute(
+                    text("SELECT * FROM engine.optimizations WHERE id = :id"),
+                    {"id": optimization_id},
+                )
+                return dict(row.mappings().one())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(copy())
+
+
+async def publish_and_await(
+    bootstrap: str, chunk: RunOptimizationChunk, event_topic: str
 ) -> dict[str, Any]:
-    """Publish ``chunk`` as the gateway-side producer would and wait for the end to be
-    announced again on the completed topic (read from its current end)."""
+    """Publish ``chunk`` as the engine does and wait for an event of its optimisation on
+    ``event_topic`` (read from its current end)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await consumer.start()
@@ -390,10 +454,10 @@ async def redeliver_and_await_completion(
     try:
         await consumer.topics()  # fetches the cluster metadata partitions_for_topic reads
         partitions = [
-            TopicPartition(OPTIMIZATION_COMPLETED, p)
-            for p in sorted(consumer.partitions_for_topic(OPTIMIZATION_COMPLETED) or ())
+            TopicPartition(event_topic, p)
+            for p in sorted(consumer.partitions_for_topic(event_topic) or ())
         ]
-        assert partitions, "the completed topic has no partitions"
+        assert partitions, f"{event_topic} has no partitions"
         consumer.assign(partitions)
         await consumer.seek_to_end(*partitions)
         for partition in partitions:
@@ -412,7 +476,7 @@ async def redeliver_and_await_completion(
                     event: dict[str, Any] = json.loads(record.value or b"{}")
                     if event.get("optimization_id") == str(chunk.optimization_id):
                         return event
-        raise AssertionError("the end was not announced again")
+        raise AssertionError(f"nothing on {event_topic} for the optimisation")
     finally:
         await producer.stop()
         await consumer.stop()

@@ -21,6 +21,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from tradelab_contracts.base import Message, correlation_of
+from tradelab_contracts.engine import FailureReason
 from tradelab_contracts.engine_rpc import (
     CancelOptimizationRequest,
     EngineErrorCode,
@@ -42,6 +43,7 @@ from tradelab_contracts.optimization import (
     GeneticSearch,
     OptimizationCancelled,
     OptimizationCompleted,
+    OptimizationFailed,
     OptimizationProgress,
     RunOptimization,
     RunOptimizationChunk,
@@ -52,6 +54,7 @@ from tradelab_contracts.topics import (
     OPTIMIZATION_CANCELLED,
     OPTIMIZATION_CHUNK_REQUESTED,
     OPTIMIZATION_COMPLETED,
+    OPTIMIZATION_FAILED,
     OPTIMIZATION_PROGRESS,
     OPTIMIZATION_REQUESTED,
 )
@@ -363,8 +366,18 @@ async def run_genetic(job: RunOptimization, deps: OptimizationDeps) -> None:
 
     Each generation is stored as one chunk (counted once). A replica that takes the job over
     after a crash reads the generations already stored and, since every generation's choices
-    depend only on the seed and the stored scores, carries on exactly where it stopped.
+    depend only on the seed and the stored scores, carries on exactly where it stopped. An
+    error fails the optimisation, announced.
     """
+    try:
+        await _evolve(job, deps)
+    except Exception as exc:
+        log.exception("genetic search failed", optimization_id=str(job.optimization_id))
+        message = f"The genetic search stopped on an error: {type(exc).__name__}."
+        await _fail(job.optimization_id, message, deps)
+
+
+async def _evolve(job: RunOptimization, deps: OptimizationDeps) -> None:
     search = job.search
     if not isinstance(search, GeneticSearch):
         return
@@ -564,36 +577,55 @@ async def answer(cmd: Any, deps: OptimizationDeps) -> EngineReply | None:
 
 
 async def run_chunk(chunk: RunOptimizationChunk, deps: OptimizationDeps) -> None:
-    """Evaluate one chunk and store it (once); announce progress and the end."""
+    """Evaluate one chunk and store it (once); announce progress and the end.
+
+    The chunk's offset is committed when this returns, error or not: a chunk that cannot be
+    evaluated or stored fails the optimisation, announced, rather than leaving it running.
+    """
+    try:
+        await _run_chunk(chunk, deps)
+    except Exception as exc:
+        log.exception("optimisation chunk failed", optimization_id=str(chunk.optimization_id))
+        message = f"Chunk {chunk.chunk_index} could not be evaluated: {type(exc).__name__}."
+        await _fail(chunk.optimization_id, message, deps)
+
+
+async def _fail(optimization_id: uuid.UUID, message: str, deps: OptimizationDeps) -> None:
+    """Fail an active optimisation and announce it (nothing if it already ended)."""
+    info = await deps.repo.end(
+        None, optimization_id, RunStatus.FAILED, deps.engine.clock.now(), message
+    )
+    if info is None:
+        return
+    event = OptimizationFailed(
+        optimization_id=info.id,
+        owner_id=info.owner_id,
+        reason_code=FailureReason.INTERNAL,
+        message=message,
+        sequence=info.sequence,
+    )
+    await deps.engine.publish(event, OPTIMIZATION_FAILED, info.id.bytes)
+
+
+async def _run_chunk(chunk: RunOptimizationChunk, deps: OptimizationDeps) -> None:
     if not await deps.repo.is_active(chunk.optimization_id):
         # Cancelled, failed or completed: nothing to evaluate, perhaps something to finish.
         await _finish_if_left(chunk.owner_id, chunk.optimization_id, deps)
         return
     started = time.monotonic()
-    try:
-        bars = await deps.bars(chunk.dataset_uri, chunk.dataset_sha256)
-        train = bars if chunk.window is None else _cut(bars, chunk.window)
-        rows = await asyncio.to_thread(
-            evaluate_chunk,
-            train,
-            chunk.strategy,
-            chunk.combinations,
-            chunk.first_index,
-            chunk.options,
-            chunk.timeframe,
-            chunk.objective,
-            chunk.min_trades,
-        )
-    except Exception as exc:  # a chunk that cannot be evaluated fails the optimisation
-        log.exception("optimisation chunk failed", optimization_id=str(chunk.optimization_id))
-        await deps.repo.end(
-            None,
-            chunk.optimization_id,
-            RunStatus.FAILED,
-            deps.engine.clock.now(),
-            f"A chunk could not be evaluated: {type(exc).__name__}.",
-        )
-        return
+    bars = await deps.bars(chunk.dataset_uri, chunk.dataset_sha256)
+    train = bars if chunk.window is None else _cut(bars, chunk.window)
+    rows = await asyncio.to_thread(
+        evaluate_chunk,
+        train,
+        chunk.strategy,
+        chunk.combinations,
+        chunk.first_index,
+        chunk.options,
+        chunk.timeframe,
+        chunk.objective,
+        chunk.min_trades,
+    )
     if deps.engine.chunk_pause_s:
         await asyncio.sleep(deps.engine.chunk_pause_s)  # test-only pacing (EngineSettings)
     maximize = chunk.objective.direction == "maximize"
