@@ -231,6 +231,10 @@ def test_walk_forward_tests_each_folds_best_and_stitches_the_out_of_sample_equit
     body = {
         "dataset_id": goog,
         **SMALL_GRID,
+        "parameter_space": {
+            "fast": {"start": 5, "stop": 20, "step": 5},
+            "slow": {"start": 30, "stop": 90, "step": 10},
+        },
         "objective": {"metric": "total_return"},
         "walk_forward": {"mode": "rolling", "train_bars": 500, "test_bars": 250},
     }
@@ -239,12 +243,12 @@ def test_walk_forward_tests_each_folds_best_and_stitches_the_out_of_sample_equit
     optimization = created.json()
     url = f"/api/v1/optimizations/{optimization['id']}"
     # GOOG has 2,148 bars: folds train on [250k, 250k + 500) and test on the next 250 bars
-    # while any are left, so 7 folds; 16 combinations each, one chunk per fold.
-    assert (optimization["folds"], optimization["total"], optimization["chunks"]) == (7, 112, 7)
+    # while any are left, so 7 folds; 28 combinations each, in two chunks (20 + 8) per fold.
+    assert (optimization["folds"], optimization["total"], optimization["chunks"]) == (7, 196, 14)
     assert optimization["walk_forward"]["mode"] == "rolling"
     done = user.finished(url, 120)
     assert done["status"] == "completed", done
-    assert done["evaluated"] == 112
+    assert done["evaluated"] == 196
 
     report = user.get(f"{url}/walk-forward?max_points=100")
     folds = report["folds"]
@@ -255,7 +259,7 @@ def test_walk_forward_tests_each_folds_best_and_stitches_the_out_of_sample_equit
     for fold in folds:
         assert fold["done"]
         page = user.get(f"{url}/results?fold={fold['fold_index']}&limit=100")
-        assert page["total"] == 16
+        assert page["total"] == 28
         assert {r["fold_index"] for r in page["items"]} == {fold["fold_index"]}
         best = max(page["items"], key=lambda r: (r["objective"], -r["index"]))
         assert fold["best_parameters"] == best["parameters"]
