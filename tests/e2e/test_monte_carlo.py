@@ -1,6 +1,6 @@
 """Monte Carlo studies through the gateway: bootstraps of a GOOG backtest reproduced by their
 seed and checked against a hand-computed mean, price paths fitted to GOOG, list filters, cancel,
-priority and isolation between users.
+priority, isolation between users, and a study followed over the WebSocket.
 
 The e2e engine sleeps ``ENGINE_CHUNK_PAUSE_S`` (0.1 s) after every stream of 256 simulations, so
 a 100,000-simulation study runs long enough (about 40 s) to be watched, cancelled or to keep the
@@ -17,6 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.e2e.helpers import Collector, open_socket
 from tests.polling import wait_for
 from tradelab_devstack.stack import Stack
 
@@ -327,6 +328,77 @@ def test_another_users_studies_and_runs_are_not_found(
     assert theirs.status_code == 404, theirs.text
     assert "No such backtest" in theirs.json()["detail"]
     assert client.get("/api/v1/monte-carlo", headers=auth(intruder)).json()["items"] == []
+
+
+FIGURES = (
+    "final_equity_percentiles",
+    "max_drawdown_percentiles",
+    "probability_of_loss",
+    "drawdown_threshold",
+    "probability_of_drawdown_beyond",
+)
+
+
+def closed(socket: Collector, what: str) -> int:
+    code = wait_for(lambda: socket.close_code, 90, what)
+    socket.close()
+    return code
+
+
+def test_a_study_is_followed_on_the_websocket_and_its_final_event_outlives_it(
+    stack: Stack, client: httpx.Client, token: str, goog_run: dict[str, Any]
+) -> None:
+    body = {"method": "bootstrap_returns", "run_id": goog_run["id"], "n_simulations": 20_000}
+    study_id = start(client, token, body | {"seed": 11})["id"]
+    running(client, token, study_id)
+    everything = Collector(open_socket(stack.gateway_url, "/api/v1/ws", token))
+    one = Collector(open_socket(stack.gateway_url, f"/api/v1/ws/jobs/{study_id}", token))
+
+    assert closed(one, "the study's socket closed after its final event") == 1000
+    done = get(client, token, study_id)
+    snapshot, *events = one.messages
+    assert (snapshot["type"], snapshot["job_type"]) == ("snapshot", "monte_carlo")
+    assert (snapshot["job"]["id"], snapshot["job"]["status"]) == (study_id, "running")
+    assert {(e["job_type"], e["run_id"], e["simulation_id"]) for e in events} == {
+        ("monte_carlo", study_id, study_id)
+    }
+    assert [e["type"] for e in events][-1] == "completed"
+    assert {e["type"] for e in events[:-1]} == {"progress"}  # at least one, all before the end
+    sequences = [snapshot["job"]["sequence"]] + [e["sequence"] for e in events]
+    assert sequences == sorted(set(sequences))
+    final = events[-1]
+    assert final["sequence"] == done["sequence"]
+    assert (final["method"], final["n_simulations"]) == ("bootstrap_returns", 20_000)
+    assert {k: final[k] for k in FIGURES} == {k: done["results"][k] for k in FIGURES}
+    # /ws showed the running study in its snapshot, then its events from there on.
+    live = wait_for(lambda: everything.final_of(study_id), 30, "the final event on /ws")
+    everything.close()
+    shown = [m for m in everything.messages if m["type"] == "snapshot"]
+    assert study_id in {m["job"]["id"] for m in shown if m["job_type"] == "monte_carlo"}
+    assert live == final
+
+    # After the end: the snapshot is the REST study, the final event rebuilt from it, then 1000.
+    late = Collector(open_socket(stack.gateway_url, f"/api/v1/ws/jobs/{study_id}", token))
+    assert closed(late, "the ended study's socket closed") == 1000
+    assert [m["type"] for m in late.messages] == ["snapshot", "completed"]
+    assert late.messages[0]["job"] == done
+    rebuilt = late.messages[1]
+    assert set(rebuilt) == set(final)
+    assert {k: v for k, v in rebuilt.items() if k != "occurred_at"} == {
+        k: v for k, v in final.items() if k != "occurred_at"
+    }
+    # A client that has the final event gets the snapshot only; another user gets 4404.
+    after = Collector(
+        open_socket(
+            stack.gateway_url, f"/api/v1/ws/jobs/{study_id}?after={final['sequence']}", token
+        )
+    )
+    assert closed(after, "the up-to-date socket closed") == 1000
+    assert [m["type"] for m in after.messages] == ["snapshot"]
+    stranger = register(client, "mc-ws-stranger")
+    peek = Collector(open_socket(stack.gateway_url, f"/api/v1/ws/jobs/{study_id}", stranger))
+    assert closed(peek, "the stranger's socket closed") == 4404
+    assert peek.messages == []
 
 
 @pytest.mark.parametrize(

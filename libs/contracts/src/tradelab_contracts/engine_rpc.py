@@ -348,6 +348,9 @@ class ListMonteCarlo(EngineCommand):
     offset: int = Field(default=0, ge=0, description="Rows to skip.")
     status: RunStatus | None = Field(default=None, description="Only studies in this status.")
     method: MonteCarloMethod | None = Field(default=None, description="Only this method.")
+    active: bool = Field(
+        default=False, description="Only queued and running ones (status is then ignored)."
+    )
 
 
 class GetMonteCarlo(EngineCommand):

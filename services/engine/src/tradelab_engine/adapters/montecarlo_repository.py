@@ -128,7 +128,9 @@ class MonteCarloRepository:
     async def page(self, query: ListMonteCarlo) -> tuple[list[MonteCarloInfo], int]:
         """Return one page of the owner's studies (newest first) and the total matching."""
         where = [monte_carlo.c.owner_id == query.owner_id]
-        if query.status is not None:
+        if query.active:
+            where.append(monte_carlo.c.status.in_(ACTIVE))
+        elif query.status is not None:
             where.append(monte_carlo.c.status == query.status.value)
         if query.method is not None:
             where.append(monte_carlo.c.method == query.method.value)

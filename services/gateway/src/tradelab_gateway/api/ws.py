@@ -4,17 +4,24 @@ job events with sequence numbers, resumable. Protocol: docs/websocket.md."""
 import asyncio
 import contextlib
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel
 from starlette.websockets import WebSocketState
 
 from tradelab_contracts.engine_rpc import (
+    EngineCommand,
+    EngineReply,
     GetBacktest,
+    GetMonteCarlo,
     GetOptimization,
     ListBacktests,
+    ListMonteCarlo,
     ListOptimizations,
+    MonteCarloInfo,
     OptimizationInfo,
     RunInfo,
 )
@@ -22,9 +29,15 @@ from tradelab_gateway.adapters.auth_rpc import AuthUnavailableError
 from tradelab_gateway.adapters.engine_rpc import EngineRpcClient
 from tradelab_gateway.adapters.rpc import ServiceUnavailableError
 from tradelab_gateway.api.backtests_schemas import BacktestPublic
+from tradelab_gateway.api.montecarlo_schemas import MonteCarloPublic
 from tradelab_gateway.api.optimizations import OptimizationPublic
 from tradelab_gateway.domain.hub import EventHub, Subscription
-from tradelab_gateway.domain.job_events import final_event_of, final_optimization_event_of
+from tradelab_gateway.domain.job_events import (
+    JobEvent,
+    final_event_of,
+    final_monte_carlo_event_of,
+    final_optimization_event_of,
+)
 from tradelab_gateway.security.key_cache import KeyCache
 from tradelab_gateway.security.tokens import InvalidTokenError, Principal, key_id, verify
 from tradelab_gateway.settings import GatewaySettings
@@ -114,10 +127,7 @@ async def _authenticate(websocket: WebSocket) -> Principal:
         raise _Closed(CloseCode.TRY_AGAIN, "auth unavailable") from exc
 
 
-async def _engine(
-    websocket: WebSocket,
-    command: GetBacktest | ListBacktests | GetOptimization | ListOptimizations,
-) -> Any:
+async def _engine(websocket: WebSocket, command: EngineCommand) -> EngineReply:
     client: EngineRpcClient = websocket.app.state.engine_client
     try:
         return await client.call(command)
@@ -125,51 +135,82 @@ async def _engine(
         raise _Closed(CloseCode.TRY_AGAIN, "engine unavailable") from exc
 
 
-def _snapshot(run: RunInfo) -> dict[str, Any]:
-    return {
-        "type": "snapshot",
-        "job_type": "backtest",
-        "job": BacktestPublic.of(run).model_dump(mode="json"),
-    }
+@dataclass(frozen=True)
+class _Job:
+    """A job as a socket first shows it: its snapshot, and its final event once it has ended."""
+
+    id: UUID
+    sequence: int
+    snapshot: dict[str, Any]
+    final: JobEvent | None
 
 
-def _optimization_snapshot(info: OptimizationInfo) -> dict[str, Any]:
-    return {
-        "type": "snapshot",
-        "job_type": "optimization",
-        "job": OptimizationPublic.of(info).model_dump(mode="json"),
-    }
+def _snapshot(job_type: str, job: BaseModel) -> dict[str, Any]:
+    """The snapshot message: ``job`` is what the job's REST ``GET`` returns."""
+    return {"type": "snapshot", "job_type": job_type, "job": job.model_dump(mode="json")}
+
+
+def _backtest(run: RunInfo) -> _Job:
+    snapshot = _snapshot("backtest", BacktestPublic.of(run))
+    return _Job(run.id, run.sequence, snapshot, final_event_of(run))
+
+
+def _optimization(info: OptimizationInfo) -> _Job:
+    snapshot = _snapshot("optimization", OptimizationPublic.of(info))
+    return _Job(info.id, info.sequence, snapshot, final_optimization_event_of(info))
+
+
+def _monte_carlo(study: MonteCarloInfo) -> _Job:
+    snapshot = _snapshot("monte_carlo", MonteCarloPublic.of(study))
+    return _Job(study.id, study.sequence, snapshot, final_monte_carlo_event_of(study))
+
+
+async def _find_job(websocket: WebSocket, user: Principal, job_id: UUID) -> _Job:
+    """The user's backtest, optimisation or Monte Carlo study ``job_id`` (4404 if none)."""
+    client: EngineRpcClient = websocket.app.state.engine_client
+    asked: dict[str, Any] = {"reply_to": client.reply_topic, "owner_id": user.user_id}
+    reply = await _engine(websocket, GetBacktest(**asked, run_id=job_id))
+    if reply.ok and reply.run is not None:
+        return _backtest(reply.run)
+    reply = await _engine(websocket, GetOptimization(**asked, optimization_id=job_id))
+    if reply.ok and reply.optimization is not None:
+        return _optimization(reply.optimization)
+    reply = await _engine(websocket, GetMonteCarlo(**asked, simulation_id=job_id))
+    if reply.ok and reply.monte_carlo is not None:
+        return _monte_carlo(reply.monte_carlo)
+    raise _Closed(CloseCode.NOT_FOUND, "no such job")
 
 
 async def _job_snapshot(
     websocket: WebSocket, user: Principal, run_id: UUID, after: int, subscription: Subscription
 ) -> bool:
     """Queue one job's snapshot (and its final event when it has ended); True if it ended."""
-    client: EngineRpcClient = websocket.app.state.engine_client
-    command = GetBacktest(reply_to=client.reply_topic, owner_id=user.user_id, run_id=run_id)
-    reply = await _engine(websocket, command)
-    if reply.ok and reply.run is not None:
-        run: RunInfo = reply.run
-        snapshot, final, sequence = _snapshot(run), final_event_of(run), run.sequence
-    else:
-        found = await _engine(
-            websocket,
-            GetOptimization(
-                reply_to=client.reply_topic, owner_id=user.user_id, optimization_id=run_id
-            ),
-        )
-        if not found.ok or found.optimization is None:
-            raise _Closed(CloseCode.NOT_FOUND, "no such job")
-        info: OptimizationInfo = found.optimization
-        snapshot, final = _optimization_snapshot(info), final_optimization_event_of(info)
-        sequence = info.sequence
-    subscription.outbox.put(snapshot)
-    if final is not None:
-        if final.sequence > after:
-            subscription.outbox.put(final.payload)
+    job = await _find_job(websocket, user, run_id)
+    subscription.outbox.put(job.snapshot)
+    if job.final is not None:
+        if job.final.sequence > after:
+            subscription.outbox.put(job.final.payload)
         return True
-    subscription.start({run_id: max(after, sequence)})
+    subscription.start({run_id: max(after, job.sequence)})
     return False
+
+
+async def _active_jobs(websocket: WebSocket, user: Principal) -> list[_Job]:
+    """Every queued or running job of the user (``ACTIVE_LIMIT`` per kind; studies: per status)."""
+    client: EngineRpcClient = websocket.app.state.engine_client
+    asked: dict[str, Any] = {
+        "reply_to": client.reply_topic,
+        "owner_id": user.user_id,
+        "limit": ACTIVE_LIMIT,
+        "offset": 0,
+    }
+    runs = await _engine(websocket, ListBacktests(**asked, active=True))
+    searches = await _engine(websocket, ListOptimizations(**asked, active=True))
+    jobs = [_backtest(run) for run in runs.runs or []]
+    jobs += [_optimization(info) for info in searches.optimizations or []]
+    studies = await _engine(websocket, ListMonteCarlo(**asked, active=True))
+    jobs += [_monte_carlo(study) for study in studies.monte_carlos or []]
+    return jobs
 
 
 async def _active_snapshots(
@@ -180,42 +221,17 @@ async def _active_snapshots(
     The snapshots are a courtesy on ``/ws``: when the engine does not answer in time (a burst of
     connections), the socket stays open with live events only and says so, rather than closing.
     """
-    client: EngineRpcClient = websocket.app.state.engine_client
-    known: dict[UUID, int] = {}
     try:
-        runs = await _engine(
-            websocket,
-            ListBacktests(
-                reply_to=client.reply_topic,
-                owner_id=user.user_id,
-                active=True,
-                limit=ACTIVE_LIMIT,
-                offset=0,
-            ),
-        )
-        searches = await _engine(
-            websocket,
-            ListOptimizations(
-                reply_to=client.reply_topic,
-                owner_id=user.user_id,
-                active=True,
-                limit=ACTIVE_LIMIT,
-                offset=0,
-            ),
-        )
+        jobs = await _active_jobs(websocket, user)
     except _Closed:
         subscription.outbox.put(
             {"type": "error", "message": "current jobs unavailable; live events follow"}
         )
-        subscription.start(known)
+        subscription.start({})
         return
-    for run in runs.runs or []:
-        subscription.outbox.put(_snapshot(run))
-        known[run.id] = run.sequence
-    for info in searches.optimizations or []:
-        subscription.outbox.put(_optimization_snapshot(info))
-        known[info.id] = info.sequence
-    subscription.start(known)
+    for job in jobs:
+        subscription.outbox.put(job.snapshot)
+    subscription.start({job.id: job.sequence for job in jobs})
 
 
 async def _send_loop(websocket: WebSocket, subscription: Subscription, one_job: bool) -> None:

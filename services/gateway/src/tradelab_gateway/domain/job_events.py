@@ -13,7 +13,7 @@ from tradelab_contracts.engine import (
     BacktestFailed,
     BacktestProgress,
 )
-from tradelab_contracts.engine_rpc import OptimizationInfo, RunInfo, RunStatus
+from tradelab_contracts.engine_rpc import MonteCarloInfo, OptimizationInfo, RunInfo, RunStatus
 from tradelab_contracts.montecarlo import (
     MonteCarloCancelled,
     MonteCarloCompleted,
@@ -36,6 +36,14 @@ MonteCarloMessage = (
 )
 JobMessage = BacktestMessage | OptimizationMessage | MonteCarloMessage
 FINAL_TYPES = frozenset({"completed", "failed", "cancelled"})
+MONTE_CARLO_FIGURES = (
+    "final_equity_percentiles",
+    "max_drawdown_percentiles",
+    "probability_of_loss",
+    "drawdown_threshold",
+    "probability_of_drawdown_beyond",
+)
+"""What a study's ``completed`` event reports, besides its method and size."""
 
 
 @dataclass(frozen=True)
@@ -158,15 +166,7 @@ def _monte_carlo_event_of(message: MonteCarloMessage) -> JobEvent:
                 message,
                 "completed",
                 **message.model_dump(
-                    mode="json",
-                    include={
-                        "method",
-                        "n_simulations",
-                        "final_equity_percentiles",
-                        "max_drawdown_percentiles",
-                        "probability_of_loss",
-                        "drawdown_threshold",
-                    },
+                    mode="json", include={"method", "n_simulations", *MONTE_CARLO_FIGURES}
                 ),
             )
         case MonteCarloFailed():
@@ -195,61 +195,71 @@ def job_event(message: JobMessage) -> JobEvent:
     return _monte_carlo_event_of(message)
 
 
-def final_event_of(run: RunInfo) -> JobEvent | None:
-    """Rebuild the final event of a run that has ended, from its stored state."""
-    base: dict[str, Any] = {"job_type": "backtest", "run_id": str(run.id), "sequence": run.sequence}
-    if run.finished_at is not None:
-        base["occurred_at"] = run.finished_at.isoformat()
-    match run.status:
+def _rebuilt(
+    job: RunInfo | OptimizationInfo | MonteCarloInfo,
+    names: dict[str, Any],
+    completed: dict[str, Any],
+    reason_code: str,
+) -> JobEvent | None:
+    """The final event of a stored job, or None while it is active.
+
+    ``names`` are the fields naming the job (``job_type``, ``run_id``...), ``completed`` the
+    fields of its ``completed`` event and ``reason_code`` that of its ``failed`` one.
+    """
+    base: dict[str, Any] = {**names, "sequence": job.sequence}
+    if job.finished_at is not None:
+        base["occurred_at"] = job.finished_at.isoformat()
+    match job.status:
         case RunStatus.COMPLETED:
-            summary = run.summary.model_dump(mode="json") if run.summary else None
-            payload = {"type": "completed", **base, "summary": summary, "cached": run.cached}
+            payload = {"type": "completed", **base, **completed}
         case RunStatus.FAILED:
-            reason = run.failure_reason.value if run.failure_reason else "internal"
-            payload = {
-                "type": "failed",
-                **base,
-                "reason_code": reason,
-                "message": run.failure_message or "",
-            }
+            message = job.failure_message or ""
+            payload = {"type": "failed", **base, "reason_code": reason_code, "message": message}
         case RunStatus.CANCELLED:
             payload = {"type": "cancelled", **base}
         case _:
             return None
-    return JobEvent(run.id, run.owner_id, run.sequence, str(payload["type"]), payload)
+    return JobEvent(job.id, job.owner_id, job.sequence, str(payload["type"]), payload)
+
+
+def final_event_of(run: RunInfo) -> JobEvent | None:
+    """Rebuild the final event of a run that has ended, from its stored state."""
+    summary = run.summary.model_dump(mode="json") if run.summary else None
+    return _rebuilt(
+        run,
+        {"job_type": "backtest", "run_id": str(run.id)},
+        {"summary": summary, "cached": run.cached},
+        run.failure_reason.value if run.failure_reason else "internal",
+    )
 
 
 def final_optimization_event_of(info: OptimizationInfo) -> JobEvent | None:
     """Rebuild the final event of an optimisation that has ended."""
-    base: dict[str, Any] = {
-        "job_type": "optimization",
-        "run_id": str(info.id),
-        "optimization_id": str(info.id),
-        "sequence": info.sequence,
-    }
-    if info.finished_at is not None:
-        base["occurred_at"] = info.finished_at.isoformat()
-    match info.status:
-        case RunStatus.COMPLETED:
-            payload = {
-                "type": "completed",
-                **base,
-                "evaluated": info.evaluated,
-                "best_parameters": info.best_parameters,
-                "best_metrics": info.best_metrics or {},
-            }
-        case RunStatus.FAILED:
-            payload = {
-                "type": "failed",
-                **base,
-                "reason_code": "internal",
-                "message": info.failure_message or "",
-            }
-        case RunStatus.CANCELLED:
-            payload = {"type": "cancelled", **base}
-        case _:
-            return None
-    return JobEvent(info.id, info.owner_id, info.sequence, str(payload["type"]), payload)
+    return _rebuilt(
+        info,
+        {"job_type": "optimization", "run_id": str(info.id), "optimization_id": str(info.id)},
+        {
+            "evaluated": info.evaluated,
+            "best_parameters": info.best_parameters,
+            "best_metrics": info.best_metrics or {},
+        },
+        "internal",
+    )
+
+
+def final_monte_carlo_event_of(study: MonteCarloInfo) -> JobEvent | None:
+    """Rebuild the final event of a Monte Carlo study that has ended."""
+    figures = (
+        study.results.model_dump(mode="json", include=set(MONTE_CARLO_FIGURES))
+        if study.results
+        else dict.fromkeys(MONTE_CARLO_FIGURES)
+    )
+    return _rebuilt(
+        study,
+        {"job_type": "monte_carlo", "run_id": str(study.id), "simulation_id": str(study.id)},
+        {"method": study.method.value, "n_simulations": study.n_simulations, **figures},
+        study.failure_reason.value if study.failure_reason else "internal",
+    )
 
 
 @dataclass
