@@ -1,7 +1,8 @@
 """The ``tradelab`` command line client against the whole stack, run in-process.
 
 Log in, upload GOOG, run a backtest followed live over the WebSocket, show it with its analytics,
-and the error exits (problem details: 1, unreachable server: 2).
+optimise its parameters (grid and walk-forward), and the error exits (problem details: 1,
+unreachable server: 2).
 """
 
 import io
@@ -28,6 +29,10 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "correct horse battery"
 MINUTE_BARS = 10_000  # 20 chunks of 500 bars, each followed by the e2e pause: about 2 s of progress
+SMALL_GRID = (
+    "--strategy", "sma_cross", "--range", "fast=5:20:5", "--range", "slow=30:60:10",
+    "--constraint", "fast<slow", "--fee", "0.001",
+)  # fmt: skip
 Cli = Callable[..., Result]
 
 
@@ -158,6 +163,69 @@ def test_cli_reports_progress_events_received_over_the_websocket(
     assert result["progress_events"] >= 1, result
     assert result["bars_total"] == MINUTE_BARS
     assert result["sequence"] > result["progress_events"]
+
+
+def test_cli_optimizes_a_grid_live_and_its_best_is_the_best_ranked_result(
+    cli: Cli, logged_in: str, goog_csv: Path, gateway: httpx.Client, tmp_path: Path
+) -> None:
+    dataset = upload(cli, goog_csv, "--symbol", "GOOG")
+    result = as_json(cli("optimize", "run", "--dataset", dataset["id"], *SMALL_GRID, "--json"))
+    optimization = result["optimization"]
+    assert optimization["status"] == "completed", optimization
+    assert result["transport"] == "websocket", result
+    # fast 5..20 x slow 30..60: 16 combinations, all with fast < slow.
+    assert (optimization["evaluated"], optimization["total"]) == (16, 16)
+
+    url = f"/api/v1/optimizations/{optimization['id']}"
+    headers = {"Authorization": f"Bearer {stored_token(tmp_path)}"}
+    page = gateway.get(f"{url}/results", params={"limit": 100}, headers=headers).json()
+    assert page["total"] == 16
+    ranked = [r for r in page["items"] if r["ranked"] and r["objective"] is not None]
+    best = max(ranked, key=lambda r: (r["objective"], -r["index"]))  # sharpe, first on ties
+    assert optimization["best_parameters"] == best["parameters"]
+    assert optimization["best_value"] == pytest.approx(best["objective"], rel=1e-12)
+    assert result["results"] == page["items"][:10]
+    assert result["walk_forward"] is None
+
+    human = cli("optimize", "show", optimization["id"], "--top", "3")
+    assert human.exit_code == 0, human.output
+    shown = ", ".join(f"{k}={v}" for k, v in best["parameters"].items())
+    assert shown in human.stdout
+    assert "Top 3" in human.stdout
+    listed = as_json(cli("optimize", "list", "--status", "completed", "--json"))
+    assert [o["id"] for o in listed["items"]] == [optimization["id"]]
+
+
+def test_cli_walk_forward_reports_every_fold_and_the_out_of_sample_metrics(
+    cli: Cli, logged_in: str, goog_csv: Path, gateway: httpx.Client, tmp_path: Path
+) -> None:
+    dataset = upload(cli, goog_csv, "--symbol", "GOOG")
+    result = as_json(
+        cli(
+            "optimize", "run", "--dataset", dataset["id"], *SMALL_GRID,
+            "--walk-forward", "rolling:500:250", "--json",
+        )
+    )  # fmt: skip
+    optimization = result["optimization"]
+    assert optimization["status"] == "completed", optimization
+    # GOOG has 2,148 bars: training windows [250k, 250k + 500), tested on the next 250 bars.
+    report = result["walk_forward"]
+    assert optimization["folds"] == len(report["folds"]) == 7
+    assert all(fold["done"] for fold in report["folds"])
+    out_of_sample = report["out_of_sample"]
+    assert {"total_return", "sharpe", "max_drawdown", "trades"} <= out_of_sample.keys()
+    assert out_of_sample["trades"] == sum(f["test_metrics"]["trades"] for f in report["folds"])
+    assert optimization["best_parameters"] == report["folds"][-1]["best_parameters"]
+    assert {r["fold_index"] for r in result["results"]} == {6}
+
+    url = f"/api/v1/optimizations/{optimization['id']}/walk-forward"
+    headers = {"Authorization": f"Bearer {stored_token(tmp_path)}"}
+    stored = gateway.get(url, headers=headers).json()
+    assert report == {"folds": stored["folds"], "out_of_sample": stored["out_of_sample"]}
+    human = cli("optimize", "walk-forward", optimization["id"])
+    assert human.exit_code == 0, human.output
+    assert "Walk-forward folds" in human.stdout
+    assert "Out of sample" in human.stdout
 
 
 def test_cli_refreshes_an_expired_access_token_and_stores_the_rotated_pair(

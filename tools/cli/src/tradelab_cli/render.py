@@ -122,20 +122,29 @@ class Output:
             TextColumn("{task.description}"),
             BarColumn(),
             TaskProgressColumn(),
-            TextColumn("{task.fields[bars]}"),
+            TextColumn("{task.fields[detail]}"),
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=self.err, transient=True) as progress:
-            task = progress.add_task(f"{run_id[:8]} queued", total=1.0, bars="")
+            task = progress.add_task(f"{run_id[:8]} queued", total=1.0, detail="")
 
             def update(state: WatchState) -> None:
-                bars = ""
-                if state.bars_total:
-                    bars = f"{num(state.bars_done or 0)}/{num(state.bars_total)} bars"
                 description = f"{run_id[:8]} {state.status}"
-                progress.update(task, completed=state.progress, description=description, bars=bars)
+                progress.update(
+                    task, completed=state.progress, description=description, detail=_detail(state)
+                )
 
             yield update
+
+
+def _detail(state: WatchState) -> str:
+    """Bars simulated (backtests), or combinations evaluated and the best so far."""
+    if state.bars_total:
+        return f"{num(state.bars_done or 0)}/{num(state.bars_total)} bars"
+    if state.total:
+        best = "" if state.best_value is None else f", best {num(state.best_value, 4)}"
+        return f"{num(state.evaluated or 0)}/{num(state.total)} combinations{best}"
+    return ""
 
 
 def _escape(message: str) -> str:
@@ -176,7 +185,8 @@ def metrics_table(metrics: Mapping[str, Any]) -> Table:
     return key_value_table(rows, title="Analytics")
 
 
-def _inline(values: Mapping[str, Any] | None) -> str:
+def inline(values: Mapping[str, Any] | None) -> str:
+    """Parameters as ``k=v, k=v``, ``-`` when there are none."""
     return ", ".join(f"{k}={v}" for k, v in (values or {}).items()) or "-"
 
 
@@ -187,7 +197,7 @@ def run_table(run: Mapping[str, Any]) -> Table:
         ("Status", text(run.get("status"))),
         ("Progress", pct(run.get("progress"))),
         ("Strategy", text(run.get("strategy"))),
-        ("Parameters", _inline(run.get("parameters"))),
+        ("Parameters", inline(run.get("parameters"))),
         ("Dataset", text(run.get("dataset_id"))),
         ("Cached", "yes" if run.get("cached") else "no"),
         ("Created", text(run.get("created_at"))),
@@ -240,7 +250,7 @@ def backtests_table(items: Sequence[Mapping[str, Any]]) -> Table:
         table.add_row(
             text(run.get("id")),
             text(run.get("strategy")),
-            _inline(run.get("parameters")),
+            inline(run.get("parameters")),
             text(run.get("status")),
             pct(run.get("progress")),
             pct(summary.get("total_return")),

@@ -1,4 +1,5 @@
-"""Follow one backtest to its end: WebSocket events (resumed by sequence), else REST polling.
+"""Follow one job (a backtest or an optimisation) to its end: WebSocket events (resumed by
+sequence), else REST polling.
 
 Protocol: docs/websocket.md. ``apply_event`` is pure; the rest is the I/O around it.
 """
@@ -26,25 +27,35 @@ BACKOFF_S = 0.5
 BACKOFF_MAX_S = 8.0
 POLL_INTERVAL_S = 0.5
 OPEN_TIMEOUT_S = 10.0
+JOB_PATHS = {"backtest": "/backtests", "optimization": "/optimizations"}
+"""Where each kind of job is read over REST (the polling fallback)."""
 
 StateListener = Callable[["WatchState"], None]
 
 
 @dataclass(frozen=True)
 class WatchState:
-    """What the client knows about one run; ``sequence`` is the last event it processed."""
+    """What the client knows about one job; ``sequence`` is the last event it processed.
+
+    Backtests count ``bars_done`` of ``bars_total``; optimisations count ``evaluated``
+    combinations of ``total`` and report the best objective value so far.
+    """
 
     run_id: str
     status: str = "queued"
     progress: float = 0.0
     bars_done: int | None = None
     bars_total: int | None = None
+    evaluated: int | None = None
+    total: int | None = None
+    best_value: float | None = None
     sequence: int = 0
     summary: dict[str, Any] | None = None
     cached: bool = False
     failure: str | None = None
     progress_events: int = 0
     transport: str = "websocket"
+    kind: str = "backtest"  # a key of JOB_PATHS
 
     @property
     def finished(self) -> bool:
@@ -52,11 +63,12 @@ class WatchState:
         return self.status in FINAL_STATUSES
 
 
-def state_of_job(job: Mapping[str, Any], transport: str = "rest") -> WatchState:
-    """The state described by a run as ``GET /backtests/{id}`` returns it."""
-    return apply_event(
-        WatchState(run_id=str(job["id"]), transport=transport), {"type": "snapshot", "job": job}
-    )
+def state_of_job(
+    job: Mapping[str, Any], transport: str = "rest", kind: str = "backtest"
+) -> WatchState:
+    """The state described by a job as its REST ``GET`` (``/backtests/{id}``...) returns it."""
+    initial = WatchState(run_id=str(job["id"]), transport=transport, kind=kind)
+    return apply_event(initial, {"type": "snapshot", "job": job})
 
 
 def _failure(reason: Any, message: Any) -> str | None:
@@ -77,6 +89,9 @@ def _apply_snapshot(state: WatchState, job: Mapping[str, Any]) -> WatchState:
         sequence=sequence,
         summary=job.get("summary") or state.summary,
         cached=bool(job.get("cached", state.cached)),
+        evaluated=job.get("evaluated", state.evaluated),
+        total=job.get("total", state.total),
+        best_value=job.get("best_value", state.best_value),
         failure=_failure(job.get("failure_reason"), job.get("failure_message")) or state.failure,
     )
 
@@ -104,6 +119,9 @@ def apply_event(state: WatchState, event: Mapping[str, Any]) -> WatchState:
             progress=float(event.get("progress") or 0.0),
             bars_done=event.get("bars_done"),
             bars_total=event.get("bars_total"),
+            evaluated=event.get("evaluated"),
+            total=event.get("total"),
+            best_value=event.get("best_value"),
             progress_events=state.progress_events + 1,
         )
     if kind == "completed":
@@ -114,6 +132,7 @@ def apply_event(state: WatchState, event: Mapping[str, Any]) -> WatchState:
             progress=1.0,
             summary=dict(summary) if isinstance(summary, Mapping) else state.summary,
             cached=bool(event.get("cached", False)),
+            evaluated=event.get("evaluated", state.evaluated),
         )
     if kind == "failed":
         failure = _failure(event.get("reason_code"), event.get("message"))
@@ -197,7 +216,7 @@ class _SocketFollower:
     async def _closed(self, exc: ConnectionClosed) -> None:
         code = exc.rcvd.code if exc.rcvd else None
         if code == CLOSE_NOT_FOUND:
-            raise ApiError(404, "Not Found", f"No backtest {self.state.run_id}.") from exc
+            raise ApiError(404, "Not Found", f"No {self.state.kind} {self.state.run_id}.") from exc
         if code == CLOSE_UNAUTHORIZED and not await self.auth.refresh():
             raise WebSocketUnavailableError(self.state, "access token refused") from exc
 
@@ -215,7 +234,7 @@ def poll_until_finished(
     on_state: StateListener,
     interval_s: float = POLL_INTERVAL_S,
 ) -> WatchState:
-    """Follow the run with ``GET /backtests/{id}`` until it ends."""
+    """Follow the job with its REST ``GET`` (``fetch``) until it ends."""
     state = replace(state, transport="polling")
     while not state.finished:
         newer = apply_event(state, {"type": "snapshot", "job": fetch()})
@@ -228,7 +247,7 @@ def poll_until_finished(
 
 
 def watch_run(api: ApiClient, state: WatchState, on_state: StateListener) -> WatchState:
-    """Follow a run to its end: over the WebSocket when it can be opened, else by polling."""
+    """Follow a job to its end: over the WebSocket when it can be opened, else by polling."""
     if state.finished:
         return state
 
@@ -240,6 +259,5 @@ def watch_run(api: ApiClient, state: WatchState, on_state: StateListener) -> Wat
     try:
         return asyncio.run(watch_websocket(live, api.server, auth, on_state))
     except WebSocketUnavailableError as exc:
-        return poll_until_finished(
-            exc.state, lambda: api.get(f"/backtests/{state.run_id}"), on_state
-        )
+        path = f"{JOB_PATHS[state.kind]}/{state.run_id}"
+        return poll_until_finished(exc.state, lambda: api.get(path), on_state)

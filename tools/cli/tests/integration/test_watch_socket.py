@@ -201,3 +201,22 @@ def test_polling_reports_each_change_once() -> None:
     state = poll_until_finished(WatchState(run_id=RUN), lambda: next(jobs), seen.append, 0.0)
     assert [s.status for s in seen] == ["running", "failed"]
     assert state.failure == "boom"
+
+
+def test_watch_run_polls_an_optimisation_at_its_own_resource() -> None:
+    polled = iter(
+        [
+            {"id": RUN, "status": "running", "progress": 0.5, "sequence": 1, "evaluated": 8},
+            {"id": RUN, "status": "completed", "progress": 1.0, "sequence": 2, "evaluated": 16},
+        ]
+    )
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == f"/api/v1/optimizations/{RUN}"
+        return httpx.Response(200, json=next(polled))
+
+    api = ApiClient(nothing_listening(), access_token="t", transport=httpx.MockTransport(answer))
+    with api:
+        start = WatchState(run_id=RUN, transport="rest", kind="optimization")
+        state = watch_run(api, start, lambda _: None)
+    assert (state.status, state.transport, state.evaluated) == ("completed", "polling", 16)

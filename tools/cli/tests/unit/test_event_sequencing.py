@@ -115,3 +115,32 @@ def test_websocket_url_follows_the_server_scheme_and_path_prefix() -> None:
     assert websocket_url("https://lab.example.com/tl/", RUN, 12) == (
         f"wss://lab.example.com/tl/api/v1/ws/jobs/{RUN}?after=12"
     )
+
+
+def test_optimisation_events_count_combinations_and_keep_the_best_value() -> None:
+    search = {"id": RUN, "status": "queued", "progress": 0.0, "sequence": 0, "evaluated": 0}
+    state = state_of_job({**search, "total": 40, "best_value": None}, kind="optimization")
+    assert (state.kind, state.evaluated, state.total) == ("optimization", 0, 40)
+    progress = {"type": "progress", "job_type": "optimization", "run_id": RUN, "progress": 0.5}
+    state = play(
+        [
+            {**progress, "sequence": 1, "evaluated": 20, "total": 40, "best_value": 0.7},
+            {
+                "type": "completed",
+                "job_type": "optimization",
+                "run_id": RUN,
+                "sequence": 2,
+                "evaluated": 40,
+                "best_parameters": {"fast": 10, "slow": 40},
+                "best_metrics": {"sharpe": 0.9},
+            },
+        ],
+        state,
+    )
+    assert (state.status, state.progress, state.evaluated, state.total) == (
+        "completed",
+        1.0,
+        40,
+        40,
+    )
+    assert (state.best_value, state.progress_events, state.summary) == (0.7, 1, None)

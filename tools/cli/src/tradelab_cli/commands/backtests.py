@@ -5,6 +5,12 @@ from typing import Annotated, Any
 import typer
 
 from tradelab_cli.client import ApiClient, ApiError
+from tradelab_cli.commands.options import (
+    FeeOption,
+    InitialCashOption,
+    SlippageOption,
+    engine_options,
+)
 from tradelab_cli.params import ParamError, parse_params
 from tradelab_cli.render import Output, backtests_table, metrics_table, run_table, summary_table
 from tradelab_cli.session import (
@@ -17,13 +23,6 @@ from tradelab_cli.session import (
 from tradelab_cli.watch import WatchState, state_of_job, watch_run
 
 app = typer.Typer(help="Run, watch and inspect backtests.", no_args_is_help=True)
-
-
-def _options(
-    fee: float | None, slippage_bps: float | None, initial_cash: float | None
-) -> dict[str, float]:
-    given = {"fee_rate": fee, "slippage_bps": slippage_bps, "initial_cash": initial_cash}
-    return {k: v for k, v in given.items() if v is not None}
 
 
 def _result(run: dict[str, Any], state: WatchState) -> dict[str, Any]:
@@ -63,13 +62,9 @@ def run(
         list[str] | None,
         typer.Option("--param", help="Strategy parameter key=value (repeatable)."),
     ] = None,
-    fee: Annotated[float | None, typer.Option("--fee", help="Fee rate, 0.001 = 0.1 %.")] = None,
-    slippage_bps: Annotated[
-        float | None, typer.Option("--slippage-bps", help="Slippage in basis points.")
-    ] = None,
-    initial_cash: Annotated[
-        float | None, typer.Option("--initial-cash", help="Starting equity.")
-    ] = None,
+    fee: FeeOption = None,
+    slippage_bps: SlippageOption = None,
+    initial_cash: InitialCashOption = None,
     wait: Annotated[
         bool, typer.Option("--wait/--no-wait", help="Follow the run until it ends.")
     ] = True,
@@ -85,7 +80,7 @@ def run(
         "dataset_id": dataset,
         "strategy": strategy,
         "parameters": parameters,
-        "options": _options(fee, slippage_bps, initial_cash),
+        "options": engine_options(fee, slippage_bps, initial_cash),
     }
     with session_of(ctx).client() as api:
         submitted: dict[str, Any] = api.post("/backtests", body)
