@@ -166,7 +166,10 @@ def percentile(values: list[float], q: float) -> float:
 
 async def run(gateway: str, clients: int, users: int, jobs: int, bars: int) -> int:
     ws_url = gateway.replace("http://", "ws://", 1) + "/api/v1/ws"
-    async with httpx.AsyncClient(base_url=gateway, timeout=120) as http:
+    # Idle connections are dropped after 2 s, before uvicorn closes them (5 s): reusing one the
+    # server is closing fails the request with ReadError (it did, after the socket burst).
+    limits = httpx.Limits(keepalive_expiry=2.0)
+    async with httpx.AsyncClient(base_url=gateway, timeout=120, limits=limits) as http:
         started = time.monotonic()
         people = [await register_user(http, i) for i in range(users)]
         csv = dataset_csv(bars, seed=1)

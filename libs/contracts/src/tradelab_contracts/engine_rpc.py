@@ -130,6 +130,18 @@ class ListBacktests(EngineCommand):
     status: RunStatus | None = Field(default=None, description="Only runs in this status.")
 
 
+class ListActiveJobs(EngineCommand):
+    """Every queued or running job of the owner, of each kind, in one answer: backtests in
+    ``runs``, optimisations in ``optimizations``, Monte Carlo studies in ``monte_carlos`` (what
+    a WebSocket shows when it connects)."""
+
+    kind: Literal["list_active_jobs"] = Field(
+        default="list_active_jobs", description="Discriminator."
+    )
+    owner_id: UUID = Field(description="Requesting user.")
+    limit: int = Field(default=100, ge=1, le=500, description="Most jobs of each kind.")
+
+
 class GetBacktest(EngineCommand):
     """One run."""
 
@@ -396,6 +408,7 @@ EngineRequest: TypeAlias = Annotated[
     | GetOptimizationResults
     | GetOptimizationHeatmap
     | GetWalkForward
+    | ListActiveJobs
     | MonteCarloRequest,
     Field(discriminator="kind"),
 ]
@@ -416,6 +429,7 @@ ENGINE_REQUEST_TYPES: tuple[type[EngineCommand], ...] = (
     GetOptimizationResults,
     GetOptimizationHeatmap,
     GetWalkForward,
+    ListActiveJobs,
     SubmitMonteCarlo,
     ListMonteCarlo,
     GetMonteCarlo,

@@ -35,7 +35,7 @@ from tradelab_contracts.topics import (
 from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.logging import get_logger
 
-from . import jobs, montecarlo_service, optimizations, quick, service
+from . import active_jobs, jobs, montecarlo_service, optimizations, quick, service
 from .montecarlo_handlers import register_montecarlo_handlers
 from .montecarlo_service import MonteCarloDeps
 from .optimizations import OptimizationDeps
@@ -50,7 +50,11 @@ async def answer(
 ) -> EngineReply:
     """Dispatch one request to its use case; an unexpected error becomes an ``internal`` reply."""
     try:
-        reply = await optimizations.answer(cmd, opt) or await montecarlo_service.answer(cmd, mc)
+        reply = (
+            await optimizations.answer(cmd, opt)
+            or await montecarlo_service.answer(cmd, mc)
+            or await active_jobs.answer(cmd, deps, opt, mc)
+        )
         if reply is not None:
             return reply
         match cmd:

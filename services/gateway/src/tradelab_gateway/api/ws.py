@@ -18,9 +18,7 @@ from tradelab_contracts.engine_rpc import (
     GetBacktest,
     GetMonteCarlo,
     GetOptimization,
-    ListBacktests,
-    ListMonteCarlo,
-    ListOptimizations,
+    ListActiveJobs,
     MonteCarloInfo,
     OptimizationInfo,
     RunInfo,
@@ -196,21 +194,17 @@ async def _job_snapshot(
 
 
 async def _active_jobs(websocket: WebSocket, user: Principal) -> list[_Job]:
-    """Every queued or running job of the user (``ACTIVE_LIMIT`` per kind; studies: per status)."""
+    """Every queued or running job of the user (``ACTIVE_LIMIT`` of each kind), in one request."""
     client: EngineRpcClient = websocket.app.state.engine_client
-    asked: dict[str, Any] = {
-        "reply_to": client.reply_topic,
-        "owner_id": user.user_id,
-        "limit": ACTIVE_LIMIT,
-        "offset": 0,
-    }
-    runs = await _engine(websocket, ListBacktests(**asked, active=True))
-    searches = await _engine(websocket, ListOptimizations(**asked, active=True))
-    jobs = [_backtest(run) for run in runs.runs or []]
-    jobs += [_optimization(info) for info in searches.optimizations or []]
-    studies = await _engine(websocket, ListMonteCarlo(**asked, active=True))
-    jobs += [_monte_carlo(study) for study in studies.monte_carlos or []]
-    return jobs
+    found = await _engine(
+        websocket,
+        ListActiveJobs(reply_to=client.reply_topic, owner_id=user.user_id, limit=ACTIVE_LIMIT),
+    )
+    return [
+        *(_backtest(run) for run in found.runs or []),
+        *(_optimization(info) for info in found.optimizations or []),
+        *(_monte_carlo(study) for study in found.monte_carlos or []),
+    ]
 
 
 async def _active_snapshots(

@@ -1,0 +1,43 @@
+"""Every queued or running job of a user, of each kind, in one answer (a WebSocket's first view)."""
+
+import asyncio
+from typing import Any
+
+from tradelab_contracts.engine_rpc import (
+    EngineReply,
+    ListActiveJobs,
+    ListBacktests,
+    ListMonteCarlo,
+)
+
+from .montecarlo_service import MonteCarloDeps
+from .optimizations import OptimizationDeps
+from .service import EngineDeps, reply
+
+
+async def list_active_jobs(
+    cmd: ListActiveJobs, deps: EngineDeps, opt: OptimizationDeps, mc: MonteCarloDeps
+) -> EngineReply:
+    """Backtests, optimisations and studies still queued or running, newest first, at most
+    ``limit`` of each; the three queries run at once."""
+    backtests = ListBacktests(
+        reply_to=cmd.reply_to, owner_id=cmd.owner_id, limit=cmd.limit, active=True
+    )
+    studies_query = ListMonteCarlo(
+        reply_to=cmd.reply_to, owner_id=cmd.owner_id, limit=cmd.limit, active=True
+    )
+    (runs, _), (searches, _), (studies, _) = await asyncio.gather(
+        deps.repo.page(backtests),
+        opt.repo.page(cmd.owner_id, None, cmd.limit, 0, True),
+        mc.repo.page(studies_query),
+    )
+    return reply(cmd, runs=runs, optimizations=searches, monte_carlos=studies)
+
+
+async def answer(
+    cmd: Any, deps: EngineDeps, opt: OptimizationDeps, mc: MonteCarloDeps
+) -> EngineReply | None:
+    """Answer ``ListActiveJobs``; None for any other request."""
+    if isinstance(cmd, ListActiveJobs):
+        return await list_active_jobs(cmd, deps, opt, mc)
+    return None
