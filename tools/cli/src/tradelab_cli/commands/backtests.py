@@ -6,10 +6,16 @@ import typer
 
 from tradelab_cli.client import ApiClient, ApiError
 from tradelab_cli.commands.options import (
+    DatasetOption,
     FeeOption,
     InitialCashOption,
+    LimitOption,
+    OffsetOption,
     SlippageOption,
+    StatusOption,
+    StrategyOption,
     engine_options,
+    show_page,
 )
 from tradelab_cli.params import ParamError, parse_params
 from tradelab_cli.render import Output, backtests_table, metrics_table, run_table, summary_table
@@ -56,8 +62,8 @@ def _report_end(out: Output, result: dict[str, Any]) -> None:
 @handle_errors
 def run(
     ctx: typer.Context,
-    dataset: Annotated[str, typer.Option("--dataset", help="Id of a ready dataset.")],
-    strategy: Annotated[str, typer.Option("--strategy", help="Strategy name, e.g. sma_cross.")],
+    dataset: DatasetOption,
+    strategy: StrategyOption,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", help="Strategy parameter key=value (repeatable)."),
@@ -145,21 +151,11 @@ def show(
 @handle_errors
 def list_backtests(
     ctx: typer.Context,
-    status: Annotated[
-        str | None, typer.Option(help="queued, running, completed, failed or cancelled.")
-    ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
-    offset: Annotated[int, typer.Option(min=0, help="Skip this many (newest first).")] = 0,
+    status: StatusOption = None,
+    limit: LimitOption = 50,
+    offset: OffsetOption = 0,
     json_output: JsonOption = False,
 ) -> None:
     """List your backtests, newest first."""
-    out = Output(json_output)
-    with session_of(ctx).client() as api:
-        page: dict[str, Any] = api.get(
-            "/backtests", {"status": status, "limit": limit, "offset": offset}
-        )
-    if out.json_mode:
-        out.emit(page)
-        return
-    out.show(backtests_table(page.get("items") or []))
-    out.show(f"{len(page.get('items') or [])} of {page.get('total', 0)}")
+    query = {"status": status, "limit": limit, "offset": offset}
+    show_page(ctx, Output(json_output), "/backtests", query, backtests_table)

@@ -7,10 +7,16 @@ import typer
 
 from tradelab_cli.client import ApiClient
 from tradelab_cli.commands.options import (
+    DatasetOption,
     FeeOption,
     InitialCashOption,
+    LimitOption,
+    OffsetOption,
     SlippageOption,
+    StatusOption,
+    StrategyOption,
     engine_options,
+    show_page,
 )
 from tradelab_cli.optimization_tables import (
     folds_table,
@@ -121,8 +127,8 @@ def _detached(out: Output, optimization_id: str, state: WatchState) -> None:
 @handle_errors
 def run(
     ctx: typer.Context,
-    dataset: Annotated[str, typer.Option("--dataset", help="Id of a ready dataset.")],
-    strategy: Annotated[str, typer.Option("--strategy", help="Strategy name, e.g. sma_cross.")],
+    dataset: DatasetOption,
+    strategy: StrategyOption,
     ranges: Annotated[
         list[str] | None,
         typer.Option("--range", help="Parameter range name=START:STOP[:STEP] (repeatable)."),
@@ -234,24 +240,14 @@ def show(
 @handle_errors
 def list_optimizations(
     ctx: typer.Context,
-    status: Annotated[
-        str | None, typer.Option(help="queued, running, completed, failed or cancelled.")
-    ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=500, help="At most this many.")] = 50,
-    offset: Annotated[int, typer.Option(min=0, help="Skip this many (newest first).")] = 0,
+    status: StatusOption = None,
+    limit: LimitOption = 50,
+    offset: OffsetOption = 0,
     json_output: JsonOption = False,
 ) -> None:
     """List your optimisations, newest first."""
-    out = Output(json_output)
-    with session_of(ctx).client() as api:
-        page: dict[str, Any] = api.get(
-            "/optimizations", {"status": status, "limit": limit, "offset": offset}
-        )
-    if out.json_mode:
-        out.emit(page)
-        return
-    out.show(optimizations_table(page.get("items") or []))
-    out.show(f"{len(page.get('items') or [])} of {page.get('total', 0)}")
+    query = {"status": status, "limit": limit, "offset": offset}
+    show_page(ctx, Output(json_output), "/optimizations", query, optimizations_table)
 
 
 @app.command("cancel")
