@@ -13,7 +13,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +21,7 @@ import polars as pl
 from pydantic import ValidationError
 
 from tradelab_contracts.base import Message, correlation_of
-from tradelab_contracts.engine import FailureReason
+from tradelab_contracts.engine import EngineOptions, FailureReason
 from tradelab_contracts.engine_rpc import (
     CancelOptimizationRequest,
     EngineErrorCode,
@@ -102,16 +102,15 @@ class OptimizationDeps:
     """The engine's dependencies plus the optimisation tables.
 
     ``publish_to_partition`` places chunk ``i`` on partition ``i mod CHUNK_PARTITIONS`` so the
-    replicas of the chunk group get equal shares (hashed keys left one with 11 of 16); without
-    it chunks are published by key. ``last_bars`` keeps the dataset the last chunk read: a
-    replica takes an optimisation's chunks one after another, so it reads the file once.
+    replicas of the chunk group get equal shares (hashed keys left one with 11 of 16).
+    ``last_bars`` keeps the dataset the last chunk read: a replica takes an optimisation's
+    chunks one after another, so it reads the file once.
     """
 
     engine: EngineDeps
     repo: OptimizationRepository
+    publish_to_partition: PublishToPartition
     chunk_size: int = DEFAULT_CHUNK_SIZE
-    publish_to_partition: PublishToPartition | None = None
-    evaluating: set[uuid.UUID] = field(default_factory=set)
     last_bars: tuple[str, Bars] | None = None
 
     async def bars(self, dataset_uri: str, dataset_sha256: str) -> Bars:
@@ -126,11 +125,8 @@ class OptimizationDeps:
     async def publish_chunk(self, chunk: RunOptimizationChunk) -> None:
         """Publish a chunk on the chunk topic, spread evenly over its partitions."""
         key = f"{chunk.optimization_id}:{chunk.chunk_index}".encode()
-        if self.publish_to_partition is None:
-            await self.engine.publish(chunk, OPTIMIZATION_CHUNK_REQUESTED, key)
-        else:
-            partition = chunk.chunk_index % CHUNK_PARTITIONS
-            await self.publish_to_partition(chunk, OPTIMIZATION_CHUNK_REQUESTED, key, partition)
+        partition = chunk.chunk_index % CHUNK_PARTITIONS
+        await self.publish_to_partition(chunk, OPTIMIZATION_CHUNK_REQUESTED, key, partition)
 
 
 def _validator(strategy: str) -> Any:
@@ -256,7 +252,6 @@ async def _submit_walk_forward(
     info = await deps.repo.add(
         _new_row(cmd, total, plan.skipped * len(folds), chunk_count, deps.engine.clock.now()),
         [end - start for start, end in bounds] * len(folds),
-        [fold.index for fold in folds for _ in bounds],
         [_fold_row(fold, bars.time, len(bounds)) for fold in folds],
     )
     for fold in folds:
@@ -659,7 +654,7 @@ def _test_run(
     strategy: str,
     parameters: Mapping[str, Any],
     window: BarWindow,
-    options: Any,
+    options: EngineOptions,
     timeframe: str | None,
 ) -> WindowRun:
     params = validate_parameters(strategy, parameters)
@@ -707,8 +702,8 @@ async def _announce(stored: ChunkStored, deps: OptimizationDeps) -> None:
 async def _stitch(info: OptimizationInfo, deps: OptimizationDeps) -> None:
     """Run every fold's best on its test window again, chain them and store the curve."""
     folds = await deps.repo.folds(info.id)
-    dataset_uri, timeframe = await deps.repo.source(info.id)
-    bars = await asyncio.to_thread(load_bars, deps.engine.store.path(dataset_uri))
+    dataset_uri, dataset_sha256, timeframe = await deps.repo.source(info.id)
+    bars = await deps.bars(dataset_uri, dataset_sha256)  # what the last chunk read, usually
 
     def build(path: Any) -> dict[str, float | None]:
         runs = []

@@ -105,9 +105,9 @@ def test_stitching_chains_each_fold_from_where_the_last_ended() -> None:
     cash = 1000.0
     times = [np.array([0, 1, 2]), np.array([3, 4]), np.array([5, 6])]
     runs = [
-        (0, _fake_run(times[0], [1000.0, 1100.0, 1200.0]), times[0]),
+        (0, _fake_run([1000.0, 1100.0, 1200.0]), times[0]),
         (1, None, times[1]),  # nothing qualified on fold 1's training window: stays in cash
-        (2, _fake_run(times[2], [900.0, 1050.0]), times[2]),
+        (2, _fake_run([900.0, 1050.0]), times[2]),
     ]
     curve = stitch(runs, cash, "1d")
     np.testing.assert_allclose(curve.equity, [1000, 1100, 1200, 1200, 1200, 1080, 1260])
@@ -123,9 +123,9 @@ def test_stitching_chains_each_fold_from_where_the_last_ended() -> None:
     assert curve.metrics["trades"] == 5.0
 
 
-def _fake_run(time: Any, equity: list[float]) -> WindowRun:
+def _fake_run(equity: list[float]) -> WindowRun:
     metrics: dict[str, float | None] = {"trades": float(len(equity)), "exposure": 1.0}
-    return WindowRun(time, np.array(equity), metrics)
+    return WindowRun(np.array(equity), metrics)
 
 
 def _vbt_returns(bars: Bars, start: int, end: int, pairs: list[dict[str, int]]) -> Any:

@@ -111,10 +111,9 @@ class OptimizationRepository:
         self,
         values: dict[str, Any],
         chunk_sizes: list[int],
-        chunk_folds: list[int] | None = None,
         folds: list[dict[str, Any]] | None = None,
     ) -> OptimizationInfo:
-        """Store a new optimisation, its chunks (with their fold, if any) and its folds."""
+        """Store a new optimisation, its chunks and its walk-forward folds (if any)."""
         async with self._engine.begin() as conn:
             row = (
                 (
@@ -130,13 +129,7 @@ class OptimizationRepository:
             await conn.execute(
                 optimization_chunks.insert(),
                 [
-                    {
-                        "optimization_id": values["id"],
-                        "chunk_index": i,
-                        "size": n,
-                        "done": False,
-                        "fold_index": chunk_folds[i] if chunk_folds else None,
-                    }
+                    {"optimization_id": values["id"], "chunk_index": i, "size": n, "done": False}
                     for i, n in enumerate(chunk_sizes)
                 ],
             )
@@ -323,14 +316,16 @@ class OptimizationRepository:
             uri: str | None = (await conn.execute(query)).scalar_one_or_none()
         return uri
 
-    async def source(self, optimization_id: UUID) -> tuple[str, str | None]:
-        """The dataset's storage URI and timeframe an optimisation runs over."""
-        query = sa.select(optimizations.c.dataset_uri, optimizations.c.timeframe).where(
+    async def source(self, optimization_id: UUID) -> tuple[str, str, str | None]:
+        """The dataset's storage URI and content hash, and the timeframe, an optimisation runs
+        over."""
+        columns = (optimizations.c.dataset_uri, optimizations.c.dataset_sha256)
+        query = sa.select(*columns, optimizations.c.timeframe).where(
             optimizations.c.id == optimization_id
         )
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).one()
-        return str(row.dataset_uri), row.timeframe
+        return str(row.dataset_uri), str(row.dataset_sha256), row.timeframe
 
     async def folds(self, optimization_id: UUID) -> list[WalkForwardFold]:
         """A walk-forward optimisation's folds, in order."""
@@ -388,9 +383,7 @@ class OptimizationRepository:
             else optimization_results.c.metrics[order_by].as_float()
         )
         ordering = key.desc().nulls_last() if descending else key.asc().nulls_last()
-        where = [optimization_results.c.optimization_id == optimization_id]
-        if fold_index is not None:
-            where.append(optimization_results.c.fold_index == fold_index)
+        where = _results_of(optimization_id, fold_index)
         async with self._engine.connect() as conn:
             total = await conn.scalar(sa.select(sa.func.count()).where(*where))
             rows = await conn.execute(
@@ -429,9 +422,7 @@ class OptimizationRepository:
         self, optimization_id: UUID, fold_index: int | None = None
     ) -> list[OptimizationResultRow]:
         """Every result (of one fold when given), in search order (heatmap, results file)."""
-        where = [optimization_results.c.optimization_id == optimization_id]
-        if fold_index is not None:
-            where.append(optimization_results.c.fold_index == fold_index)
+        where = _results_of(optimization_id, fold_index)
         query = (
             sa.select(optimization_results)
             .where(*where)
@@ -440,6 +431,14 @@ class OptimizationRepository:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).mappings().all()
         return [_row(r) for r in rows]
+
+
+def _results_of(optimization_id: UUID, fold_index: int | None) -> list[Any]:
+    """Filters selecting an optimisation's results, or one walk-forward fold's."""
+    where = [optimization_results.c.optimization_id == optimization_id]
+    if fold_index is not None:
+        where.append(optimization_results.c.fold_index == fold_index)
+    return where
 
 
 async def _count_fold(
@@ -499,16 +498,14 @@ async def _best(
     when ``fold_index`` is given."""
     objective = optimization_results.c.objective
     ordering = objective.desc() if maximize else objective.asc()
-    fold = [] if fold_index is None else [optimization_results.c.fold_index == fold_index]
     row = (
         (
             await conn.execute(
                 sa.select(optimization_results)
                 .where(
-                    optimization_results.c.optimization_id == optimization_id,
+                    *_results_of(optimization_id, fold_index),
                     optimization_results.c.ranked,
                     objective.is_not(None),
-                    *fold,
                 )
                 .order_by(ordering, optimization_results.c.combo_index)
                 .limit(1)

@@ -79,7 +79,6 @@ optimization_chunks = sa.Table(
     sa.Column("done", sa.Boolean(), nullable=False),
     sa.Column("worker", sa.Text()),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
-    sa.Column("fold_index", sa.Integer()),
 )
 
 optimization_results = sa.Table(

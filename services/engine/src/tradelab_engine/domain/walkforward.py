@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from tradelab_contracts.engine import EngineOptions
 from tradelab_contracts.optimization import WalkForward
+from tradelab_engine.strategies.base import Signals, Strategy
 
 from .bars import Bars, FloatArray, IntArray
 from .simulate import run_backtest
@@ -91,26 +92,17 @@ def window(bars: Bars, start: int, end: int) -> Bars:
 
 
 @dataclass(frozen=True)
-class Flags:
-    """Entry and exit flags for the simulator."""
-
-    entries: Any
-    exits: Any
-
-
-@dataclass(frozen=True)
 class WindowRun:
     """One fold's out-of-sample run: its equity per test bar and headline metrics."""
 
-    time: IntArray
     equity: FloatArray
     metrics: dict[str, float | None]
 
 
 def run_test(
     bars: Bars,
-    strategy: Any,
-    params: Any,
+    strategy: Strategy,
+    params: BaseModel,
     test_start: int,
     test_end: int,
     options: EngineOptions,
@@ -122,8 +114,8 @@ def run_test(
     signals are computed on every bar before ``test_end`` and cut to the window.
     """
     signals = strategy.signals(window(bars, 0, test_end), params)
-    flags = Flags(signals.entries[test_start:], signals.exits[test_start:])
-    result = run_backtest(window(bars, test_start, test_end), flags, options, timeframe=timeframe)
+    cut = Signals(signals.entries[test_start:], signals.exits[test_start:])
+    result = run_backtest(window(bars, test_start, test_end), cut, options, timeframe=timeframe)
     summary = result.summary
     metrics: dict[str, float | None] = {
         "final_equity": summary.final_equity,
@@ -133,7 +125,7 @@ def run_test(
         "trades": float(summary.trades),
         "exposure": summary.exposure,
     }
-    return WindowRun(bars.time[test_start:test_end].copy(), result.equity, metrics)
+    return WindowRun(result.equity, metrics)
 
 
 @dataclass(frozen=True)

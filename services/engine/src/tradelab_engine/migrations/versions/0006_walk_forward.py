@@ -1,4 +1,4 @@
-"""Walk-forward optimisations: folds (training best and test metrics), chunks and results per fold.
+"""Walk-forward optimisations: folds (training best and test metrics), results per fold.
 
 Revision ID: 0006
 Revises: 0005
@@ -22,7 +22,6 @@ def upgrade() -> None:
     )
     op.add_column("optimizations", sa.Column("out_of_sample", JSONB()), schema=SCHEMA)
     op.add_column("optimizations", sa.Column("walk_forward_uri", sa.Text()), schema=SCHEMA)
-    op.add_column("optimization_chunks", sa.Column("fold_index", sa.Integer()), schema=SCHEMA)
     op.add_column("optimization_results", sa.Column("fold_index", sa.Integer()), schema=SCHEMA)
     op.create_table(
         "optimization_folds",
@@ -56,7 +55,6 @@ def downgrade() -> None:
     op.drop_index("ix_optimization_results_fold_objective", "optimization_results", schema=SCHEMA)
     op.drop_table("optimization_folds", schema=SCHEMA)
     op.drop_column("optimization_results", "fold_index", schema=SCHEMA)
-    op.drop_column("optimization_chunks", "fold_index", schema=SCHEMA)
     op.drop_column("optimizations", "walk_forward_uri", schema=SCHEMA)
     op.drop_column("optimizations", "out_of_sample", schema=SCHEMA)
     op.drop_column("optimizations", "folds", schema=SCHEMA)
