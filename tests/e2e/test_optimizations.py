@@ -360,10 +360,16 @@ def test_an_optimisation_left_unfinished_by_a_dead_replica_is_finished_on_redeli
     done = user.finished(f"/api/v1/optimizations/{created['id']}", 120)
     assert done["status"] == "completed", done
     # A replica that stored the last chunk and died before writing the results file and
-    # announcing the end leaves exactly this behind: completed, no results file recorded.
-    row = optimization_row(stack.database_url, created["id"], clear_results_uri=True)
-    assert row["results_uri"] is not None
-    assert optimization_row(stack.database_url, created["id"])["results_uri"] is None
+    # announcing the end leaves exactly this behind: completed, no results file recorded,
+    # not announced. Readers see it still running, since its files are not there yet.
+    row = optimization_row(stack.database_url, created["id"], unfinish=True)
+    assert (row["results_uri"] is not None, row["announced"]) == (True, True)
+    left = optimization_row(stack.database_url, created["id"])
+    assert (left["status"], left["results_uri"], left["announced"]) == ("completed", None, False)
+    seen = user.get(f"/api/v1/optimizations/{created['id']}")
+    assert (seen["status"], seen["evaluated"]) == ("running", 16)
+    running = user.get("/api/v1/optimizations?status=running")["items"]
+    assert created["id"] in {o["id"] for o in running}
     # Its chunk was never committed, so the broker hands it to another replica.
     chunk = RunOptimizationChunk(
         optimization_id=created["id"],
@@ -382,8 +388,9 @@ def test_an_optimisation_left_unfinished_by_a_dead_replica_is_finished_on_redeli
     assert announced["sequence"] == done["sequence"]  # the same end, not a new one
     assert announced["best_parameters"] == done["best_parameters"]
     finished = optimization_row(stack.database_url, created["id"])
-    assert finished["results_uri"] == row["results_uri"]
+    assert (finished["results_uri"], finished["announced"]) == (row["results_uri"], True)
     after = user.get(f"/api/v1/optimizations/{created['id']}")
+    assert after["status"] == "completed"
     assert (after["evaluated"], after["chunks_done"]) == (16, 1)  # nothing counted twice
 
 
@@ -487,9 +494,10 @@ async def publish_and_await(
 
 
 def optimization_row(
-    database_url: str, optimization_id: str, *, clear_results_uri: bool = False
+    database_url: str, optimization_id: str, *, unfinish: bool = False
 ) -> dict[str, Any]:
-    """The optimisation's stored row (before clearing its results file, when asked)."""
+    """The optimisation's stored row (before forgetting its results file and announcement,
+    when asked to leave it unfinished)."""
 
     async def fetch() -> dict[str, Any]:
         engine = create_async_engine(database_url)
@@ -505,9 +513,12 @@ def optimization_row(
                     .mappings()
                     .one()
                 )
-                if clear_results_uri:
+                if unfinish:
                     await conn.execute(
-                        text("UPDATE engine.optimizations SET results_uri = NULL WHERE id = :id"),
+                        text(
+                            "UPDATE engine.optimizations SET results_uri = NULL, announced = false"
+                            " WHERE id = :id"
+                        ),
                         {"id": optimization_id},
                     )
                 return dict(row)

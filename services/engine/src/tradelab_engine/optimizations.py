@@ -752,9 +752,10 @@ def _results_file(rows: list[Any], path: Any) -> None:
 
 
 async def _complete(info: OptimizationInfo, deps: OptimizationDeps) -> None:
-    """Write every result to one Parquet file (and the walk-forward curve), announce the end,
-    then record the results file: an optimisation completed without one was left unfinished by
-    a replica that died, and the next delivery of any of its messages finishes it."""
+    """Write every result to one Parquet file (and the walk-forward curve), record it, which
+    shows the optimisation completed, announce the end, then record the announcement: one
+    completed but never announced was left unfinished by a replica that died, and the next
+    delivery of any of its messages finishes it."""
     rows = await deps.repo.all_results(info.id)
     scratch = deps.engine.store.scratch_dir() / f"{uuid.uuid4()}.parquet"
     await asyncio.to_thread(_results_file, rows, scratch)
@@ -763,6 +764,8 @@ async def _complete(info: OptimizationInfo, deps: OptimizationDeps) -> None:
     )
     if info.walk_forward is not None:
         await _stitch(info, deps)
+    if not await deps.repo.set_results_uri(info.id, uri):
+        return  # cancelled or failed while the files were written: that end was announced
     duration = (
         (info.finished_at - info.started_at).total_seconds()
         if info.finished_at and info.started_at
@@ -779,16 +782,16 @@ async def _complete(info: OptimizationInfo, deps: OptimizationDeps) -> None:
         sequence=info.sequence,
     )
     await deps.engine.publish(event, OPTIMIZATION_COMPLETED, info.id.bytes)
-    await deps.repo.set_results_uri(info.id, uri)
+    await deps.repo.set_announced(info.id)
 
 
 async def _finish_if_left(
     owner_id: uuid.UUID, optimization_id: uuid.UUID, deps: OptimizationDeps
 ) -> None:
     """Finish an optimisation whose last chunk was stored by a replica that died before
-    writing its files and announcing the end (a repeat announcement has the same sequence, so
+    writing its files or announcing the end (a repeat announcement has the same sequence, so
     a duplicate from a slow rather than dead replica is dropped by the gateway)."""
-    info = await deps.repo.get(owner_id, optimization_id)
-    if info is not None and info.status == RunStatus.COMPLETED and info.results_uri is None:
+    info = await deps.repo.unannounced(owner_id, optimization_id)
+    if info is not None:
         log.warning("finishing an optimisation left unfinished", optimization_id=str(info.id))
         await _complete(info, deps)

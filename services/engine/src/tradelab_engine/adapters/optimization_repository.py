@@ -3,9 +3,12 @@
 A chunk is counted once: storing its results flips ``optimization_chunks.done`` under a row lock
 in the same transaction that inserts the results and bumps the optimisation's counters, so a
 chunk redone after a crash (or delivered twice) changes nothing the second time. The transaction
-that counts the last chunk also marks the optimisation completed. In a walk-forward
-optimisation, the transaction that counts a fold's last chunk also runs that fold's best
-combination on its test window and stores the fold, so a fold is never counted without its test.
+that counts the last chunk also marks the optimisation completed, but readers see it completed
+only once its results file is recorded (``visible_status``): until then it is still writing its
+files, and a client that saw "completed" could find the walk-forward curve missing. In a
+walk-forward optimisation, the transaction that counts a fold's last chunk also runs that fold's
+best combination on its test window and stores the fold, so a fold is never counted without its
+test.
 """
 
 from collections.abc import Awaitable, Callable, Mapping
@@ -34,6 +37,25 @@ FoldTest = Callable[[Mapping[str, Any] | None], Awaitable[dict[str, float | None
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 
+visible_status = sa.case(
+    (
+        sa.and_(
+            optimizations.c.status == RunStatus.COMPLETED.value,
+            optimizations.c.results_uri.is_(None),
+        ),
+        RunStatus.RUNNING.value,
+    ),
+    else_=optimizations.c.status,
+)
+"""The status readers see: completed only once the results file is recorded."""
+
+
+def _seen(row: sa.RowMapping) -> str:
+    status: str = row["status"]
+    if status == RunStatus.COMPLETED.value and row["results_uri"] is None:
+        return RunStatus.RUNNING.value
+    return status
+
 
 def _info(row: sa.RowMapping) -> OptimizationInfo:
     spec: dict[str, Any] = row["spec"]
@@ -44,7 +66,7 @@ def _info(row: sa.RowMapping) -> OptimizationInfo:
             "owner_id": row["owner_id"],
             "dataset_id": row["dataset_id"],
             "strategy": row["strategy"],
-            "status": row["status"],
+            "status": _seen(row),
             "total": row["total"],
             "evaluated": row["evaluated"],
             "skipped": row["skipped"],
@@ -165,9 +187,9 @@ class OptimizationRepository:
         """A page of the owner's optimisations, newest first, and how many match."""
         where = [optimizations.c.owner_id == owner_id]
         if active:
-            where.append(optimizations.c.status.in_(ACTIVE))
+            where.append(visible_status.in_(ACTIVE))
         elif status is not None:
-            where.append(optimizations.c.status == status.value)
+            where.append(visible_status == status.value)
         async with self._engine.connect() as conn:
             total = await conn.scalar(sa.select(sa.func.count()).where(*where))
             rows = await conn.execute(
@@ -284,17 +306,43 @@ class OptimizationRepository:
                 .mappings()
                 .one()
             )
-        info = _info(updated)
-        return ChunkStored(info, info.status == RunStatus.COMPLETED)
+        return ChunkStored(_info(updated), updated["status"] == RunStatus.COMPLETED.value)
 
-    async def set_results_uri(self, optimization_id: UUID, uri: str) -> None:
-        """Record where the full results table was written."""
+    async def set_results_uri(self, optimization_id: UUID, uri: str) -> bool:
+        """Record where the full results table was written, which shows the optimisation
+        completed; False when it was cancelled or failed while its files were written."""
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                optimizations.update()
+                .where(
+                    optimizations.c.id == optimization_id,
+                    optimizations.c.status == RunStatus.COMPLETED.value,
+                )
+                .values(results_uri=uri)
+            )
+        return done.rowcount == 1
+
+    async def set_announced(self, optimization_id: UUID) -> None:
+        """Record that the end was announced: nothing is left to finish."""
         async with self._engine.begin() as conn:
             await conn.execute(
                 optimizations.update()
                 .where(optimizations.c.id == optimization_id)
-                .values(results_uri=uri)
+                .values(announced=True)
             )
+
+    async def unannounced(self, owner_id: UUID, optimization_id: UUID) -> OptimizationInfo | None:
+        """The optimisation if its last chunk is stored but its end was never announced (the
+        replica that stored it died first), else None."""
+        query = sa.select(optimizations).where(
+            optimizations.c.id == optimization_id,
+            optimizations.c.owner_id == owner_id,
+            optimizations.c.status == RunStatus.COMPLETED.value,
+            optimizations.c.announced.is_(False),
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        return _info(row) if row is not None else None
 
     async def set_walk_forward(
         self, optimization_id: UUID, uri: str, out_of_sample: dict[str, float | None]
@@ -346,8 +394,11 @@ class OptimizationRepository:
         now: datetime,
         message: str | None = None,
     ) -> OptimizationInfo | None:
-        """Cancel or fail an active optimisation; None if it already ended (or is not found)."""
-        where = [optimizations.c.id == optimization_id, optimizations.c.status.in_(ACTIVE)]
+        """Cancel or fail an active optimisation; None if it already ended (or is not found).
+
+        One still writing its files counts as active: ended now, it is never shown completed.
+        """
+        where = [optimizations.c.id == optimization_id, visible_status.in_(ACTIVE)]
         if owner_id is not None:
             where.append(optimizations.c.owner_id == owner_id)
         stmt = (

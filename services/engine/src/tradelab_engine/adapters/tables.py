@@ -68,6 +68,7 @@ optimizations = sa.Table(
     sa.Column("folds", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("out_of_sample", JSONB()),
     sa.Column("walk_forward_uri", sa.Text()),
+    sa.Column("announced", sa.Boolean(), nullable=False, server_default=sa.false()),
 )
 
 optimization_chunks = sa.Table(

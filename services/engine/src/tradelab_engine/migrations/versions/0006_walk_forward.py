@@ -1,4 +1,5 @@
-"""Walk-forward optimisations: folds (training best and test metrics), results per fold.
+"""Walk-forward optimisations: folds (training best and test metrics), results per fold; whether
+an optimisation's end was announced (a completed one from before was).
 
 Revision ID: 0006
 Revises: 0005
@@ -22,6 +23,12 @@ def upgrade() -> None:
     )
     op.add_column("optimizations", sa.Column("out_of_sample", JSONB()), schema=SCHEMA)
     op.add_column("optimizations", sa.Column("walk_forward_uri", sa.Text()), schema=SCHEMA)
+    op.add_column(
+        "optimizations",
+        sa.Column("announced", sa.Boolean(), nullable=False, server_default=sa.false()),
+        schema=SCHEMA,
+    )
+    op.execute("UPDATE engine.optimizations SET announced = true WHERE results_uri IS NOT NULL")
     op.add_column("optimization_results", sa.Column("fold_index", sa.Integer()), schema=SCHEMA)
     op.create_table(
         "optimization_folds",
@@ -55,6 +62,7 @@ def downgrade() -> None:
     op.drop_index("ix_optimization_results_fold_objective", "optimization_results", schema=SCHEMA)
     op.drop_table("optimization_folds", schema=SCHEMA)
     op.drop_column("optimization_results", "fold_index", schema=SCHEMA)
+    op.drop_column("optimizations", "announced", schema=SCHEMA)
     op.drop_column("optimizations", "walk_forward_uri", schema=SCHEMA)
     op.drop_column("optimizations", "out_of_sample", schema=SCHEMA)
     op.drop_column("optimizations", "folds", schema=SCHEMA)
