@@ -60,6 +60,7 @@ def test_catalogue_lists_every_strategy_with_a_parameter_schema(
         "bollinger_reversion",
         "bollinger_breakout",
         "donchian_breakout",
+        "rules",
     }
     sma = gateway.get("/api/v1/strategies/sma_cross", headers=auth(user_token)).json()
     assert set(sma["parameters_schema"]["properties"]) >= {"fast", "slow"}

@@ -11,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     StringConstraints,
     model_validator,
 )
@@ -18,8 +19,9 @@ from pydantic import (
 JsonScalar: TypeAlias = float | int | str | bool
 """A JSON scalar carried as a strategy parameter value."""
 
-Parameters: TypeAlias = dict[str, JsonScalar]
-"""Strategy parameters by name, e.g. ``{"fast": 10, "slow": 50}``."""
+Parameters: TypeAlias = dict[str, JsonValue]
+"""Strategy parameters by name, e.g. ``{"fast": 10, "slow": 50}``; the ``rules`` strategy's are
+JSON objects (its entry and exit conditions, `tradelab_contracts.rules`)."""
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 """A SHA-256 digest as 64 lowercase hexadecimal characters."""

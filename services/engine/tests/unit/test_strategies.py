@@ -268,7 +268,7 @@ def test_a_strategy_refuses_another_strategys_parameters() -> None:
 
 
 def test_the_catalogue_is_read_only_and_complete() -> None:
-    assert set(STRATEGIES) == set(PARAMETER_SETS)
+    assert set(STRATEGIES) == {*PARAMETER_SETS, "rules"}  # rules: test_rules.py
     with pytest.raises(TypeError):
         STRATEGIES["x"] = STRATEGIES["sma_cross"]  # type: ignore[index]  # refusal is the test
     assert all(strategy.name == name for name, strategy in STRATEGIES.items())

@@ -12,6 +12,7 @@ from tradelab_engine.strategies.donchian import DONCHIAN_BREAKOUT
 from tradelab_engine.strategies.ma_cross import EMA_CROSS, SMA_CROSS
 from tradelab_engine.strategies.macd import MACD_CROSS
 from tradelab_engine.strategies.rsi import RSI_REVERSION
+from tradelab_engine.strategies.rules import RULES
 
 STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
     {
@@ -25,6 +26,7 @@ STRATEGIES: Mapping[str, Strategy] = MappingProxyType(
             BOLLINGER_REVERSION,
             BOLLINGER_BREAKOUT,
             DONCHIAN_BREAKOUT,
+            RULES,
         )
     }
 )
