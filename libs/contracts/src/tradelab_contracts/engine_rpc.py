@@ -40,6 +40,10 @@ from tradelab_contracts.optimization import (
     SearchMethod,
     WalkForward,
 )
+from tradelab_contracts.rules import RuleSet
+
+MAX_SAVED_STRATEGIES = 200
+"""Saved rule strategies one user may keep, at most."""
 
 
 class RunStatus(StrEnum):
@@ -53,12 +57,25 @@ class RunStatus(StrEnum):
 
 
 class StrategyInfo(ContractModel):
-    """A catalogue entry: what the strategy does and its parameters' JSON schema."""
+    """A strategy a user may run: a catalogue entry (``builtin``), with its parameters' JSON
+    schema, or one of the user's saved rule strategies (``saved``), which takes no parameters
+    (its ``rules`` are run as the ``rules`` strategy's parameters)."""
 
-    name: StrategyName = Field(description="Catalogue name.")
+    name: StrategyName = Field(description="Catalogue name, or the saved strategy's name.")
     description: str = Field(description="What the strategy does.")
-    parameters_schema: dict[str, Any] = Field(description="JSON schema of the parameters.")
-    defaults: dict[str, Any] = Field(description="Default parameter values.")
+    parameters_schema: dict[str, Any] = Field(
+        description="JSON schema of the parameters ({} for a saved strategy)."
+    )
+    defaults: dict[str, Any] = Field(
+        description="Default parameter values ({} for a saved strategy)."
+    )
+    kind: Literal["builtin", "saved"] = Field(
+        default="builtin", description="builtin (the catalogue) or saved (a user's rules)."
+    )
+    rules: RuleSet | None = Field(default=None, description="A saved strategy's rules.")
+    created_at: AwareDatetime | None = Field(
+        default=None, description="When a saved strategy was saved."
+    )
 
 
 class RunInfo(ContractModel):
@@ -93,11 +110,43 @@ class EngineCommand(Command):
 
 
 class ListStrategies(EngineCommand):
-    """The strategy catalogue."""
+    """The strategy catalogue, followed by ``owner_id``'s saved strategies (oldest first)."""
 
     kind: Literal["list_strategies"] = Field(
         default="list_strategies", description="Discriminator."
     )
+    owner_id: UUID | None = Field(
+        default=None, description="Whose saved strategies to add (None: the catalogue only)."
+    )
+
+
+class CreateStrategy(EngineCommand):
+    """Save a rule strategy under a name of the owner's.
+
+    Refused as ``invalid`` when the name is a catalogue name or the owner already keeps
+    `MAX_SAVED_STRATEGIES`; as ``conflict`` when the owner already has one of that name.
+    """
+
+    kind: Literal["create_strategy"] = Field(
+        default="create_strategy", description="Discriminator."
+    )
+    owner_id: UUID = Field(description="Requesting user.")
+    name: StrategyName = Field(description="Name to run it by; not a catalogue name.")
+    description: str = Field(default="", max_length=500, description="What it does.")
+    rules: RuleSet = Field(description="Entry and exit conditions.")
+
+
+class DeleteStrategy(EngineCommand):
+    """Delete one of the owner's saved strategies (runs made with it keep their rules).
+
+    ``conflict`` for a catalogue name, ``not_found`` when the owner has none of that name.
+    """
+
+    kind: Literal["delete_strategy"] = Field(
+        default="delete_strategy", description="Discriminator."
+    )
+    owner_id: UUID = Field(description="Requesting user.")
+    name: str = Field(min_length=1, max_length=64, description="Saved strategy's name.")
 
 
 class SubmitBacktest(EngineCommand):
@@ -409,7 +458,9 @@ EngineRequest: TypeAlias = Annotated[
     | GetOptimizationHeatmap
     | GetWalkForward
     | ListActiveJobs
-    | MonteCarloRequest,
+    | MonteCarloRequest
+    | CreateStrategy
+    | DeleteStrategy,
     Field(discriminator="kind"),
 ]
 """Any engine request, told apart by its ``kind``."""
@@ -434,6 +485,8 @@ ENGINE_REQUEST_TYPES: tuple[type[EngineCommand], ...] = (
     ListMonteCarlo,
     GetMonteCarlo,
     CancelMonteCarloRequest,
+    CreateStrategy,
+    DeleteStrategy,
 )
 ENGINE_REQUEST_ADAPTER: TypeAdapter[EngineRequest] = TypeAdapter(EngineRequest)
 
@@ -580,7 +633,12 @@ class EngineReply(Reply):
 
     kind: Literal["engine"] = Field(default="engine", description="Reply discriminator.")
     error: EngineError | None = Field(default=None, description="Why it failed.")
-    strategies: list[StrategyInfo] | None = Field(default=None, description="The catalogue.")
+    strategies: list[StrategyInfo] | None = Field(
+        default=None, description="The catalogue and the owner's saved strategies (list)."
+    )
+    strategy: StrategyInfo | None = Field(
+        default=None, description="The saved strategy (create, delete)."
+    )
     run: RunInfo | None = Field(default=None, description="The run (submit, get, cancel).")
     runs: list[RunInfo] | None = Field(default=None, description="A page (list).")
     total: int | None = Field(default=None, ge=0, description="Matching runs (list).")

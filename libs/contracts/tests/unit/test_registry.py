@@ -77,6 +77,7 @@ def test_commands_are_named_imperatively_and_events_in_the_past_tense() -> None:
         "Delete",
         "Normalise",
         "Compare",
+        "Create",
     )
     for message_type in message_types():
         is_imperative = message_type.__name__.startswith(imperative)

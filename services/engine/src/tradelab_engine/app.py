@@ -13,6 +13,7 @@ from tradelab_runtime.storage import LocalObjectStore
 from .adapters.montecarlo_repository import MonteCarloRepository
 from .adapters.optimization_repository import OptimizationRepository
 from .adapters.repository import RunRepository
+from .adapters.strategy_repository import StrategyRepository
 from .adapters.tables import SCHEMA
 from .domain.simulate import compile_kernels
 from .domain.sweep import compile_sweep_kernels
@@ -49,6 +50,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
         chunk_bars=settings.chunk_bars,
         chunk_pause_s=settings.chunk_pause_s,
         quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
+        strategies=StrategyRepository(runtime.database()),
     )
     optimization_deps = OptimizationDeps(
         engine=deps,

@@ -35,7 +35,7 @@ from tradelab_contracts.topics import (
 from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.logging import get_logger
 
-from . import active_jobs, jobs, montecarlo_service, optimizations, quick, service
+from . import active_jobs, jobs, montecarlo_service, optimizations, quick, service, user_strategies
 from .montecarlo_handlers import register_montecarlo_handlers
 from .montecarlo_service import MonteCarloDeps
 from .optimizations import OptimizationDeps
@@ -54,12 +54,13 @@ async def answer(
             await optimizations.answer(cmd, opt)
             or await montecarlo_service.answer(cmd, mc)
             or await active_jobs.answer(cmd, deps, opt, mc)
+            or await user_strategies.answer(cmd, deps)
         )
         if reply is not None:
             return reply
         match cmd:
             case ListStrategies():
-                return service.list_strategies(cmd)
+                return await service.list_strategies(cmd, deps)
             case SubmitBacktest():
                 return await service.submit_backtest(cmd, deps)
             case ListBacktests():

@@ -34,7 +34,7 @@ from tradelab_contracts.topics import (
 from .adapters.montecarlo_repository import MonteCarloRepository
 from .service import EngineDeps, error_reply, refusal, reply
 from .strategies.base import UnknownStrategyError
-from .strategies.catalogue import validate_parameters
+from .strategy_resolution import StrategyRefusedError, resolve_strategy
 
 NOT_FOUND = "No such Monte Carlo study."
 
@@ -85,10 +85,13 @@ async def submit_monte_carlo(cmd: SubmitMonteCarlo, deps: MonteCarloDeps) -> Eng
             return problem
     else:
         try:
-            params = validate_parameters(cmd.strategy or "", cmd.parameters)
-        except (UnknownStrategyError, ValidationError) as exc:
+            resolved = await resolve_strategy(
+                deps.engine.strategies, cmd.owner_id, cmd.strategy or "", cmd.parameters
+            )
+        except (UnknownStrategyError, ValidationError, StrategyRefusedError) as exc:
             return refusal(cmd, exc)
-        fields["parameters"] = params.model_dump(mode="json")
+        fields["strategy"] = resolved.name
+        fields["parameters"] = resolved.params.model_dump(mode="json")
     job = RunMonteCarlo(**fields, correlation_id=correlation_of(cmd))
     info = await deps.repo.add(job, deps.engine.clock.now())
     await deps.engine.publish(job, MONTECARLO_REQUESTED, job.simulation_id.bytes)

@@ -86,6 +86,7 @@ from .domain.walkforward import window as bar_window
 from .service import EngineDeps, error_reply, reply
 from .strategies.base import UnknownStrategyError
 from .strategies.catalogue import STRATEGIES, get_strategy, validate_parameters
+from .strategy_resolution import RULES, resolve_strategy
 
 log = get_logger(__name__)
 DEFAULT_CHUNK_SIZE = 250
@@ -147,8 +148,9 @@ def _refuse(cmd: SubmitOptimization, message: str, field_name: str) -> EngineRep
 
 async def submit_optimization(cmd: SubmitOptimization, deps: OptimizationDeps) -> EngineReply:
     """Validate and expand the search, store it, publish its chunks."""
-    if cmd.strategy not in STRATEGIES:
-        return _refuse(cmd, f"Unknown strategy {cmd.strategy!r}.", "strategy")
+    problem = await _strategy_problem(cmd, deps)
+    if problem is not None:
+        return problem
     known = set(STRATEGIES[cmd.strategy].params_model.model_fields)
     unknown = sorted(set(cmd.parameter_space) - known)
     if unknown:
@@ -185,6 +187,21 @@ async def submit_optimization(cmd: SubmitOptimization, deps: OptimizationDeps) -
         )
         await deps.publish_chunk(chunk)
     return reply(cmd, optimization=info)
+
+
+async def _strategy_problem(cmd: SubmitOptimization, deps: OptimizationDeps) -> EngineReply | None:
+    """Why the strategy cannot be searched (unknown, or a rule strategy), or None."""
+    try:
+        resolved = await resolve_strategy(deps.engine.strategies, cmd.owner_id, cmd.strategy, {})
+    except UnknownStrategyError:
+        return _refuse(cmd, f"Unknown strategy {cmd.strategy!r}.", "strategy")
+    if resolved.name == RULES:
+        message = (
+            f"{cmd.strategy} is a rule strategy: rule strategies have no numeric parameters "
+            "to search."
+        )
+        return _refuse(cmd, message, "strategy")
+    return None
 
 
 def _sentence(text: str) -> str:

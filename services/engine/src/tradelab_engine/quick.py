@@ -30,7 +30,8 @@ from .domain.simulate import BacktestCancelled as SimulationStopped
 from .domain.simulate import BacktestResult, ChunkCallback, run_backtest
 from .service import EngineDeps, error_reply, refusal, reply
 from .strategies.base import UnknownStrategyError
-from .strategies.catalogue import get_strategy, validate_parameters
+from .strategies.catalogue import get_strategy
+from .strategy_resolution import StrategyRefusedError, resolve_strategy
 
 log = get_logger(__name__)
 
@@ -107,9 +108,14 @@ async def run_quick_backtest(cmd: RunQuickBacktest, deps: EngineDeps) -> EngineR
     started = time.monotonic()
     deadline = Deadline(at=started + cmd.deadline_s, pause_s=deps.chunk_pause_s)
     try:
-        params = validate_parameters(cmd.strategy, cmd.parameters)
-    except (UnknownStrategyError, ValidationError) as exc:
+        resolved = await resolve_strategy(
+            deps.strategies, cmd.owner_id, cmd.strategy, cmd.parameters
+        )
+    except (UnknownStrategyError, ValidationError, StrategyRefusedError) as exc:
         return refusal(cmd, exc)
+    # A saved strategy runs as ``rules`` with its rules; the reply says what ran.
+    cmd = cmd.model_copy(update={"strategy": resolved.name})
+    params = resolved.params
     try:
         async with asyncio.timeout(cmd.deadline_s):
             await deps.quick_slots.acquire()

@@ -40,9 +40,11 @@ from tradelab_runtime.clock import Clock
 from tradelab_runtime.storage import LocalObjectStore
 
 from .adapters.repository import RunRepository
+from .adapters.strategy_repository import StrategyRepository
 from .domain.cache_key import cache_key
 from .strategies.base import UnknownStrategyError
-from .strategies.catalogue import STRATEGIES, catalogue_entry, validate_parameters
+from .strategies.catalogue import STRATEGIES, catalogue_entry
+from .strategy_resolution import StrategyRefusedError, resolve_strategy
 
 Publish = Callable[[Message, str, bytes], Awaitable[None]]
 
@@ -65,6 +67,8 @@ class EngineDeps:
     """Test-only pacing: seconds slept after every chunk (see ``EngineSettings``)."""
     quick_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     """Quick backtests simulated at once by this process; more wait within their deadline."""
+    strategies: StrategyRepository | None = None
+    """Users' saved rule strategies; None where a use case needs none (tests)."""
 
 
 def reply(cmd: Message, **fields: Any) -> EngineReply:
@@ -86,8 +90,9 @@ def error_reply(
     )
 
 
-def list_strategies(cmd: ListStrategies) -> EngineReply:
-    """Return the catalogue with each strategy's parameter schema."""
+async def list_strategies(cmd: ListStrategies, deps: EngineDeps) -> EngineReply:
+    """Return the catalogue with each strategy's parameter schema, then the saved strategies of
+    ``cmd.owner_id`` (if given)."""
     entries = []
     for strategy in STRATEGIES.values():
         entry = catalogue_entry(strategy)
@@ -99,6 +104,8 @@ def list_strategies(cmd: ListStrategies) -> EngineReply:
                 defaults=dict(entry["defaults"]),  # type: ignore[call-overload]
             )
         )
+    if cmd.owner_id is not None and deps.strategies is not None:
+        entries.extend(await deps.strategies.owned(cmd.owner_id))
     return reply(cmd, strategies=entries)
 
 
@@ -109,8 +116,19 @@ def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
-def refusal(cmd: Message, exc: UnknownStrategyError | ValidationError) -> EngineReply:
+StrategyProblem = UnknownStrategyError | ValidationError | StrategyRefusedError
+"""Why a request's strategy and parameters cannot be run."""
+
+
+def refusal(cmd: Message, exc: StrategyProblem) -> EngineReply:
     """The ``invalid`` reply to a request naming an unknown strategy or invalid parameters."""
+    if isinstance(exc, StrategyRefusedError):
+        return error_reply(
+            cmd,
+            EngineErrorCode.INVALID,
+            exc.message,
+            [{"field": exc.field, "message": exc.message}],
+        )
     if isinstance(exc, UnknownStrategyError):
         message = str(exc).strip("'\"")
         return error_reply(
@@ -125,12 +143,14 @@ def refusal(cmd: Message, exc: UnknownStrategyError | ValidationError) -> Engine
 async def submit_backtest(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
     """Validate the request, answer it from the cache or queue it for a worker."""
     try:
-        params = validate_parameters(cmd.strategy, cmd.parameters)
-    except (UnknownStrategyError, ValidationError) as exc:
+        resolved = await resolve_strategy(
+            deps.strategies, cmd.owner_id, cmd.strategy, cmd.parameters
+        )
+    except (UnknownStrategyError, ValidationError, StrategyRefusedError) as exc:
         return refusal(cmd, exc)
-    parameters = params.model_dump(mode="json")
+    parameters = resolved.params.model_dump(mode="json")
     options = cmd.options.model_dump(mode="json")
-    key = cache_key(cmd.dataset_sha256, cmd.strategy, parameters, options, deps.engine_version)
+    key = cache_key(cmd.dataset_sha256, resolved.name, parameters, options, deps.engine_version)
     now = deps.clock.now()
     values: dict[str, Any] = {
         "id": cmd.run_id,
@@ -139,7 +159,7 @@ async def submit_backtest(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
         "dataset_uri": cmd.dataset_uri,
         "dataset_sha256": cmd.dataset_sha256,
         "timeframe": cmd.timeframe,
-        "strategy": cmd.strategy,
+        "strategy": resolved.name,
         "parameters": parameters,
         "options": options,
         "cache_key": key,
@@ -174,7 +194,7 @@ async def submit_backtest(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
         dataset_id=cmd.dataset_id,
         dataset_uri=cmd.dataset_uri,
         dataset_sha256=cmd.dataset_sha256,
-        strategy=cmd.strategy,
+        strategy=resolved.name,
         parameters=parameters,
         options=cmd.options,
         timeframe=cmd.timeframe,
@@ -193,7 +213,7 @@ async def _announce_cached(
         run_id=cmd.run_id,
         owner_id=cmd.owner_id,
         dataset_id=cmd.dataset_id,
-        strategy=cmd.strategy,
+        strategy=values["strategy"],
         parameters=values["parameters"],
         options=EngineOptions.model_validate(values["options"]),
         summary=summary,

@@ -22,6 +22,7 @@ from .api.montecarlo import montecarlo_router
 from .api.optimizations import optimizations_router
 from .api.problems import install_problem_handlers
 from .api.quick import quick_router
+from .api.strategies import strategies_router
 from .api.system import system_router
 from .api.ws import ws_router
 from .domain.hub import EventHub
@@ -63,6 +64,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             auth_router(),
             jwks_router(),
             datasets_router(),
+            strategies_router(),
             backtests_router(),
             analytics_router(),
             ws_router(),

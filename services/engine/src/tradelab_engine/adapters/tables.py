@@ -147,3 +147,16 @@ monte_carlo = sa.Table(
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# --- Saved rule strategies (migration 0007) -------------------------------------------------------
+user_strategies = sa.Table(
+    "user_strategies",
+    metadata,
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("owner_id", sa.Uuid(), nullable=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("rules", JSONB(), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("owner_id", "name", name="uq_user_strategies_owner_name"),
+)

@@ -1,4 +1,4 @@
-"""``/api/v1/backtests`` and ``/api/v1/strategies``: validated, queued and read via the engine."""
+"""``/api/v1/backtests``: validated, queued and read via the engine."""
 
 import asyncio
 import uuid
@@ -16,7 +16,6 @@ from tradelab_contracts.engine_rpc import (
     EngineReply,
     GetBacktest,
     ListBacktests,
-    ListStrategies,
     RunInfo,
     RunStatus,
     SubmitBacktest,
@@ -27,7 +26,6 @@ from tradelab_gateway.api.backtests_schemas import (
     BacktestPage,
     BacktestPublic,
     EquityPublic,
-    StrategyPublic,
     TradesPublic,
 )
 from tradelab_gateway.api.datasets import ready_dataset, store_of
@@ -46,17 +44,18 @@ router = APIRouter(tags=["backtests"])
 
 
 def backtests_router() -> APIRouter:
-    """Return the backtest and strategy routes."""
+    """Return the backtest routes."""
     return router
 
 
-def _client(request: Request) -> EngineRpcClient:
+def engine_client(request: Request) -> EngineRpcClient:
+    """The replica's engine request/reply client."""
     client: EngineRpcClient = request.app.state.engine_client
     return client
 
 
 async def ask_engine(request: Request, command: EngineCommand, retry_after_s: int) -> EngineReply:
-    client = _client(request)
+    client = engine_client(request)
     return await ask(
         lambda: client.call(command),
         service="engine",
@@ -71,28 +70,6 @@ def _run(reply: EngineReply) -> RunInfo:
     return reply.run
 
 
-@router.get("/api/v1/strategies")
-async def list_strategies(
-    request: Request, _: CurrentUser, settings: Settings
-) -> list[StrategyPublic]:
-    """The strategy catalogue with each strategy's parameters as JSON schema."""
-    reply = await ask_engine(
-        request, ListStrategies(reply_to=_client(request).reply_topic), settings.retry_after_s
-    )
-    return [StrategyPublic.model_validate(s.model_dump()) for s in reply.strategies or []]
-
-
-@router.get("/api/v1/strategies/{name}")
-async def get_strategy(
-    name: str, request: Request, user: CurrentUser, settings: Settings
-) -> StrategyPublic:
-    """One catalogue entry."""
-    for strategy in await list_strategies(request, user, settings):
-        if strategy.name == name:
-            return strategy
-    raise ProblemError(404, f"No strategy named {name!r}.", code="not_found")
-
-
 @router.post("/api/v1/backtests", status_code=202, response_model=BacktestPublic)
 async def submit(
     body: BacktestCreate, request: Request, user: CurrentUser, settings: Settings
@@ -102,7 +79,7 @@ async def submit(
         request, user.user_id, body.dataset_id, settings.retry_after_s, "backtested"
     )
     command = SubmitBacktest(
-        reply_to=_client(request).reply_topic,
+        reply_to=engine_client(request).reply_topic,
         run_id=uuid.uuid4(),
         owner_id=user.user_id,
         dataset_id=info.id,
@@ -132,7 +109,7 @@ async def list_backtests(
 ) -> BacktestPage:
     """Your runs, newest first."""
     command = ListBacktests(
-        reply_to=_client(request).reply_topic,
+        reply_to=engine_client(request).reply_topic,
         owner_id=user.user_id,
         limit=limit,
         offset=offset,
@@ -144,7 +121,9 @@ async def list_backtests(
 
 
 async def _get(request: Request, user_id: UUID, run_id: UUID, retry_after_s: int) -> RunInfo:
-    command = GetBacktest(reply_to=_client(request).reply_topic, owner_id=user_id, run_id=run_id)
+    command = GetBacktest(
+        reply_to=engine_client(request).reply_topic, owner_id=user_id, run_id=run_id
+    )
     return _run(await ask_engine(request, command, retry_after_s))
 
 
@@ -199,7 +178,7 @@ async def cancel(
 ) -> BacktestPublic:
     """Stop a queued or running backtest (a running one stops within a second)."""
     command = CancelBacktestRequest(
-        reply_to=_client(request).reply_topic, owner_id=user.user_id, run_id=run_id
+        reply_to=engine_client(request).reply_topic, owner_id=user.user_id, run_id=run_id
     )
     return BacktestPublic.of(_run(await ask_engine(request, command, settings.retry_after_s)))
 
@@ -208,7 +187,7 @@ async def cancel(
 async def delete(run_id: UUID, request: Request, user: CurrentUser, settings: Settings) -> Response:
     """Delete a finished backtest and its result files."""
     command = DeleteBacktest(
-        reply_to=_client(request).reply_topic, owner_id=user.user_id, run_id=run_id
+        reply_to=engine_client(request).reply_topic, owner_id=user.user_id, run_id=run_id
     )
     await ask_engine(request, command, settings.retry_after_s)
     return Response(status_code=204)

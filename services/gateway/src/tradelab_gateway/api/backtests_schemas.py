@@ -1,4 +1,4 @@
-"""Request and response bodies of ``/api/v1/backtests`` and ``/api/v1/strategies``."""
+"""Request and response bodies of ``/api/v1/backtests``."""
 
 from datetime import datetime
 from typing import Any
@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from tradelab_contracts.engine import BacktestSummary, EngineOptions
-from tradelab_contracts.engine_rpc import RunInfo, StrategyInfo
+from tradelab_contracts.engine_rpc import RunInfo
 
 
 class BacktestCreate(BaseModel):
@@ -77,7 +77,3 @@ class TradesPublic(BaseModel):
     run_id: UUID
     total: int
     items: list[dict[str, Any]]
-
-
-class StrategyPublic(StrategyInfo):
-    """A catalogue entry."""

@@ -1,0 +1,77 @@
+"""Saved rule strategies over request/reply: save one under a name, delete it. Listing is part of
+``service.list_strategies``; running one by name is ``strategy_resolution``."""
+
+from typing import Any
+
+from tradelab_contracts.engine_rpc import (
+    MAX_SAVED_STRATEGIES,
+    CreateStrategy,
+    DeleteStrategy,
+    EngineErrorCode,
+    EngineReply,
+)
+
+from .adapters.strategy_repository import (
+    DuplicateStrategyError,
+    StrategyRepository,
+    TooManyStrategiesError,
+)
+from .service import EngineDeps, error_reply, reply
+from .strategies.catalogue import STRATEGIES
+
+
+def _refuse(cmd: Any, code: EngineErrorCode, message: str) -> EngineReply:
+    return error_reply(cmd, code, message, [{"field": "name", "message": message}])
+
+
+def _repository(deps: EngineDeps) -> StrategyRepository:
+    if deps.strategies is None:
+        msg = "the engine was built without its saved-strategy repository"
+        raise RuntimeError(msg)
+    return deps.strategies
+
+
+async def create_strategy(cmd: CreateStrategy, deps: EngineDeps) -> EngineReply:
+    """Save the owner's rule strategy unless its name is taken or the owner keeps too many."""
+    if cmd.name in STRATEGIES:
+        message = f"{cmd.name} is a built-in strategy; choose another name."
+        return _refuse(cmd, EngineErrorCode.INVALID, message)
+    try:
+        info = await _repository(deps).add(
+            cmd.owner_id,
+            cmd.name,
+            cmd.description,
+            cmd.rules.model_dump(mode="json"),
+            deps.clock.now(),
+            MAX_SAVED_STRATEGIES,
+        )
+    except DuplicateStrategyError:
+        message = f"You already have a strategy named {cmd.name}."
+        return _refuse(cmd, EngineErrorCode.CONFLICT, message)
+    except TooManyStrategiesError:
+        message = (
+            f"You already keep {MAX_SAVED_STRATEGIES} saved strategies, the most allowed; "
+            "delete one first."
+        )
+        return _refuse(cmd, EngineErrorCode.INVALID, message)
+    return reply(cmd, strategy=info)
+
+
+async def delete_strategy(cmd: DeleteStrategy, deps: EngineDeps) -> EngineReply:
+    """Delete the owner's saved strategy; runs made with it keep their own copy of its rules."""
+    if cmd.name in STRATEGIES:
+        return _refuse(cmd, EngineErrorCode.CONFLICT, "Built-in strategies cannot be deleted.")
+    info = await _repository(deps).delete(cmd.owner_id, cmd.name)
+    if info is None:
+        return _refuse(cmd, EngineErrorCode.NOT_FOUND, f"No strategy named {cmd.name!r}.")
+    return reply(cmd, strategy=info)
+
+
+async def answer(cmd: Any, deps: EngineDeps) -> EngineReply | None:
+    """Answer a saved-strategy request; None for any other request."""
+    match cmd:
+        case CreateStrategy():
+            return await create_strategy(cmd, deps)
+        case DeleteStrategy():
+            return await delete_strategy(cmd, deps)
+    return None
