@@ -23,6 +23,7 @@ from typer.testing import CliRunner, Result
 from tests.polling import wait_for
 from tradelab_cli.cli import app
 from tradelab_cli.config import load_config
+from tradelab_contracts.rules import RuleSet
 from tradelab_devstack.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -254,3 +255,52 @@ def test_cli_exits_1_on_a_problem_and_2_when_the_server_is_unreachable(
     unreachable = cli("datasets", "list", server=f"http://127.0.0.1:{port}")
     assert unreachable.exit_code == 2
     assert f"http://127.0.0.1:{port}" in unreachable.stderr
+
+
+def test_cli_saves_a_rule_strategy_runs_it_by_name_and_from_a_file_and_deletes_it(
+    cli: Cli, logged_in: str, goog_csv: Path, tmp_path: Path
+) -> None:
+    dataset = upload(cli, goog_csv, "--symbol", "GOOG")
+    sma = {"type": "sma", "period": 10}
+    slow = {"type": "sma", "period": 50}
+    rules = {
+        "entry": {"type": "compare", "left": sma, "op": "crosses_above", "right": slow},
+        "exit": {"type": "compare", "left": sma, "op": "crosses_below", "right": slow},
+    }
+    path = tmp_path / "cross.json"
+    path.write_text(json.dumps(rules))
+    saved = as_json(
+        cli("strategies", "save", "my_cross", "--file", str(path), "--description", "10/50",
+            "--json")
+    )  # fmt: skip
+    normalised = RuleSet.model_validate(rules).model_dump(mode="json")  # defaults filled in
+    assert (saved["name"], saved["kind"], saved["rules"]) == ("my_cross", "saved", normalised)
+    listed = as_json(cli("strategies", "list", "--json"))
+    assert {"sma_cross", "rules", "my_cross"} <= {s["name"] for s in listed}
+    again = cli("strategies", "save", "my_cross", "--file", str(path))
+    assert again.exit_code == 1
+    assert "already have a strategy named my_cross" in again.output
+
+    common = ("--dataset", dataset["id"], "--fee", "0.001", "--initial-cash", "70000", "--json")
+    by_name = as_json(cli("backtest", "run", "--strategy", "my_cross", *common))
+    from_file = as_json(cli("backtest", "run", "--rules-file", str(path), *common))
+    builtin = as_json(
+        cli("backtest", "run", "--strategy", "sma_cross", "--param", "fast=10",
+            "--param", "slow=50", *common)
+    )  # fmt: skip
+    for result in (by_name, from_file):
+        assert result["status"] == "completed", result
+        assert result["strategy"] == "rules"
+        assert result["parameters"] == normalised
+        # The saved rules are the built-in crossover: the same backtest to the cent.
+        assert result["summary"]["final_equity"] == pytest.approx(
+            builtin["summary"]["final_equity"], rel=1e-12
+        )
+        assert result["summary"]["trades"] == builtin["summary"]["trades"] > 0
+
+    assert cli("strategies", "delete", "my_cross").exit_code == 0
+    gone = cli("strategies", "show", "my_cross")
+    assert gone.exit_code == 1
+    assert "my_cross" in gone.output
+    kept = as_json(cli("backtest", "show", by_name["id"], "--json"))
+    assert kept["backtest"]["parameters"]["entry"]["op"] == "crosses_above"

@@ -4,12 +4,13 @@ from typing import Annotated
 
 import typer
 
-from tradelab_cli.commands import auth, backtests, datasets, optimizations
+from tradelab_cli.commands import auth, backtests, datasets, optimizations, strategies
 from tradelab_cli.session import session_of
 
 app = typer.Typer(
     name="tradelab",
-    help="Command line client of a tradelab server: data, backtests, optimisations, live progress.",
+    help="Command line client of a tradelab server: data, strategies, backtests, optimisations, "
+    "live progress.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -17,6 +18,7 @@ app.command("login")(auth.login)
 app.command("register")(auth.register)
 app.command("logout")(auth.logout)
 app.add_typer(datasets.app, name="datasets")
+app.add_typer(strategies.app, name="strategies")
 app.add_typer(backtests.app, name="backtest")
 app.add_typer(optimizations.app, name="optimize")
 

@@ -112,6 +112,10 @@ class ApiClient:
         """POST JSON to ``/api/v1{path}`` and return the parsed JSON (None for 204)."""
         return self.request("POST", path, body=body, auth=auth)
 
+    def delete(self, path: str) -> Any:
+        """DELETE ``/api/v1{path}`` and return the parsed JSON (None for 204)."""
+        return self.request("DELETE", path)
+
     def upload(self, path: str, file: Path, fields: Mapping[str, str]) -> Any:
         """POST ``file`` as the multipart part ``file`` with form ``fields``."""
         return self.request("POST", path, upload=file, fields=fields)

@@ -1,6 +1,6 @@
 """``tradelab backtest run``, ``show`` and ``list``."""
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -13,12 +13,13 @@ from tradelab_cli.commands.options import (
     OffsetOption,
     SlippageOption,
     StatusOption,
-    StrategyOption,
     engine_options,
+    read_rule_set,
     show_page,
 )
 from tradelab_cli.params import ParamError, parse_params
 from tradelab_cli.render import Output, backtests_table, metrics_table, run_table, summary_table
+from tradelab_cli.rules_file import RULES_STRATEGY
 from tradelab_cli.session import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -58,15 +59,57 @@ def _report_end(out: Output, result: dict[str, Any]) -> None:
         raise typer.Exit(EXIT_FAILED)
 
 
+def _strategy_and_parameters(
+    strategy: str | None, params: list[str], rules_file: TextIO | None
+) -> tuple[str, dict[str, Any]]:
+    """The strategy and its parameters: from ``--strategy`` and ``--param``, or a rules file."""
+    if rules_file is None:
+        if strategy is None:
+            raise typer.BadParameter(
+                "required unless --rules-file is given", param_hint="--strategy"
+            )
+        try:
+            return strategy, parse_params(params)
+        except ParamError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--param") from exc
+    if params:
+        raise typer.BadParameter(
+            "cannot be combined with --param: the rule set is the parameters",
+            param_hint="--rules-file",
+        )
+    if strategy not in {None, RULES_STRATEGY}:
+        raise typer.BadParameter(
+            f"must be {RULES_STRATEGY!r} or left out with --rules-file, not {strategy!r}",
+            param_hint="--strategy",
+        )
+    return RULES_STRATEGY, read_rule_set(rules_file, "--rules-file")
+
+
 @app.command("run")
 @handle_errors
 def run(
     ctx: typer.Context,
     dataset: DatasetOption,
-    strategy: StrategyOption,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            "--strategy",
+            help="Strategy name, e.g. sma_cross, or one you saved; optional with --rules-file.",
+        ),
+    ] = None,
     param: Annotated[
         list[str] | None,
         typer.Option("--param", help="Strategy parameter key=value (repeatable)."),
+    ] = None,
+    rules_file: Annotated[
+        typer.FileText | None,
+        typer.Option(
+            "--rules-file",
+            encoding="utf-8",
+            metavar="<file>",
+            help='Run the rules strategy with this JSON {"entry": ..., "exit": ...} '
+            "(- reads standard input); replaces --param.",
+        ),
     ] = None,
     fee: FeeOption = None,
     slippage_bps: SlippageOption = None,
@@ -78,10 +121,7 @@ def run(
 ) -> None:
     """Start a backtest and follow its progress live until it ends."""
     out = Output(json_output)
-    try:
-        parameters = parse_params(param or [])
-    except ParamError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--param") from exc
+    strategy, parameters = _strategy_and_parameters(strategy, param or [], rules_file)
     body = {
         "dataset_id": dataset,
         "strategy": strategy,

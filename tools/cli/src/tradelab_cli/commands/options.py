@@ -1,12 +1,13 @@
-"""Options that backtests and optimisations share: the simulation's costs, and the listing."""
+"""Options that commands share: the simulation's costs, the listing, rule-set files."""
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 from rich.table import Table
 
 from tradelab_cli.render import Output
+from tradelab_cli.rules_file import RulesFileError, parse_rule_set
 from tradelab_cli.session import session_of
 
 DatasetOption = Annotated[str, typer.Option("--dataset", help="Id of a ready dataset.")]
@@ -49,3 +50,13 @@ def show_page(
     items = page.get("items") or []
     out.show(table(items))
     out.show(f"{len(items)} of {page.get('total', 0)}")
+
+
+def read_rule_set(file: TextIO, option: str) -> dict[str, Any]:
+    """The rule set in ``file``; a file holding none is a usage error naming ``option``."""
+    try:
+        return parse_rule_set(file.read())
+    except UnicodeDecodeError:
+        raise typer.BadParameter("not UTF-8 text", param_hint=option) from None
+    except RulesFileError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
