@@ -1,17 +1,62 @@
-"""Helpers shared by the e2e modules: synthetic bar files and WebSocket clients."""
+"""Helpers shared by the e2e modules: users, GOOG uploads, synthetic bar files and WebSocket
+clients."""
 
 import io
 import json
+import secrets
 import threading
+from importlib.resources import files
 from typing import Any
 
+import httpx
 import numpy as np
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 from websockets.sync.client import connect as ws_connect
 from websockets.typing import Subprotocol
 
+from tests.polling import wait_for
+
 FINAL = {"completed", "failed", "cancelled"}
+GOOG = files("backtesting.test") / "GOOG.csv"
+
+
+def auth(token: str) -> dict[str, str]:
+    """The bearer header of a user's access token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def register(client: httpx.Client, prefix: str) -> str:
+    """A new user's access token."""
+    response = client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": f"{prefix}-{secrets.token_hex(6)}@example.com",
+            "password": "correct horse battery",
+        },
+    )
+    assert response.status_code == 201, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def upload_goog(client: httpx.Client, token: str) -> str:
+    """GOOG daily, uploaded by the user and ready; its dataset id."""
+    created = client.post(
+        "/api/v1/datasets",
+        headers=auth(token),
+        files={"file": ("GOOG.csv", GOOG.read_bytes(), "text/csv")},
+        data={"symbol": "GOOG"},
+    )
+    assert created.status_code in (200, 202), created.text
+    dataset_id: str = created.json()["id"]
+
+    def ready() -> str | None:
+        body = client.get(f"/api/v1/datasets/{dataset_id}", headers=auth(token)).json()
+        assert body["status"] != "failed", body
+        return dataset_id if body["status"] == "ready" else None
+
+    return wait_for(ready, 60, "GOOG ingested")
 
 
 def minute_bars_csv(n: int, seed: int) -> bytes:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Request, sync_playwright
 
+from tests.e2e.helpers import auth
 from tests.polling import wait_for
 from tradelab_devstack.stack import Stack
 
@@ -23,10 +24,6 @@ pytestmark = pytest.mark.e2e
 GOOG = files("backtesting.test") / "GOOG.csv"
 CHARTS = {"equity", "drawdown", "returns_histogram", "trades", "monthly_returns", "rolling_sharpe"}
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def goog_closes() -> list[float]:

@@ -6,15 +6,12 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.helpers import auth
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
 GOOG = files("backtesting.test") / "GOOG.csv"
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

@@ -12,15 +12,12 @@ import httpx
 import polars as pl
 import pytest
 
+from tests.e2e.helpers import auth
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
 GOOG = files("backtesting.test") / "GOOG.csv"
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def upload(

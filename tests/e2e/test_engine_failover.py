@@ -11,6 +11,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from tests.e2e.helpers import auth
 from tests.polling import wait_for
 from tradelab_contracts.topics import BACKTEST_COMPLETED
 from tradelab_devstack.kafka import KafkaBroker
@@ -21,10 +22,6 @@ from tradelab_devstack.stack import Stack
 pytestmark = pytest.mark.e2e
 GOOG = files("backtesting.test") / "GOOG.csv"
 JOBS = 16
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 async def completed_counts(bootstrap: str, run_ids: set[str]) -> Counter[str]:

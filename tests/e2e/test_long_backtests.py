@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.e2e.helpers import minute_bars_csv
+from tests.e2e.helpers import auth, minute_bars_csv
 from tests.polling import wait_for
 from tradelab_contracts.topics import (
     BACKTEST_CANCELLED,
@@ -38,10 +38,6 @@ pytestmark = pytest.mark.e2e
 
 BARS = 40_000  # 80 chunks of 500 bars, each followed by a 0.1 s pause: about 8 s per run
 TERMINAL = {"completed", "failed", "cancelled"}
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="module")

@@ -10,37 +10,21 @@ engine busy.
 import math
 import time
 from collections.abc import Iterator
-from importlib.resources import files
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
-from tests.e2e.helpers import Collector, open_socket
+from tests.e2e.helpers import GOOG, Collector, auth, open_socket, register, upload_goog
 from tests.polling import wait_for
 from tradelab_devstack.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
-GOOG = files("backtesting.test") / "GOOG.csv"
 CASH = 100_000.0
 LONG = 100_000
 TERMINAL = {"completed", "failed", "cancelled"}
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def register(client: httpx.Client, prefix: str) -> str:
-    response = client.post(
-        "/api/v1/auth/register",
-        json={"email": f"{prefix}-{time.monotonic_ns()}@example.com", "password": "correct horse"},
-    )
-    assert response.status_code == 201, response.text
-    token: str = response.json()["access_token"]
-    return token
 
 
 @pytest.fixture(scope="module")
@@ -54,24 +38,6 @@ def client(stack: Stack) -> Iterator[httpx.Client]:
 def token(client: httpx.Client) -> str:
     """The module's user."""
     return register(client, "mc")
-
-
-def upload_goog(client: httpx.Client, token: str) -> str:
-    """GOOG daily, uploaded by the user and ready."""
-    created = client.post(
-        "/api/v1/datasets",
-        headers=auth(token),
-        files={"file": ("GOOG.csv", GOOG.read_bytes(), "text/csv")},
-    )
-    assert created.status_code in (200, 202), created.text
-    dataset_id: str = created.json()["id"]
-
-    def ready() -> str | None:
-        body = client.get(f"/api/v1/datasets/{dataset_id}", headers=auth(token)).json()
-        assert body["status"] != "failed", body
-        return dataset_id if body["status"] == "ready" else None
-
-    return wait_for(ready, 60, "GOOG ingested")
 
 
 def sma_cross_run(client: httpx.Client, token: str, dataset_id: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.e2e.helpers import Collector, minute_bars_csv, open_socket
+from tests.e2e.helpers import Collector, auth, minute_bars_csv, open_socket
 from tests.polling import wait_for
 from tradelab_contracts.engine import EngineOptions
 from tradelab_contracts.optimization import Objective, RunOptimizationChunk
@@ -44,10 +44,6 @@ SMALL_GRID: dict[str, Any] = {
     "objective": {"metric": "sharpe", "direction": "maximize"},
     "options": {"fee_rate": 0.001},
 }
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 class User:

@@ -16,6 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.e2e.helpers import auth
 from tests.polling import wait_for
 from tradelab_devstack.stack import Stack
 
@@ -27,10 +28,6 @@ LIMIT = 4 * 1024 * 1024
 BUDGET_S = 5.0
 SMA = {"strategy": "sma_cross", "parameters": '{"fast": 10, "slow": 50}'}
 FEES = '{"fee_rate": 0.001}'
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def minute_bars_csv(n: int) -> bytes:

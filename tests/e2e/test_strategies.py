@@ -1,17 +1,15 @@
 """Saved rule strategies through the gateway: save, list, run by name, refuse, isolate, delete."""
 
-import secrets
-from importlib.resources import files
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.e2e.helpers import auth, register, upload_goog
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 
-GOOG = files("backtesting.test") / "GOOG.csv"
 SMA_10 = {"type": "sma", "period": 10}
 SMA_50 = {"type": "sma", "period": 50}
 CROSS = {
@@ -19,35 +17,6 @@ CROSS = {
     "exit": {"type": "compare", "left": SMA_10, "op": "crosses_below", "right": SMA_50},
 }
 FEES = {"fee_rate": 0.001}
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def register(gateway: httpx.Client) -> str:
-    email = f"strategist-{secrets.token_hex(4)}@example.com"
-    response = gateway.post(
-        "/api/v1/auth/register", json={"email": email, "password": "correct horse battery"}
-    )
-    assert response.status_code == 201, response.text
-    token: str = response.json()["access_token"]
-    return token
-
-
-def upload_goog(gateway: httpx.Client, token: str) -> str:
-    created = gateway.post(
-        "/api/v1/datasets",
-        headers=auth(token),
-        files={"file": ("GOOG.csv", GOOG.read_bytes(), "text/csv")},
-        data={"symbol": "GOOG"},
-    ).json()
-
-    def ready() -> str | None:
-        body = gateway.get(f"/api/v1/datasets/{created['id']}", headers=auth(token)).json()
-        return body["id"] if body["status"] == "ready" else None
-
-    return wait_for(ready, 60, "GOOG ingested")
 
 
 def save(gateway: httpx.Client, token: str, body: dict[str, Any]) -> httpx.Response:
@@ -123,7 +92,7 @@ def test_saved_strategies_are_listed_for_their_owner_only_and_refused_elsewhere(
     assert one.status_code == 200
     assert one.json()["rules"] == listed[-1]["rules"]
 
-    other = register(gateway)
+    other = register(gateway, "strategist")
     theirs = gateway.get("/api/v1/strategies", headers=auth(other)).json()
     assert "mine_only" not in {s["name"] for s in theirs}
     assert gateway.get("/api/v1/strategies/mine_only", headers=auth(other)).status_code == 404

@@ -17,6 +17,7 @@ from websockets.sync.client import ClientConnection
 
 from tests.e2e.helpers import (
     Collector,
+    auth,
     connect,
     minute_bars_csv,
     open_socket,
@@ -31,10 +32,6 @@ from tradelab_devstack.stack import Stack
 pytestmark = pytest.mark.e2e
 
 BARS = 12_000  # 24 paced chunks of 500 bars: about 2.4 s, several progress events
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def read_until_closed(socket: ClientConnection, timeout_s: float = 15) -> int | None:
