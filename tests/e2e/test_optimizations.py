@@ -303,10 +303,59 @@ def test_walk_forward_schemes_that_do_not_fit_are_refused_with_422(user: User, g
     assert "overlap" in refused(
         {"mode": "anchored", "train_bars": 500, "test_bars": 100, "step_bars": 50}
     )
-    genetic = {"kind": "genetic", "population": 4, "generations": 2}
-    assert "genetic" in refused(
-        {"mode": "rolling", "train_bars": 500, "test_bars": 100}, search=genetic
+    # 200 x 200 = 40,000 runs alone, but on each of GOOG's 7 rolling folds: 280,000.
+    genetic = {"kind": "genetic", "population": 200, "generations": 200}
+    assert "population x generations x folds is 280,000" in refused(
+        {"mode": "rolling", "train_bars": 500, "test_bars": 250}, search=genetic
     )
+
+
+def test_genetic_walk_forward_evolves_on_every_fold_and_tests_each_folds_best(
+    user: User, goog: str
+) -> None:
+    body = {
+        "dataset_id": goog,
+        **SMALL_GRID,
+        "parameter_space": {
+            "fast": {"start": 2, "stop": 40, "step": 1},
+            "slow": {"start": 20, "stop": 200, "step": 5},
+        },
+        "search": {"kind": "genetic", "population": 6, "generations": 3, "seed": 7},
+        "objective": {"metric": "total_return"},
+        "walk_forward": {"mode": "anchored", "train_bars": 1000, "test_bars": 400},
+    }
+    runs = []
+    for _ in range(2):
+        created = user.post("/api/v1/optimizations", body)
+        assert created.status_code == 202, created.text
+        # GOOG's 2,148 bars: folds test [1000, 1400), [1400, 1800), [1800, 2148); each evolves
+        # 3 generations of 6, one chunk per generation.
+        shown = created.json()
+        assert (shown["folds"], shown["total"], shown["chunks"]) == (3, 54, 9)
+        runs.append(user.finished(f"/api/v1/optimizations/{shown['id']}", 120))
+    first, second = runs
+    assert first["status"] == second["status"] == "completed", first
+    assert first["evaluated"] == 54
+    url = f"/api/v1/optimizations/{first['id']}"
+    report = user.get(f"{url}/walk-forward?max_points=50")
+    folds = report["folds"]
+    assert [f["train"]["start_bar"] for f in folds] == [0, 0, 0]  # anchored
+    tests = [(f["test"]["start_bar"], f["test"]["end_bar"]) for f in folds]
+    assert tests == [(1000, 1400), (1400, 1800), (1800, 2148)]
+    chained = 1.0
+    for fold in folds:
+        page = user.get(f"{url}/results?fold={fold['fold_index']}&limit=100")
+        assert page["total"] == 18  # 3 generations of 6 on this fold's training window
+        ranked = [r for r in page["items"] if r["objective"] is not None]
+        best = max(ranked, key=lambda r: (r["objective"], -r["index"]))
+        assert fold["best_parameters"] == best["parameters"]
+        assert fold["best_parameters"]["fast"] < fold["best_parameters"]["slow"]
+        chained *= 1 + fold["test_metrics"]["total_return"]
+    assert report["out_of_sample"]["total_return"] == pytest.approx(chained - 1, rel=1e-9)
+    assert first["best_parameters"] == folds[-1]["best_parameters"]
+    again = user.get(f"/api/v1/optimizations/{second['id']}/walk-forward?max_points=50")
+    assert [f["best_parameters"] for f in again["folds"]] == [f["best_parameters"] for f in folds]
+    assert again["out_of_sample"] == report["out_of_sample"]  # the same seed, the same search
 
 
 def evaluated_parameters(user: User, optimization: dict[str, Any]) -> list[dict[str, Any]]:

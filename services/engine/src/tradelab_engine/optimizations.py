@@ -160,9 +160,6 @@ async def submit_optimization(cmd: SubmitOptimization, deps: OptimizationDeps) -
         message = f"The objective must be one of {', '.join(SWEEP_METRICS)}."
         return _refuse(cmd, message, "objective.metric")
     if isinstance(cmd.search, GeneticSearch):
-        if cmd.walk_forward is not None:
-            message = "Walk-forward runs a grid or random search on every fold, not a genetic one."
-            return _refuse(cmd, message, "walk_forward")
         return await _submit_genetic(cmd, cmd.search, deps)
     try:
         plan = await asyncio.to_thread(
@@ -251,11 +248,10 @@ async def _submit_walk_forward(
     cmd: SubmitOptimization, scheme: WalkForward, plan: SearchPlan, deps: OptimizationDeps
 ) -> EngineReply:
     """Store a walk-forward search (every fold's chunks) and publish the chunks."""
-    bars = await asyncio.to_thread(load_bars, deps.engine.store.path(cmd.dataset_uri))
-    try:
-        folds = plan_folds(len(bars), scheme)
-    except WalkForwardError as exc:
-        return _refuse(cmd, _sentence(str(exc)), "walk_forward")
+    planned = await _plan_folds(cmd, scheme, deps)
+    if isinstance(planned, EngineReply):
+        return planned
+    bars, folds = planned
     per_fold = len(plan.combinations)
     total = per_fold * len(folds)
     if total > MAX_COMBINATIONS:
@@ -286,6 +282,17 @@ async def _submit_walk_forward(
             )
             await deps.publish_chunk(chunk)
     return reply(cmd, optimization=info)
+
+
+async def _plan_folds(
+    cmd: SubmitOptimization, scheme: WalkForward, deps: OptimizationDeps
+) -> tuple[Bars, list[Fold]] | EngineReply:
+    """The dataset's bars and the scheme's folds, or the refusal of a scheme that does not fit."""
+    bars = await deps.bars(cmd.dataset_uri, cmd.dataset_sha256)
+    try:
+        return bars, plan_folds(len(bars), scheme)
+    except WalkForwardError as exc:
+        return _refuse(cmd, _sentence(str(exc)), "walk_forward")
 
 
 def _accept(strategy: str, constraints: list[Constraint]) -> Accept:
@@ -338,10 +345,21 @@ def _new_row(
 async def _submit_genetic(
     cmd: SubmitOptimization, search: GeneticSearch, deps: OptimizationDeps
 ) -> EngineReply:
-    """Store a genetic search (one chunk per generation) and hand it to one replica."""
-    total = search.population * search.generations
+    """Store a genetic search (one chunk per generation, per fold in a walk-forward) and hand it
+    to one replica."""
+    fold_rows: list[dict[str, Any]] | None = None
+    folds = 1
+    if cmd.walk_forward is not None:
+        planned = await _plan_folds(cmd, cmd.walk_forward, deps)
+        if isinstance(planned, EngineReply):
+            return planned
+        bars, planned_folds = planned
+        folds = len(planned_folds)
+        fold_rows = [_fold_row(f, bars.time, search.generations) for f in planned_folds]
+    total = search.population * search.generations * folds
     if total > MAX_COMBINATIONS:
-        message = f"population x generations is {total:,}; at most {MAX_COMBINATIONS:,} are run"
+        runs = "population x generations" + (" x folds" if folds > 1 else "")
+        message = f"{runs} is {total:,}; at most {MAX_COMBINATIONS:,} are run"
         return _refuse(cmd, message, "search")
     accept = _accept(cmd.strategy, cmd.constraints)
     try:
@@ -349,9 +367,11 @@ async def _submit_genetic(
     except NoValidIndividualError:
         message = "No combination passes the constraints and the strategy's rules."
         return _refuse(cmd, message, "parameter_space")
+    chunks = search.generations * folds
     info = await deps.repo.add(
-        _new_row(cmd, total, 0, search.generations, deps.engine.clock.now()),
-        [search.population] * search.generations,
+        _new_row(cmd, total, 0, chunks, deps.engine.clock.now()),
+        [search.population] * chunks,
+        fold_rows,
     )
     job = RunOptimization(
         optimization_id=cmd.optimization_id,
@@ -366,6 +386,7 @@ async def _submit_genetic(
         constraints=cmd.constraints,
         min_trades=cmd.min_trades,
         options=cmd.options,
+        walk_forward=cmd.walk_forward,
         timeframe=cmd.timeframe,
         correlation_id=correlation_of(cmd),
     )
@@ -393,18 +414,43 @@ async def _evolve(job: RunOptimization, deps: OptimizationDeps) -> None:
     search = job.search
     if not isinstance(search, GeneticSearch):
         return
+    bars = await deps.bars(job.dataset_uri, job.dataset_sha256)
+    if job.walk_forward is None:
+        await _evolve_fold(job, search, bars, 0, None, None, deps)
+        return
+    # Every fold evolves its own population on its training window (the same seed, so each
+    # fold's search is reproducible alone); its best is then run on its test window.
+    for fold in plan_folds(len(bars), job.walk_forward):
+        train = bar_window(bars, fold.train_start, fold.train_end)
+        test = BarWindow(start_bar=fold.test_start, end_bar=fold.test_end)
+        fold_test = _window_test(bars, job.strategy, test, job.options, job.timeframe)
+        if not await _evolve_fold(job, search, train, fold.index, fold.index, fold_test, deps):
+            return
+
+
+async def _evolve_fold(
+    job: RunOptimization,
+    search: GeneticSearch,
+    bars: Bars,
+    position: int,
+    fold_index: int | None,
+    fold_test: FoldTest | None,
+    deps: OptimizationDeps,
+) -> bool:
+    """Evolve one population over ``bars``, generation ``g`` stored as chunk
+    ``position * generations + g``; False once the optimisation is no longer active."""
     axes = axis_values(job.parameter_space)
     accept = _accept(job.strategy, job.constraints)
     maximize = job.objective.direction == "maximize"
-    bars = await asyncio.to_thread(load_bars, deps.engine.store.path(job.dataset_uri))
     parents: list[dict[str, Any]] = []
     scores: list[float | None] = []
     for generation in range(search.generations):
+        chunk_index = position * search.generations + generation
         if not await deps.repo.is_active(job.optimization_id):
             # Cancelled or failed: stop evolving; completed: perhaps left unfinished.
             await _finish_if_left(job.owner_id, job.optimization_id, deps)
-            return
-        rows = await deps.repo.chunk_results(job.optimization_id, generation)
+            return False
+        rows = await deps.repo.chunk_results(job.optimization_id, chunk_index)
         if rows is None:
             if generation == 0:
                 members = first_generation(axes, search.population, accept, search.seed)
@@ -425,7 +471,7 @@ async def _evolve(job: RunOptimization, deps: OptimizationDeps) -> None:
                 bars,
                 job.strategy,
                 members,
-                generation * search.population,
+                chunk_index * search.population,
                 job.options,
                 job.timeframe,
                 job.objective,
@@ -435,19 +481,22 @@ async def _evolve(job: RunOptimization, deps: OptimizationDeps) -> None:
                 await asyncio.sleep(deps.engine.chunk_pause_s)  # test-only pacing
             stored = await deps.repo.store_chunk(
                 job.optimization_id,
-                generation,
+                chunk_index,
                 evaluated,
                 maximize,
                 deps.engine.worker,
                 deps.engine.clock.now(),
+                fold_index,
+                fold_test,
             )
             if stored is not None:
                 await _announce(stored, deps)
-            rows = await deps.repo.chunk_results(job.optimization_id, generation)
+            rows = await deps.repo.chunk_results(job.optimization_id, chunk_index)
             if rows is None:
-                return  # cancelled meanwhile
+                return False  # cancelled meanwhile
         parents = [dict(r.parameters) for r in rows]
         scores = [r.objective if r.ranked else None for r in rows]
+    return True
 
 
 async def get_optimization(cmd: GetOptimization, deps: OptimizationDeps) -> EngineReply:
@@ -681,16 +730,22 @@ def _test_run(
 
 
 def _fold_test(chunk: RunOptimizationChunk, bars: Bars) -> FoldTest | None:
-    """Runs the fold's best on its test window (for the repository, when the fold is done)."""
-    window = chunk.test_window
-    if window is None:
+    """Runs the chunk's fold's best on its test window (None outside a walk-forward)."""
+    if chunk.test_window is None:
         return None
+    return _window_test(bars, chunk.strategy, chunk.test_window, chunk.options, chunk.timeframe)
+
+
+def _window_test(
+    bars: Bars, strategy: str, window: BarWindow, options: EngineOptions, timeframe: str | None
+) -> FoldTest:
+    """Runs a fold's best on its test window (for the repository, when the fold is done)."""
 
     async def test(parameters: Mapping[str, Any] | None) -> dict[str, float | None] | None:
         if parameters is None:
             return None  # no combination qualified on the training window: the fold stays out
         run = await asyncio.to_thread(
-            _test_run, bars, chunk.strategy, parameters, window, chunk.options, chunk.timeframe
+            _test_run, bars, strategy, parameters, window, options, timeframe
         )
         return run.metrics
 
