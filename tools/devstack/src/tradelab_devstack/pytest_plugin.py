@@ -6,6 +6,7 @@ skipped for lack of infrastructure.
 """
 
 import asyncio
+import gc
 import secrets
 from collections.abc import Iterator
 
@@ -16,6 +17,17 @@ from tradelab_contracts.topics import ALL_TOPICS
 from .kafka import KafkaBroker, kafka_broker
 from .postgres import PostgresServer, create_database, drop_database, postgres_server
 from .stack import create_topics
+
+
+@pytest.fixture(autouse=True)
+def _collect_what_the_test_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Collect garbage after every integration and e2e test, so an unclosed socket, transport
+    or Kafka client fails the test that left it (warnings are errors) instead of surfacing,
+    unattributed, when the session ends."""
+    yield
+    node = request.node
+    if node.get_closest_marker("integration") or node.get_closest_marker("e2e"):
+        gc.collect()
 
 
 @pytest.fixture(scope="session")
