@@ -59,6 +59,19 @@ def upload_goog(client: httpx.Client, token: str) -> str:
     return wait_for(ready, 60, "GOOG ingested")
 
 
+def run_to_end(client: httpx.Client, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Submit a backtest and wait until it ends; the ended run."""
+    response = client.post("/api/v1/backtests", headers=auth(token), json=body)
+    assert response.status_code == 202, response.text
+    run_id = response.json()["id"]
+
+    def finished() -> dict[str, Any] | None:
+        run: dict[str, Any] = client.get(f"/api/v1/backtests/{run_id}", headers=auth(token)).json()
+        return run if run["status"] in FINAL else None
+
+    return wait_for(finished, 60, f"backtest {run_id} finished")
+
+
 def minute_bars_csv(n: int, seed: int) -> bytes:
     """A random-walk series of ``n`` one-minute bars as CSV."""
     rng = np.random.default_rng(seed)

@@ -1,46 +1,20 @@
 """Backtests through the gateway: catalogue, validation, run, results, cache, isolation."""
 
-from importlib.resources import files
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.helpers import auth
+from tests.e2e.helpers import GOOG, auth, run_to_end, upload_goog
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
-
-GOOG = files("backtesting.test") / "GOOG.csv"
 
 
 @pytest.fixture
 def goog_dataset(gateway: httpx.Client, user_token: str) -> str:
     """GOOG daily uploaded by the test user, ingested and ready."""
-    created = gateway.post(
-        "/api/v1/datasets",
-        headers=auth(user_token),
-        files={"file": ("GOOG.csv", GOOG.read_bytes(), "text/csv")},
-        data={"symbol": "GOOG"},
-    ).json()
-
-    def ready() -> str | None:
-        body = gateway.get(f"/api/v1/datasets/{created['id']}", headers=auth(user_token)).json()
-        return body["id"] if body["status"] == "ready" else None
-
-    return wait_for(ready, 60, "GOOG ingested")
-
-
-def run_to_end(gateway: httpx.Client, token: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = gateway.post("/api/v1/backtests", headers=auth(token), json=body)
-    assert response.status_code == 202, response.text
-    run_id = response.json()["id"]
-
-    def finished() -> dict[str, Any] | None:
-        run: dict[str, Any] = gateway.get(f"/api/v1/backtests/{run_id}", headers=auth(token)).json()
-        return run if run["status"] in {"completed", "failed", "cancelled"} else None
-
-    return wait_for(finished, 60, f"backtest {run_id} finished")
+    return upload_goog(gateway, user_token)
 
 
 def test_catalogue_lists_every_strategy_with_a_parameter_schema(

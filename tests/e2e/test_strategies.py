@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.helpers import auth, register, upload_goog
+from tests.e2e.helpers import auth, register, run_to_end, upload_goog
 from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -21,18 +21,6 @@ FEES = {"fee_rate": 0.001}
 
 def save(gateway: httpx.Client, token: str, body: dict[str, Any]) -> httpx.Response:
     return gateway.post("/api/v1/strategies", headers=auth(token), json=body)
-
-
-def run_to_end(gateway: httpx.Client, token: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = gateway.post("/api/v1/backtests", headers=auth(token), json=body)
-    assert response.status_code == 202, response.text
-    run_id = response.json()["id"]
-
-    def finished() -> dict[str, Any] | None:
-        run: dict[str, Any] = gateway.get(f"/api/v1/backtests/{run_id}", headers=auth(token)).json()
-        return run if run["status"] in {"completed", "failed", "cancelled"} else None
-
-    return wait_for(finished, 60, f"backtest {run_id} finished")
 
 
 def trades_of(gateway: httpx.Client, token: str, run_id: str) -> list[dict[str, Any]]:

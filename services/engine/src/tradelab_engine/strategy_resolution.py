@@ -17,8 +17,9 @@ from tradelab_contracts.engine_rpc import StrategyInfo
 
 from .strategies.base import UnknownStrategyError
 from .strategies.catalogue import STRATEGIES, validate_parameters
+from .strategies.rules import RULES as RULES_STRATEGY
 
-RULES = "rules"
+RULES = RULES_STRATEGY.name
 """The catalogue strategy a saved strategy runs as."""
 
 
@@ -45,8 +46,6 @@ class ResolvedStrategy:
 
     name: str
     params: BaseModel
-    saved: bool
-    """Whether ``name`` was a saved strategy's (then ``name`` is ``rules``)."""
 
 
 async def resolve_strategy(
@@ -65,7 +64,7 @@ async def resolve_strategy(
         If parameters are given with a saved strategy's name.
     """
     if name in STRATEGIES:
-        return ResolvedStrategy(name, validate_parameters(name, parameters), saved=False)
+        return ResolvedStrategy(name, validate_parameters(name, parameters))
     found = None if saved is None else await saved.get(owner_id, name)
     if found is None or found.rules is None:
         raise UnknownStrategyError(name, list(STRATEGIES))
@@ -75,4 +74,4 @@ async def resolve_strategy(
         )
         raise StrategyRefusedError("parameters", message)
     rules = found.rules.model_dump(mode="json")
-    return ResolvedStrategy(RULES, validate_parameters(RULES, rules), saved=True)
+    return ResolvedStrategy(RULES, validate_parameters(RULES, rules))
