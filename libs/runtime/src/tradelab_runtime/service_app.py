@@ -21,6 +21,7 @@ from .heartbeat import HeartbeatPublisher
 from .kafka_admin import ensure_topics
 from .logging import configure_logging, get_logger
 from .migrations import upgrade_to_head
+from .outbox import JSON_HEADERS, Outbox, PendingEvent
 from .retry import retry_until
 from .settings import ServiceSettings
 from .telemetry import configure_tracing
@@ -47,6 +48,8 @@ class Runtime:
     own_topics: list[TopicSpec] = field(default_factory=list)
     """Topics only this process uses (e.g. a per-instance reply topic): always created at start,
     whatever ``create_topics`` says, since no operator can know their names in advance."""
+    outbox: Outbox | None = None
+    """The service's transactional outbox, relayed while the service runs (``use_outbox``)."""
 
     def database(self) -> AsyncEngine:
         """The database engine (for services created with a database)."""
@@ -54,6 +57,23 @@ class Runtime:
             msg = "this runtime was created without a database"
             raise RuntimeError(msg)
         return self.engine
+
+    def use_outbox(self, schema: str) -> Outbox:
+        """Create the outbox of ``schema`` (its table comes from the service's migrations); it
+        relays from start-up, after the broker client started, until shutdown."""
+        broker = self.broker
+
+        async def publish(event: PendingEvent) -> None:
+            await broker.publish(
+                event.payload,
+                event.topic,
+                key=event.key,
+                partition=event.partition,
+                headers=JSON_HEADERS,
+            )
+
+        self.outbox = Outbox(self.database(), schema, publish)
+        return self.outbox
 
 
 def create_runtime(
@@ -124,6 +144,8 @@ async def _shut_down(runtime: Runtime) -> None:
     """Undo the start-up in reverse, each wait bounded."""
     for hook in reversed(runtime.on_shutdown):
         await hook()
+    if runtime.outbox is not None:
+        await runtime.outbox.stop()
     await _stop_broker(runtime.broker)
     for hook in runtime.after_stop:
         await hook()
@@ -168,6 +190,8 @@ def build_service_app(
         configure_logging(settings.service_name, settings.log_format, settings.log_level)
         await _prepare_storage(runtime, migrations, startup_timeout_s)
         await runtime.broker.start()
+        if runtime.outbox is not None:
+            runtime.outbox.start()
         for hook in runtime.on_startup:
             await hook()
         heartbeat.start()

@@ -65,6 +65,8 @@ class ServiceSettings(BaseSettings):
             "object_store_url",
             "jwt_issuer",
             "jwt_audience",
+            "retry_max_attempts",
+            "retry_first_delay_s",
         }
     )
 
@@ -90,6 +92,17 @@ class ServiceSettings(BaseSettings):
     )
     jwt_issuer: str = Field(default="tradelab-auth", description="'iss' of access tokens.")
     jwt_audience: str = Field(default="tradelab-api", description="'aud' of access tokens.")
+    retry_max_attempts: int = Field(
+        default=4, ge=1, le=20, description="Attempts at a failing message before it is parked."
+    )
+    retry_first_delay_s: float = Field(
+        default=0.5, gt=0, le=60, description="Back-off after the first failed attempt (doubles)."
+    )
+    failpoints: str = Field(
+        default="",
+        description="Test only: comma-separated failpoints to arm (tradelab_runtime.failpoints); "
+        "refused in production.",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -102,6 +115,13 @@ class ServiceSettings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         shared = _SharedEnvSource(settings_cls, cls.SHARED_FIELDS)
         return init_settings, env_settings, shared, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="after")
+    def _refuse_failpoints_in_production(self) -> "ServiceSettings":
+        if self.environment == "production" and self.failpoints.strip():
+            msg = "failpoints are a test setting and are refused in production"
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> "ServiceSettings":

@@ -1,0 +1,48 @@
+"""Failpoints: named places in a lifecycle where a test makes the process fail on purpose.
+
+Armed only through the ``failpoints`` setting (``<SERVICE>_FAILPOINTS``), which production
+refuses. ``name`` kills the process with SIGKILL when reached (a crash: nothing is cleaned up,
+no offset is committed); ``name=raise`` raises :class:`FailpointError` instead (a transient
+error the failure policy retries). Production code calls :meth:`Failpoints.hit` and nothing else.
+"""
+
+import os
+import signal
+from dataclasses import dataclass, field
+
+from .logging import get_logger
+
+log = get_logger(__name__)
+
+
+class FailpointError(RuntimeError):
+    """Raised at an armed ``raise`` failpoint."""
+
+
+@dataclass(frozen=True)
+class Failpoints:
+    """The failpoints armed in this process (none outside tests)."""
+
+    armed: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, spec: str) -> "Failpoints":
+        """Read ``"a,b=raise"`` into armed failpoints (action ``kill`` unless given)."""
+        armed: dict[str, str] = {}
+        for item in filter(None, (part.strip() for part in spec.split(","))):
+            name, _, action = item.partition("=")
+            if action not in ("", "kill", "raise"):
+                msg = f"unknown failpoint action {action!r} for {name!r}"
+                raise ValueError(msg)
+            armed[name] = action or "kill"
+        return cls(armed)
+
+    def hit(self, name: str) -> None:
+        """Fail here if ``name`` is armed."""
+        action = self.armed.get(name)
+        if action is None:
+            return
+        log.warning("failpoint reached", failpoint=name, action=action)
+        if action == "raise":
+            raise FailpointError(name)
+        os.kill(os.getpid(), signal.SIGKILL)

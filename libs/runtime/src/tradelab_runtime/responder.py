@@ -1,0 +1,219 @@
+"""The one request/reply responder every service answers the gateway with.
+
+A service describes what it answers as `Routes`: how to read a request, one handler per request
+class and the reply for an unexpected failure. `Responder` does the rest, the same way for every
+service: parse (an unreadable request is dropped with a warning that never logs its input, since
+auth requests carry passwords), refuse a reply topic that is not a gateway's, dispatch by type,
+turn an exception into the internal-error reply, bound how many are answered at once and publish
+the reply to ``cmd.reply_to`` keyed by the request's id. `serve_requests` subscribes one.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeAlias, TypeVar
+from uuid import UUID
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import TypeAdapter, ValidationError
+
+from tradelab_contracts.registry import UNION_MEMBERS
+from tradelab_contracts.topics import is_reply_topic
+
+from .broker import RPC_FETCH_MAX_WAIT_MS
+from .logging import get_logger
+
+PUBLISH_TIMEOUT_S = 10.0
+"""Bound on publishing one reply: a reply topic deleted by a stopped gateway would otherwise stall
+the consumer for the producer's whole metadata timeout."""
+
+log = get_logger(__name__)
+
+
+class Request(Protocol):
+    """What the responder reads of any request: its kind, id and where to answer."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def message_id(self) -> UUID: ...
+
+    @property
+    def reply_to(self) -> str: ...
+
+
+Req = TypeVar("Req", bound=Request)
+Rep = TypeVar("Rep")
+
+Handler: TypeAlias = Callable[[Any], Awaitable[Rep]]
+"""Answers one request class (typed ``Any`` because each handler takes its own class)."""
+
+RequestHandlers: TypeAlias = Mapping[type[Any], Handler[Rep]]
+"""Request class -> its handler."""
+
+Publish: TypeAlias = Callable[[Rep, str, bytes], Awaitable[None]]
+"""Publish a reply to a topic under a key."""
+
+
+def merge_handlers(*tables: RequestHandlers[Rep]) -> dict[type[Any], Handler[Rep]]:
+    """Return one table of ``tables``; a request class handled twice is a wiring error."""
+    merged: dict[type[Any], Handler[Rep]] = {}
+    for table in tables:
+        twice = merged.keys() & table.keys()
+        if twice:
+            msg = f"requests handled twice: {sorted(t.__name__ for t in twice)}"
+            raise ValueError(msg)
+        merged.update(table)
+    return merged
+
+
+@dataclass(frozen=True)
+class Routes(Generic[Req, Rep]):
+    """What one service answers.
+
+    Attributes
+    ----------
+    adapter
+        Reads a request (the contract's discriminated union).
+    handlers
+        The handler of each request class.
+    internal_error
+        The reply to a request whose handler raised.
+    background
+        Request classes answered off the consumer (they take seconds; their handlers bound
+        their own concurrency), so the requests behind them are answered meanwhile.
+    """
+
+    adapter: TypeAdapter[Req]
+    handlers: RequestHandlers[Rep]
+    internal_error: Callable[[Req], Rep]
+    background: frozenset[type[Any]] = frozenset()
+
+    def check_covers(self, kinds: Collection[type[Any]]) -> None:
+        """Raise unless every class in ``kinds`` has a handler (at start, not at first use)."""
+        missing = [k.__name__ for k in kinds if k not in self.handlers]
+        stray = [k.__name__ for k in self.background if k not in self.handlers]
+        if missing or stray:
+            msg = f"requests without a handler: {missing or stray}"
+            raise ValueError(msg)
+
+
+class Responder(Generic[Req, Rep]):
+    """Answers the requests of one service (see the module docstring).
+
+    With ``concurrency`` 1 a request is answered on the consumer, before its offset is committed;
+    above 1, up to that many are answered at once in tasks (the consumer waits for a free slot,
+    so a burst waits in the topic, not in memory).
+    """
+
+    def __init__(self, routes: Routes[Req, Rep], publish: Publish[Rep], concurrency: int = 1):
+        if concurrency < 1:
+            msg = f"concurrency must be at least 1, not {concurrency}"
+            raise ValueError(msg)
+        self.routes = routes
+        self._publish = publish
+        self._slots = asyncio.Semaphore(concurrency) if concurrency > 1 else None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def receive(self, body: bytes) -> None:
+        """Answer the request in ``body`` (now or in a task), or drop it if unreadable."""
+        cmd = self.parse(body)
+        if cmd is None:
+            return
+        if type(cmd) in self.routes.background:
+            self._spawn(self.respond(cmd))
+        elif self._slots is None:
+            await self.respond(cmd)
+        else:
+            await self._slots.acquire()
+            self._spawn(self._respond_in_slot(cmd, self._slots))
+
+    def parse(self, body: bytes) -> Req | None:
+        """Return the request in ``body``, or None (logged without its input) if unanswerable."""
+        try:
+            cmd = self.routes.adapter.validate_json(body)
+        except ValidationError as exc:
+            # include_input=False: an auth request's input may hold a password.
+            problems = [(e["loc"], e["type"]) for e in exc.errors(include_input=False)]
+            log.warning("dropping a request that does not parse", problems=problems)
+            return None
+        if not is_reply_topic(cmd.reply_to):
+            # Replies carry tokens and users' data: only a gateway's reply topic may receive them.
+            log.warning("dropping a request with a foreign reply topic", kind=cmd.kind)
+            return None
+        return cmd
+
+    async def answer(self, cmd: Req) -> Rep:
+        """Return the reply to ``cmd``; an unexpected failure is logged and answered internal."""
+        try:
+            return await self.routes.handlers[type(cmd)](cmd)
+        except Exception:
+            log.exception("request failed", kind=cmd.kind, request_id=str(cmd.message_id))
+            return self.routes.internal_error(cmd)
+
+    async def respond(self, cmd: Req) -> None:
+        """Answer ``cmd`` and publish the reply; a reply that cannot be delivered is logged."""
+        reply = await self.answer(cmd)
+        try:
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+                await self._publish(reply, cmd.reply_to, cmd.message_id.bytes)
+        except TimeoutError:
+            log.warning("reply not delivered in time", kind=cmd.kind, topic=cmd.reply_to)
+        except Exception:
+            log.exception("reply not delivered", kind=cmd.kind, topic=cmd.reply_to)
+
+    async def drain(self) -> None:
+        """Wait for the requests being answered in tasks."""
+        while self._tasks:
+            await asyncio.gather(*self._tasks)
+
+    async def _respond_in_slot(self, cmd: Req, slots: asyncio.Semaphore) -> None:
+        try:
+            await self.respond(cmd)
+        finally:
+            slots.release()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._tasks.discard)
+
+
+def serve_requests(
+    broker: KafkaBroker,
+    routes: Routes[Req, Rep],
+    *,
+    topic: str,
+    group_id: str,
+    concurrency: int = 1,
+    max_workers: int | None = None,
+) -> Responder[Req, Rep]:
+    """Subscribe a `Responder` for ``routes`` to ``topic`` on ``broker`` and return it.
+
+    All replicas share ``group_id``, so each request is answered once. A request is acknowledged
+    when the consumer is done with it (after answering, or once handed to a task): one that broke
+    is not retried forever (its sender got the internal-error reply), and one lost with its
+    replica is not redelivered (its sender times out, 503, and may retry). ``max_workers`` runs
+    that many consumers, partitions split between them (FastStream's concurrent subscriber).
+    """
+    routes.check_covers(UNION_MEMBERS[topic])
+
+    async def publish(reply: Rep, reply_topic: str, key: bytes) -> None:
+        await broker.publish(reply, reply_topic, key=key)
+
+    responder = Responder(routes, publish, concurrency)
+
+    @broker.subscriber(
+        topic,
+        group_id=group_id,
+        ack_policy=AckPolicy.ACK,
+        fetch_max_wait_ms=RPC_FETCH_MAX_WAIT_MS,
+        max_workers=max_workers,
+    )
+    async def on_request(message: KafkaMessage) -> None:
+        await responder.receive(message.body)
+
+    return responder
