@@ -65,16 +65,38 @@ def reap_leftovers() -> list[str]:
         (state_dir() / "pids").glob("*.pid"), key=lambda p: (p.stem == BROKER, p.stem)
     )
     for pid_file in pid_files:
-        lines = pid_file.read_text().splitlines()
-        pid, cmd = int(lines[0]), (lines[1] if len(lines) > 1 else "")
+        recorded = _read_pid_file(pid_file)
         # Only a process with the same command line is ours: pids are reused.
-        if cmd and _cmdline(pid) == cmd:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-            if not _wait_gone(pid, 10):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                _wait_gone(pid, 5)
+        if recorded is not None and _cmdline(recorded[0]) == recorded[1]:
+            _end(recorded[0])
             ended.append(pid_file.stem)
         pid_file.unlink(missing_ok=True)
     return ended
+
+
+def _read_pid_file(pid_file: Path) -> tuple[int, str] | None:
+    """Return the pid and command line a pid file records; None when it is gone or garbled.
+
+    Another launcher stopping at the same moment may delete the file between our listing and
+    our reading it, and a crash may leave it half-written.
+    """
+    try:
+        lines = pid_file.read_text().splitlines()
+        pid, cmd = int(lines[0]), (lines[1] if len(lines) > 1 else "")
+    except (OSError, UnicodeDecodeError, ValueError, IndexError):
+        return None
+    if pid <= 0 or not cmd:
+        return None
+    return pid, cmd
+
+
+def _end(pid: int) -> None:
+    """SIGTERM ``pid``, SIGKILL it if it lingers; a process already gone is fine."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    if not _wait_gone(pid, 10):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        _wait_gone(pid, 5)
