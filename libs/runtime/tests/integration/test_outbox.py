@@ -1,4 +1,4 @@
-"""The outbox, the failure policy and dead letters on a real PostgreSQL and Kafka-protocol broker."""
+"""The outbox, the failure policy and dead letters on a real PostgreSQL and Kafka broker."""
 
 import asyncio
 import json
@@ -98,20 +98,24 @@ async def read_all(bootstrap: str, topic: str, expected: int) -> list[dict[str, 
     return seen
 
 
+async def note_and_announce(outbox: Outbox, n: int, topic: str, *, fail: bool = False) -> None:
+    """Change state and store its event in one transaction, failing at the end if asked."""
+    async with outbox.begin() as conn:
+        await conn.execute(sa.text("INSERT INTO relaytest.notes VALUES (:n)"), {"n": n})
+        await outbox.add(conn, Noted(n=n), topic, b"k")
+        if fail:
+            raise RuntimeError("the state change fails: its event must go with it")
+
+
 async def test_committed_events_are_relayed_in_order_and_rolled_back_ones_never(
     engine: AsyncEngine, broker: KafkaBroker, topic: str, kafka: BrokerInfo
 ) -> None:
     await broker.start()
     outbox = Outbox(engine, SCHEMA, publisher(broker))
     for n in range(5):
-        async with outbox.begin() as conn:
-            await conn.execute(sa.text(f"INSERT INTO {SCHEMA}.notes VALUES ({n})"))
-            await outbox.add(conn, Noted(n=n), topic, b"k")
-    with pytest.raises(RuntimeError):
-        async with outbox.begin() as conn:
-            await conn.execute(sa.text(f"INSERT INTO {SCHEMA}.notes VALUES (99)"))
-            await outbox.add(conn, Noted(n=99), topic, b"k")
-            raise RuntimeError("the state change fails: its event must go with it")
+        await note_and_announce(outbox, n, topic)
+    with pytest.raises(RuntimeError, match="must go with it"):
+        await note_and_announce(outbox, 99, topic, fail=True)
     assert await outbox.pending_count() == 5
 
     assert await outbox.relay_once() == 5
@@ -183,7 +187,12 @@ async def test_failing_messages_are_retried_then_parked_and_can_be_replayed(
     fixed = asyncio.Event()
     letters = DeadLetters("relaytest", outbox)
     work_subscriber(
-        broker, topic, group_id=f"g-{topic}", model=Noted, handle=handle, dead_letters=letters,
+        broker,
+        topic,
+        group_id=f"g-{topic}",
+        model=Noted,
+        handle=handle,
+        dead_letters=letters,
         policy=FAST,
     )
     await broker.start()
@@ -219,6 +228,6 @@ async def test_failing_messages_are_retried_then_parked_and_can_be_replayed(
 
 async def _until(probe: Callable[[], bool], what: str, deadline_s: float = 20) -> None:
     async with asyncio.timeout(deadline_s):
-        while not probe():
+        while not probe():  # noqa: ASYNC110 - the probe reads state a subscriber changes
             await asyncio.sleep(0.05)
     assert probe(), what

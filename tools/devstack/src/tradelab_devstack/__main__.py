@@ -1,15 +1,16 @@
 """``tradelab-dev``: run the whole stack locally in the foreground (``make up``)."""
 
 import argparse
+import asyncio
 import signal
 import sys
-import time
 from types import FrameType
 
-from .services import SERVICES_BY_PORT
-from .stack import Stack, env_flag, running_stack
+from tradelab_contracts.topics import ALL_TOPICS
 
-RESTART_BACKOFF_S = 5.0
+from .services import SERVICES_BY_PORT
+from .stack import Infrastructure, Stack, env_flag, restore_topics, running_stack
+from .supervisor import BrokerChild, Supervisor
 
 
 class _Stop(Exception):
@@ -24,20 +25,19 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     raise _Stop(signal.Signals(signum).name)
 
 
-def _supervise(stack: Stack) -> None:
-    """Restart a service that died, at most once per back-off period, until stopped."""
-    last_restart: dict[str, float] = {}
-    while True:
-        time.sleep(1)
-        for name, proc in stack.processes.items():
-            if proc.running():
-                continue
-            now = time.monotonic()
-            if now - last_restart.get(name, 0.0) < RESTART_BACKOFF_S:
-                continue
-            print(f"[tradelab] {name} exited; restarting (log: {proc.log_path})", flush=True)
-            last_restart[name] = now
-            proc.start()
+def _supervisor(infra: Infrastructure, stack: Stack) -> Supervisor:
+    """Watch the broker started here (not one given by ``KAFKA_BOOTSTRAP`` or Docker) and every
+    service."""
+    broker = infra.kafka.process
+    infrastructure = [BrokerChild(broker, _topics_again)] if broker is not None else []
+    return Supervisor(infrastructure, list(stack.processes.values()))
+
+
+def _topics_again(bootstrap: str) -> None:
+    recreated = asyncio.run(restore_topics(bootstrap, ALL_TOPICS))
+    print(f"[tradelab] {len(ALL_TOPICS)} topics created on {bootstrap}", flush=True)
+    if recreated:
+        print(f"[tradelab] auto-created before us, created again: {recreated}", flush=True)
 
 
 def ports_from(base: int) -> dict[str, int]:
@@ -67,7 +67,7 @@ def up(args: argparse.Namespace) -> None:
                 "Press Ctrl-C to stop.",
                 flush=True,
             )
-            _supervise(stack)
+            _supervisor(infra, stack).run()
     except _Stop as stop:
         print(f"[tradelab] {stop}: stopped every process it started.", flush=True)
 

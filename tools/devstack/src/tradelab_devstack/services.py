@@ -49,12 +49,18 @@ class ServiceProcess:
         """The running process's pid, if any."""
         return self._proc.pid if self._proc is not None else None
 
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once the process has exited (negative: killed by that signal)."""
+        return self._proc.returncode if self._proc is not None else None
+
     def start(self) -> None:
         """Spawn the process (in its own session, so terminal signals reach only the launcher)."""
         prefix = self.name.upper()
         env = {**os.environ, **self.env, f"{prefix}_PORT": str(self.port)}
         if self.instance:
             env[f"{prefix}_INSTANCE_ID"] = f"{self.name}-{self.instance}"
+        self._close_log()  # a restart after a crash: the old handle is done with
         self._log = self.log_path.open("ab")
         argv = [sys.executable, "-m", f"tradelab_{self.name}"]
         self._proc = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
@@ -65,6 +71,10 @@ class ServiceProcess:
             start_new_session=True,
         )
         record(self.key, self._proc.pid, argv)
+
+    def restart(self) -> None:
+        """Start the process again after it exited (what the supervisor calls)."""
+        self.start()
 
     def running(self) -> bool:
         """Return whether the process is alive."""

@@ -7,8 +7,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from aiokafka.admin import AIOKafkaAdminClient
+
 from tradelab_contracts.topics import ALL_TOPICS, TopicSpec
-from tradelab_runtime.kafka_admin import ensure_topics
+from tradelab_runtime.kafka_admin import delete_topics, ensure_topics
 from tradelab_runtime.retry import retry_until
 
 from .kafka import KafkaBroker, kafka_broker
@@ -25,6 +27,37 @@ async def create_topics(bootstrap: str, specs: tuple[TopicSpec, ...]) -> None:
         await ensure_topics(bootstrap, specs)
 
     await retry_until("broker", create, deadline_s=30)
+
+
+async def partition_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
+    """Return the partition count of each existing topic among ``names``."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="tradelab-dev")
+    await admin.start()
+    try:
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    return {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0}
+
+
+async def restore_topics(bootstrap: str, specs: tuple[TopicSpec, ...]) -> list[str]:
+    """Create the topics on a broker that came back empty; return those created twice.
+
+    Services still running reconnect on their own, and a client that publishes before the
+    topics exist has the broker auto-create one with 4 partitions: such a topic is deleted and
+    created again with its own count.
+    """
+    await create_topics(bootstrap, specs)
+    wanted = {spec.name: spec for spec in specs}
+    wrong = [
+        name
+        for name, count in (await partition_counts(bootstrap, list(wanted))).items()
+        if count != wanted[name].partitions
+    ]
+    if wrong:
+        await delete_topics(bootstrap, wrong)
+        await create_topics(bootstrap, tuple(wanted[name] for name in wrong))
+    return wrong
 
 
 @dataclass
