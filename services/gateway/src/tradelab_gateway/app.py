@@ -22,6 +22,7 @@ from .api.montecarlo import montecarlo_router
 from .api.optimizations import optimizations_router
 from .api.problems import install_problem_handlers
 from .api.quick import quick_router
+from .api.service_replies import install_unavailable_handlers
 from .api.strategies import strategies_router
 from .api.system import system_router
 from .api.ws import ws_router
@@ -83,4 +84,5 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     app.state.key_cache = KeyCache(_key_fetcher(auth_client))
     app.include_router(quick_router())
     install_problem_handlers(app)
+    install_unavailable_handlers(app, settings.retry_after_s)
     return app

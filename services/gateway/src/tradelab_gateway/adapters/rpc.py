@@ -4,7 +4,8 @@ A request carries this replica's reply topic in ``reply_to``; the service answer
 reply whose ``request_id`` is the request's ``message_id``, and the waiting call is resumed. Replies
 of every service share the replica's one reply topic: the pending call knows which reply model
 to expect. No answer within the timeout means the service is unavailable, and the caller answers
-503 instead of hanging.
+503 instead of hanging; so does a broker that refuses or hangs the publish (it is down or
+restarting), which is bounded by the same timeout.
 """
 
 import asyncio
@@ -12,6 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from aiokafka.errors import KafkaError
+from faststream.exceptions import IncorrectState
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
@@ -26,9 +29,12 @@ from tradelab_runtime.service_app import Runtime
 ReplyT = TypeVar("ReplyT", bound=BaseModel)
 log = get_logger(__name__)
 
+BROKER_ERRORS: tuple[type[Exception], ...] = (KafkaError, IncorrectState, ConnectionError)
+"""What a publish raises while the broker is unreachable or the client is not connected to it."""
+
 
 class ServiceUnavailableError(Exception):
-    """The service did not answer in time."""
+    """The service did not answer in time, or the broker to reach it is unavailable."""
 
     def __init__(self, service: str) -> None:
         super().__init__(f"{service} did not answer")
@@ -81,17 +87,28 @@ class RpcClient:
         Raises
         ------
         ServiceUnavailableError
-            When no reply arrives within the timeout.
+            When no reply arrives within the timeout (publishing included), or the broker
+            refuses the request.
         """
         key = str(request.message_id)
         future: asyncio.Future[ReplyT] = asyncio.get_running_loop().create_future()
         self._pending[key] = _Pending(future, reply_model)
         try:
-            await self._broker.publish(request, topic, key=key.encode())
+            # One deadline over publish and reply: a publish to a vanished broker retries
+            # for aiokafka's 40 s request timeout, far past what an HTTP client waits.
             async with asyncio.timeout(self._timeout_s if timeout_s is None else timeout_s):
+                await self._broker.publish(request, topic, key=key.encode())
                 return await future
-        except (TimeoutError, ConnectionError) as exc:
+        except TimeoutError as exc:
             log.warning("service did not answer", service=service, request=type(request).__name__)
+            raise ServiceUnavailableError(service) from exc
+        except BROKER_ERRORS as exc:
+            log.warning(
+                "broker refused the request",
+                service=service,
+                request=type(request).__name__,
+                error=repr(exc),
+            )
             raise ServiceUnavailableError(service) from exc
         finally:
             self._pending.pop(key, None)

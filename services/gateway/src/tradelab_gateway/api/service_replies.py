@@ -3,9 +3,15 @@
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
-from tradelab_gateway.adapters.rpc import ServiceUnavailableError
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from tradelab_gateway.adapters.rpc import BROKER_ERRORS, ServiceUnavailableError
 from tradelab_gateway.api.deps import unavailable
-from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.api.problems import ProblemError, problem_response
+from tradelab_runtime.logging import get_logger
+
+log = get_logger(__name__)
 
 
 class ServiceReply(Protocol):
@@ -42,3 +48,22 @@ async def ask(
     extra = {"errors": errors} if errors else {}
     status = status_by_code.get(error.code, 500)
     raise ProblemError(status, error.message, code=error.code.value, extra=extra)
+
+
+def install_unavailable_handlers(app: FastAPI, retry_after_s: int) -> None:
+    """Answer 503 with ``Retry-After`` wherever an unavailable service or broker escapes a route.
+
+    Routes turn ``ServiceUnavailableError`` into the same answer through :func:`ask`; this is the
+    net under the ones that do not, so a broker outage is never a 500.
+    """
+
+    @app.exception_handler(ServiceUnavailableError)
+    async def on_silent_service(request: Request, exc: ServiceUnavailableError) -> JSONResponse:
+        return problem_response(unavailable(retry_after_s, exc.service), request.url.path)
+
+    async def on_broker_error(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("broker unavailable", path=request.url.path, error=repr(exc))
+        return problem_response(unavailable(retry_after_s, "broker"), request.url.path)
+
+    for error in BROKER_ERRORS:
+        app.add_exception_handler(error, on_broker_error)
