@@ -12,21 +12,24 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tradelab_contracts.base import Message
 from tradelab_contracts.engine import (
     BacktestCancelled,
     BacktestCompleted,
+    BacktestFailed,
     EngineOptions,
+    FailureReason,
     RunBacktest,
 )
 from tradelab_contracts.engine_rpc import RunStatus, SubmitBacktest
 from tradelab_contracts.topics import reply_topic
 from tradelab_engine.adapters.repository import RunRepository
 from tradelab_engine.jobs import run_job
+from tradelab_engine.lifecycle.sweeper import sweep_once
 from tradelab_engine.service import EngineDeps, submit_backtest
-from tradelab_runtime.clock import SystemClock
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.storage import LocalObjectStore
+
+from .engine_support import TERMS, MovingClock, Recorder
 
 pytestmark = pytest.mark.integration
 BARS = 200_000
@@ -53,27 +56,16 @@ def write_dataset(store: LocalObjectStore) -> str:
     return store.put_file("datasets/test/bars.parquet", path)
 
 
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Message]] = []
-
-    async def publish(self, message: Message, topic: str, key: bytes) -> None:
-        self.sent.append((topic, message))
-
-    def of(self, kind: type[Message]) -> list[Message]:
-        return [m for _, m in self.sent if isinstance(m, kind)]
-
-
 @pytest_asyncio.fixture
 async def deps(database_url: str, tmp_path: Path) -> AsyncIterator[EngineDeps]:
     engine = create_async_engine(database_url)
     await upgrade_to_head(engine, "tradelab_engine:migrations", "engine")
-    recorder = Recorder()
+    recorder = Recorder(engine)
     yield EngineDeps(
-        repo=RunRepository(engine),
+        repo=RunRepository(engine, recorder.backtests),
         store=LocalObjectStore(tmp_path / "objects"),
         publish=recorder.publish,
-        clock=SystemClock(),
+        clock=MovingClock(),
         worker="worker-a",
         engine_version="test",
     )
@@ -103,31 +95,41 @@ async def submit(deps: EngineDeps, dataset_uri: str) -> RunBacktest:
         deps,
     )
     recorder = recorder_of(deps)
-    job = recorder.of(RunBacktest)[-1]
+    job = (await recorder.events(RunBacktest))[-1]
     assert isinstance(job, RunBacktest)
     return job
 
 
 @pytest.mark.asyncio
-async def test_redelivered_job_after_a_dead_worker_completes_exactly_once(deps: EngineDeps) -> None:
+async def test_a_run_whose_worker_died_is_taken_over_after_its_lease_and_completes_once(
+    deps: EngineDeps,
+) -> None:
     recorder = recorder_of(deps)
+    clock = deps.clock
+    assert isinstance(clock, MovingClock)
     job = await submit(deps, write_dataset(deps.store))
-    # Worker A claimed the job and died (SIGKILL: no terminal state written, offset uncommitted).
-    dead = await deps.repo.claim(job.run_id, "worker-a", deps.clock.now())
+    # Worker A claimed the job and died (SIGKILL: no lease renewal, no terminal state).
+    dead = await deps.repo.claim(job.run_id, "worker-a", clock.now())
     assert dead is not None
     assert dead.attempt == 1
 
-    # The broker redelivers to worker B, which runs it to the end; then the message is
-    # redelivered once more (e.g. B died before committing): a no-op.
+    # The broker redelivers the message while A's lease still holds: a no-op.
     await run_job(job, deps)
-    await run_job(job, deps)
+    assert await recorder.events(BacktestCompleted) == []
+    # The lease expires; the sweeper re-queues the run and publishes its job again.
+    clock.advance(TERMS.lease_s + 1)
+    assert await sweep_once(deps.repo.jobs, clock.now()) == (1, 0)
+    again = await recorder.events(RunBacktest)
+    assert [j.run_id for j in again] == [job.run_id, job.run_id]
+    await run_job(again[-1], deps)  # worker B runs it to the end as attempt 2
+    await run_job(job, deps)  # one more redelivery: a no-op
     # Worker A comes back from a long pause and tries to finish its attempt: refused.
     late = await deps.repo.finish(
-        job.run_id, dead.attempt, {"status": RunStatus.COMPLETED.value}, deps.clock.now()
+        job.run_id, dead.attempt, {"status": RunStatus.COMPLETED.value}, clock.now(), lambda _: None
     )
 
     assert late is None
-    completed = recorder.of(BacktestCompleted)
+    completed = await recorder.events(BacktestCompleted)
     assert len(completed) == 1
     run = await deps.repo.get(job.owner_id, job.run_id)
     assert run is not None
@@ -135,7 +137,53 @@ async def test_redelivered_job_after_a_dead_worker_completes_exactly_once(deps: 
     assert run.progress == 1.0
     event = completed[0]
     assert isinstance(event, BacktestCompleted)
+    assert event.sequence == run.sequence
     assert deps.store.path(event.equity_uri).exists()
+
+
+@pytest.mark.asyncio
+async def test_a_job_interrupted_too_often_fails_once_with_a_reason(deps: EngineDeps) -> None:
+    recorder = recorder_of(deps)
+    clock = deps.clock
+    assert isinstance(clock, MovingClock)
+    job = await submit(deps, write_dataset(deps.store))
+    for worker in ("a", "b", "c"):  # three workers take it and die in turn
+        assert await deps.repo.claim(job.run_id, worker, clock.now()) is not None
+        clock.advance(TERMS.lease_s + 1)
+        await sweep_once(deps.repo.jobs, clock.now())
+
+    run = await deps.repo.get(job.owner_id, job.run_id)
+    assert run is not None
+    assert run.status == RunStatus.FAILED
+    assert run.failure_reason == FailureReason.ATTEMPTS_EXHAUSTED
+    assert run.failure_message is not None
+    assert "3 times" in run.failure_message
+    failed = await recorder.events(BacktestFailed)
+    assert [(f.reason_code, f.sequence) for f in failed] == [
+        (FailureReason.ATTEMPTS_EXHAUSTED, run.sequence)
+    ]
+    assert len(await recorder.events(RunBacktest)) == 3  # the submission and two re-queues
+    await run_job(job, deps)  # a late redelivery finds it ended
+    assert len(await recorder.events(BacktestFailed)) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_run_queued_past_the_redispatch_delay_gets_its_message_again(
+    deps: EngineDeps,
+) -> None:
+    recorder = recorder_of(deps)
+    clock = deps.clock
+    assert isinstance(clock, MovingClock)
+    job = await submit(deps, write_dataset(deps.store))
+    assert await sweep_once(deps.repo.jobs, clock.now()) == (0, 0)  # just dispatched
+    clock.advance(TERMS.redispatch_after_s + 1)  # a broker restarted empty lost the message
+    assert await sweep_once(deps.repo.jobs, clock.now()) == (0, 1)
+    assert await sweep_once(deps.repo.jobs, clock.now()) == (0, 0)  # not again at once
+    jobs = await recorder.events(RunBacktest)
+    assert [j.run_id for j in jobs] == [job.run_id, job.run_id]
+    await run_job(jobs[-1], deps)
+    await run_job(jobs[0], deps)
+    assert len(await recorder.events(BacktestCompleted)) == 1
 
 
 @pytest.mark.asyncio
@@ -149,8 +197,8 @@ async def test_cancel_request_stops_a_running_job_between_chunks(deps: EngineDep
     run = await deps.repo.get(job.owner_id, job.run_id)
     assert run is not None
     assert run.status == RunStatus.CANCELLED
-    assert len(recorder.of(BacktestCancelled)) == 1
-    assert recorder.of(BacktestCompleted) == []
+    assert len(await recorder.events(BacktestCancelled)) == 1
+    assert await recorder.events(BacktestCompleted) == []
     assert not list((deps.store.root / "backtests").rglob("*.parquet"))
 
 
@@ -160,7 +208,7 @@ async def test_identical_request_is_answered_from_the_stored_result(deps: Engine
     uri = write_dataset(deps.store)
     job = await submit(deps, uri)
     await run_job(job, deps)
-    jobs_before = len(recorder.of(RunBacktest))
+    jobs_before = len(await recorder.events(RunBacktest))
 
     again = await submit_backtest(
         SubmitBacktest(
@@ -181,8 +229,8 @@ async def test_identical_request_is_answered_from_the_stored_result(deps: Engine
     assert again.run is not None
     assert again.run.cached
     assert again.run.status == RunStatus.COMPLETED
-    assert len(recorder.of(RunBacktest)) == jobs_before  # nothing recomputed
-    first, second = recorder.of(BacktestCompleted)
+    assert len(await recorder.events(RunBacktest)) == jobs_before  # nothing recomputed
+    first, second = await recorder.events(BacktestCompleted)
     assert isinstance(first, BacktestCompleted)
     assert isinstance(second, BacktestCompleted)
     assert second.cached

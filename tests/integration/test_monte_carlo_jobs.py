@@ -13,7 +13,6 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tradelab_contracts.base import Message
 from tradelab_contracts.engine import BacktestSummary, EngineOptions
 from tradelab_contracts.engine_rpc import (
     CancelMonteCarloRequest,
@@ -33,6 +32,7 @@ from tradelab_engine.adapters.repository import RunRepository
 from tradelab_engine.adapters.results_writer import write_equity, write_trades
 from tradelab_engine.domain.bars import Bars
 from tradelab_engine.domain.simulate import run_backtest
+from tradelab_engine.lifecycle.sweeper import sweep_once
 from tradelab_engine.montecarlo_jobs import run_next_study
 from tradelab_engine.montecarlo_service import (
     MonteCarloDeps,
@@ -41,39 +41,29 @@ from tradelab_engine.montecarlo_service import (
 )
 from tradelab_engine.service import EngineDeps
 from tradelab_engine.strategies.catalogue import get_strategy, validate_parameters
-from tradelab_runtime.clock import SystemClock
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.storage import LocalObjectStore
 
+from .engine_support import TERMS, MovingClock, Recorder
+
 pytestmark = pytest.mark.integration
 OWNER = uuid.uuid4()
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, Message]] = []
-
-    async def publish(self, message: Message, topic: str, key: bytes) -> None:
-        self.sent.append((topic, message))
-
-    def of(self, kind: type[Message]) -> list[Any]:
-        return [m for _, m in self.sent if isinstance(m, kind)]
 
 
 @pytest_asyncio.fixture
 async def deps(database_url: str, tmp_path: Path) -> AsyncIterator[MonteCarloDeps]:
     engine = create_async_engine(database_url)
     await upgrade_to_head(engine, "tradelab_engine:migrations", "engine")
-    recorder = Recorder()
+    recorder = Recorder(engine)
     engine_deps = EngineDeps(
-        repo=RunRepository(engine),
+        repo=RunRepository(engine, recorder.backtests),
         store=LocalObjectStore(tmp_path / "objects"),
         publish=recorder.publish,
-        clock=SystemClock(),
+        clock=MovingClock(),
         worker="worker-a",
         engine_version="test",
     )
-    yield MonteCarloDeps(engine=engine_deps, repo=MonteCarloRepository(engine))
+    yield MonteCarloDeps(engine=engine_deps, repo=MonteCarloRepository(engine, recorder.studies))
     await engine.dispose()
 
 
@@ -119,7 +109,8 @@ async def completed_run(deps: MonteCarloDeps, status: RunStatus = RunStatus.COMP
             "trades_uri": store.put_file(f"runs/{run_id}/trades.parquet", trades_tmp),
             "created_at": now,
             "updated_at": now,
-        }
+        },
+        lambda _: None,
     )
     return run_id
 
@@ -135,7 +126,7 @@ async def submit(deps: MonteCarloDeps, **fields: Any) -> RunMonteCarlo:
     }
     reply = await submit_monte_carlo(SubmitMonteCarlo.model_validate(values | fields), deps)
     assert reply.ok, reply.error
-    job = recorder_of(deps).of(RunMonteCarlo)[-1]
+    job = (await recorder_of(deps).events(RunMonteCarlo))[-1]
     assert isinstance(job, RunMonteCarlo)
     return job
 
@@ -151,7 +142,7 @@ async def test_each_turn_runs_the_most_urgent_queued_study(deps: MonteCarloDeps)
     for job in (low, normal, high):
         await run_next_study(job, deps)
 
-    finished = recorder_of(deps).of(MonteCarloCompleted)
+    finished = await recorder_of(deps).events(MonteCarloCompleted)
     assert [e.simulation_id for e in finished] == [
         high.simulation_id,
         normal.simulation_id,
@@ -168,24 +159,33 @@ async def test_each_turn_runs_the_most_urgent_queued_study(deps: MonteCarloDeps)
 
 
 @pytest.mark.asyncio
-async def test_a_redelivered_turn_resumes_its_study_and_completes_it_once(
+async def test_a_study_whose_worker_died_is_taken_over_after_its_lease_and_completes_once(
     deps: MonteCarloDeps,
 ) -> None:
+    recorder = recorder_of(deps)
+    clock = deps.engine.clock
+    assert isinstance(clock, MovingClock)
     run_id = await completed_run(deps)
     job = await submit(deps, source_run_id=run_id, method="bootstrap_returns")
-    # Worker A took the study on this message and died before committing it.
-    dead = await deps.repo.take(job.message_id, "worker-a", deps.engine.clock.now())
+    # Worker A took the study and died (SIGKILL: no lease renewal, no terminal state).
+    dead = await deps.repo.take("worker-a", clock.now())
     assert dead is not None
     assert dead.attempt == 1
 
-    await run_next_study(job, deps)  # redelivered to worker B: resumed as attempt 2
-    await run_next_study(job, deps)  # redelivered again after B died before committing: no-op
+    await run_next_study(job, deps)  # the redelivered turn, while A's lease still holds: no-op
+    assert (await deps.repo.get(OWNER, job.simulation_id)).status == RunStatus.RUNNING  # type: ignore[union-attr]
+    clock.advance(TERMS.lease_s + 1)
+    assert await sweep_once(deps.repo.jobs, clock.now()) == (1, 0)  # re-queued, turn published
+    turns = await recorder.events(RunMonteCarlo)
+    assert len(turns) == 2
+    await run_next_study(turns[-1], deps)  # worker B takes it as attempt 2
+    await run_next_study(job, deps)  # one more redelivery: nothing claimable, a no-op
     late = await deps.repo.finish(
-        job.simulation_id, dead.attempt, {"status": "completed"}, deps.engine.clock.now()
+        job.simulation_id, dead.attempt, {"status": "completed"}, clock.now(), lambda _: None
     )
 
     assert late is None
-    completed = recorder_of(deps).of(MonteCarloCompleted)
+    completed = await recorder.events(MonteCarloCompleted)
     assert len(completed) == 1
     info = await deps.repo.get(OWNER, job.simulation_id)
     assert info is not None
@@ -240,12 +240,12 @@ async def test_cancel_stops_a_queued_study_at_once_and_a_running_one_between_bat
     deps.engine.cancelled.add(str(running.simulation_id))  # as the cancel consumer does
     await run_next_study(running, deps)
 
-    cancelled = recorder_of(deps).of(MonteCarloCancelled)
+    cancelled = await recorder_of(deps).events(MonteCarloCancelled)
     assert [e.simulation_id for e in cancelled] == [queued.simulation_id, running.simulation_id]
     info = await deps.repo.get(OWNER, running.simulation_id)
     assert info is not None
     assert info.status == RunStatus.CANCELLED
-    assert not recorder_of(deps).of(MonteCarloCompleted)
+    assert not (await recorder_of(deps).events(MonteCarloCompleted))
 
 
 @pytest.mark.asyncio
@@ -281,4 +281,4 @@ async def test_submit_refuses_other_users_runs_unfinished_runs_and_bad_strategie
         reply = await submit_monte_carlo(SubmitMonteCarlo.model_validate(base | fields), deps)
         assert reply.error is not None
         assert reply.error.code == code, reply.error
-    assert not recorder_of(deps).of(RunMonteCarlo)
+    assert not (await recorder_of(deps).events(RunMonteCarlo))

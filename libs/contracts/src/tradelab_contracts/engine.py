@@ -96,6 +96,8 @@ class FailureReason(StrEnum):
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
     INTERNAL = "internal"
+    ATTEMPTS_EXHAUSTED = "attempts_exhausted"
+    """Its worker stopped (or lost its database) too many times; the job was given up."""
 
 
 class RunBacktest(Command):

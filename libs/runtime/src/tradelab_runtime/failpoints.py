@@ -37,6 +37,10 @@ class Failpoints:
             armed[name] = action or "kill"
         return cls(armed)
 
+    def armed_at(self, name: str) -> bool:
+        """Whether ``name`` is armed (to prepare the state it should fail in)."""
+        return name in self.armed
+
     def hit(self, name: str) -> None:
         """Fail here if ``name`` is armed."""
         action = self.armed.get(name)

@@ -203,6 +203,15 @@ class Outbox:
         async with self._engine.connect() as conn:
             return int(await conn.scalar(sa.select(sa.func.count()).select_from(self._table)) or 0)
 
+    async def wait_drained(self, timeout_s: float) -> bool:
+        """Wait until every stored event is published (tests and failpoints); False on timeout."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                while await self.pending_count():  # noqa: ASYNC110 - rows in another process
+                    await asyncio.sleep(0.05)
+                return True
+        return False
+
     async def _run(self) -> None:
         delay = 0.0
         while True:

@@ -6,6 +6,9 @@ from importlib.metadata import version
 from fastapi import FastAPI
 
 from tradelab_contracts.base import Message
+from tradelab_runtime.consumers import RetryPolicy
+from tradelab_runtime.dead_letters import DeadLetters
+from tradelab_runtime.failpoints import Failpoints
 from tradelab_runtime.logging import get_logger
 from tradelab_runtime.service_app import build_service_app, create_runtime
 from tradelab_runtime.storage import LocalObjectStore
@@ -18,6 +21,9 @@ from .adapters.tables import SCHEMA
 from .domain.simulate import compile_kernels
 from .domain.sweep import compile_sweep_kernels
 from .handlers import register_handlers
+from .lifecycle.kinds import BacktestJobs, MonteCarloJobs
+from .lifecycle.store import JobStore, LeaseTerms
+from .lifecycle.sweeper import Sweeper
 from .montecarlo_service import MonteCarloDeps
 from .optimizations import OptimizationDeps
 from .service import EngineDeps
@@ -31,6 +37,14 @@ def build_app(settings: EngineSettings) -> FastAPI:
     """Assemble the engine: job consumers over PostgreSQL and the object store."""
     runtime = create_runtime(settings)
     broker = runtime.broker
+    outbox = runtime.use_outbox(SCHEMA)
+    terms = LeaseTerms(
+        lease_s=settings.lease_s,
+        max_attempts=settings.max_attempts,
+        redispatch_after_s=settings.redispatch_after_s,
+    )
+    backtest_jobs = JobStore(BacktestJobs(), outbox, terms)
+    study_jobs = JobStore(MonteCarloJobs(), outbox, terms)
 
     async def publish(message: Message, topic: str, key: bytes) -> None:
         await broker.publish(message, topic, key=key)
@@ -41,7 +55,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
         await broker.publish(message, topic, key=key, partition=partition)
 
     deps = EngineDeps(
-        repo=RunRepository(runtime.database()),
+        repo=RunRepository(runtime.database(), backtest_jobs),
         store=LocalObjectStore.from_url(settings.object_store_url),
         publish=publish,
         clock=runtime.clock,
@@ -51,6 +65,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
         chunk_pause_s=settings.chunk_pause_s,
         quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
         strategies=StrategyRepository(runtime.database()),
+        failpoints=Failpoints.parse(settings.failpoints),
     )
     optimization_deps = OptimizationDeps(
         engine=deps,
@@ -58,8 +73,17 @@ def build_app(settings: EngineSettings) -> FastAPI:
         chunk_size=settings.optimization_chunk_size,
         publish_to_partition=publish_to_partition,
     )
-    montecarlo_deps = MonteCarloDeps(engine=deps, repo=MonteCarloRepository(runtime.database()))
-    register_handlers(broker, deps, settings.instance_id, optimization_deps, montecarlo_deps)
+    montecarlo_deps = MonteCarloDeps(
+        engine=deps, repo=MonteCarloRepository(runtime.database(), study_jobs)
+    )
+    letters = DeadLetters(settings.service_name, outbox)
+    policy = RetryPolicy(
+        max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s
+    )
+    register_handlers(
+        broker, deps, settings.instance_id, optimization_deps, montecarlo_deps, letters, policy
+    )
+    sweeper = Sweeper([backtest_jobs, study_jobs], runtime.clock, settings.sweep_interval_s)
 
     async def compile_before_ready() -> None:
         # Compile (or load from cache) every kernel before /readyz says yes, so the first
@@ -71,4 +95,6 @@ def build_app(settings: EngineSettings) -> FastAPI:
         )
 
     runtime.on_startup.append(compile_before_ready)
+    runtime.on_startup.append(sweeper.start)
+    runtime.on_shutdown.append(sweeper.stop)
     return build_service_app(runtime, migrations=(MIGRATIONS, SCHEMA))

@@ -17,7 +17,7 @@ from tradelab_contracts.engine import (
     FailureReason,
     RunBacktest,
 )
-from tradelab_contracts.engine_rpc import RunStatus
+from tradelab_contracts.engine_rpc import RunInfo, RunStatus
 from tradelab_contracts.topics import (
     BACKTEST_CANCELLED,
     BACKTEST_COMPLETED,
@@ -32,6 +32,8 @@ from .adapters.results_writer import write_equity, write_trades
 from .domain.bars import Bars
 from .domain.simulate import BacktestCancelled as SimulationCancelled
 from .domain.simulate import BacktestResult, run_backtest
+from .lifecycle.lease import holding_lease
+from .lifecycle.store import Announcement
 from .service import EngineDeps
 from .strategies.catalogue import get_strategy, validate_parameters
 
@@ -150,29 +152,49 @@ def _summary(result: BacktestResult) -> BacktestSummary:
 
 
 async def run_job(job: RunBacktest, deps: EngineDeps) -> None:
-    """Execute one run if it is still to be done; publish its one terminal event."""
+    """Execute one run if it is still to be done; store its one terminal event."""
     claim = await deps.repo.claim(job.run_id, deps.worker, deps.clock.now())
     if claim is None:
-        return  # finished, cancelled or deleted already: a redelivery is a no-op
+        return  # finished, cancelled, deleted or held by a live worker: a no-op
+    run_id = str(job.run_id)
     started = time.monotonic()
     reporter = ProgressReporter(job, claim.attempt, deps, asyncio.get_running_loop())
+    lease = holding_lease(
+        deps.repo.jobs, job.run_id, claim.attempt, deps.clock, lambda: deps.cancelled.add(run_id)
+    )
     try:
-        bars, result = await asyncio.to_thread(_simulate, job, claim, deps, reporter)
+        async with lease:
+            outcome = await _outcome(job, claim, deps, reporter)
+        await reporter.drain()
+        deps.failpoints.hit("engine.backtest.before_commit")
+        if isinstance(outcome, JobFailedError):
+            await _failed(job, claim, outcome.reason, outcome.message, deps)
+        elif outcome is None:
+            await _cancelled(job, claim, deps)
+        else:
+            bars, result = outcome
+            await _completed(job, claim, bars, result, time.monotonic() - started, deps)
+        deps.failpoints.hit("engine.backtest.after_commit")
+    finally:
+        deps.cancelled.discard(run_id)
+
+
+Outcome = tuple[Bars, BacktestResult] | JobFailedError | None
+"""What a simulation came to: its result, a failure the user can read, or None if cancelled."""
+
+
+async def _outcome(
+    job: RunBacktest, claim: Claim, deps: EngineDeps, reporter: "ProgressReporter"
+) -> Outcome:
+    try:
+        return await asyncio.to_thread(_simulate, job, claim, deps, reporter)
     except SimulationCancelled:
-        await reporter.drain()
-        await _cancelled(job, claim, deps)
+        return None
     except JobFailedError as exc:
-        await reporter.drain()
-        await _failed(job, claim, exc.reason, exc.message, deps)
+        return exc
     except Exception:
         log.exception("backtest failed", run_id=str(job.run_id))
-        await reporter.drain()
-        await _failed(job, claim, FailureReason.INTERNAL, "The backtest failed internally.", deps)
-    else:
-        await reporter.drain()
-        await _completed(job, claim, bars, result, time.monotonic() - started, deps)
-    finally:
-        deps.cancelled.discard(str(job.run_id))
+        return JobFailedError(FailureReason.INTERNAL, "The backtest failed internally.")
 
 
 async def _completed(
@@ -209,30 +231,34 @@ async def _completed(
         "equity_uri": equity_uri,
         "trades_uri": trades_uri,
     }
-    finished = await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now())
+
+    def completed(finished: RunInfo) -> Announcement:
+        event = BacktestCompleted(
+            run_id=job.run_id,
+            owner_id=job.owner_id,
+            dataset_id=job.dataset_id,
+            strategy=job.strategy,
+            parameters=claim.info.parameters,
+            options=job.options,
+            summary=summary,
+            equity_uri=equity_uri,
+            trades_uri=trades_uri,
+            engine_version=deps.engine_version,
+            timeframe=claim.timeframe,
+            duration_s=duration_s,
+            cached=False,
+            sequence=finished.sequence,
+            correlation_id=correlation_of(job),
+        )
+        return event, BACKTEST_COMPLETED, job.run_id.bytes
+
+    finished = await deps.repo.finish(
+        job.run_id, claim.attempt, values, deps.clock.now(), completed
+    )
     if finished is None:
         # Another attempt owns the run now (or it was cancelled): our files are nobody's.
         deps.store.delete(equity_uri)
         deps.store.delete(trades_uri)
-        return
-    event = BacktestCompleted(
-        run_id=job.run_id,
-        owner_id=job.owner_id,
-        dataset_id=job.dataset_id,
-        strategy=job.strategy,
-        parameters=claim.info.parameters,
-        options=job.options,
-        summary=summary,
-        equity_uri=equity_uri,
-        trades_uri=trades_uri,
-        engine_version=deps.engine_version,
-        timeframe=claim.timeframe,
-        duration_s=duration_s,
-        cached=False,
-        sequence=finished.sequence,
-        correlation_id=correlation_of(job),
-    )
-    await deps.publish(event, BACKTEST_COMPLETED, job.run_id.bytes)
 
 
 async def _failed(
@@ -243,29 +269,31 @@ async def _failed(
         "failure_reason": reason.value,
         "failure_message": message[:2048],
     }
-    finished = await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now())
-    if finished is None:
-        return
-    event = BacktestFailed(
-        sequence=finished.sequence,
-        run_id=job.run_id,
-        owner_id=job.owner_id,
-        reason_code=reason,
-        message=message[:2048],
-        correlation_id=correlation_of(job),
-    )
-    await deps.publish(event, BACKTEST_FAILED, job.run_id.bytes)
+
+    def failed(finished: RunInfo) -> Announcement:
+        event = BacktestFailed(
+            sequence=finished.sequence,
+            run_id=job.run_id,
+            owner_id=job.owner_id,
+            reason_code=reason,
+            message=message[:2048],
+            correlation_id=correlation_of(job),
+        )
+        return event, BACKTEST_FAILED, job.run_id.bytes
+
+    await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now(), failed)
 
 
 async def _cancelled(job: RunBacktest, claim: Claim, deps: EngineDeps) -> None:
     values = {"status": RunStatus.CANCELLED.value}
-    finished = await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now())
-    if finished is None:
-        return
-    event = BacktestCancelled(
-        run_id=job.run_id,
-        owner_id=job.owner_id,
-        sequence=finished.sequence,
-        correlation_id=correlation_of(job),
-    )
-    await deps.publish(event, BACKTEST_CANCELLED, job.run_id.bytes)
+
+    def cancelled(finished: RunInfo) -> Announcement:
+        event = BacktestCancelled(
+            run_id=job.run_id,
+            owner_id=job.owner_id,
+            sequence=finished.sequence,
+            correlation_id=correlation_of(job),
+        )
+        return event, BACKTEST_CANCELLED, job.run_id.bytes
+
+    await deps.repo.finish(job.run_id, claim.attempt, values, deps.clock.now(), cancelled)

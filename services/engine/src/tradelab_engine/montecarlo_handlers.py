@@ -1,34 +1,43 @@
 """Kafka subscribers of Monte Carlo studies: thin, they hand messages to ``montecarlo_jobs``."""
 
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from tradelab_contracts.montecarlo import CancelMonteCarlo, RunMonteCarlo
 from tradelab_contracts.topics import MONTECARLO_CANCEL_REQUESTED, MONTECARLO_REQUESTED
 from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
+from tradelab_runtime.consumers import RetryPolicy, work_subscriber
+from tradelab_runtime.dead_letters import DeadLetters
 
 from . import montecarlo_jobs
 from .montecarlo_service import MonteCarloDeps
 
 
 def register_montecarlo_handlers(
-    broker: KafkaBroker, deps: MonteCarloDeps, instance_id: str
+    broker: KafkaBroker,
+    deps: MonteCarloDeps,
+    instance_id: str,
+    letters: DeadLetters,
+    policy: RetryPolicy,
 ) -> None:
     """Subscribe the study runner and the cancel listener."""
 
-    # One study at a time per replica, committed after it ends (as backtests, and for the same
-    # reasons: a replica that dies mid-study leaves the message to another one, which resumes the
-    # study as its next attempt; "earliest" so a first message on a fresh partition is not lost).
-    # Each message is a turn: the runner takes the most urgent queued study, so a high-priority
-    # study submitted while this replica is busy runs before low ones queued earlier.
-    @broker.subscriber(
+    # One study at a time per replica, committed after it ends, under the failure policy (as
+    # backtests, and for the same reasons). Each message is a turn: the runner takes the most
+    # urgent claimable study, so a high-priority study submitted while this replica is busy runs
+    # before low ones queued earlier, and a study whose worker died is taken over once its
+    # lease expired.
+    async def run_study(job: RunMonteCarlo) -> None:
+        await montecarlo_jobs.run_next_study(job, deps)
+
+    work_subscriber(
+        broker,
         MONTECARLO_REQUESTED,
         group_id="engine-montecarlo",
-        ack_policy=AckPolicy.ACK,
-        auto_offset_reset="earliest",
+        model=RunMonteCarlo,
+        handle=run_study,
+        dead_letters=letters,
+        policy=policy,
     )
-    async def on_study(job: RunMonteCarlo) -> None:
-        await montecarlo_jobs.run_next_study(job, deps)
 
     # Every replica hears every cancel request; only the one running the study acts on it.
     @broker.subscriber(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from tradelab_contracts.engine import FailureReason
-from tradelab_contracts.engine_rpc import RunInfo, RunStatus
+from tradelab_contracts.engine_rpc import MonteCarloInfo, RunInfo, RunStatus
 from tradelab_contracts.montecarlo import (
     MonteCarloCancelled,
     MonteCarloCompleted,
@@ -31,6 +31,8 @@ from .adapters.montecarlo_files import write_outcomes
 from .adapters.montecarlo_repository import StudyClaim
 from .domain.montecarlo import Outcomes, StudyCancelledError, run_study
 from .jobs import JobFailedError, ProgressThrottle
+from .lifecycle.lease import holding_lease
+from .lifecycle.store import Announcement
 from .montecarlo_service import MonteCarloDeps
 from .montecarlo_sources import StudyInputs, prepare_study, results_of
 
@@ -133,29 +135,52 @@ async def run_next_study(job: RunMonteCarlo, deps: MonteCarloDeps) -> None:
     before its consumer died) and publish its one terminal event."""
     engine = deps.engine
     await deps.repo.ensure(job, engine.clock.now())
-    claim = await deps.repo.take(job.message_id, engine.worker, engine.clock.now())
+    claim = await deps.repo.take(engine.worker, engine.clock.now())
     if claim is None:
-        return  # nothing queued: the study this message named ran on an earlier turn
+        return  # nothing claimable: the study this message named ran on an earlier turn
+    study_id = str(claim.info.id)
     started = time.monotonic()
     reporter = StudyReporter(claim, deps, asyncio.get_running_loop())
+    lease = holding_lease(
+        deps.repo.jobs,
+        claim.info.id,
+        claim.attempt,
+        engine.clock,
+        lambda: engine.cancelled.add(study_id),
+    )
+    try:
+        async with lease:
+            outcome = await _outcome(claim, deps, reporter)
+        await reporter.drain()
+        engine.failpoints.hit("engine.montecarlo.before_commit")
+        if isinstance(outcome, JobFailedError):
+            await _failed(claim, outcome.reason, outcome.message, deps)
+        elif outcome is None:
+            await _cancelled(claim, deps)
+        else:
+            await _completed(claim, *outcome, time.monotonic() - started, deps)
+        engine.failpoints.hit("engine.montecarlo.after_commit")
+    finally:
+        engine.cancelled.discard(study_id)
+
+
+StudyOutcome = tuple[Outcomes, MonteCarloResults] | JobFailedError | None
+"""What a study came to: its outcomes, a failure the user can read, or None if cancelled."""
+
+
+async def _outcome(
+    claim: StudyClaim, deps: MonteCarloDeps, reporter: StudyReporter
+) -> StudyOutcome:
     try:
         source = await _source(claim, deps)
-        outcomes, results = await asyncio.to_thread(_simulate, claim, source, deps, reporter)
+        return await asyncio.to_thread(_simulate, claim, source, deps, reporter)
     except StudyCancelledError:
-        await reporter.drain()
-        await _cancelled(claim, deps)
+        return None
     except JobFailedError as exc:
-        await reporter.drain()
-        await _failed(claim, exc.reason, exc.message, deps)
+        return exc
     except Exception:
         log.exception("Monte Carlo study failed", simulation_id=str(claim.info.id))
-        await reporter.drain()
-        await _failed(claim, FailureReason.INTERNAL, "The study failed internally.", deps)
-    else:
-        await reporter.drain()
-        await _completed(claim, outcomes, results, time.monotonic() - started, deps)
-    finally:
-        engine.cancelled.discard(str(claim.info.id))
+        return JobFailedError(FailureReason.INTERNAL, "The study failed internally.")
 
 
 async def _completed(
@@ -179,11 +204,28 @@ async def _completed(
         "results": results.model_dump(mode="json"),
         "results_uri": results_uri,
     }
-    finished = await deps.repo.finish(info.id, claim.attempt, values, deps.engine.clock.now())
-    if finished is None:
+
+    def completed(finished: MonteCarloInfo) -> Announcement:
+        return (
+            _completed_event(claim, finished, results, results_uri, duration_s),
+            MONTECARLO_COMPLETED,
+            info.id.bytes,
+        )
+
+    now = deps.engine.clock.now()
+    if await deps.repo.finish(info.id, claim.attempt, values, now, completed) is None:
         store.delete(results_uri)  # another attempt owns the study now: the file is nobody's
-        return
-    event = MonteCarloCompleted(
+
+
+def _completed_event(
+    claim: StudyClaim,
+    finished: MonteCarloInfo,
+    results: MonteCarloResults,
+    results_uri: str,
+    duration_s: float,
+) -> MonteCarloCompleted:
+    info = claim.info
+    return MonteCarloCompleted(
         simulation_id=info.id,
         owner_id=info.owner_id,
         method=claim.spec.method,
@@ -197,7 +239,6 @@ async def _completed(
         duration_s=duration_s,
         sequence=finished.sequence,
     )
-    await deps.engine.publish(event, MONTECARLO_COMPLETED, info.id.bytes)
 
 
 async def _failed(
@@ -209,26 +250,28 @@ async def _failed(
         "failure_message": message[:2048],
     }
     info = claim.info
-    finished = await deps.repo.finish(info.id, claim.attempt, values, deps.engine.clock.now())
-    if finished is None:
-        return
-    event = MonteCarloFailed(
-        simulation_id=info.id,
-        owner_id=info.owner_id,
-        reason_code=reason,
-        message=message[:2048],
-        sequence=finished.sequence,
-    )
-    await deps.engine.publish(event, MONTECARLO_FAILED, info.id.bytes)
+
+    def failed(finished: MonteCarloInfo) -> Announcement:
+        event = MonteCarloFailed(
+            simulation_id=info.id,
+            owner_id=info.owner_id,
+            reason_code=reason,
+            message=message[:2048],
+            sequence=finished.sequence,
+        )
+        return event, MONTECARLO_FAILED, info.id.bytes
+
+    await deps.repo.finish(info.id, claim.attempt, values, deps.engine.clock.now(), failed)
 
 
 async def _cancelled(claim: StudyClaim, deps: MonteCarloDeps) -> None:
     info = claim.info
     values = {"status": RunStatus.CANCELLED.value}
-    finished = await deps.repo.finish(info.id, claim.attempt, values, deps.engine.clock.now())
-    if finished is None:
-        return
-    event = MonteCarloCancelled(
-        simulation_id=info.id, owner_id=info.owner_id, sequence=finished.sequence
-    )
-    await deps.engine.publish(event, MONTECARLO_CANCELLED, info.id.bytes)
+
+    def cancelled(finished: MonteCarloInfo) -> Announcement:
+        event = MonteCarloCancelled(
+            simulation_id=info.id, owner_id=info.owner_id, sequence=finished.sequence
+        )
+        return event, MONTECARLO_CANCELLED, info.id.bytes
+
+    await deps.repo.finish(info.id, claim.attempt, values, deps.engine.clock.now(), cancelled)

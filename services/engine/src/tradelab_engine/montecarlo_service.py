@@ -3,6 +3,7 @@ cancel. The runner is in ``montecarlo_jobs.py``; the queue discipline in
 ``adapters/montecarlo_repository.py``."""
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,6 +15,7 @@ from tradelab_contracts.engine_rpc import (
     EngineReply,
     GetMonteCarlo,
     ListMonteCarlo,
+    MonteCarloInfo,
     RunStatus,
     SubmitMonteCarlo,
 )
@@ -30,8 +32,10 @@ from tradelab_contracts.topics import (
     MONTECARLO_CANCELLED,
     MONTECARLO_REQUESTED,
 )
+from tradelab_runtime.responder import RequestHandlers
 
 from .adapters.montecarlo_repository import MonteCarloRepository
+from .lifecycle.store import Announcement
 from .service import EngineDeps, error_reply, refusal, reply
 from .strategies.base import UnknownStrategyError
 from .strategy_resolution import StrategyRefusedError, resolve_strategy
@@ -93,8 +97,10 @@ async def submit_monte_carlo(cmd: SubmitMonteCarlo, deps: MonteCarloDeps) -> Eng
         fields["strategy"] = resolved.name
         fields["parameters"] = resolved.params.model_dump(mode="json")
     job = RunMonteCarlo(**fields, correlation_id=correlation_of(cmd))
-    info = await deps.repo.add(job, deps.engine.clock.now())
-    await deps.engine.publish(job, MONTECARLO_REQUESTED, job.simulation_id.bytes)
+    now = deps.engine.clock.now()
+    info = await deps.repo.add(
+        job, now, lambda _: (job, MONTECARLO_REQUESTED, job.simulation_id.bytes)
+    )
     return reply(cmd, monte_carlo=info)
 
 
@@ -118,21 +124,25 @@ async def cancel_monte_carlo(cmd: CancelMonteCarloRequest, deps: MonteCarloDeps)
     if info is None:
         return error_reply(cmd, EngineErrorCode.NOT_FOUND, NOT_FOUND)
     if info.status == RunStatus.QUEUED:
-        done = await deps.repo.finish(
-            cmd.simulation_id,
-            None,
-            {"status": RunStatus.CANCELLED.value},
-            deps.engine.clock.now(),
-            statuses=(RunStatus.QUEUED.value,),
-        )
-        if done is not None:
+
+        def cancelled(done: MonteCarloInfo) -> Announcement:
             event = MonteCarloCancelled(
                 simulation_id=done.id,
                 owner_id=done.owner_id,
                 sequence=done.sequence,
                 correlation_id=correlation_of(cmd),
             )
-            await deps.engine.publish(event, MONTECARLO_CANCELLED, done.id.bytes)
+            return event, MONTECARLO_CANCELLED, done.id.bytes
+
+        done = await deps.repo.finish(
+            cmd.simulation_id,
+            None,
+            {"status": RunStatus.CANCELLED.value},
+            deps.engine.clock.now(),
+            cancelled,
+            statuses=(RunStatus.QUEUED.value,),
+        )
+        if done is not None:
             return reply(cmd, monte_carlo=done)
         info = await deps.repo.get(cmd.owner_id, cmd.simulation_id) or info
     if info.status == RunStatus.RUNNING:
@@ -147,15 +157,11 @@ async def cancel_monte_carlo(cmd: CancelMonteCarloRequest, deps: MonteCarloDeps)
     )
 
 
-async def answer(cmd: Any, deps: MonteCarloDeps) -> EngineReply | None:
-    """Answer a Monte Carlo request; None for any other request."""
-    match cmd:
-        case SubmitMonteCarlo():
-            return await submit_monte_carlo(cmd, deps)
-        case GetMonteCarlo():
-            return await get_monte_carlo(cmd, deps)
-        case ListMonteCarlo():
-            return await list_monte_carlo(cmd, deps)
-        case CancelMonteCarloRequest():
-            return await cancel_monte_carlo(cmd, deps)
-    return None
+def request_handlers(deps: MonteCarloDeps) -> RequestHandlers[EngineReply]:
+    """Return the handler of each Monte Carlo request."""
+    return {
+        SubmitMonteCarlo: partial(submit_monte_carlo, deps=deps),
+        GetMonteCarlo: partial(get_monte_carlo, deps=deps),
+        ListMonteCarlo: partial(list_monte_carlo, deps=deps),
+        CancelMonteCarloRequest: partial(cancel_monte_carlo, deps=deps),
+    }

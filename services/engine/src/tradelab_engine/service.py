@@ -4,8 +4,10 @@ cancel, delete. The job runner itself is in ``jobs.py``."""
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import ValidationError
 
 from tradelab_contracts.base import Message, correlation_of
@@ -26,6 +28,7 @@ from tradelab_contracts.engine_rpc import (
     GetBacktest,
     ListBacktests,
     ListStrategies,
+    RunInfo,
     RunStatus,
     StrategyInfo,
     SubmitBacktest,
@@ -37,11 +40,14 @@ from tradelab_contracts.topics import (
     BACKTEST_REQUESTED,
 )
 from tradelab_runtime.clock import Clock
+from tradelab_runtime.failpoints import Failpoints
+from tradelab_runtime.responder import RequestHandlers
 from tradelab_runtime.storage import LocalObjectStore
 
 from .adapters.repository import RunRepository
 from .adapters.strategy_repository import StrategyRepository
 from .domain.cache_key import cache_key
+from .lifecycle.store import Announcement
 from .strategies.base import UnknownStrategyError
 from .strategies.catalogue import STRATEGIES, catalogue_entry
 from .strategy_resolution import StrategyRefusedError, resolve_strategy
@@ -65,6 +71,8 @@ class EngineDeps:
     """Bars simulated between two progress and cancellation checks."""
     chunk_pause_s: float = 0.0
     """Test-only pacing: seconds slept after every chunk (see ``EngineSettings``)."""
+    failpoints: Failpoints = field(default_factory=Failpoints)
+    """Test-only failure injection (see ``tradelab_runtime.failpoints``); none armed by default."""
     quick_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     """Quick backtests simulated at once by this process; more wait within their deadline."""
     strategies: StrategyRepository | None = None
@@ -184,31 +192,32 @@ async def submit_backtest(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
             "finished_at": now,
             "event_seq": 1,
         }
-        info = await deps.repo.add(values)
-        await _announce_cached(cmd, info.summary, values, deps)
+        info = await deps.repo.add(values, lambda _: _cached_completion(cmd, values, deps))
         return reply(cmd, run=info)
-    info = await deps.repo.add(values)
-    job = RunBacktest(
-        run_id=cmd.run_id,
-        owner_id=cmd.owner_id,
-        dataset_id=cmd.dataset_id,
-        dataset_uri=cmd.dataset_uri,
-        dataset_sha256=cmd.dataset_sha256,
-        strategy=resolved.name,
-        parameters=parameters,
-        options=cmd.options,
-        timeframe=cmd.timeframe,
-        correlation_id=correlation_of(cmd),
-    )
-    await deps.publish(job, BACKTEST_REQUESTED, cmd.run_id.bytes)
-    return reply(cmd, run=info)
+
+    def dispatch(_: sa.RowMapping) -> Announcement:
+        job = RunBacktest(
+            run_id=cmd.run_id,
+            owner_id=cmd.owner_id,
+            dataset_id=cmd.dataset_id,
+            dataset_uri=cmd.dataset_uri,
+            dataset_sha256=cmd.dataset_sha256,
+            strategy=resolved.name,
+            parameters=parameters,
+            options=cmd.options,
+            timeframe=cmd.timeframe,
+            correlation_id=correlation_of(cmd),
+        )
+        return job, BACKTEST_REQUESTED, cmd.run_id.bytes
+
+    return reply(cmd, run=await deps.repo.add(values, dispatch))
 
 
-async def _announce_cached(
-    cmd: SubmitBacktest, summary: BacktestSummary | None, values: dict[str, Any], deps: EngineDeps
-) -> None:
-    if summary is None:
-        return
+def _cached_completion(
+    cmd: SubmitBacktest, values: dict[str, Any], deps: EngineDeps
+) -> Announcement | None:
+    if values["summary"] is None:
+        return None
     event = BacktestCompleted(
         run_id=cmd.run_id,
         owner_id=cmd.owner_id,
@@ -216,7 +225,7 @@ async def _announce_cached(
         strategy=values["strategy"],
         parameters=values["parameters"],
         options=EngineOptions.model_validate(values["options"]),
-        summary=summary,
+        summary=BacktestSummary.model_validate(values["summary"]),
         equity_uri=values["equity_uri"],
         trades_uri=values["trades_uri"],
         engine_version=deps.engine_version,
@@ -226,7 +235,7 @@ async def _announce_cached(
         sequence=1,
         correlation_id=correlation_of(cmd),
     )
-    await deps.publish(event, BACKTEST_COMPLETED, cmd.run_id.bytes)
+    return event, BACKTEST_COMPLETED, cmd.run_id.bytes
 
 
 async def list_backtests(cmd: ListBacktests, deps: EngineDeps) -> EngineReply:
@@ -249,14 +258,19 @@ async def cancel_backtest(cmd: CancelBacktestRequest, deps: EngineDeps) -> Engin
     if info is None:
         return error_reply(cmd, EngineErrorCode.NOT_FOUND, "No such backtest.")
     if info.status == RunStatus.QUEUED:
-        done = await deps.repo.finish(
-            cmd.run_id, None, {"status": RunStatus.CANCELLED.value}, deps.clock.now()
-        )
-        if done is not None:
+
+        def cancelled(done: RunInfo) -> Announcement:
             event = BacktestCancelled(
                 run_id=cmd.run_id, owner_id=cmd.owner_id, sequence=done.sequence
             )
-            await deps.publish(event, BACKTEST_CANCELLED, cmd.run_id.bytes)
+            return event, BACKTEST_CANCELLED, cmd.run_id.bytes
+
+        values = {"status": RunStatus.CANCELLED.value}
+        now = deps.clock.now()
+        done = await deps.repo.finish(
+            cmd.run_id, None, values, now, cancelled, statuses=(RunStatus.QUEUED.value,)
+        )
+        if done is not None:
             return reply(cmd, run=done)
         info = await deps.repo.get(cmd.owner_id, cmd.run_id) or info
     if info.status == RunStatus.RUNNING:
@@ -283,3 +297,15 @@ async def delete_backtest(cmd: DeleteBacktest, deps: EngineDeps) -> EngineReply:
             if uri:
                 await asyncio.to_thread(deps.store.delete, uri)
     return reply(cmd, run=info)
+
+
+def request_handlers(deps: EngineDeps) -> RequestHandlers[EngineReply]:
+    """Return the handler of each catalogue and backtest request."""
+    return {
+        ListStrategies: partial(list_strategies, deps=deps),
+        SubmitBacktest: partial(submit_backtest, deps=deps),
+        ListBacktests: partial(list_backtests, deps=deps),
+        GetBacktest: partial(get_backtest, deps=deps),
+        CancelBacktestRequest: partial(cancel_backtest, deps=deps),
+        DeleteBacktest: partial(delete_backtest, deps=deps),
+    }

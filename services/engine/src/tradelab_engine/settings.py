@@ -23,6 +23,16 @@ class EngineSettings(ServiceSettings):
     production."""
     quick_max_concurrent: int = Field(default=2, ge=1, le=64)
     """Quick backtests simulated at once by this process; more wait within their deadline."""
+    lease_s: float = Field(default=30.0, ge=1.0, le=3600.0)
+    """A running job whose worker has not renewed its lease for this long is presumed dead and
+    re-queued (renewed every third of it)."""
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    """Attempts a job gets (a worker dying counts as one) before it fails as given up."""
+    redispatch_after_s: float = Field(default=60.0, ge=1.0, le=86_400.0)
+    """A job queued this long since its message was published gets its message again (a broker
+    restarted empty loses queued messages)."""
+    sweep_interval_s: float = Field(default=5.0, gt=0.0, le=600.0)
+    """How often the sweeper looks for expired leases and stale queued jobs."""
 
     @model_validator(mode="after")
     def _no_pacing_in_production(self) -> "EngineSettings":

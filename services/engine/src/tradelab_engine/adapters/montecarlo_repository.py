@@ -2,12 +2,14 @@
 makes is scoped to its owner.
 
 The table is the queue. Each job message is a turn to run one study: the consumer takes the most
-urgent queued study (lowest ``priority_rank``, then oldest) with ``FOR UPDATE SKIP LOCKED`` and
-records the message it took it on (``taken_on``). If the process dies, the message is redelivered
-and the next consumer resumes the study recorded against it, as a new ``attempt``; only the
-latest attempt may finish a study, so exactly one terminal event is published.
+urgent claimable study (lowest ``priority_rank``, then oldest) with ``FOR UPDATE SKIP LOCKED``, as
+a new ``attempt`` under a lease (the shared job lifecycle, ``lifecycle.store``). If the process
+dies, its lease expires and the study is taken again on the next turn (the sweeper publishes
+one); only the latest attempt may finish a study, and its terminal event is stored with its
+final state, so exactly one is published.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +27,7 @@ from tradelab_contracts.montecarlo import (
     MonteCarloSpec,
     Priority,
 )
+from tradelab_engine.lifecycle.store import Announce, Announcement, JobStore
 
 from .tables import monte_carlo
 
@@ -101,14 +104,18 @@ class StudyClaim:
 class MonteCarloRepository:
     """Reads and writes ``engine.monte_carlo``."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, jobs: JobStore) -> None:
         self._engine = engine
+        self.jobs = jobs
 
-    async def add(self, spec: MonteCarloSpec, now: datetime) -> MonteCarloInfo:
-        """Queue a study."""
-        stmt = sa.insert(monte_carlo).values(row_values(spec, now)).returning(monte_carlo)
-        async with self._engine.begin() as conn:
-            return _info((await conn.execute(stmt)).mappings().one())
+    async def add(self, spec: MonteCarloSpec, now: datetime, announce: Announce) -> MonteCarloInfo:
+        """Queue a study and store its job message in the same transaction."""
+        values = row_values(spec, now) | {"dispatched_at": now}
+        async with self.jobs.outbox.begin() as conn:
+            row = await conn.execute(sa.insert(monte_carlo).values(values).returning(monte_carlo))
+            created = row.mappings().one()
+            await self.jobs.store_event(conn, announce(created))
+            return _info(created)
 
     async def ensure(self, spec: MonteCarloSpec, now: datetime) -> None:
         """Queue a study known only from its job message (a no-op when the row exists)."""
@@ -147,40 +154,25 @@ class MonteCarloRepository:
             )
             return [_info(r) for r in rows.mappings()], int(total or 0)
 
-    async def take(self, message_id: UUID, worker: str, now: datetime) -> StudyClaim | None:
-        """Take the study to run on job message ``message_id``, as a new attempt.
-
-        The study already taken on this message, if still running (the message is redelivered
-        because its consumer died), else the most urgent queued study, else None.
-        """
-        claim = {"attempt": monte_carlo.c.attempt + 1, "worker": worker, "updated_at": now}
-        resume = (
-            sa.update(monte_carlo)
-            .where(
-                monte_carlo.c.taken_on == message_id,
-                monte_carlo.c.status == RunStatus.RUNNING.value,
-            )
-            .values(**claim)
-            .returning(monte_carlo)
-        )
+    async def take(self, worker: str, now: datetime) -> StudyClaim | None:
+        """Take the most urgent claimable study as a new attempt (None when none is)."""
+        t = monte_carlo
         most_urgent = (
-            sa.select(monte_carlo.c.id)
-            .where(monte_carlo.c.status == RunStatus.QUEUED.value)
-            .order_by(monte_carlo.c.priority_rank, monte_carlo.c.created_at, monte_carlo.c.id)
+            sa.select(t.c.id)
+            .where(self.jobs.claimable(now))
+            .order_by(t.c.priority_rank, t.c.created_at, t.c.id)
             .limit(1)
             .with_for_update(skip_locked=True)
             .scalar_subquery()
         )
-        start = (
-            sa.update(monte_carlo)
-            .where(monte_carlo.c.id == most_urgent, monte_carlo.c.status == RunStatus.QUEUED.value)
-            .values(**claim, status=RunStatus.RUNNING.value, taken_on=message_id, started_at=now)
-            .returning(monte_carlo)
+        stmt = (
+            sa.update(t)
+            .where(t.c.id == most_urgent)
+            .values(self.jobs.claim_values(worker, now))
+            .returning(t)
         )
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(resume)).mappings().first()
-            if row is None:
-                row = (await conn.execute(start)).mappings().first()
+        async with self.jobs.outbox.begin() as conn:
+            row = (await conn.execute(stmt)).mappings().first()
         if row is None:
             return None
         info = _info(row)
@@ -191,19 +183,8 @@ class MonteCarloRepository:
     ) -> int | None:
         """Record progress of the current attempt; return the event's sequence number, or None
         when the attempt no longer owns the study."""
-        stmt = (
-            sa.update(monte_carlo)
-            .where(
-                monte_carlo.c.id == study_id,
-                monte_carlo.c.attempt == attempt,
-                monte_carlo.c.status == RunStatus.RUNNING.value,
-            )
-            .values(progress=progress, simulations_done=done, event_seq=monte_carlo.c.event_seq + 1)
-            .returning(monte_carlo.c.event_seq)
-        )
-        async with self._engine.begin() as conn:
-            sequence: int | None = (await conn.execute(stmt)).scalar_one_or_none()
-        return sequence
+        values = {"progress": progress, "simulations_done": done}
+        return await self.jobs.progress(study_id, attempt, values)
 
     async def finish(
         self,
@@ -211,22 +192,14 @@ class MonteCarloRepository:
         attempt: int | None,
         values: dict[str, Any],
         now: datetime,
+        announce: Callable[[MonteCarloInfo], Announcement | None],
         *,
         statuses: tuple[str, ...] = ACTIVE,
     ) -> MonteCarloInfo | None:
-        """End a study in one of ``statuses`` (counting its final event); None if another
-        attempt owns it or it is in none of them. ``attempt`` None: whichever attempt."""
-        where = [monte_carlo.c.id == study_id, monte_carlo.c.status.in_(statuses)]
-        if attempt is not None:
-            where.append(monte_carlo.c.attempt == attempt)
-        stmt = (
-            sa.update(monte_carlo)
-            .where(*where)
-            .values(
-                **values, event_seq=monte_carlo.c.event_seq + 1, finished_at=now, updated_at=now
-            )
-            .returning(monte_carlo)
+        """End a study in one of ``statuses`` and store its terminal event in the same
+        transaction; None if another attempt owns it or it is in none of them. ``attempt``
+        None: whichever attempt."""
+        row = await self.jobs.finish(
+            study_id, attempt, values, now, lambda row: announce(_info(row)), statuses=statuses
         )
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(stmt)).mappings().first()
         return _info(row) if row is not None else None

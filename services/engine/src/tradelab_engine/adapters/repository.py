@@ -1,9 +1,12 @@
 """Backtest runs in PostgreSQL; every query is scoped to its owner.
 
-A run is claimed by bumping its ``attempt``; only the holder of the latest attempt may finish it,
-so a job redelivered after a crash (or a rebalance) completes exactly once.
+Claims, progress and endings go through the shared job lifecycle (``lifecycle.store``): a run is
+claimed by bumping its ``attempt`` under a lease, only the holder of the latest attempt may finish
+it, and its terminal event is stored in the same transaction, so it completes and is announced
+exactly once whatever the crashes and redeliveries.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradelab_contracts.engine import BacktestSummary, EngineOptions, FailureReason
 from tradelab_contracts.engine_rpc import ListBacktests, RunInfo, RunStatus
+from tradelab_engine.lifecycle.store import Announce, Announcement, JobStore
 
 from .tables import runs
 
@@ -56,14 +60,18 @@ class Claim:
 class RunRepository:
     """Reads and writes ``engine.runs``."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, jobs: JobStore) -> None:
         self._engine = engine
+        self.jobs = jobs
 
-    async def add(self, values: dict[str, Any]) -> RunInfo:
-        """Insert a run (queued, or completed when answered from the cache)."""
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(sa.insert(runs).values(values).returning(runs))).mappings()
-            return _info(row.one())
+    async def add(self, values: dict[str, Any], announce: Announce) -> RunInfo:
+        """Insert a run (queued, or completed when answered from the cache) and store the message
+        it implies (its job, or its completion) in the same transaction."""
+        async with self.jobs.outbox.begin() as conn:
+            stmt = sa.insert(runs).values(dispatched_at=values["created_at"], **values)
+            row = (await conn.execute(stmt.returning(runs))).mappings().one()
+            await self.jobs.store_event(conn, announce(row))
+            return _info(row)
 
     async def cached_result(self, cache_key: str) -> sa.RowMapping | None:
         """Return an original completed run with the same cache key, if any."""
@@ -112,21 +120,8 @@ class RunRepository:
             return [_info(r) for r in rows.mappings()], int(total or 0)
 
     async def claim(self, run_id: UUID, worker: str, now: datetime) -> Claim | None:
-        """Take a queued or running run (a redelivery after a crash) as a new attempt."""
-        stmt = (
-            sa.update(runs)
-            .where(runs.c.id == run_id, runs.c.status.in_(ACTIVE))
-            .values(
-                status=RunStatus.RUNNING.value,
-                attempt=runs.c.attempt + 1,
-                worker=worker,
-                started_at=now,
-                updated_at=now,
-            )
-            .returning(runs)
-        )
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(stmt)).mappings().first()
+        """Take a queued run, or one whose worker's lease expired, as a new attempt."""
+        row = await self.jobs.claim(run_id, worker, now)
         if row is None:
             return None
         return Claim(_info(row), row["attempt"], row["dataset_uri"], row["timeframe"])
@@ -134,32 +129,23 @@ class RunRepository:
     async def set_progress(self, run_id: UUID, attempt: int, progress: float) -> int | None:
         """Record progress of the current attempt; return the event's sequence number, or None
         when the attempt no longer owns the run (nothing to announce then)."""
-        stmt = (
-            sa.update(runs)
-            .where(runs.c.id == run_id, runs.c.attempt == attempt, runs.c.status.in_(ACTIVE))
-            .values(progress=progress, event_seq=runs.c.event_seq + 1)
-            .returning(runs.c.event_seq)
-        )
-        async with self._engine.begin() as conn:
-            sequence: int | None = (await conn.execute(stmt)).scalar_one_or_none()
-        return sequence
+        return await self.jobs.progress(run_id, attempt, {"progress": progress})
 
     async def finish(
-        self, run_id: UUID, attempt: int | None, values: dict[str, Any], now: datetime
+        self,
+        run_id: UUID,
+        attempt: int | None,
+        values: dict[str, Any],
+        now: datetime,
+        announce: Callable[[RunInfo], Announcement | None],
+        *,
+        statuses: tuple[str, ...] = ACTIVE,
     ) -> RunInfo | None:
-        """End an active run (counting its final event); None if another attempt owns it or it
-        already ended."""
-        where = [runs.c.id == run_id, runs.c.status.in_(ACTIVE)]
-        if attempt is not None:
-            where.append(runs.c.attempt == attempt)
-        stmt = (
-            sa.update(runs)
-            .where(*where)
-            .values(**values, event_seq=runs.c.event_seq + 1, finished_at=now, updated_at=now)
-            .returning(runs)
+        """End a run in one of ``statuses`` and store its terminal event in the same
+        transaction; None if another attempt owns it or it is in none of them."""
+        row = await self.jobs.finish(
+            run_id, attempt, values, now, lambda row: announce(_info(row)), statuses=statuses
         )
-        async with self._engine.begin() as conn:
-            row = (await conn.execute(stmt)).mappings().first()
         return _info(row) if row is not None else None
 
     async def delete(self, owner_id: UUID, run_id: UUID) -> tuple[RunInfo, bool] | None:

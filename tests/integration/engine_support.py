@@ -1,0 +1,55 @@
+"""What the engine's integration tests share: a recorder of everything the engine sends (published
+directly, or stored in its outbox and relayed) and a clock the test moves."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tradelab_contracts.base import Message
+from tradelab_contracts.registry import TOPIC_MESSAGES
+from tradelab_engine.adapters.tables import SCHEMA
+from tradelab_engine.lifecycle.kinds import BacktestJobs, MonteCarloJobs
+from tradelab_engine.lifecycle.store import JobStore, LeaseTerms
+from tradelab_runtime.outbox import Outbox, PendingEvent
+
+TERMS = LeaseTerms(lease_s=30, max_attempts=3, redispatch_after_s=60)
+
+
+@dataclass
+class MovingClock:
+    """A clock that stands still until the test moves it."""
+
+    current: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+class Recorder:
+    """Every message the engine sent, in order, whichever way it left."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.sent: list[tuple[str, Message]] = []
+        self.outbox = Outbox(engine, SCHEMA, self.relayed)
+        self.backtests = JobStore(BacktestJobs(), self.outbox, TERMS)
+        self.studies = JobStore(MonteCarloJobs(), self.outbox, TERMS)
+
+    async def publish(self, message: Message, topic: str, key: bytes) -> None:
+        self.sent.append((topic, message))
+
+    async def relayed(self, event: PendingEvent) -> None:
+        carried = TOPIC_MESSAGES[event.topic]
+        adapter = carried if isinstance(carried, TypeAdapter) else TypeAdapter(carried)
+        self.sent.append((event.topic, adapter.validate_json(event.payload)))
+
+    async def events(self, kind: type[Message]) -> list[Any]:
+        """Relay what the outbox holds, then return every message of ``kind`` sent so far."""
+        while await self.outbox.relay_once():
+            pass
+        return [m for _, m in self.sent if isinstance(m, kind)]
