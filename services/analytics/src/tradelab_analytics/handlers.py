@@ -1,20 +1,42 @@
 """Kafka subscribers of the analytics service: thin, they hand messages to ``service``."""
 
+from functools import partial
+
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
-from tradelab_contracts.analytics_rpc import ANALYTICS_REQUEST_ADAPTER, AnalyticsErrorCode
+from tradelab_contracts.analytics_rpc import (
+    ANALYTICS_REQUEST_ADAPTER,
+    AnalyticsErrorCode,
+    AnalyticsReply,
+    AnalyticsRequest,
+    CompareRuns,
+    GetAnalysis,
+    GetReport,
+    GetRolling,
+)
 from tradelab_contracts.engine import BacktestCompleted
 from tradelab_contracts.topics import ANALYTICS_REQUESTS, BACKTEST_COMPLETED
-from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
-from tradelab_runtime.logging import get_logger
+from tradelab_runtime.responder import Routes, serve_requests
 
 from . import service
 from .service import AnalyticsDeps
 
-log = get_logger(__name__)
+
+def request_routes(deps: AnalyticsDeps) -> Routes[AnalyticsRequest, AnalyticsReply]:
+    """Return what the analytics service answers: each request class and its use case."""
+    return Routes(
+        adapter=ANALYTICS_REQUEST_ADAPTER,
+        handlers={
+            GetAnalysis: partial(service.get_analysis, deps=deps),
+            GetReport: partial(service.get_report, deps=deps),
+            GetRolling: partial(service.get_rolling, deps=deps),
+            CompareRuns: partial(service.compare_runs, deps=deps),
+        },
+        internal_error=partial(
+            service.error_reply, code=AnalyticsErrorCode.INTERNAL, message="Internal error."
+        ),
+    )
 
 
 def register_handlers(broker: KafkaBroker, deps: AnalyticsDeps) -> None:
@@ -32,21 +54,4 @@ def register_handlers(broker: KafkaBroker, deps: AnalyticsDeps) -> None:
     async def on_completed(event: BacktestCompleted) -> None:
         await service.analyse_completed(event, deps)
 
-    @broker.subscriber(
-        ANALYTICS_REQUESTS,
-        group_id="analytics-rpc",
-        ack_policy=AckPolicy.ACK,
-        fetch_max_wait_ms=RPC_FETCH_MAX_WAIT_MS,
-    )
-    async def on_request(message: KafkaMessage) -> None:
-        try:
-            cmd = ANALYTICS_REQUEST_ADAPTER.validate_json(message.body)
-        except ValidationError as exc:
-            log.warning("dropping an unreadable analytics request", errors=exc.error_count())
-            return
-        try:
-            reply = await service.answer(cmd, deps)
-        except Exception:
-            log.exception("analytics request failed", kind=cmd.kind)
-            reply = service.error_reply(cmd, AnalyticsErrorCode.INTERNAL, "Internal error.")
-        await broker.publish(reply, cmd.reply_to, key=reply.request_id.bytes)
+    serve_requests(broker, request_routes(deps), topic=ANALYTICS_REQUESTS, group_id="analytics-rpc")

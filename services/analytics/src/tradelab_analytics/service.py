@@ -13,7 +13,6 @@ from tradelab_contracts.analytics_rpc import (
     AnalyticsError,
     AnalyticsErrorCode,
     AnalyticsReply,
-    AnalyticsRequest,
     CompareRuns,
     Comparison,
     GetAnalysis,
@@ -129,19 +128,6 @@ def _ok(cmd: Message, **fields: Any) -> AnalyticsReply:
     return AnalyticsReply(
         request_id=cmd.message_id, correlation_id=correlation_of(cmd), ok=True, **fields
     )
-
-
-async def answer(cmd: AnalyticsRequest, deps: AnalyticsDeps) -> AnalyticsReply:
-    """Dispatch one request to its use case."""
-    match cmd:
-        case GetAnalysis():
-            return await get_analysis(cmd, deps)
-        case GetReport():
-            return await get_report(cmd, deps)
-        case GetRolling():
-            return await get_rolling(cmd, deps)
-        case CompareRuns():
-            return await compare_runs(cmd, deps)
 
 
 async def get_analysis(cmd: GetAnalysis, deps: AnalyticsDeps) -> AnalyticsReply:

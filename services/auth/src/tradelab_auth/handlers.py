@@ -1,55 +1,24 @@
-"""Kafka subscriber of the auth service: parse the request, run its use case, publish the reply.
+"""Kafka subscriber of the auth service: each request class to its use case, the outcome to a
+reply.
 
-Requests carry passwords and tokens, so nothing here logs a request's fields: only its kind, id
-and, for a request that does not parse, where and why validation failed (never the input).
+Requests carry passwords and tokens, so nothing here logs a request's fields; the responder logs
+only a request's kind, id and, for one that does not parse, where and why (never the input).
 """
 
-import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
 
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from pydantic import ValidationError
 
 from tradelab_contracts.auth import AUTH_REQUEST_ADAPTER, AuthReply, AuthRequest
 from tradelab_contracts.base import correlation_of
-from tradelab_contracts.topics import AUTH_REQUESTS, AUTH_USER_REGISTERED, is_reply_topic
-from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
-from tradelab_runtime.logging import get_logger
+from tradelab_contracts.topics import AUTH_REQUESTS, AUTH_USER_REGISTERED
+from tradelab_runtime.responder import Handler, Routes, serve_requests
 
 from . import errors
-from .service import AuthDeps, Outcome, handle
+from .service import USE_CASES, AuthDeps, Outcome
 
 AUTH_GROUP = "auth"
-PUBLISH_TIMEOUT_S = 10.0
-"""Bound on one publish: a reply topic deleted by a stopped gateway would otherwise stall the
-consumer for the producer's whole metadata timeout."""
-log = get_logger(__name__)
-
-
-def parse_request(body: bytes) -> AuthRequest | None:
-    """Return the request in ``body``, or None (logged) when it cannot be answered."""
-    try:
-        cmd = AUTH_REQUEST_ADAPTER.validate_json(body)
-    except ValidationError as exc:
-        # include_input=False: the input may hold a password.
-        problems = [(e["loc"], e["type"]) for e in exc.errors(include_input=False)]
-        log.warning("dropping an auth request that does not parse", problems=problems)
-        return None
-    if not is_reply_topic(cmd.reply_to):
-        # Replies carry tokens: only a gateway's reply topic may receive them.
-        log.warning("dropping an auth request with a foreign reply topic", kind=cmd.kind)
-        return None
-    return cmd
-
-
-async def answer(cmd: AuthRequest, deps: AuthDeps) -> Outcome:
-    """Run ``cmd``; an unexpected failure is logged and answered ``internal``, never raised."""
-    try:
-        return await handle(cmd, deps)
-    except Exception:
-        log.exception("auth request failed", kind=cmd.kind, request_id=str(cmd.message_id))
-        return Outcome(error=errors.INTERNAL)
 
 
 def reply_to(cmd: AuthRequest, outcome: Outcome) -> AuthReply:
@@ -65,34 +34,47 @@ def reply_to(cmd: AuthRequest, outcome: Outcome) -> AuthReply:
     )
 
 
+def internal_error(cmd: AuthRequest) -> AuthReply:
+    """Return the reply to a request whose use case failed unexpectedly."""
+    return reply_to(cmd, Outcome(error=errors.INTERNAL))
+
+
+def answering(
+    use_case: Callable[[Any, AuthDeps], Awaitable[Outcome]], deps: AuthDeps, broker: KafkaBroker
+) -> Handler[AuthReply]:
+    """Return a handler that runs ``use_case``, publishes its events, then answers its outcome."""
+
+    async def run(cmd: AuthRequest) -> AuthReply:
+        outcome = await use_case(cmd, deps)
+        for event in outcome.events:
+            await broker.publish(event, AUTH_USER_REGISTERED, key=str(event.user_id).encode())
+        return reply_to(cmd, outcome)
+
+    return run
+
+
+def request_routes(deps: AuthDeps, broker: KafkaBroker) -> Routes[AuthRequest, AuthReply]:
+    """Return what the auth service answers: each request class and its use case."""
+    return Routes(
+        adapter=AUTH_REQUEST_ADAPTER,
+        handlers={kind: answering(use_case, deps, broker) for kind, use_case in USE_CASES.items()},
+        internal_error=internal_error,
+    )
+
+
 def register_auth_handler(broker: KafkaBroker, deps: AuthDeps) -> None:
     """Subscribe the auth request handler on ``broker``.
 
     All replicas share the consumer group ``auth``, so each request is answered once. Offsets are
-    committed after handling (``AckPolicy.ACK``), also when handling failed: a request that broke
-    once is not retried forever, and its sender already got an ``internal`` reply.
+    committed after handling, also when handling failed: a request that broke once is not retried
+    forever, and its sender already got an ``internal`` reply. One consumer per worker, partitions
+    split between them: argon2 runs in threads, so two logins hash at once on two cores while
+    offsets stay committed after handling.
     """
-
-    @broker.subscriber(
-        AUTH_REQUESTS,
+    serve_requests(
+        broker,
+        request_routes(deps, broker),
+        topic=AUTH_REQUESTS,
         group_id=AUTH_GROUP,
-        ack_policy=AckPolicy.ACK,
-        fetch_max_wait_ms=RPC_FETCH_MAX_WAIT_MS,
-        # One consumer per worker, partitions split between them: argon2 runs in threads, so two
-        # logins hash at once on two cores while offsets stay committed after handling.
         max_workers=deps.settings.request_workers,
     )
-    async def on_auth_request(message: KafkaMessage) -> None:
-        cmd = parse_request(message.body)
-        if cmd is None:
-            return
-        outcome = await answer(cmd, deps)
-        try:
-            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
-                for event in outcome.events:
-                    key = str(event.user_id).encode()
-                    await broker.publish(event, AUTH_USER_REGISTERED, key=key)
-                reply = reply_to(cmd, outcome)
-                await broker.publish(reply, cmd.reply_to, key=str(cmd.message_id).encode())
-        except TimeoutError:
-            log.warning("auth reply not delivered in time", kind=cmd.kind, topic=cmd.reply_to)

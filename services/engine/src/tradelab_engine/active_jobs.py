@@ -1,7 +1,7 @@
 """Every queued or running job of a user, of each kind, in one answer (a WebSocket's first view)."""
 
 import asyncio
-from typing import Any
+from functools import partial
 
 from tradelab_contracts.engine_rpc import (
     EngineReply,
@@ -9,6 +9,7 @@ from tradelab_contracts.engine_rpc import (
     ListBacktests,
     ListMonteCarlo,
 )
+from tradelab_runtime.responder import RequestHandlers
 
 from .montecarlo_service import MonteCarloDeps
 from .optimizations import OptimizationDeps
@@ -34,10 +35,8 @@ async def list_active_jobs(
     return reply(cmd, runs=runs, optimizations=searches, monte_carlos=studies)
 
 
-async def answer(
-    cmd: Any, deps: EngineDeps, opt: OptimizationDeps, mc: MonteCarloDeps
-) -> EngineReply | None:
-    """Answer ``ListActiveJobs``; None for any other request."""
-    if isinstance(cmd, ListActiveJobs):
-        return await list_active_jobs(cmd, deps, opt, mc)
-    return None
+def request_handlers(
+    deps: EngineDeps, opt: OptimizationDeps, mc: MonteCarloDeps
+) -> RequestHandlers[EngineReply]:
+    """Return the handler of ``ListActiveJobs``."""
+    return {ListActiveJobs: partial(list_active_jobs, deps=deps, opt=opt, mc=mc)}

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -59,6 +60,7 @@ from tradelab_contracts.topics import (
     OPTIMIZATION_REQUESTED,
 )
 from tradelab_runtime.logging import get_logger
+from tradelab_runtime.responder import RequestHandlers
 
 from .adapters.bars_loader import load_bars
 from .adapters.optimization_repository import ChunkStored, FoldTest, OptimizationRepository
@@ -617,24 +619,17 @@ def _read_curve(path: Any, max_points: int) -> dict[str, Any]:
     }
 
 
-async def answer(cmd: Any, deps: OptimizationDeps) -> EngineReply | None:
-    """Answer an optimisation request; None for any other request."""
-    match cmd:
-        case SubmitOptimization():
-            return await submit_optimization(cmd, deps)
-        case GetOptimization():
-            return await get_optimization(cmd, deps)
-        case ListOptimizations():
-            return await list_optimizations(cmd, deps)
-        case CancelOptimizationRequest():
-            return await cancel_optimization(cmd, deps)
-        case GetOptimizationResults():
-            return await get_results(cmd, deps)
-        case GetOptimizationHeatmap():
-            return await get_heatmap(cmd, deps)
-        case GetWalkForward():
-            return await get_walk_forward(cmd, deps)
-    return None
+def request_handlers(deps: OptimizationDeps) -> RequestHandlers[EngineReply]:
+    """Return the handler of each optimisation request."""
+    return {
+        SubmitOptimization: partial(submit_optimization, deps=deps),
+        GetOptimization: partial(get_optimization, deps=deps),
+        ListOptimizations: partial(list_optimizations, deps=deps),
+        CancelOptimizationRequest: partial(cancel_optimization, deps=deps),
+        GetOptimizationResults: partial(get_results, deps=deps),
+        GetOptimizationHeatmap: partial(get_heatmap, deps=deps),
+        GetWalkForward: partial(get_walk_forward, deps=deps),
+    }
 
 
 async def run_chunk(chunk: RunOptimizationChunk, deps: OptimizationDeps) -> None:

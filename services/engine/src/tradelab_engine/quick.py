@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 from pydantic import BaseModel, ValidationError
 
@@ -22,6 +23,7 @@ from tradelab_contracts.engine_rpc import (
     RunQuickBacktest,
 )
 from tradelab_runtime.logging import get_logger
+from tradelab_runtime.responder import RequestHandlers
 from tradelab_runtime.storage import LocalObjectStore
 
 from .adapters.bars_loader import load_bars
@@ -149,3 +151,8 @@ async def run_quick_backtest(cmd: RunQuickBacktest, deps: EngineDeps) -> EngineR
         duration_s=time.monotonic() - started,
     )
     return reply(cmd, quick=result)
+
+
+def request_handlers(deps: EngineDeps) -> RequestHandlers[EngineReply]:
+    """Return the handler of ``RunQuickBacktest``."""
+    return {RunQuickBacktest: partial(run_quick_backtest, deps=deps)}

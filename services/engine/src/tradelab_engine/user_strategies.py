@@ -1,6 +1,7 @@
 """Saved rule strategies over request/reply: save one under a name, delete it. Listing is part of
 ``service.list_strategies``; running one by name is ``strategy_resolution``."""
 
+from functools import partial
 from typing import Any
 
 from tradelab_contracts.engine_rpc import (
@@ -10,6 +11,7 @@ from tradelab_contracts.engine_rpc import (
     EngineErrorCode,
     EngineReply,
 )
+from tradelab_runtime.responder import RequestHandlers
 
 from .adapters.strategy_repository import (
     DuplicateStrategyError,
@@ -67,11 +69,9 @@ async def delete_strategy(cmd: DeleteStrategy, deps: EngineDeps) -> EngineReply:
     return reply(cmd, strategy=info)
 
 
-async def answer(cmd: Any, deps: EngineDeps) -> EngineReply | None:
-    """Answer a saved-strategy request; None for any other request."""
-    match cmd:
-        case CreateStrategy():
-            return await create_strategy(cmd, deps)
-        case DeleteStrategy():
-            return await delete_strategy(cmd, deps)
-    return None
+def request_handlers(deps: EngineDeps) -> RequestHandlers[EngineReply]:
+    """Return the handler of each saved-strategy request."""
+    return {
+        CreateStrategy: partial(create_strategy, deps=deps),
+        DeleteStrategy: partial(delete_strategy, deps=deps),
+    }

@@ -1,9 +1,12 @@
 """Use cases of the auth service: plain async functions taking their collaborators (`AuthDeps`).
 
-`handle` routes any `AuthRequest` to its use case.
+`USE_CASES` names the use case of each `AuthRequest` class; `handle` runs the one a request asks
+for.
 """
 
-from typing import assert_never
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
+from typing import Any
 
 from tradelab_contracts.auth import (
     AuthenticateUser,
@@ -20,6 +23,7 @@ from .common import AuthDeps, Outcome
 from .sessions import authenticate, refresh, revoke
 
 __all__ = [
+    "USE_CASES",
     "AuthDeps",
     "Outcome",
     "authenticate",
@@ -30,6 +34,19 @@ __all__ = [
     "register",
     "revoke",
 ]
+
+
+USE_CASES: Mapping[type[Any], Callable[[Any, AuthDeps], Awaitable[Outcome]]] = MappingProxyType(
+    {
+        RegisterUser: register,
+        AuthenticateUser: authenticate,
+        RefreshSession: refresh,
+        RevokeSession: revoke,
+        GetUser: get_user,
+        GetPublicKeys: get_public_keys,
+    }
+)
+"""The use case of each request class."""
 
 
 async def handle(cmd: AuthRequest, deps: AuthDeps) -> Outcome:
@@ -47,18 +64,4 @@ async def handle(cmd: AuthRequest, deps: AuthDeps) -> Outcome:
     Outcome
         What to answer, and which events to publish.
     """
-    match cmd:
-        case RegisterUser():
-            return await register(cmd, deps)
-        case AuthenticateUser():
-            return await authenticate(cmd, deps)
-        case RefreshSession():
-            return await refresh(cmd, deps)
-        case RevokeSession():
-            return await revoke(cmd, deps)
-        case GetUser():
-            return await get_user(cmd, deps)
-        case GetPublicKeys():
-            return await get_public_keys(cmd, deps)
-        case _:
-            assert_never(cmd)
+    return await USE_CASES[type(cmd)](cmd, deps)
