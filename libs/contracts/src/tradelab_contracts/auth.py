@@ -1,4 +1,4 @@
-"""Auth request/reply over Kafka, and the user-registered event.
+"""Auth request/reply over Kafka, and the user-registered and user-deleted events.
 
 A gateway publishes an `AuthRequest` on ``auth.rpc.request.v1`` with ``reply_to`` set to its own
 reply topic (`tradelab_contracts.topics.reply_topic`); the auth service answers with an `AuthReply`
@@ -74,6 +74,15 @@ class GetUser(AuthCommand):
     user_id: UUID = Field(description="Id of the user.")
 
 
+class DeleteUser(AuthCommand):
+    """Delete a user account; every service then erases what the user owns (`UserDeleted`)."""
+
+    kind: Literal["delete_user"] = Field(
+        default="delete_user", description="Request discriminator."
+    )
+    user_id: UUID = Field(description="Id of the user to delete (the caller).")
+
+
 class GetPublicKeys(AuthCommand):
     """List the public keys that verify access tokens (the JWKS)."""
 
@@ -83,7 +92,13 @@ class GetPublicKeys(AuthCommand):
 
 
 AuthRequest: TypeAlias = Annotated[
-    RegisterUser | AuthenticateUser | RefreshSession | RevokeSession | GetUser | GetPublicKeys,
+    RegisterUser
+    | AuthenticateUser
+    | RefreshSession
+    | RevokeSession
+    | GetUser
+    | GetPublicKeys
+    | DeleteUser,
     Field(discriminator="kind"),
 ]
 """Any auth request, told apart by its ``kind``."""
@@ -95,6 +110,7 @@ AUTH_REQUEST_TYPES: tuple[type[AuthCommand], ...] = (
     RevokeSession,
     GetUser,
     GetPublicKeys,
+    DeleteUser,
 )
 """The members of `AuthRequest`, in the same order."""
 
@@ -178,3 +194,9 @@ class UserRegistered(Event):
 
     user_id: UUID = Field(description="Id of the new user.")
     email: Email = Field(description="E-mail address of the new user.")
+
+
+class UserDeleted(Event):
+    """A user account was deleted; each service erases the user's rows and files, idempotently."""
+
+    user_id: UUID = Field(description="Id of the deleted user.")

@@ -208,3 +208,11 @@ class BacktestCancelled(Event):
     )
     run_id: UUID = Field(description="Id of the backtest run.")
     owner_id: UUID = Field(description="Id of the requesting user.")
+
+
+class BacktestDeleted(Event):
+    """A finished backtest was deleted by its owner; whatever other services keep of it goes."""
+
+    run_id: UUID = Field(description="Id of the deleted backtest run.")
+    owner_id: UUID = Field(description="Id of the owning user.")
+    dataset_id: UUID = Field(description="Id of the dataset the run used.")

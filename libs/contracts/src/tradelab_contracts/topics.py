@@ -21,6 +21,7 @@ SYSTEM_DEAD_LETTERED = "system.message.dead-lettered.v1"
 
 AUTH_REQUESTS = "auth.rpc.request.v1"
 AUTH_USER_REGISTERED = "auth.user.registered.v1"
+AUTH_USER_DELETED = "auth.user.deleted.v1"
 
 DATASETS_REQUESTS = "datasets.rpc.request.v1"
 DATASET_UPLOADED = "datasets.dataset.uploaded.v1"
@@ -35,6 +36,7 @@ BACKTEST_COMPLETED = "engine.backtest.completed.v1"
 BACKTEST_FAILED = "engine.backtest.failed.v1"
 BACKTEST_CANCEL_REQUESTED = "engine.backtest.cancel-requested.v1"
 BACKTEST_CANCELLED = "engine.backtest.cancelled.v1"
+BACKTEST_DELETED = "engine.backtest.deleted.v1"
 
 OPTIMIZATION_REQUESTED = "engine.optimization.requested.v1"
 OPTIMIZATION_CHUNK_REQUESTED = "engine.optimization.chunk-requested.v1"
@@ -81,6 +83,9 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(SYSTEM_DEAD_LETTERED, _LOW, "Messages a consumer gave up on after its retries."),
     TopicSpec(AUTH_REQUESTS, _JOBS, "Auth commands from gateways; replies go to reply topics."),
     TopicSpec(AUTH_USER_REGISTERED, _LOW, "A user account was created."),
+    TopicSpec(
+        AUTH_USER_DELETED, _LOW, "A user account was deleted; every service erases its data."
+    ),
     TopicSpec(DATASETS_REQUESTS, _JOBS, "Dataset queries from gateways; replies to reply topics."),
     TopicSpec(DATASET_UPLOADED, _JOBS, "A raw file was stored and awaits ingestion."),
     TopicSpec(DATASET_INGESTED, _LOW, "A dataset was validated, normalised and stored as Parquet."),
@@ -93,6 +98,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(BACKTEST_FAILED, _LOW, "Backtests that ended in error."),
     TopicSpec(BACKTEST_CANCEL_REQUESTED, _LOW, "Requests to cancel a running backtest."),
     TopicSpec(BACKTEST_CANCELLED, _LOW, "Backtests stopped on request."),
+    TopicSpec(BACKTEST_DELETED, _LOW, "A finished backtest was deleted; analytics drops its data."),
     TopicSpec(OPTIMIZATION_REQUESTED, _JOBS, "Optimisation jobs for the coordinator."),
     TopicSpec(OPTIMIZATION_CHUNK_REQUESTED, _CHUNKS, "Batches of combinations to evaluate."),
     TopicSpec(OPTIMIZATION_CHUNK_COMPLETED, _CHUNKS, "Metrics of an evaluated batch."),
