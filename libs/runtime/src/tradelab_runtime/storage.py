@@ -70,6 +70,30 @@ class LocalObjectStore:
         """Remove an object (a missing one is fine: deletes are retried)."""
         self.path(uri).unlink(missing_ok=True)
 
+    def delete_tree(self, prefix: str, keep: frozenset[str] = frozenset()) -> int:
+        """Remove every object under ``prefix`` except the URIs in ``keep``; return how many.
+
+        What a job's earlier attempts wrote before they died is removed this way once the job's
+        own files are recorded, so no orphan is left behind.
+        """
+        root = self._path(prefix)
+        if not root.is_dir():
+            return 0
+        kept = {self.path(uri) for uri in keep}
+        removed = 0
+        for path in sorted(root.rglob("*"), reverse=True):  # files before their directories
+            if path in kept:
+                continue
+            if path.is_dir():
+                if not any(path.iterdir()):
+                    path.rmdir()
+            else:
+                path.unlink(missing_ok=True)
+                removed += 1
+        if not any(root.iterdir()):
+            root.rmdir()
+        return removed
+
     def scratch_dir(self) -> Path:
         """A directory for temporary files on the store's file system (cheap final rename)."""
         scratch = self.root / ".scratch"

@@ -21,9 +21,11 @@ from tradelab_contracts.base import Event
 from tradelab_contracts.topics import SYSTEM_DEAD_LETTERED, TopicSpec
 from tradelab_devstack.kafka import KafkaBroker as BrokerInfo
 from tradelab_devstack.ports import free_port
+from tradelab_runtime import admin
 from tradelab_runtime.consumers import RetryPolicy, work_subscriber
 from tradelab_runtime.dead_letters import (
     DeadLetters,
+    Letter,
     create_dead_letters_table,
     list_dead_letters,
     replay_dead_letter,
@@ -224,6 +226,37 @@ async def test_failing_messages_are_retried_then_parked_and_can_be_replayed(
         assert [p.id for p in await list_dead_letters(engine, SCHEMA)] == [parked[0].id]
     finally:
         await outbox.stop()
+
+
+async def test_an_operator_lists_and_replays_dead_letters_with_tradelab_admin(
+    engine: AsyncEngine,
+    database_url: str,
+    topic: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def never(_: PendingEvent) -> None:
+        raise AssertionError("nothing is published in this test")
+
+    outbox = Outbox(engine, SCHEMA, never)
+    letter = Letter(topic, 2, 41, b"k", Noted(n=7).model_dump_json().encode(), None)
+    await DeadLetters("relaytest", outbox).park(letter, "OSError: disk full", 4)
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    (parked,) = await list_dead_letters(engine, SCHEMA)
+
+    assert await admin.run(["dead-letters", "list", "--schema", SCHEMA]) == 0
+    listed = capsys.readouterr().out
+    assert f"{parked.id}" in listed
+    assert f"attempts=4  {topic}[2]@41  OSError: disk full" in listed
+
+    assert await admin.run(["dead-letters", "replay", "--schema", SCHEMA, str(parked.id)]) == 0
+    assert await admin.run(["dead-letters", "replay", "--schema", SCHEMA, str(parked.id)]) == 1
+    assert await list_dead_letters(engine, SCHEMA) == []
+    async with engine.connect() as conn:
+        stored = (await conn.execute(sa.text("SELECT topic, payload FROM relaytest.outbox"))).all()
+    # The DeadLettered announcement, then the original message on its own topic again.
+    assert [row.topic for row in stored] == [SYSTEM_DEAD_LETTERED, topic]
+    assert stored[1].payload == letter.payload
 
 
 async def _until(probe: Callable[[], bool], what: str, deadline_s: float = 20) -> None:

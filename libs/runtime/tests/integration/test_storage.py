@@ -33,3 +33,29 @@ def test_delete_of_a_missing_object_is_fine(tmp_path: Path) -> None:
     store.delete(uri)
     store.delete(uri)
     assert not store.path(uri).exists()
+
+
+def test_delete_tree_removes_what_earlier_attempts_left_and_keeps_the_recorded_files(
+    tmp_path: Path,
+) -> None:
+    store = LocalObjectStore(tmp_path / "objects")
+    uris = {}
+    for key in ("run/a1/equity.parquet", "run/a1/trades.parquet", "run/a2/equity.parquet"):
+        source = tmp_path / "f"
+        source.write_bytes(key.encode())
+        uris[key] = store.put_file(key, source)
+    other = tmp_path / "g"
+    other.write_bytes(b"x")
+    neighbour = store.put_file("runner/a1/equity.parquet", other)
+
+    kept = frozenset({uris["run/a2/equity.parquet"]})
+    assert store.delete_tree("run", keep=kept) == 2
+    assert sorted(p.relative_to(store.root).as_posix() for p in store.root.rglob("*.parquet")) == [
+        "run/a2/equity.parquet",
+        "runner/a1/equity.parquet",
+    ]
+    assert not (store.root / "run" / "a1").exists()
+    assert store.path(neighbour).read_bytes() == b"x"
+    assert store.delete_tree("run") == 1
+    assert not (store.root / "run").exists()
+    assert store.delete_tree("never-written") == 0

@@ -205,7 +205,10 @@ async def _completed(
     duration_s: float,
     deps: EngineDeps,
 ) -> None:
-    prefix = f"backtests/{job.owner_id}/{job.run_id}/{uuid.uuid4().hex[:8]}"
+    # One folder per attempt: a late attempt never overwrites (or, refused, deletes) the files
+    # the winning attempt recorded.
+    run_dir = f"backtests/{job.owner_id}/{job.run_id}"
+    prefix = f"{run_dir}/a{claim.attempt}"
     scratch = deps.store.scratch_dir()
     equity_tmp, trades_tmp = (
         scratch / f"{uuid.uuid4()}.parquet",
@@ -259,6 +262,9 @@ async def _completed(
         # Another attempt owns the run now (or it was cancelled): our files are nobody's.
         deps.store.delete(equity_uri)
         deps.store.delete(trades_uri)
+        return
+    # Files an earlier attempt wrote before its worker died are nobody's either.
+    deps.store.delete_tree(run_dir, keep=frozenset({equity_uri, trades_uri}))
 
 
 async def _failed(

@@ -195,7 +195,8 @@ async def _completed(
     await asyncio.to_thread(
         write_outcomes, scratch, outcomes.final_equity, outcomes.max_drawdown, results.initial_cash
     )
-    key = f"montecarlo/{info.owner_id}/{info.id}/{uuid.uuid4().hex[:8]}/outcomes.parquet"
+    study_dir = f"montecarlo/{info.owner_id}/{info.id}"
+    key = f"{study_dir}/a{claim.attempt}/outcomes.parquet"  # one folder per attempt
     results_uri = store.put_file(key, scratch)
     values = {
         "status": RunStatus.COMPLETED.value,
@@ -215,6 +216,9 @@ async def _completed(
     now = deps.engine.clock.now()
     if await deps.repo.finish(info.id, claim.attempt, values, now, completed) is None:
         store.delete(results_uri)  # another attempt owns the study now: the file is nobody's
+        return
+    # What an earlier attempt wrote before its worker died is nobody's either.
+    store.delete_tree(study_dir, keep=frozenset({results_uri}))
 
 
 def _completed_event(
