@@ -33,6 +33,12 @@ E2E_ENV = {
     "ENGINE_CHUNK_PAUSE_S": "0.1",
     # Small optimisation chunks (each also paused 0.1 s) so a grid spans many chunks.
     "ENGINE_OPTIMIZATION_CHUNK_SIZE": "20",
+    # Short leases and sweeps so a killed engine's job is taken over within seconds, and quick
+    # retries so a failing message is parked quickly.
+    "ENGINE_LEASE_S": "4",
+    "ENGINE_SWEEP_INTERVAL_S": "1",
+    "ENGINE_REDISPATCH_AFTER_S": "15",
+    "RETRY_FIRST_DELAY_S": "0.2",
     # Short WebSocket timers so the close codes are reached quickly.
     "GATEWAY_WS_AUTH_TIMEOUT_S": "2",
     "GATEWAY_WS_PING_INTERVAL_S": "1",
