@@ -182,6 +182,9 @@ async def get_rolling(cmd: GetRolling, deps: AnalyticsDeps) -> AnalyticsReply:
         return error_reply(cmd, AnalyticsErrorCode.NOT_FOUND, "No analysis for this run yet.")
     if info.equity_uri is None:
         return error_reply(cmd, AnalyticsErrorCode.NOT_READY, "This run has no stored curve.")
+    if not deps.store.path(info.equity_uri).exists():
+        # The engine deleted the run (and its files); the cascade erases this analysis next.
+        return error_reply(cmd, AnalyticsErrorCode.NOT_FOUND, "No such backtest.")
     series = await asyncio.to_thread(rolling_of, info, cmd.window, deps.store)
     return _ok(cmd, rolling=RollingSeries.model_validate(series))
 

@@ -6,6 +6,7 @@ from tradelab_runtime.clock import Clock
 from tradelab_runtime.logging import get_logger
 from tradelab_runtime.service_app import build_service_app, create_runtime
 
+from .adapters.erasure import SqlAccountEraser
 from .adapters.repository import SqlAuthStore
 from .adapters.tables import SCHEMA
 from .domain.hashing import HashingParams, PasswordHashing
@@ -54,7 +55,12 @@ def build_app(settings: AuthSettings, *, clock: Clock | None = None) -> FastAPI:
             parallelism=settings.argon2_parallelism,
         )
     )
-    deps = AuthDeps(SqlAuthStore(runtime.engine), runtime.clock, keys, hashing, settings)
+    # Account deletions store their UserDeleted event with the delete (the outbox).
+    outbox = runtime.outbox or runtime.use_outbox(SCHEMA)
+    eraser = SqlAccountEraser(runtime.engine, outbox)
+    deps = AuthDeps(
+        SqlAuthStore(runtime.engine), runtime.clock, keys, hashing, settings, eraser=eraser
+    )
     register_auth_handler(runtime.broker, deps)
 
     async def warn_about_ephemeral_key() -> None:

@@ -18,6 +18,9 @@ from .adapters.optimization_repository import OptimizationRepository
 from .adapters.repository import RunRepository
 from .adapters.strategy_repository import StrategyRepository
 from .adapters.tables import SCHEMA
+from .cascades.handlers import register_cascade_handlers
+from .cascades.repository import CascadeRepository
+from .cascades.service import CascadeDeps
 from .domain.simulate import compile_kernels
 from .domain.sweep import compile_sweep_kernels
 from .handlers import register_handlers
@@ -83,6 +86,8 @@ def build_app(settings: EngineSettings) -> FastAPI:
     register_handlers(
         broker, deps, settings.instance_id, optimization_deps, montecarlo_deps, letters, policy
     )
+    cascades = CascadeDeps(mc=montecarlo_deps, rows=CascadeRepository(runtime.database(), outbox))
+    register_cascade_handlers(broker, cascades, letters, policy)
     sweeper = Sweeper([backtest_jobs, study_jobs], runtime.clock, settings.sweep_interval_s)
 
     async def compile_before_ready() -> None:

@@ -14,6 +14,7 @@ from tradelab_contracts.base import Message, correlation_of
 from tradelab_contracts.engine import (
     BacktestCancelled,
     BacktestCompleted,
+    BacktestDeleted,
     BacktestSummary,
     CancelBacktest,
     EngineOptions,
@@ -37,6 +38,7 @@ from tradelab_contracts.topics import (
     BACKTEST_CANCEL_REQUESTED,
     BACKTEST_CANCELLED,
     BACKTEST_COMPLETED,
+    BACKTEST_DELETED,
     BACKTEST_REQUESTED,
 )
 from tradelab_runtime.clock import Clock
@@ -285,7 +287,18 @@ async def cancel_backtest(cmd: CancelBacktestRequest, deps: EngineDeps) -> Engin
 
 async def delete_backtest(cmd: DeleteBacktest, deps: EngineDeps) -> EngineReply:
     """Delete a finished run and, when no cached copy uses them, its result files."""
-    deleted = await deps.repo.delete(cmd.owner_id, cmd.run_id)
+
+    def deleted_event(info: RunInfo) -> Announcement:
+        # Stored with the delete, so analytics always hears of it and drops what it keeps.
+        event = BacktestDeleted(
+            run_id=info.id,
+            owner_id=info.owner_id,
+            dataset_id=info.dataset_id,
+            correlation_id=correlation_of(cmd),
+        )
+        return event, BACKTEST_DELETED, info.id.bytes
+
+    deleted = await deps.repo.delete(cmd.owner_id, cmd.run_id, deleted_event)
     if deleted is None:
         info = await deps.repo.get(cmd.owner_id, cmd.run_id)
         if info is None:

@@ -11,6 +11,7 @@ from typing import Any
 from tradelab_contracts.auth import (
     AuthenticateUser,
     AuthRequest,
+    DeleteUser,
     GetPublicKeys,
     GetUser,
     RefreshSession,
@@ -20,6 +21,7 @@ from tradelab_contracts.auth import (
 
 from .accounts import get_public_keys, get_user, register
 from .common import AuthDeps, Outcome
+from .erasure import delete_account
 from .sessions import authenticate, refresh, revoke
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "AuthDeps",
     "Outcome",
     "authenticate",
+    "delete_account",
     "get_public_keys",
     "get_user",
     "handle",
@@ -44,6 +47,7 @@ USE_CASES: Mapping[type[Any], Callable[[Any, AuthDeps], Awaitable[Outcome]]] = M
         RevokeSession: revoke,
         GetUser: get_user,
         GetPublicKeys: get_public_keys,
+        DeleteUser: delete_account,
     }
 )
 """The use case of each request class."""

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
 from tradelab_auth.domain.hashing import PasswordHashing
@@ -14,6 +15,9 @@ from tradelab_auth.ports import AuthStore, AuthTx
 from tradelab_auth.settings import AuthSettings
 from tradelab_contracts.auth import AuthError, PublicJwk, TokenPair, UserInfo, UserRegistered
 from tradelab_runtime.clock import Clock
+
+if TYPE_CHECKING:
+    from .erasure import AccountEraser
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +36,8 @@ class AuthDeps:
         Hashes and verifies passwords (CPU-heavy: call it through ``asyncio.to_thread``).
     settings
         Token lifetimes, issuer, audience and throttle limits.
+    eraser
+        Deletes accounts with their `UserDeleted` event.
     """
 
     store: AuthStore
@@ -39,6 +45,8 @@ class AuthDeps:
     keys: KeyRing
     hashing: PasswordHashing
     settings: AuthSettings
+    eraser: "AccountEraser | None" = None
+    """Deletes accounts (``DeleteUser``); None where a test needs none."""
 
     @property
     def token_policy(self) -> TokenPolicy:

@@ -148,8 +148,11 @@ class RunRepository:
         )
         return _info(row) if row is not None else None
 
-    async def delete(self, owner_id: UUID, run_id: UUID) -> tuple[RunInfo, bool] | None:
-        """Delete the owner's finished run; say whether its result files are now unused."""
+    async def delete(
+        self, owner_id: UUID, run_id: UUID, announce: Callable[[RunInfo], Announcement]
+    ) -> tuple[RunInfo, bool] | None:
+        """Delete the owner's finished run and store its deletion event in the same transaction;
+        say whether its result files are now unused."""
         stmt = (
             sa.delete(runs)
             .where(
@@ -159,11 +162,12 @@ class RunRepository:
             )
             .returning(runs)
         )
-        async with self._engine.begin() as conn:
+        async with self.jobs.outbox.begin() as conn:
             row = (await conn.execute(stmt)).mappings().first()
             if row is None:
                 return None
             info = _info(row)
+            await self.jobs.store_event(conn, announce(info))
             unused = info.equity_uri is not None and not await _referenced(conn, info.equity_uri)
         return info, unused
 

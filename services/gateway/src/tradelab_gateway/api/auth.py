@@ -7,6 +7,7 @@ from tradelab_contracts.auth import (
     AuthenticateUser,
     AuthErrorCode,
     AuthReply,
+    DeleteUser,
     GetUser,
     RefreshSession,
     RegisterUser,
@@ -123,6 +124,13 @@ def auth_router() -> APIRouter:
         if reply.user is None:
             raise ProblemError(404, "User not found.")
         return UserPublic(**reply.user.model_dump(mode="json"))
+
+    @router.delete("/me", status_code=204)
+    async def delete_me(user: CurrentUser, client: AuthClient, settings: Settings) -> Response:
+        """Delete the account; every service then erases what it owns, files included."""
+        command = DeleteUser(user_id=user.user_id, reply_to=client.reply_topic)
+        await _ask(client, command, settings.retry_after_s)
+        return Response(status_code=204)
 
     return router
 

@@ -1,0 +1,29 @@
+"""Deleting stored analyses when their run or their owner is deleted."""
+
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .tables import analyses
+
+
+class AnalysisEraser:
+    """Deletes rows of ``analytics.analyses`` by run or by owner (each a no-op the second time)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def delete_run(self, owner_id: UUID, run_id: UUID) -> int:
+        """Delete the owner's analysis of ``run_id``; return how many rows went (0 or 1)."""
+        stmt = sa.delete(analyses).where(
+            analyses.c.run_id == run_id, analyses.c.owner_id == owner_id
+        )
+        async with self._engine.begin() as conn:
+            return (await conn.execute(stmt)).rowcount
+
+    async def delete_owner(self, owner_id: UUID) -> int:
+        """Delete every analysis of ``owner_id``; return how many rows went."""
+        stmt = sa.delete(analyses).where(analyses.c.owner_id == owner_id)
+        async with self._engine.begin() as conn:
+            return (await conn.execute(stmt)).rowcount

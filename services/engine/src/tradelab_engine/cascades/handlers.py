@@ -1,0 +1,39 @@
+"""Subscribers of the cascades, under the failure policy every work consumer follows."""
+
+from functools import partial
+
+from faststream.kafka import KafkaBroker
+
+from tradelab_contracts.auth import UserDeleted
+from tradelab_contracts.datasets import DatasetDeleted
+from tradelab_contracts.topics import AUTH_USER_DELETED, DATASET_DELETED
+from tradelab_runtime.consumers import RetryPolicy, work_subscriber
+from tradelab_runtime.dead_letters import DeadLetters
+
+from .service import CascadeDeps, erase_owner, stop_jobs_on_dataset
+
+GROUP = "engine-cascades"
+
+
+def register_cascade_handlers(
+    broker: KafkaBroker, deps: CascadeDeps, letters: DeadLetters, policy: RetryPolicy
+) -> None:
+    """Subscribe the engine to deleted datasets and deleted users (one group for all replicas)."""
+    work_subscriber(
+        broker,
+        DATASET_DELETED,
+        group_id=GROUP,
+        model=DatasetDeleted,
+        handle=partial(stop_jobs_on_dataset, deps=deps),
+        dead_letters=letters,
+        policy=policy,
+    )
+    work_subscriber(
+        broker,
+        AUTH_USER_DELETED,
+        group_id=GROUP,
+        model=UserDeleted,
+        handle=partial(erase_owner, deps=deps),
+        dead_letters=letters,
+        policy=policy,
+    )
