@@ -5,11 +5,15 @@ import asyncio
 from fastapi import FastAPI
 
 from tradelab_contracts.base import Message
-from tradelab_runtime.service_app import build_service_app, create_runtime
+from tradelab_runtime.consumers import RetryPolicy
+from tradelab_runtime.dead_letters import DeadLetters
+from tradelab_runtime.service_app import Runtime, build_service_app, create_runtime
 from tradelab_runtime.storage import LocalObjectStore
 
+from .adapters.erasure import DatasetEraser
 from .adapters.repository import DatasetRepository
 from .adapters.tables import SCHEMA
+from .erasure import ErasureDeps, register_erasures
 from .handlers import register_handlers
 from .service import Deps
 from .settings import DatasetsSettings
@@ -33,4 +37,18 @@ def build_app(settings: DatasetsSettings) -> FastAPI:
         quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
     )
     register_handlers(broker, deps)
+    register_cascades(runtime, settings, deps.store)
     return build_service_app(runtime, migrations=(MIGRATIONS, SCHEMA))
+
+
+def register_cascades(
+    runtime: Runtime, settings: DatasetsSettings, store: LocalObjectStore
+) -> None:
+    """Erase a deleted user's datasets and files (``erasure``)."""
+    outbox = runtime.outbox or runtime.use_outbox(SCHEMA)
+    letters = DeadLetters(settings.service_name, outbox)
+    policy = RetryPolicy(
+        max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s
+    )
+    deps = ErasureDeps(rows=DatasetEraser(runtime.database()), store=store)
+    register_erasures(runtime.broker, deps, letters, policy)
