@@ -4,7 +4,6 @@ import asyncio
 
 from fastapi import FastAPI
 
-from tradelab_contracts.base import Message
 from tradelab_runtime.consumers import RetryPolicy
 from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.service_app import Runtime, build_service_app, create_runtime
@@ -17,6 +16,7 @@ from .erasure import ErasureDeps, register_erasures
 from .handlers import register_handlers
 from .service import Deps
 from .settings import DatasetsSettings
+from .sweeper import RedriveTerms, Sweeper
 
 MIGRATIONS = "tradelab_datasets:migrations"
 
@@ -24,19 +24,23 @@ MIGRATIONS = "tradelab_datasets:migrations"
 def build_app(settings: DatasetsSettings) -> FastAPI:
     """Assemble the datasets service: consumers over PostgreSQL and the object store."""
     runtime = create_runtime(settings)
-    broker = runtime.broker
-
-    async def publish(message: Message, topic: str, key: bytes) -> None:
-        await broker.publish(message, topic, key=key)
-
+    outbox = runtime.use_outbox(SCHEMA)
     deps = Deps(
-        repo=DatasetRepository(runtime.database()),
+        repo=DatasetRepository(runtime.database(), outbox),
         store=LocalObjectStore.from_url(settings.object_store_url),
-        publish=publish,
         clock=runtime.clock,
         quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
     )
-    register_handlers(broker, deps)
+    policy = RetryPolicy(
+        max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s
+    )
+    register_handlers(runtime.broker, deps, DeadLetters(settings.service_name, outbox), policy)
+    terms = RedriveTerms(
+        redrive_after_s=settings.pending_redrive_s, max_redrives=settings.pending_max_redrives
+    )
+    sweeper = Sweeper(deps, terms, settings.sweep_interval_s)
+    runtime.on_startup.append(sweeper.start)
+    runtime.on_shutdown.append(sweeper.stop)
     register_cascades(runtime, settings, deps.store)
     return build_service_app(runtime, migrations=(MIGRATIONS, SCHEMA))
 

@@ -2,7 +2,6 @@
 
 from functools import partial
 
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from tradelab_contracts.datasets import DatasetUploaded
@@ -19,6 +18,8 @@ from tradelab_contracts.datasets_rpc import (
     RegisterUpload,
 )
 from tradelab_contracts.topics import DATASET_UPLOADED, DATASETS_REQUESTS
+from tradelab_runtime.consumers import RetryPolicy, work_subscriber
+from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.responder import Routes, serve_requests
 
 from . import service
@@ -50,15 +51,22 @@ def request_routes(deps: Deps) -> Routes[DatasetsRequest, DatasetsReply]:
     )
 
 
-def register_handlers(broker: KafkaBroker, deps: Deps) -> None:
+def register_handlers(
+    broker: KafkaBroker, deps: Deps, letters: DeadLetters, policy: RetryPolicy
+) -> None:
     """Subscribe the service's consumers (one group shared by all replicas)."""
     serve_requests(broker, request_routes(deps), topic=DATASETS_REQUESTS, group_id=GROUP)
 
-    # Commit after handling: a replica that dies mid-ingestion leaves the event to another one.
-    # "earliest": a partition with no committed offset yet is read from its start, so an upload
-    # announced before the group first joined, or redelivered after a crash, is never skipped.
-    @broker.subscriber(
-        DATASET_UPLOADED, group_id=GROUP, ack_policy=AckPolicy.ACK, auto_offset_reset="earliest"
+    # Committed after the ingestion ends, under the failure policy: a replica that dies mid-way
+    # leaves the upload to another one; one that keeps failing (the store or the database is
+    # away) is retried, then parked as a dead letter, and the pending sweeper announces the
+    # upload again later.
+    work_subscriber(
+        broker,
+        DATASET_UPLOADED,
+        group_id=GROUP,
+        model=DatasetUploaded,
+        handle=partial(service.ingest, deps=deps),
+        dead_letters=letters,
+        policy=policy,
     )
-    async def on_uploaded(event: DatasetUploaded) -> None:
-        await service.ingest(event, deps)

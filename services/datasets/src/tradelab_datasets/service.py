@@ -3,7 +3,6 @@
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,13 +39,12 @@ from tradelab_runtime.clock import Clock
 from tradelab_runtime.logging import get_logger
 from tradelab_runtime.storage import LocalObjectStore
 
-from .adapters.repository import DatasetRepository
+from .adapters.repository import Announcement, DatasetRepository
 from .domain.errors import IngestError
 from .domain.ingest import IngestResult, ingest_file
 from .domain.preview import preview
 from .domain.storage_format import write_parquet
 
-Publish = Callable[[Message, str, bytes], Awaitable[None]]
 log = get_logger(__name__)
 
 
@@ -55,8 +53,8 @@ class Deps:
     """What the use cases need from the outside world."""
 
     repo: DatasetRepository
+    """Datasets, and the outbox every event of theirs leaves through."""
     store: LocalObjectStore
-    publish: Publish
     clock: Clock
     quick_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     """Quick uploads normalised at once; more wait (a big file takes a lot of memory)."""
@@ -88,16 +86,24 @@ async def register_upload(cmd: RegisterUpload, deps: Deps) -> DatasetsReply:
         declared=cmd.declared,
         correlation_id=correlation_of(cmd),
     )
-    info, created = await deps.repo.add_pending(upload, deps.clock.now())
-    if created:
-        await deps.publish(upload, DATASET_UPLOADED, cmd.dataset_id.bytes)
-    else:
+    info, created = await deps.repo.add_pending(upload, deps.clock.now(), announce_upload(upload))
+    if not created:
         deps.store.delete(cmd.storage_uri)  # the earlier upload already holds these bytes
     return _reply(cmd, ok=True, dataset=info, created=created)
 
 
+def announce_upload(upload: DatasetUploaded) -> Announcement:
+    """The announcement that asks for ``upload``'s ingestion (the first, or again)."""
+    return upload, DATASET_UPLOADED, upload.dataset_id.bytes
+
+
 async def ingest(event: DatasetUploaded, deps: Deps) -> None:
-    """Validate, normalise and store an uploaded file; a redelivered event is a no-op."""
+    """Validate, normalise and store an uploaded file; a redelivered event is a no-op.
+
+    A file that cannot be ingested is rejected with its reason. Trouble with the database or the
+    object store raises: the consumer retries, then parks the message, and the pending sweeper
+    announces the upload again later (``sweeper``), until it gives up and rejects the dataset.
+    """
     if await deps.repo.raw_uri(event.dataset_id) is None:
         return  # already ingested or rejected, or deleted meanwhile
     try:
@@ -107,7 +113,10 @@ async def ingest(event: DatasetUploaded, deps: Deps) -> None:
         await _reject(event, exc.reason, exc.message, deps)
     except FileNotFoundError:
         await _reject(event, DatasetRejectReason.INTERNAL, "The uploaded file was lost.", deps)
+    except OSError:
+        raise  # the store failed to read: transient, retried
     except Exception:
+        # The same bytes fail the same way: retrying would not help.
         log.exception("ingestion failed", dataset_id=str(event.dataset_id))
         message = "The file could not be processed because of an internal error."
         await _reject(event, DatasetRejectReason.INTERNAL, message, deps)
@@ -122,6 +131,19 @@ async def _accept(event: DatasetUploaded, result: IngestResult, deps: Deps) -> N
     # Content-addressed: datasets with the same normalised content share one file.
     key = f"datasets/{event.owner_id}/{result.content_sha256}.parquet"
     storage_uri = deps.store.put_file(key, scratch)
+    ingested = DatasetIngested(
+        dataset_id=event.dataset_id,
+        owner_id=event.owner_id,
+        storage_uri=storage_uri,
+        content_sha256=result.content_sha256,
+        rows=result.rows,
+        start=result.start,
+        end=result.end,
+        timeframe=result.timeframe,
+        columns=result.columns,
+        quality_score=result.quality.score,
+        correlation_id=correlation_of(event),
+    )
     info = await deps.repo.finish(
         event.dataset_id,
         {
@@ -137,25 +159,10 @@ async def _accept(event: DatasetUploaded, result: IngestResult, deps: Deps) -> N
             "quality": result.quality.to_dict(),
         },
         deps.clock.now(),
+        (ingested, DATASET_INGESTED, event.dataset_id.bytes),
     )
-    if info is None:  # deleted while we worked: leave nothing behind
-        if not await deps.repo.is_referenced(storage_uri):
-            deps.store.delete(storage_uri)
-        return
-    ingested = DatasetIngested(
-        dataset_id=event.dataset_id,
-        owner_id=event.owner_id,
-        storage_uri=storage_uri,
-        content_sha256=result.content_sha256,
-        rows=result.rows,
-        start=result.start,
-        end=result.end,
-        timeframe=result.timeframe,
-        columns=result.columns,
-        quality_score=result.quality.score,
-        correlation_id=correlation_of(event),
-    )
-    await deps.publish(ingested, DATASET_INGESTED, event.dataset_id.bytes)
+    if info is None and not await deps.repo.is_referenced(storage_uri):
+        deps.store.delete(storage_uri)  # deleted or rejected while we worked: leave nothing
 
 
 async def _reject(
@@ -166,8 +173,6 @@ async def _reject(
         "reject_reason": reason.value,
         "reject_message": message[:2048],
     }
-    if await deps.repo.finish(event.dataset_id, values, deps.clock.now()) is None:
-        return
     rejected = DatasetRejected(
         dataset_id=event.dataset_id,
         owner_id=event.owner_id,
@@ -175,7 +180,23 @@ async def _reject(
         message=message[:2048],
         correlation_id=correlation_of(event),
     )
-    await deps.publish(rejected, DATASET_REJECTED, event.dataset_id.bytes)
+    announce = (rejected, DATASET_REJECTED, event.dataset_id.bytes)
+    await deps.repo.finish(event.dataset_id, values, deps.clock.now(), announce)
+
+
+def gave_up_message(announcements: int) -> str:
+    """What a user reads about a dataset whose ingestion never finished."""
+    return (
+        f"The file was handed to ingestion {announcements} times and never finished (the "
+        "datasets service kept failing or stopping on it); upload it again."
+    )
+
+
+async def give_up(upload: DatasetUploaded, announcements: int, deps: Deps) -> None:
+    """Reject a dataset whose ingestion never finished and remove its raw file."""
+    message = gave_up_message(announcements)
+    await _reject(upload, DatasetRejectReason.INTERNAL, message, deps)
+    deps.store.delete(upload.storage_uri)
 
 
 async def list_datasets(cmd: ListDatasets, deps: Deps) -> DatasetsReply:
@@ -205,17 +226,17 @@ async def preview_dataset(cmd: PreviewDataset, deps: Deps) -> DatasetsReply:
 
 async def delete_dataset(cmd: DeleteDataset, deps: Deps) -> DatasetsReply:
     """Delete the owner's dataset, its files, and announce it."""
-    deleted = await deps.repo.delete(cmd.owner_id, cmd.dataset_id)
+    event = DatasetDeleted(
+        dataset_id=cmd.dataset_id, owner_id=cmd.owner_id, correlation_id=correlation_of(cmd)
+    )
+    announce = (event, DATASET_DELETED, cmd.dataset_id.bytes)
+    deleted = await deps.repo.delete(cmd.owner_id, cmd.dataset_id, announce)
     if deleted is None:
         return error_reply(cmd, DatasetsErrorCode.NOT_FOUND, "No such dataset.")
     if deleted.raw_uri:
         deps.store.delete(deleted.raw_uri)
     if deleted.parquet_unused and deleted.info.storage_uri:
         deps.store.delete(deleted.info.storage_uri)
-    event = DatasetDeleted(
-        dataset_id=cmd.dataset_id, owner_id=cmd.owner_id, correlation_id=correlation_of(cmd)
-    )
-    await deps.publish(event, DATASET_DELETED, cmd.dataset_id.bytes)
     return _reply(cmd, ok=True, dataset=deleted.info)
 
 

@@ -19,3 +19,19 @@ class DatasetsSettings(ServiceSettings):
         le=64,
         description="Quick-backtest uploads normalised at once by this process; more wait.",
     )
+    pending_redrive_s: float = Field(
+        default=60.0,
+        ge=1.0,
+        le=86_400.0,
+        description="A dataset pending this long since its upload was announced is announced "
+        "again (a broker restarted empty lost the message).",
+    )
+    pending_max_redrives: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        description="Announcements again before a still-pending dataset is rejected.",
+    )
+    sweep_interval_s: float = Field(
+        default=10.0, gt=0.0, le=600.0, description="How often pending datasets are looked at."
+    )

@@ -6,7 +6,6 @@ from typing import Any, cast
 import polars as pl
 import pytest
 
-from tradelab_contracts.base import Message
 from tradelab_contracts.datasets import DatasetDeclaration, DatasetRejectReason
 from tradelab_contracts.datasets_rpc import DatasetsErrorCode, NormaliseQuickUpload
 from tradelab_datasets.domain import IngestError, ingest_file
@@ -18,12 +17,10 @@ from .conftest import WriteUpload
 
 
 def deps(root: Path) -> Deps:
-    async def publish(message: Message, topic: str, key: bytes) -> None:
-        raise AssertionError("a quick upload publishes nothing")
-
-    # The repository is never touched: a quick upload registers no dataset.
+    # The repository (and its outbox) is never touched: a quick upload registers and announces
+    # nothing.
     store = LocalObjectStore(root)
-    return Deps(repo=cast(Any, None), store=store, publish=publish, clock=SystemClock())
+    return Deps(repo=cast(Any, None), store=store, clock=SystemClock())
 
 
 def stored(store: LocalObjectStore, source: Path | bytes) -> Path:

@@ -1,5 +1,11 @@
-"""Dataset metadata in PostgreSQL; every query is scoped to its owner."""
+"""Dataset metadata in PostgreSQL; every query is scoped to its owner.
 
+Every write that an event announces stores the event in the service's outbox in the same
+transaction (tradelab_runtime.outbox): no dataset changes without its event, and no event goes out
+for a change that did not commit.
+"""
+
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -9,10 +15,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tradelab_contracts.datasets import DatasetRejectReason, DatasetUploaded
+from tradelab_contracts.base import Message
+from tradelab_contracts.datasets import DatasetDeclaration, DatasetRejectReason, DatasetUploaded
 from tradelab_contracts.datasets_rpc import DatasetInfo, DatasetStatus, ListDatasets
+from tradelab_runtime.outbox import Outbox
 
 from .tables import datasets
+
+Announcement = tuple[Message, str, bytes]
+"""An event with its topic and key, stored with the write it announces."""
+PENDING = DatasetStatus.PENDING.value
 
 
 def _info(row: sa.RowMapping) -> DatasetInfo:
@@ -41,6 +53,30 @@ def _info(row: sa.RowMapping) -> DatasetInfo:
     )
 
 
+def uploaded_of(row: sa.RowMapping) -> DatasetUploaded:
+    """Rebuild the upload announcement of a pending dataset from its row."""
+    return DatasetUploaded(
+        dataset_id=row["id"],
+        owner_id=row["owner_id"],
+        storage_uri=row["raw_uri"],
+        filename=row["filename"],
+        size_bytes=row["size_bytes"],
+        raw_sha256=row["raw_sha256"],
+        declared=DatasetDeclaration.model_validate(row["declared"]),
+        correlation_id=row["correlation_id"],
+    )
+
+
+@dataclass(frozen=True)
+class StalePending:
+    """What one look at the datasets pending too long did."""
+
+    redriven: int
+    """Datasets whose upload was announced again."""
+    exhausted: list[DatasetUploaded]
+    """Datasets announced again too often already: to be rejected."""
+
+
 @dataclass(frozen=True)
 class DeletedDataset:
     """A deleted dataset and the files that may now be removed."""
@@ -53,11 +89,19 @@ class DeletedDataset:
 class DatasetRepository:
     """Reads and writes ``datasets.datasets``."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, outbox: Outbox) -> None:
         self._engine = engine
+        self.outbox = outbox
 
-    async def add_pending(self, upload: DatasetUploaded, now: datetime) -> tuple[DatasetInfo, bool]:
-        """Insert a pending dataset; return it and True, or the owner's same-bytes one and False."""
+    async def _announce(self, conn: AsyncConnection, announcement: Announcement) -> None:
+        message, topic, key = announcement
+        await self.outbox.add(conn, message, topic, key)
+
+    async def add_pending(
+        self, upload: DatasetUploaded, now: datetime, announce: Announcement
+    ) -> tuple[DatasetInfo, bool]:
+        """Insert a pending dataset and store ``announce`` with it; return it and True, or the
+        owner's same-bytes one and False (nothing announced)."""
         declared = upload.declared
         values: dict[str, Any] = {
             "id": upload.dataset_id,
@@ -73,11 +117,14 @@ class DatasetRepository:
             "raw_uri": upload.storage_uri,
             "created_at": now,
             "updated_at": now,
+            "correlation_id": upload.correlation_id,
+            "dispatched_at": now,
         }
         stmt = insert(datasets).values(values).on_conflict_do_nothing().returning(datasets)
-        async with self._engine.begin() as conn:
+        async with self.outbox.begin() as conn:
             row = (await conn.execute(stmt)).mappings().first()
             if row is not None:
+                await self._announce(conn, announce)
                 return _info(row), True
             existing = await conn.execute(
                 sa.select(datasets).where(
@@ -125,30 +172,79 @@ class DatasetRepository:
             return [_info(r) for r in rows.mappings()], int(total or 0)
 
     async def finish(
-        self, dataset_id: UUID, values: dict[str, Any], now: datetime
+        self, dataset_id: UUID, values: dict[str, Any], now: datetime, announce: Announcement
     ) -> DatasetInfo | None:
-        """Move a pending dataset to ready or rejected; None if it is no longer pending."""
+        """Move a pending dataset to ready or rejected and store ``announce`` with it; None (and
+        nothing announced) if it is no longer pending."""
         stmt = (
             sa.update(datasets)
-            .where(datasets.c.id == dataset_id, datasets.c.status == DatasetStatus.PENDING.value)
+            .where(datasets.c.id == dataset_id, datasets.c.status == PENDING)
             .values(**values, raw_uri=None, updated_at=now)
             .returning(datasets)
         )
-        async with self._engine.begin() as conn:
+        async with self.outbox.begin() as conn:
             row = (await conn.execute(stmt)).mappings().first()
+            if row is not None:
+                await self._announce(conn, announce)
         return _info(row) if row is not None else None
 
-    async def delete(self, owner_id: UUID, dataset_id: UUID) -> DeletedDataset | None:
-        """Delete the owner's dataset; say which of its files nothing references any more."""
+    async def redrive_stale(
+        self,
+        before: datetime,
+        now: datetime,
+        max_redrives: int,
+        announce: Callable[[DatasetUploaded], Announcement],
+        batch: int = 100,
+    ) -> StalePending | None:
+        """Announce again the upload of each dataset pending since before ``before``, unless it
+        was announced again ``max_redrives`` times already (then it is returned, to be rejected).
+
+        One replica at a time (an advisory lock); None when another one holds it.
+        """
+        t = datasets
+        async with self.outbox.begin() as conn:
+            lock = sa.func.pg_try_advisory_xact_lock(sa.func.hashtext(f"sweep:{t.fullname}"))
+            if not await conn.scalar(sa.select(lock)):
+                return None
+            stale = sa.or_(t.c.dispatched_at.is_(None), t.c.dispatched_at < before)
+            rows = await conn.execute(
+                sa.select(t)
+                .where(t.c.status == PENDING, stale)
+                .order_by(t.c.dispatched_at)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+            redriven, exhausted = 0, []
+            for row in rows.mappings().all():
+                upload = uploaded_of(row)
+                again = row["redrives"] < max_redrives
+                await conn.execute(
+                    sa.update(t)
+                    .where(t.c.id == row["id"])
+                    .values(dispatched_at=now, redrives=t.c.redrives + int(again))
+                )
+                if again:
+                    await self._announce(conn, announce(upload))
+                    redriven += 1
+                else:
+                    exhausted.append(upload)
+            return StalePending(redriven, exhausted)
+
+    async def delete(
+        self, owner_id: UUID, dataset_id: UUID, announce: Announcement
+    ) -> DeletedDataset | None:
+        """Delete the owner's dataset and store ``announce`` with it; say which of its files
+        nothing references any more."""
         stmt = (
             sa.delete(datasets)
             .where(datasets.c.id == dataset_id, datasets.c.owner_id == owner_id)
             .returning(datasets)
         )
-        async with self._engine.begin() as conn:
+        async with self.outbox.begin() as conn:
             row = (await conn.execute(stmt)).mappings().first()
             if row is None:
                 return None
+            await self._announce(conn, announce)
             info = _info(row)
             parquet_unused = info.storage_uri is not None and not await self._referenced(
                 conn, info.storage_uri

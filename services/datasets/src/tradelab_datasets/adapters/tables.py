@@ -34,10 +34,19 @@ datasets = sa.Table(
     sa.Column("reject_message", sa.Text()),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("correlation_id", sa.Uuid()),
+    # When the upload was last announced for ingestion, and how often it was announced again.
+    sa.Column("dispatched_at", sa.DateTime(timezone=True)),
+    sa.Column("redrives", sa.Integer(), nullable=False, server_default="0"),
     # The same bytes uploaded twice by one user are one dataset.
     sa.UniqueConstraint("owner_id", "raw_sha256", name="uq_datasets_owner_raw_sha256"),
     sa.Index("ix_datasets_owner_created", "owner_id", sa.text("created_at DESC")),
     sa.Index("ix_datasets_owner_symbol", "owner_id", "symbol"),
     sa.Index("ix_datasets_owner_timeframe", "owner_id", "timeframe"),
     sa.Index("ix_datasets_storage_uri", "storage_uri"),
+    sa.Index(
+        "ix_datasets_pending_dispatched",
+        "dispatched_at",
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
 )
