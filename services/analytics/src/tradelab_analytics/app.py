@@ -2,7 +2,6 @@
 
 from fastapi import FastAPI
 
-from tradelab_contracts.base import Message
 from tradelab_runtime.consumers import RetryPolicy
 from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.service_app import Runtime, build_service_app, create_runtime
@@ -22,19 +21,17 @@ MIGRATIONS = "tradelab_analytics:migrations"
 def build_app(settings: AnalyticsSettings) -> FastAPI:
     """Assemble the analytics service: a consumer of completed runs over PostgreSQL."""
     runtime = create_runtime(settings)
-    broker = runtime.broker
-
-    async def publish(message: Message, topic: str, key: bytes) -> None:
-        await broker.publish(message, topic, key=key)
-
+    outbox = runtime.use_outbox(SCHEMA)
     deps = AnalyticsDeps(
-        repo=AnalysisRepository(runtime.database()),
+        repo=AnalysisRepository(runtime.database(), outbox),
         store=LocalObjectStore.from_url(settings.object_store_url),
-        publish=publish,
         clock=runtime.clock,
         rolling_window=settings.rolling_window,
     )
-    register_handlers(broker, deps)
+    policy = RetryPolicy(
+        max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s
+    )
+    register_handlers(runtime.broker, deps, DeadLetters(settings.service_name, outbox), policy)
     register_cascades(runtime, settings, deps.store)
     return build_service_app(runtime, migrations=(MIGRATIONS, SCHEMA))
 

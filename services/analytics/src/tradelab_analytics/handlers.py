@@ -2,7 +2,6 @@
 
 from functools import partial
 
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from tradelab_contracts.analytics_rpc import (
@@ -17,6 +16,8 @@ from tradelab_contracts.analytics_rpc import (
 )
 from tradelab_contracts.engine import BacktestCompleted
 from tradelab_contracts.topics import ANALYTICS_REQUESTS, BACKTEST_COMPLETED
+from tradelab_runtime.consumers import RetryPolicy, work_subscriber
+from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.responder import Routes, serve_requests
 
 from . import service
@@ -39,19 +40,21 @@ def request_routes(deps: AnalyticsDeps) -> Routes[AnalyticsRequest, AnalyticsRep
     )
 
 
-def register_handlers(broker: KafkaBroker, deps: AnalyticsDeps) -> None:
+def register_handlers(
+    broker: KafkaBroker, deps: AnalyticsDeps, letters: DeadLetters, policy: RetryPolicy
+) -> None:
     """Subscribe the service's consumers (groups shared by all replicas)."""
-
-    # Committed after the analysis is stored: a replica that dies mid-way leaves it to another.
-    # "earliest": a partition with no committed offset yet is read from its start, so an event
-    # published before the group first joined, or redelivered after a crash, is never skipped.
-    @broker.subscriber(
+    # Committed after the analysis is stored, under the failure policy: a replica that dies
+    # mid-way leaves it to another; an analysis that keeps failing is retried, then parked as a
+    # dead letter, never committed unnoticed.
+    work_subscriber(
+        broker,
         BACKTEST_COMPLETED,
         group_id="analytics",
-        ack_policy=AckPolicy.ACK,
-        auto_offset_reset="earliest",
+        model=BacktestCompleted,
+        handle=partial(service.analyse_completed, deps=deps),
+        dead_letters=letters,
+        policy=policy,
     )
-    async def on_completed(event: BacktestCompleted) -> None:
-        await service.analyse_completed(event, deps)
 
     serve_requests(broker, request_routes(deps), topic=ANALYTICS_REQUESTS, group_id="analytics-rpc")

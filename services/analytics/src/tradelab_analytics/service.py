@@ -1,7 +1,6 @@
 """Use cases of the analytics service: analyse a completed backtest, answer queries."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,16 +38,14 @@ from .domain.compare import NormalisedCurve, compare_figure
 from .domain.report import render_report
 from .domain.run_analysis import RunAnalysis, analyse_run, rolling_series
 
-Publish = Callable[[Message, str, bytes], Awaitable[None]]
-
 
 @dataclass(frozen=True)
 class AnalyticsDeps:
     """What the use cases need from the outside world."""
 
     repo: AnalysisRepository
+    """Analyses, and the outbox their events leave through."""
     store: LocalObjectStore
-    publish: Publish
     clock: Clock
     rolling_window: int = 126
 
@@ -74,7 +71,11 @@ def analyse_files(
 
 
 async def analyse_completed(event: BacktestCompleted, deps: AnalyticsDeps) -> None:
-    """Analyse a completed run once; a redelivered event changes nothing."""
+    """Analyse a completed run once; a redelivered event changes nothing.
+
+    A failure raises: the consumer retries, then parks the event as a dead letter (announced on
+    the dead-letter topic, replayable by an operator).
+    """
     if await deps.repo.get(event.owner_id, event.run_id) is not None:
         return  # analysed already: a redelivery
     analysis = await asyncio.to_thread(
@@ -91,7 +92,13 @@ async def analyse_completed(event: BacktestCompleted, deps: AnalyticsDeps) -> No
         f"{_prefix(event.owner_id, event.run_id)}/charts.json",
         analysis.charts,
     )
-    stored = await deps.repo.add(
+    ready = ReportReady(
+        run_id=event.run_id,
+        owner_id=event.owner_id,
+        metrics=analysis.metrics,
+        correlation_id=correlation_of(event),
+    )
+    await deps.repo.add(
         {
             "run_id": event.run_id,
             "owner_id": event.owner_id,
@@ -108,16 +115,9 @@ async def analyse_completed(event: BacktestCompleted, deps: AnalyticsDeps) -> No
             "equity_uri": event.equity_uri,
             "initial_cash": event.options.initial_cash,
             "created_at": deps.clock.now(),
-        }
+        },
+        (ready, REPORT_READY, event.run_id.bytes),
     )
-    if stored:
-        ready = ReportReady(
-            run_id=event.run_id,
-            owner_id=event.owner_id,
-            metrics=analysis.metrics,
-            correlation_id=correlation_of(event),
-        )
-        await deps.publish(ready, REPORT_READY, event.run_id.bytes)
 
 
 def _prefix(owner_id: UUID, run_id: UUID) -> str:

@@ -1,4 +1,8 @@
-"""Stored analyses in PostgreSQL; reads are scoped to the owner."""
+"""Stored analyses in PostgreSQL; reads are scoped to the owner.
+
+An analysis is stored with its event in the service's outbox, in one transaction
+(tradelab_runtime.outbox): no analysis without its announcement, none announced twice.
+"""
 
 from typing import Any
 from uuid import UUID
@@ -8,10 +12,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradelab_contracts.analytics_rpc import AnalysisInfo
+from tradelab_contracts.base import Message
+from tradelab_runtime.outbox import Outbox
 
 from .tables import analyses
 
 INFO_COLUMNS = tuple(AnalysisInfo.model_fields)
+Announcement = tuple[Message, str, bytes]
+"""An event with its topic and key, stored with the write it announces."""
 
 
 def _info(row: sa.RowMapping) -> AnalysisInfo:
@@ -21,14 +29,20 @@ def _info(row: sa.RowMapping) -> AnalysisInfo:
 class AnalysisRepository:
     """Reads and writes ``analytics.analyses``."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, outbox: Outbox) -> None:
         self._engine = engine
+        self.outbox = outbox
 
-    async def add(self, values: dict[str, Any]) -> bool:
-        """Store an analysis; False when the run was analysed already (a redelivery)."""
+    async def add(self, values: dict[str, Any], announce: Announcement) -> bool:
+        """Store an analysis and ``announce`` with it; False (nothing announced) when the run
+        was analysed already (a redelivery)."""
         stmt = insert(analyses).values(values).on_conflict_do_nothing().returning(analyses.c.run_id)
-        async with self._engine.begin() as conn:
-            return (await conn.execute(stmt)).first() is not None
+        async with self.outbox.begin() as conn:
+            if (await conn.execute(stmt)).first() is None:
+                return False
+            message, topic, key = announce
+            await self.outbox.add(conn, message, topic, key)
+            return True
 
     async def get(self, owner_id: UUID, run_id: UUID) -> AnalysisInfo | None:
         """Return the owner's analysis of ``run_id``, or None."""
