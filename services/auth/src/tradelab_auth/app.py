@@ -59,7 +59,7 @@ def build_app(settings: AuthSettings, *, clock: Clock | None = None) -> FastAPI:
     outbox = runtime.outbox or runtime.use_outbox(SCHEMA)
     eraser = SqlAccountEraser(runtime.engine, outbox)
     deps = AuthDeps(
-        SqlAuthStore(runtime.engine), runtime.clock, keys, hashing, settings, eraser=eraser
+        SqlAuthStore(runtime.engine, outbox), runtime.clock, keys, hashing, settings, eraser=eraser
     )
     register_auth_handler(runtime.broker, deps)
 

@@ -12,7 +12,7 @@ from faststream.kafka import KafkaBroker
 
 from tradelab_contracts.auth import AUTH_REQUEST_ADAPTER, AuthReply, AuthRequest
 from tradelab_contracts.base import correlation_of
-from tradelab_contracts.topics import AUTH_REQUESTS, AUTH_USER_REGISTERED
+from tradelab_contracts.topics import AUTH_REQUESTS
 from tradelab_runtime.responder import Handler, Routes, serve_requests
 
 from . import errors
@@ -40,24 +40,22 @@ def internal_error(cmd: AuthRequest) -> AuthReply:
 
 
 def answering(
-    use_case: Callable[[Any, AuthDeps], Awaitable[Outcome]], deps: AuthDeps, broker: KafkaBroker
+    use_case: Callable[[Any, AuthDeps], Awaitable[Outcome]], deps: AuthDeps
 ) -> Handler[AuthReply]:
-    """Return a handler that runs ``use_case``, publishes its events, then answers its outcome."""
+    """Return a handler that runs ``use_case`` and answers its outcome (its events are in the
+    outbox already, stored with the change they announce)."""
 
     async def run(cmd: AuthRequest) -> AuthReply:
-        outcome = await use_case(cmd, deps)
-        for event in outcome.events:
-            await broker.publish(event, AUTH_USER_REGISTERED, key=str(event.user_id).encode())
-        return reply_to(cmd, outcome)
+        return reply_to(cmd, await use_case(cmd, deps))
 
     return run
 
 
-def request_routes(deps: AuthDeps, broker: KafkaBroker) -> Routes[AuthRequest, AuthReply]:
+def request_routes(deps: AuthDeps) -> Routes[AuthRequest, AuthReply]:
     """Return what the auth service answers: each request class and its use case."""
     return Routes(
         adapter=AUTH_REQUEST_ADAPTER,
-        handlers={kind: answering(use_case, deps, broker) for kind, use_case in USE_CASES.items()},
+        handlers={kind: answering(use_case, deps) for kind, use_case in USE_CASES.items()},
         internal_error=internal_error,
     )
 
@@ -73,7 +71,7 @@ def register_auth_handler(broker: KafkaBroker, deps: AuthDeps) -> None:
     """
     serve_requests(
         broker,
-        request_routes(deps, broker),
+        request_routes(deps),
         topic=AUTH_REQUESTS,
         group_id=AUTH_GROUP,
         max_workers=deps.settings.request_workers,

@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from tradelab_contracts.base import Message
+
 from .domain.refresh import RefreshToken
 from .domain.users import User
 
@@ -59,6 +61,10 @@ class AuthTx(Protocol):
 
     async def purge_failures(self, before: datetime) -> None:
         """Delete failures older than ``before`` (outside every window)."""
+        ...
+
+    async def announce(self, message: Message, topic: str, key: bytes) -> None:
+        """Store an event that is published once (and only if) this transaction commits."""
         ...
 
 

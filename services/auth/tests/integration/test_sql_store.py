@@ -23,10 +23,12 @@ from tradelab_contracts.auth import (
     RefreshSession,
     RegisterUser,
     TokenPair,
+    UserRegistered,
 )
-from tradelab_contracts.topics import reply_topic
+from tradelab_contracts.topics import AUTH_USER_REGISTERED, reply_topic
 from tradelab_runtime.clock import SystemClock
 from tradelab_runtime.migrations import upgrade_to_head
+from tradelab_runtime.outbox import Outbox, PendingEvent, outbox_table
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +50,12 @@ def deps(engine: AsyncEngine) -> AuthDeps:
         {"environment": "test", "throttle_max_failures_per_email": 3, **FAST_ARGON2}
     )
     hashing = PasswordHashing(HashingParams(time_cost=1, memory_cost=8192, parallelism=1))
-    return AuthDeps(SqlAuthStore(engine), SystemClock(), KeyRing.generate(), hashing, settings)
+    store = SqlAuthStore(engine, Outbox(engine, SCHEMA, publish_nothing))
+    return AuthDeps(store, SystemClock(), KeyRing.generate(), hashing, settings)
+
+
+async def publish_nothing(event: PendingEvent) -> None:
+    raise AssertionError("these tests never relay the outbox")
 
 
 async def sign_up(deps: AuthDeps, email: str) -> TokenPair:
@@ -69,6 +76,8 @@ async def test_migration_creates_the_auth_tables(engine: AsyncEngine) -> None:
             "users",
             "refresh_tokens",
             "login_failures",
+            "outbox",
+            "dead_letters",
         }
 
 
@@ -110,6 +119,13 @@ async def test_concurrent_registrations_of_one_email_create_one_account(
     async with engine.connect() as conn:
         count = await conn.scalar(sa.text("SELECT count(*) FROM auth.users"))
     assert count == 1
+    # The winner's event was stored with its account; the losers' transactions left nothing.
+    async with engine.connect() as conn:
+        outbox = outbox_table(SCHEMA)
+        rows = (await conn.execute(sa.select(outbox.c.topic, outbox.c.payload))).all()
+    [(topic, payload)] = rows
+    assert topic == AUTH_USER_REGISTERED
+    assert UserRegistered.model_validate_json(payload).email == "bob@example.org"
 
 
 @pytest.mark.asyncio

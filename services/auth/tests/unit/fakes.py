@@ -13,6 +13,7 @@ from tradelab_auth.domain.refresh import RefreshToken
 from tradelab_auth.domain.users import EmailAlreadyRegisteredError, User
 from tradelab_auth.service import AuthDeps
 from tradelab_auth.settings import AuthSettings
+from tradelab_contracts.base import Message
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 FAST_HASHING = HashingParams(time_cost=1, memory_cost=8192, parallelism=1)
@@ -36,6 +37,8 @@ class Tables:
     users: dict[UUID, User] = field(default_factory=dict)
     tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
     failures: list[tuple[str, datetime]] = field(default_factory=list)
+    announced: list[tuple[Message, str, bytes]] = field(default_factory=list)
+    """The outbox: events with their topic and key, kept only if their transaction commits."""
 
 
 class FakeTx:
@@ -84,6 +87,9 @@ class FakeTx:
 
     async def purge_failures(self, before: datetime) -> None:
         self.t.failures = [(k, at) for k, at in self.t.failures if at >= before]
+
+    async def announce(self, message: Message, topic: str, key: bytes) -> None:
+        self.t.announced.append((message, topic, key))
 
 
 class FakeStore:

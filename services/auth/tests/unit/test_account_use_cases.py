@@ -13,8 +13,9 @@ from tradelab_contracts.auth import (
     GetPublicKeys,
     GetUser,
     RegisterUser,
+    UserRegistered,
 )
-from tradelab_contracts.topics import reply_topic
+from tradelab_contracts.topics import AUTH_USER_REGISTERED, reply_topic
 
 REPLY = reply_topic("unit")
 PASSWORD = "correct horse battery staple"
@@ -25,7 +26,7 @@ def registration(email: str = "Ann@Example.org", password: str = PASSWORD) -> Re
 
 
 @pytest.mark.asyncio
-async def test_registration_creates_a_normalised_account_with_tokens_and_an_event() -> None:
+async def test_registration_stores_a_normalised_account_with_tokens_and_its_event() -> None:
     store = FakeStore()
     deps = make_deps(store)
     cmd = registration(email="Ann@Example.ORG")
@@ -37,7 +38,9 @@ async def test_registration_creates_a_normalised_account_with_tokens_and_an_even
     [stored] = store.tables.users.values()
     assert stored.password_hash.startswith("$argon2id$")
     assert PASSWORD not in stored.password_hash
-    [event] = outcome.events
+    [(event, topic, key)] = store.tables.announced  # stored in the account's transaction
+    assert isinstance(event, UserRegistered)
+    assert (topic, key) == (AUTH_USER_REGISTERED, str(outcome.user.id).encode())
     assert (event.user_id, event.email) == (outcome.user.id, "ann@example.org")
     assert event.correlation_id == cmd.message_id
     claims = jwt.decode(outcome.tokens.access_token, options={"verify_signature": False})
@@ -46,12 +49,13 @@ async def test_registration_creates_a_normalised_account_with_tokens_and_an_even
 
 @pytest.mark.asyncio
 async def test_registering_the_same_email_again_in_another_case_is_email_taken() -> None:
-    deps = make_deps()
+    store = FakeStore()
+    deps = make_deps(store)
     assert (await register(registration("ann@example.org"), deps)).error is None
     outcome = await register(registration("ANN@example.org"), deps)
     assert outcome.error is not None
     assert (outcome.error.code, outcome.error.field) == (AuthErrorCode.EMAIL_TAKEN, "email")
-    assert outcome.events == ()
+    assert len(store.tables.announced) == 1  # the first registration's only
 
 
 @pytest.mark.asyncio

@@ -26,21 +26,28 @@ PASSWORD = "correct horse battery staple"
 
 
 class Wiring:
-    """A broker with the auth handler and subscribers that collect what it publishes."""
+    """A broker with the auth handler and a subscriber that collects its replies."""
 
     def __init__(self, deps: AuthDeps) -> None:
         self.broker = KafkaBroker()
         self.replies: list[AuthReply] = []
-        self.registered: list[UserRegistered] = []
+        self.deps = deps
         register_auth_handler(self.broker, deps)
 
         @self.broker.subscriber(REPLY)
         async def on_reply(reply: AuthReply) -> None:
             self.replies.append(reply)
 
-        @self.broker.subscriber(AUTH_USER_REGISTERED)
-        async def on_registered(event: UserRegistered) -> None:
-            self.registered.append(event)
+    @property
+    def registered(self) -> list[UserRegistered]:
+        """The events stored in the (fake) outbox, which publishes them after the commit."""
+        store = self.deps.store
+        assert isinstance(store, FakeStore)
+        return [
+            m
+            for m, topic, _ in store.tables.announced
+            if topic == AUTH_USER_REGISTERED and isinstance(m, UserRegistered)
+        ]
 
 
 @pytest.fixture
@@ -66,7 +73,7 @@ async def test_request_is_answered_on_its_reply_topic_with_ids_tied_to_it() -> N
 
 
 @pytest.mark.asyncio
-async def test_registration_publishes_user_registered_and_replies_with_user_and_tokens() -> None:
+async def test_registration_stores_user_registered_and_replies_with_user_and_tokens() -> None:
     wiring = Wiring(make_deps())
     cmd = RegisterUser(email="ann@example.org", password=PASSWORD, reply_to=REPLY)
     async with TestKafkaBroker(wiring.broker) as broker:

@@ -1,4 +1,5 @@
-"""The auth tables over asyncpg (SQLAlchemy Core on the runtime's async engine)."""
+"""The auth tables over asyncpg (SQLAlchemy Core on the runtime's async engine); events are stored
+in the service's outbox in the transaction whose change they announce."""
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradelab_auth.domain.refresh import RefreshToken
 from tradelab_auth.domain.users import EmailAlreadyRegisteredError, User
+from tradelab_contracts.base import Message
+from tradelab_runtime.outbox import Outbox
 
 from .tables import login_failures, refresh_tokens, users
 
@@ -45,8 +48,9 @@ def _refresh_token(row: sa.Row[Any]) -> RefreshToken:
 class SqlAuthTx:
     """One database transaction over the auth tables (see `tradelab_auth.ports.AuthTx`)."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, outbox: Outbox) -> None:
         self._conn = conn
+        self._outbox = outbox
 
     async def user_by_email(self, email: str) -> User | None:
         """Return the user with this normalised e-mail address, if any."""
@@ -144,6 +148,10 @@ class SqlAuthTx:
         stmt = sa.delete(login_failures).where(login_failures.c.failed_at < before)
         await self._conn.execute(stmt)
 
+    async def announce(self, message: Message, topic: str, key: bytes) -> None:
+        """Store an event in the outbox, in this transaction."""
+        await self._outbox.add(self._conn, message, topic, key)
+
 
 class SqlAuthStore:
     """Opens database transactions on the service's engine (see `tradelab_auth.ports.AuthStore`).
@@ -152,13 +160,16 @@ class SqlAuthStore:
     ----------
     engine
         The runtime's async engine (asyncpg).
+    outbox
+        The service's outbox, on the same engine: events leave once their transaction commits.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, outbox: Outbox) -> None:
         self._engine = engine
+        self._outbox = outbox
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[SqlAuthTx]:
         """Begin a transaction; it commits when the block exits normally, else rolls back."""
-        async with self._engine.begin() as conn:
-            yield SqlAuthTx(conn)
+        async with self._outbox.begin() as conn:
+            yield SqlAuthTx(conn, self._outbox)

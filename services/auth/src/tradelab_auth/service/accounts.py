@@ -8,6 +8,7 @@ from tradelab_auth.domain.passwords import normalise_email, password_problem
 from tradelab_auth.domain.users import EmailAlreadyRegisteredError, User
 from tradelab_contracts.auth import GetPublicKeys, GetUser, PublicJwk, RegisterUser, UserRegistered
 from tradelab_contracts.base import correlation_of
+from tradelab_contracts.topics import AUTH_USER_REGISTERED
 
 from .common import AuthDeps, Outcome, issue_token_pair, user_info
 
@@ -25,7 +26,8 @@ async def register(cmd: RegisterUser, deps: AuthDeps) -> Outcome:
     Returns
     -------
     Outcome
-        ``user`` and ``tokens`` plus a `UserRegistered` event; or ``weak_password`` (field
+        ``user`` and ``tokens``, the account stored with its `UserRegistered` event; or
+        ``weak_password`` (field
         ``password``) or ``email_taken`` (field ``email``).
     """
     email = normalise_email(cmd.email)
@@ -40,19 +42,20 @@ async def register(cmd: RegisterUser, deps: AuthDeps) -> Outcome:
     user = User(
         id=uuid4(), email=email, password_hash=password_hash, created_at=now, updated_at=now
     )
-    try:
-        async with deps.store.transaction() as tx:
-            await tx.add_user(user)
-            tokens = await issue_token_pair(tx, deps, user, uuid4(), now)
-    except EmailAlreadyRegisteredError:  # a concurrent registration won the race
-        return Outcome(error=errors.EMAIL_TAKEN)
     event = UserRegistered(
         user_id=user.id,
         email=user.email,
         correlation_id=correlation_of(cmd),
         occurred_at=now,
     )
-    return Outcome(user=user_info(user), tokens=tokens, events=(event,))
+    try:
+        async with deps.store.transaction() as tx:
+            await tx.add_user(user)
+            tokens = await issue_token_pair(tx, deps, user, uuid4(), now)
+            await tx.announce(event, AUTH_USER_REGISTERED, str(user.id).encode())
+    except EmailAlreadyRegisteredError:  # a concurrent registration won the race
+        return Outcome(error=errors.EMAIL_TAKEN)
+    return Outcome(user=user_info(user), tokens=tokens)
 
 
 async def get_user(cmd: GetUser, deps: AuthDeps) -> Outcome:

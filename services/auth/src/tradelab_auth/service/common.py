@@ -13,7 +13,7 @@ from tradelab_auth.domain.tokens import TokenPolicy, issue_access_token
 from tradelab_auth.domain.users import User
 from tradelab_auth.ports import AuthStore, AuthTx
 from tradelab_auth.settings import AuthSettings
-from tradelab_contracts.auth import AuthError, PublicJwk, TokenPair, UserInfo, UserRegistered
+from tradelab_contracts.auth import AuthError, PublicJwk, TokenPair, UserInfo
 from tradelab_runtime.clock import Clock
 
 if TYPE_CHECKING:
@@ -67,16 +67,16 @@ class AuthDeps:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a use case produced: an error, or the data to answer with, plus events to publish.
+    """What a use case produced: an error, or the data to answer with.
 
-    Events are published by the caller after the transaction committed, never before.
+    Events are not part of it: a use case stores them in its transaction (``AuthTx.announce``),
+    and the outbox publishes them once that commits.
     """
 
     error: AuthError | None = None
     tokens: TokenPair | None = None
     user: UserInfo | None = None
     keys: list[PublicJwk] | None = None
-    events: tuple[UserRegistered, ...] = ()
 
 
 def user_info(user: User) -> UserInfo:
