@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tradelab_contracts.base import Message
 from tradelab_contracts.registry import TOPIC_MESSAGES
 from tradelab_engine.adapters.tables import SCHEMA
-from tradelab_engine.lifecycle.kinds import BacktestJobs, MonteCarloJobs
+from tradelab_engine.backtests.kind import BacktestJobs
 from tradelab_engine.lifecycle.store import JobStore, LeaseTerms
+from tradelab_engine.montecarlo.kind import MonteCarloJobs
 from tradelab_runtime.outbox import Outbox, PendingEvent
 
 TERMS = LeaseTerms(lease_s=30, max_attempts=3, redispatch_after_s=60)

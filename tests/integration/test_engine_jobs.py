@@ -22,10 +22,11 @@ from tradelab_contracts.engine import (
 )
 from tradelab_contracts.engine_rpc import RunStatus, SubmitBacktest
 from tradelab_contracts.topics import reply_topic
-from tradelab_engine.adapters.repository import RunRepository
-from tradelab_engine.jobs import run_job
+from tradelab_engine.backtests.repository import RunRepository
+from tradelab_engine.backtests.use_cases import submit_backtest
+from tradelab_engine.backtests.worker import run_job
 from tradelab_engine.lifecycle.sweeper import sweep_once
-from tradelab_engine.service import EngineDeps, submit_backtest
+from tradelab_engine.service import EngineDeps
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.storage import LocalObjectStore
 

@@ -27,18 +27,18 @@ from tradelab_contracts.montecarlo import (
     RunMonteCarlo,
 )
 from tradelab_contracts.topics import reply_topic
-from tradelab_engine.adapters.montecarlo_repository import MonteCarloRepository
-from tradelab_engine.adapters.repository import RunRepository
 from tradelab_engine.adapters.results_writer import write_equity, write_trades
+from tradelab_engine.backtests.repository import RunRepository
 from tradelab_engine.domain.bars import Bars
 from tradelab_engine.domain.simulate import run_backtest
 from tradelab_engine.lifecycle.sweeper import sweep_once
-from tradelab_engine.montecarlo_jobs import run_next_study
-from tradelab_engine.montecarlo_service import (
+from tradelab_engine.montecarlo.repository import MonteCarloRepository
+from tradelab_engine.montecarlo.use_cases import (
     MonteCarloDeps,
     cancel_monte_carlo,
     submit_monte_carlo,
 )
+from tradelab_engine.montecarlo.worker import run_next_study
 from tradelab_engine.service import EngineDeps
 from tradelab_engine.strategies.catalogue import get_strategy, validate_parameters
 from tradelab_runtime.migrations import upgrade_to_head

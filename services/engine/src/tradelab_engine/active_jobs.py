@@ -11,7 +11,7 @@ from tradelab_contracts.engine_rpc import (
 )
 from tradelab_runtime.responder import RequestHandlers
 
-from .montecarlo_service import MonteCarloDeps
+from .montecarlo.use_cases import MonteCarloDeps
 from .optimizations import OptimizationDeps
 from .service import EngineDeps, reply
 

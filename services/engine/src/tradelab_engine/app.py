@@ -13,21 +13,22 @@ from tradelab_runtime.logging import get_logger
 from tradelab_runtime.service_app import build_service_app, create_runtime
 from tradelab_runtime.storage import LocalObjectStore
 
-from .adapters.montecarlo_repository import MonteCarloRepository
 from .adapters.optimization_repository import OptimizationRepository
-from .adapters.repository import RunRepository
 from .adapters.strategy_repository import StrategyRepository
 from .adapters.tables import SCHEMA
+from .backtests.kind import BacktestJobs
+from .backtests.repository import RunRepository
 from .cascades.handlers import register_cascade_handlers
 from .cascades.repository import CascadeRepository
 from .cascades.service import CascadeDeps
 from .domain.simulate import compile_kernels
 from .domain.sweep import compile_sweep_kernels
 from .handlers import register_handlers
-from .lifecycle.kinds import BacktestJobs, MonteCarloJobs
 from .lifecycle.store import JobStore, LeaseTerms
 from .lifecycle.sweeper import Sweeper
-from .montecarlo_service import MonteCarloDeps
+from .montecarlo.kind import MonteCarloJobs
+from .montecarlo.repository import MonteCarloRepository
+from .montecarlo.use_cases import MonteCarloDeps
 from .optimizations import OptimizationDeps
 from .service import EngineDeps
 from .settings import EngineSettings

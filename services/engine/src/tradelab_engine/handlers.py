@@ -1,5 +1,5 @@
-"""Kafka subscribers of the engine: thin, they hand messages to ``service``, ``jobs`` and
-``quick``."""
+"""Kafka subscribers of the engine: thin, they hand requests to each feature's use cases and job
+messages to its worker."""
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -26,9 +26,13 @@ from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.logging import get_logger
 from tradelab_runtime.responder import Routes, merge_handlers, serve_requests
 
-from . import active_jobs, jobs, montecarlo_service, optimizations, quick, service, user_strategies
-from .montecarlo_handlers import register_montecarlo_handlers
-from .montecarlo_service import MonteCarloDeps
+from . import active_jobs, optimizations, service, user_strategies
+from .backtests import quick
+from .backtests import use_cases as backtests
+from .backtests import worker as backtest_worker
+from .montecarlo import use_cases as montecarlo
+from .montecarlo.subscribers import register_montecarlo_handlers
+from .montecarlo.use_cases import MonteCarloDeps
 from .optimizations import OptimizationDeps
 from .service import EngineDeps
 
@@ -49,11 +53,12 @@ def request_routes(
         adapter=ENGINE_REQUEST_ADAPTER,
         handlers=merge_handlers(
             service.request_handlers(deps),
+            backtests.request_handlers(deps),
             quick.request_handlers(deps),
             user_strategies.request_handlers(deps),
             active_jobs.request_handlers(deps, opt, mc),
             optimizations.request_handlers(opt),
-            montecarlo_service.request_handlers(mc),
+            montecarlo.request_handlers(mc),
         ),
         internal_error=internal_error,
         # A quick backtest takes seconds: off the consumer, so the requests behind it are
@@ -88,7 +93,7 @@ def register_handlers(
     # then parked as a dead letter). A replica that dies mid-job stops renewing its lease; the
     # redelivered message, or the sweeper's, lets another replica take the run over once.
     async def run_backtest(job: RunBacktest) -> None:
-        await jobs.run_job(job, deps)
+        await backtest_worker.run_job(job, deps)
         if deps.failpoints.armed_at("engine.backtest.after_publish"):
             await deps.repo.jobs.outbox.wait_drained(timeout_s=10)
             deps.failpoints.hit("engine.backtest.after_publish")

@@ -1,7 +1,7 @@
 """Pure pieces of the job runner: the result cache key and the progress throttle."""
 
 from tradelab_engine.domain.cache_key import cache_key
-from tradelab_engine.jobs import ProgressThrottle
+from tradelab_engine.lifecycle.progress import ProgressThrottle
 
 SHA = "a" * 64
 

@@ -12,8 +12,8 @@ from services.engine.tests.unit.market_data import goog_bars
 from tradelab_contracts.base import Message
 from tradelab_contracts.engine import EngineOptions
 from tradelab_contracts.engine_rpc import EngineErrorCode, RunQuickBacktest
+from tradelab_engine.backtests.quick import Deadline, run_quick_backtest, simulate_and_write
 from tradelab_engine.domain.simulate import BacktestCancelled, run_backtest
-from tradelab_engine.quick import Deadline, run_quick_backtest, simulate_and_write
 from tradelab_engine.service import EngineDeps
 from tradelab_engine.strategies.catalogue import get_strategy, validate_parameters
 from tradelab_runtime.clock import SystemClock

@@ -23,7 +23,7 @@ from tradelab_contracts.topics import (
 )
 from tradelab_engine.adapters.tables import monte_carlo, runs
 from tradelab_engine.lifecycle.store import ACTIVE, Announcement
-from tradelab_engine.montecarlo_service import MonteCarloDeps
+from tradelab_engine.montecarlo.use_cases import MonteCarloDeps
 from tradelab_runtime.erasure import remove_prefix
 from tradelab_runtime.logging import get_logger
 

@@ -1,11 +1,10 @@
-"""The Monte Carlo runner: take the most urgent queued study, load its source, simulate stream by
+"""The Monte Carlo worker: take the most urgent queued study, load its source, simulate stream by
 stream (progress, cancellation), store the outcomes, announce. One terminal event per study."""
 
 import asyncio
 import time
 import uuid
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 
 from pydantic import ValidationError
 
@@ -25,66 +24,45 @@ from tradelab_contracts.topics import (
     MONTECARLO_FAILED,
     MONTECARLO_PROGRESS,
 )
+from tradelab_engine.domain.montecarlo import Outcomes, StudyCancelledError, run_study
+from tradelab_engine.lifecycle.lease import holding_lease
+from tradelab_engine.lifecycle.progress import JobFailedError, ProgressReporter, ProgressThrottle
+from tradelab_engine.lifecycle.store import Announcement
 from tradelab_runtime.logging import get_logger
 
-from .adapters.montecarlo_files import write_outcomes
-from .adapters.montecarlo_repository import StudyClaim
-from .domain.montecarlo import Outcomes, StudyCancelledError, run_study
-from .jobs import JobFailedError, ProgressThrottle
-from .lifecycle.lease import holding_lease
-from .lifecycle.store import Announcement
-from .montecarlo_service import MonteCarloDeps
-from .montecarlo_sources import StudyInputs, prepare_study, results_of
+from .files import write_outcomes
+from .repository import StudyClaim
+from .sources import StudyInputs, prepare_study, results_of
+from .use_cases import MonteCarloDeps
 
 log = get_logger(__name__)
 
 
-@dataclass
-class StudyReporter:
-    """Hands progress from the simulation thread to the event loop, in order, each report with
-    the study's next sequence number; the runner drains them before its final event."""
+def progress_sender(
+    claim: StudyClaim, deps: MonteCarloDeps
+) -> Callable[[int, int], Awaitable[None]]:
+    """Record a study's progress for its attempt and publish it with its sequence number."""
+    info = claim.info
 
-    claim: StudyClaim
-    deps: MonteCarloDeps
-    loop: asyncio.AbstractEventLoop
-    pending: list["Future[None]"] = field(default_factory=list)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    async def send(done: int, total: int) -> None:
+        sequence = await deps.repo.set_progress(info.id, claim.attempt, done / total, done)
+        if sequence is None:
+            return  # the study ended or another attempt owns it
+        progress = MonteCarloProgress(
+            simulation_id=info.id,
+            owner_id=info.owner_id,
+            progress=done / total,
+            simulations_done=done,
+            simulations_total=total,
+            sequence=sequence,
+        )
+        await deps.engine.publish(progress, MONTECARLO_PROGRESS, info.id.bytes)
 
-    def report(self, done: int, total: int) -> None:
-        """Called from the simulation thread."""
-        coro = self._report(done, total)
-        self.pending.append(asyncio.run_coroutine_threadsafe(coro, self.loop))
-
-    async def _report(self, done: int, total: int) -> None:
-        info = self.claim.info
-        async with self.lock:
-            sequence = await self.deps.repo.set_progress(
-                info.id, self.claim.attempt, done / total, done
-            )
-            if sequence is None:
-                return  # the study ended or another attempt owns it
-            progress = MonteCarloProgress(
-                simulation_id=info.id,
-                owner_id=info.owner_id,
-                progress=done / total,
-                simulations_done=done,
-                simulations_total=total,
-                sequence=sequence,
-            )
-            await self.deps.engine.publish(progress, MONTECARLO_PROGRESS, info.id.bytes)
-
-    async def drain(self) -> None:
-        """Wait for every report handed over so far."""
-        for future in self.pending:
-            try:
-                await asyncio.wrap_future(future)
-            except Exception:  # a lost progress report must not fail the study
-                log.exception("progress report failed", simulation_id=str(self.claim.info.id))
-        self.pending.clear()
+    return send
 
 
 def _simulate(
-    claim: StudyClaim, source: RunInfo | None, deps: MonteCarloDeps, reporter: StudyReporter
+    claim: StudyClaim, source: RunInfo | None, deps: MonteCarloDeps, reporter: ProgressReporter
 ) -> tuple[Outcomes, MonteCarloResults]:
     """Run in a worker thread: load the source, simulate every stream, summarise."""
     inputs: StudyInputs = prepare_study(claim.spec, source, deps.engine.store)
@@ -140,7 +118,7 @@ async def run_next_study(job: RunMonteCarlo, deps: MonteCarloDeps) -> None:
         return  # nothing claimable: the study this message named ran on an earlier turn
     study_id = str(claim.info.id)
     started = time.monotonic()
-    reporter = StudyReporter(claim, deps, asyncio.get_running_loop())
+    reporter = ProgressReporter(progress_sender(claim, deps), asyncio.get_running_loop(), study_id)
     lease = holding_lease(
         deps.repo.jobs,
         claim.info.id,
@@ -169,7 +147,7 @@ StudyOutcome = tuple[Outcomes, MonteCarloResults] | JobFailedError | None
 
 
 async def _outcome(
-    claim: StudyClaim, deps: MonteCarloDeps, reporter: StudyReporter
+    claim: StudyClaim, deps: MonteCarloDeps, reporter: ProgressReporter
 ) -> StudyOutcome:
     try:
         source = await _source(claim, deps)

@@ -16,19 +16,24 @@ from tradelab_contracts.montecarlo import (
     MonteCarloResults,
     MonteCarloSpec,
 )
+from tradelab_engine.adapters.bars_loader import load_bars
+from tradelab_engine.domain.bars import Bars, FloatArray
+from tradelab_engine.domain.gbm import EquityOf, fit_gbm, gbm_stream
+from tradelab_engine.domain.gbm import GbmFit as Fit
+from tradelab_engine.domain.montecarlo import (
+    Outcomes,
+    StreamFn,
+    default_block_size,
+    resampling_stream,
+)
+from tradelab_engine.domain.montecarlo_stats import summarise_study
+from tradelab_engine.domain.simulate import run_backtest
+from tradelab_engine.lifecycle.progress import JobFailedError
+from tradelab_engine.strategies.base import UnknownStrategyError
+from tradelab_engine.strategies.catalogue import get_strategy, validate_parameters
 from tradelab_runtime.storage import LocalObjectStore
 
-from .adapters.bars_loader import load_bars
-from .adapters.montecarlo_files import bar_returns, closed_trade_returns
-from .domain.bars import Bars, FloatArray
-from .domain.gbm import EquityOf, fit_gbm, gbm_stream
-from .domain.gbm import GbmFit as Fit
-from .domain.montecarlo import Outcomes, StreamFn, default_block_size, resampling_stream
-from .domain.montecarlo_stats import summarise_study
-from .domain.simulate import run_backtest
-from .jobs import JobFailedError
-from .strategies.base import UnknownStrategyError
-from .strategies.catalogue import get_strategy, validate_parameters
+from .files import bar_returns, closed_trade_returns
 
 
 @dataclass(frozen=True)

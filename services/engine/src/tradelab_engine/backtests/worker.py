@@ -1,11 +1,11 @@
-"""The backtest job runner: claim, load, simulate in chunks (progress, cancellation), store,
+"""The backtest worker: claim, load, simulate in chunks (progress, cancellation), store,
 announce. Exactly one terminal event per run, whatever the redeliveries."""
 
 import asyncio
 import time
 import uuid
-from concurrent.futures import Future
-from dataclasses import asdict, dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 
 from tradelab_contracts.base import correlation_of
 from tradelab_contracts.engine import (
@@ -24,92 +24,45 @@ from tradelab_contracts.topics import (
     BACKTEST_FAILED,
     BACKTEST_PROGRESS,
 )
+from tradelab_engine.adapters.bars_loader import load_bars
+from tradelab_engine.adapters.results_writer import write_equity, write_trades
+from tradelab_engine.domain.bars import Bars
+from tradelab_engine.domain.simulate import BacktestCancelled as SimulationCancelled
+from tradelab_engine.domain.simulate import BacktestResult, run_backtest
+from tradelab_engine.lifecycle.lease import holding_lease
+from tradelab_engine.lifecycle.progress import JobFailedError, ProgressReporter, ProgressThrottle
+from tradelab_engine.lifecycle.store import Announcement
+from tradelab_engine.service import EngineDeps
+from tradelab_engine.strategies.catalogue import get_strategy, validate_parameters
 from tradelab_runtime.logging import get_logger
 
-from .adapters.bars_loader import load_bars
-from .adapters.repository import Claim
-from .adapters.results_writer import write_equity, write_trades
-from .domain.bars import Bars
-from .domain.simulate import BacktestCancelled as SimulationCancelled
-from .domain.simulate import BacktestResult, run_backtest
-from .lifecycle.lease import holding_lease
-from .lifecycle.store import Announcement
-from .service import EngineDeps
-from .strategies.catalogue import get_strategy, validate_parameters
+from .repository import Claim
 
 log = get_logger(__name__)
-PROGRESS_MIN_STEP = 0.05
-PROGRESS_MIN_INTERVAL_S = 0.5
 
 
-@dataclass
-class ProgressThrottle:
-    """Report at most every 5 % and every 500 ms, whichever is rarer."""
+def progress_sender(
+    job: RunBacktest, attempt: int, deps: EngineDeps
+) -> Callable[[int, int], Awaitable[None]]:
+    """Record a run's progress for ``attempt`` and publish it with its sequence number."""
 
-    last_fraction: float = 0.0
-    last_time: float = 0.0
+    async def send(done: int, total: int) -> None:
+        fraction = done / total if total else 1.0
+        sequence = await deps.repo.set_progress(job.run_id, attempt, fraction)
+        if sequence is None:
+            return  # the run ended or another attempt owns it
+        progress = BacktestProgress(
+            run_id=job.run_id,
+            owner_id=job.owner_id,
+            progress=fraction,
+            bars_done=done,
+            bars_total=total,
+            sequence=sequence,
+            correlation_id=correlation_of(job),
+        )
+        await deps.publish(progress, BACKTEST_PROGRESS, job.run_id.bytes)
 
-    def due(self, fraction: float, now: float) -> bool:
-        """Return whether a report is due now (and record it if so)."""
-        if fraction - self.last_fraction < PROGRESS_MIN_STEP:
-            return False
-        if now - self.last_time < PROGRESS_MIN_INTERVAL_S:
-            return False
-        self.last_fraction, self.last_time = fraction, now
-        return True
-
-
-class JobFailedError(Exception):
-    """A run failed for a reason the user can act on."""
-
-    def __init__(self, reason: FailureReason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
-
-
-@dataclass
-class ProgressReporter:
-    """Hands progress from the simulation thread to the event loop, one report at a time and in
-    order (each takes the run's next sequence number), and lets the job wait for them all before
-    its final event, which must come last."""
-
-    job: RunBacktest
-    attempt: int
-    deps: EngineDeps
-    loop: asyncio.AbstractEventLoop
-    pending: list["Future[None]"] = field(default_factory=list)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    def report(self, fraction: float, done: int, total: int) -> None:
-        """Called from the simulation thread."""
-        coro = self._report(fraction, done, total)
-        self.pending.append(asyncio.run_coroutine_threadsafe(coro, self.loop))
-
-    async def _report(self, fraction: float, done: int, total: int) -> None:
-        async with self.lock:
-            sequence = await self.deps.repo.set_progress(self.job.run_id, self.attempt, fraction)
-            if sequence is None:
-                return  # the run ended or another attempt owns it
-            progress = BacktestProgress(
-                run_id=self.job.run_id,
-                owner_id=self.job.owner_id,
-                progress=fraction,
-                bars_done=done,
-                bars_total=total,
-                sequence=sequence,
-                correlation_id=correlation_of(self.job),
-            )
-            await self.deps.publish(progress, BACKTEST_PROGRESS, self.job.run_id.bytes)
-
-    async def drain(self) -> None:
-        """Wait for every report handed over so far."""
-        for future in self.pending:
-            try:
-                await asyncio.wrap_future(future)
-            except Exception:  # a lost progress report must not fail the run
-                log.exception("progress report failed", run_id=str(self.job.run_id))
-        self.pending.clear()
+    return send
 
 
 def _simulate(
@@ -134,7 +87,7 @@ def _simulate(
             return False
         fraction = done / total if total else 1.0
         if done < total and throttle.due(fraction, time.monotonic()):
-            reporter.report(fraction, done, total)
+            reporter.report(done, total)
         return True
 
     return bars, run_backtest(
@@ -158,7 +111,8 @@ async def run_job(job: RunBacktest, deps: EngineDeps) -> None:
         return  # finished, cancelled, deleted or held by a live worker: a no-op
     run_id = str(job.run_id)
     started = time.monotonic()
-    reporter = ProgressReporter(job, claim.attempt, deps, asyncio.get_running_loop())
+    send = progress_sender(job, claim.attempt, deps)
+    reporter = ProgressReporter(send, asyncio.get_running_loop(), run_id)
     lease = holding_lease(
         deps.repo.jobs, job.run_id, claim.attempt, deps.clock, lambda: deps.cancelled.add(run_id)
     )
@@ -184,7 +138,7 @@ Outcome = tuple[Bars, BacktestResult] | JobFailedError | None
 
 
 async def _outcome(
-    job: RunBacktest, claim: Claim, deps: EngineDeps, reporter: "ProgressReporter"
+    job: RunBacktest, claim: Claim, deps: EngineDeps, reporter: ProgressReporter
 ) -> Outcome:
     try:
         return await asyncio.to_thread(_simulate, job, claim, deps, reporter)

@@ -1,5 +1,5 @@
 """Monte Carlo studies over request/reply: submit (validate, queue, publish the job), get, list,
-cancel. The runner is in ``montecarlo_jobs.py``; the queue discipline in
+cancel. The worker is ``worker.py``; the queue discipline in
 ``adapters/montecarlo_repository.py``."""
 
 from dataclasses import dataclass
@@ -32,13 +32,13 @@ from tradelab_contracts.topics import (
     MONTECARLO_CANCELLED,
     MONTECARLO_REQUESTED,
 )
+from tradelab_engine.lifecycle.store import Announcement
+from tradelab_engine.service import EngineDeps, error_reply, refusal, reply
+from tradelab_engine.strategies.base import UnknownStrategyError
+from tradelab_engine.strategy_resolution import StrategyRefusedError, resolve_strategy
 from tradelab_runtime.responder import RequestHandlers
 
-from .adapters.montecarlo_repository import MonteCarloRepository
-from .lifecycle.store import Announcement
-from .service import EngineDeps, error_reply, refusal, reply
-from .strategies.base import UnknownStrategyError
-from .strategy_resolution import StrategyRefusedError, resolve_strategy
+from .repository import MonteCarloRepository
 
 NOT_FOUND = "No such Monte Carlo study."
 

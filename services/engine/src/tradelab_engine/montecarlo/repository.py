@@ -27,9 +27,8 @@ from tradelab_contracts.montecarlo import (
     MonteCarloSpec,
     Priority,
 )
+from tradelab_engine.adapters.tables import monte_carlo
 from tradelab_engine.lifecycle.store import Announce, Announcement, JobStore
-
-from .tables import monte_carlo
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 PRIORITY_RANK = {Priority.HIGH: 0, Priority.NORMAL: 1, Priority.LOW: 2}

@@ -1,4 +1,4 @@
-"""Kafka subscribers of Monte Carlo studies: thin, they hand messages to ``montecarlo_jobs``."""
+"""Kafka subscribers of Monte Carlo studies: thin, they hand messages to ``worker``."""
 
 from faststream.kafka import KafkaBroker
 
@@ -8,8 +8,8 @@ from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.consumers import RetryPolicy, work_subscriber
 from tradelab_runtime.dead_letters import DeadLetters
 
-from . import montecarlo_jobs
-from .montecarlo_service import MonteCarloDeps
+from . import worker
+from .use_cases import MonteCarloDeps
 
 
 def register_montecarlo_handlers(
@@ -27,7 +27,7 @@ def register_montecarlo_handlers(
     # before low ones queued earlier, and a study whose worker died is taken over once its
     # lease expired.
     async def run_study(job: RunMonteCarlo) -> None:
-        await montecarlo_jobs.run_next_study(job, deps)
+        await worker.run_next_study(job, deps)
 
     work_subscriber(
         broker,

@@ -1,7 +1,7 @@
 """Quick backtests: validate, load, simulate against a deadline, write, answer; nothing recorded.
 
 The synchronous form of a backtest job for small inputs. It runs the same simulation as
-``jobs.py`` (same bars loader, strategy signals and ``run_backtest``), so its summary equals that
+``worker.py`` (same bars loader, strategy signals and ``run_backtest``), so its summary equals that
 of a job over the same bars. The requester chose the bars and result locations and deletes them:
 the engine only reads and writes there. A run past its deadline is stopped between two chunks and
 writes nothing, so a requester that already gave up finds nothing left behind.
@@ -22,18 +22,17 @@ from tradelab_contracts.engine_rpc import (
     QuickBacktestResult,
     RunQuickBacktest,
 )
+from tradelab_engine.adapters.bars_loader import load_bars
+from tradelab_engine.adapters.results_writer import write_equity, write_trades
+from tradelab_engine.domain.simulate import BacktestCancelled as SimulationStopped
+from tradelab_engine.domain.simulate import BacktestResult, ChunkCallback, run_backtest
+from tradelab_engine.service import EngineDeps, error_reply, refusal, reply
+from tradelab_engine.strategies.base import UnknownStrategyError
+from tradelab_engine.strategies.catalogue import get_strategy
+from tradelab_engine.strategy_resolution import StrategyRefusedError, resolve_strategy
 from tradelab_runtime.logging import get_logger
 from tradelab_runtime.responder import RequestHandlers
 from tradelab_runtime.storage import LocalObjectStore
-
-from .adapters.bars_loader import load_bars
-from .adapters.results_writer import write_equity, write_trades
-from .domain.simulate import BacktestCancelled as SimulationStopped
-from .domain.simulate import BacktestResult, ChunkCallback, run_backtest
-from .service import EngineDeps, error_reply, refusal, reply
-from .strategies.base import UnknownStrategyError
-from .strategies.catalogue import get_strategy
-from .strategy_resolution import StrategyRefusedError, resolve_strategy
 
 log = get_logger(__name__)
 

@@ -17,9 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradelab_contracts.engine import BacktestSummary, EngineOptions, FailureReason
 from tradelab_contracts.engine_rpc import ListBacktests, RunInfo, RunStatus
+from tradelab_engine.adapters.tables import runs
 from tradelab_engine.lifecycle.store import Announce, Announcement, JobStore
-
-from .tables import runs
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 

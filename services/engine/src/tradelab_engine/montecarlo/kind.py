@@ -1,0 +1,41 @@
+"""Monte Carlo studies as a job kind of the shared lifecycle: how a study is dispatched and
+given up."""
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from tradelab_contracts.engine import (
+    FailureReason,
+)
+from tradelab_contracts.montecarlo import MonteCarloFailed, MonteCarloSpec, RunMonteCarlo
+from tradelab_contracts.topics import (
+    MONTECARLO_FAILED,
+    MONTECARLO_REQUESTED,
+)
+from tradelab_engine.adapters.tables import monte_carlo
+from tradelab_engine.lifecycle.store import Announcement
+
+
+@dataclass(frozen=True)
+class MonteCarloJobs:
+    """Monte Carlo studies (``engine.monte_carlo``): each message is a turn (docs/engine.md)."""
+
+    table: sa.Table = monte_carlo
+
+    def dispatch(self, row: sa.RowMapping) -> Announcement:
+        """A ``RunMonteCarlo`` turn for a queued study."""
+        spec = MonteCarloSpec.model_validate(row["spec"])
+        job = RunMonteCarlo(**spec.model_dump(include=set(MonteCarloSpec.model_fields)))
+        return job, MONTECARLO_REQUESTED, row["id"].bytes
+
+    def gave_up(self, row: sa.RowMapping) -> Announcement:
+        """The ``MonteCarloFailed`` of a study given up."""
+        event = MonteCarloFailed(
+            simulation_id=row["id"],
+            owner_id=row["owner_id"],
+            reason_code=FailureReason(row["failure_reason"]),
+            message=row["failure_message"],
+            sequence=row["event_seq"],
+        )
+        return event, MONTECARLO_FAILED, row["id"].bytes
