@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := ./scripts/uv
 
-.PHONY: up test lint typecheck unit integration e2e schemas bench setup browser clean
+.PHONY: up test lint typecheck unit integration e2e schemas bench soak setup browser clean
 
 setup: ## install uv (if missing) and the whole workspace from uv.lock
 	@$(UV) sync --all-packages --frozen
@@ -36,6 +36,9 @@ e2e: setup browser
 
 schemas: setup ## regenerate the committed JSON schemas and AsyncAPI document of the contracts
 	$(UV) run --frozen tradelab-contracts-export
+
+soak: setup ## 10 minutes of mixed jobs with random service kills; prints what was lost (must be 0)
+	TRADELAB_STATE_DIR=$${TRADELAB_STATE_DIR:-/tmp/tradelab-soak} $(UV) run --frozen python bench/soak.py $(SOAK_ARGS)
 
 clean: ## remove the local stack's state (logs, throwaway database cluster)
 	rm -rf .tradelab
