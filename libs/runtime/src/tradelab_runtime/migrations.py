@@ -20,15 +20,17 @@ def _quote_ident(name: str) -> str:
     return f'"{name}"'
 
 
-def _upgrade(connection: Connection, script_location: str, schema: str) -> None:
+def _upgrade(connection: Connection, script_location: str, schema: str, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", script_location)
     config.attributes["connection"] = connection
     config.attributes["schema"] = schema
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
-async def upgrade_to_head(engine: AsyncEngine, script_location: str, schema: str) -> None:
+async def upgrade_to_head(
+    engine: AsyncEngine, script_location: str, schema: str, revision: str = "head"
+) -> None:
     """Create ``schema`` if needed and apply every migration under ``script_location``.
 
     Parameters
@@ -39,6 +41,9 @@ async def upgrade_to_head(engine: AsyncEngine, script_location: str, schema: str
         Alembic script directory, e.g. ``tradelab_auth:migrations``.
     schema
         The PostgreSQL schema the service owns.
+    revision
+        Stop at this revision instead of the newest (tests that migrate data written by an
+        older schema).
     """
     quoted = _quote_ident(schema)
     async with engine.connect() as conn:
@@ -46,7 +51,7 @@ async def upgrade_to_head(engine: AsyncEngine, script_location: str, schema: str
         try:
             await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quoted}"))
             await conn.commit()
-            await conn.run_sync(_upgrade, script_location, schema)
+            await conn.run_sync(_upgrade, script_location, schema, revision)
             await conn.commit()
         finally:
             await conn.execute(text("SELECT pg_advisory_unlock(hashtext(:s))"), {"s": schema})
