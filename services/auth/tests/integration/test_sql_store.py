@@ -26,6 +26,7 @@ from tradelab_contracts.auth import (
     UserRegistered,
 )
 from tradelab_contracts.topics import AUTH_USER_REGISTERED, reply_topic
+from tradelab_runtime.audit import audit_table
 from tradelab_runtime.clock import SystemClock
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.outbox import Outbox, PendingEvent, outbox_table
@@ -78,6 +79,7 @@ async def test_migration_creates_the_auth_tables(engine: AsyncEngine) -> None:
             "login_failures",
             "outbox",
             "dead_letters",
+            "audit_log",
         }
 
 
@@ -125,7 +127,13 @@ async def test_concurrent_registrations_of_one_email_create_one_account(
         rows = (await conn.execute(sa.select(outbox.c.topic, outbox.c.payload))).all()
     [(topic, payload)] = rows
     assert topic == AUTH_USER_REGISTERED
-    assert UserRegistered.model_validate_json(payload).email == "bob@example.org"
+    registered = UserRegistered.model_validate_json(payload)
+    assert registered.email == "bob@example.org"
+    # ... and so was its audit row, by id only (no e-mail address kept forever).
+    async with engine.connect() as conn:
+        log = audit_table(SCHEMA)
+        audited = (await conn.execute(sa.select(log.c.action, log.c.entity_id, log.c.detail))).all()
+    assert audited == [("user.registered", str(registered.user_id), {})]
 
 
 @pytest.mark.asyncio

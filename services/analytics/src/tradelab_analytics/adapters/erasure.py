@@ -5,7 +5,9 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .tables import analyses
+from tradelab_runtime import audit
+
+from .tables import SCHEMA, analyses
 
 
 class AnalysisEraser:
@@ -20,10 +22,17 @@ class AnalysisEraser:
             analyses.c.run_id == run_id, analyses.c.owner_id == owner_id
         )
         async with self._engine.begin() as conn:
-            return (await conn.execute(stmt)).rowcount
+            deleted: int = (await conn.execute(stmt)).rowcount
+            if deleted:
+                await audit.record(conn, SCHEMA, owner_id, "analysis.deleted", "analysis", run_id)
+            return deleted
 
     async def delete_owner(self, owner_id: UUID) -> int:
         """Delete every analysis of ``owner_id``; return how many rows went."""
         stmt = sa.delete(analyses).where(analyses.c.owner_id == owner_id)
         async with self._engine.begin() as conn:
-            return (await conn.execute(stmt)).rowcount
+            deleted: int = (await conn.execute(stmt)).rowcount
+            if deleted:
+                detail = {"analyses": deleted}
+                await audit.record(conn, SCHEMA, owner_id, "user.erased", "user", owner_id, detail)
+            return deleted

@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradelab_contracts.analytics_rpc import AnalysisInfo
 from tradelab_contracts.base import Message
+from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox
 
-from .tables import analyses
+from .tables import SCHEMA, analyses
 
 INFO_COLUMNS = tuple(AnalysisInfo.model_fields)
 Announcement = tuple[Message, str, bytes]
@@ -42,6 +43,8 @@ class AnalysisRepository:
                 return False
             message, topic, key = announce
             await self.outbox.add(conn, message, topic, key)
+            owner, run = values["owner_id"], values["run_id"]
+            await audit.record(conn, SCHEMA, owner, "analysis.stored", "analysis", run)
             return True
 
     async def get(self, owner_id: UUID, run_id: UUID) -> AnalysisInfo | None:

@@ -8,9 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tradelab_auth.domain.throttle import email_key
 from tradelab_contracts.auth import UserDeleted
 from tradelab_contracts.topics import AUTH_USER_DELETED
+from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox
 
-from .tables import login_failures, refresh_tokens, users
+from .tables import SCHEMA, login_failures, refresh_tokens, users
 
 
 class SqlAccountEraser:
@@ -38,4 +39,5 @@ class SqlAccountEraser:
                 sa.delete(login_failures).where(login_failures.c.key == email_key(email))
             )
             await self._outbox.add(conn, event, AUTH_USER_DELETED, user_id.bytes)
+            await audit.record(conn, SCHEMA, user_id, "user.deleted", "user", user_id)
         return True

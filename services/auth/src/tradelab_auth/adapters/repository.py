@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tradelab_auth.domain.refresh import RefreshToken
 from tradelab_auth.domain.users import EmailAlreadyRegisteredError, User
 from tradelab_contracts.base import Message
+from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox
 
-from .tables import login_failures, refresh_tokens, users
+from .tables import SCHEMA, login_failures, refresh_tokens, users
 
 UNIQUE_VIOLATION = "23505"
 
@@ -81,6 +82,7 @@ class SqlAuthTx:
             if getattr(exc.orig, "sqlstate", None) == UNIQUE_VIOLATION:
                 raise EmailAlreadyRegisteredError(user.email) from exc
             raise
+        await audit.record(self._conn, SCHEMA, user.id, "user.registered", "user", user.id)
 
     async def set_password_hash(self, user_id: UUID, password_hash: str, now: datetime) -> None:
         """Replace a user's password hash."""

@@ -8,6 +8,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from tradelab_runtime.audit import AUDIT_TABLE, audit_columns
+
 SCHEMA = "auth"
 
 metadata = sa.MetaData(schema=SCHEMA)
@@ -57,3 +59,6 @@ login_failures = sa.Table(
     _timestamp("failed_at"),
     sa.Index("ix_login_failures_key_failed_at", "key", "failed_at"),
 )
+
+# Append-only (a trigger refuses UPDATE, DELETE and TRUNCATE; migration 0004).
+audit_log = sa.Table(AUDIT_TABLE, metadata, *audit_columns())

@@ -5,7 +5,9 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .tables import datasets
+from tradelab_runtime import audit
+
+from .tables import SCHEMA, datasets
 
 
 class DatasetEraser:
@@ -18,4 +20,7 @@ class DatasetEraser:
         """Delete the owner's datasets; return how many went."""
         async with self._engine.begin() as conn:
             result = await conn.execute(sa.delete(datasets).where(datasets.c.owner_id == owner_id))
+            if result.rowcount:
+                detail = {"datasets": result.rowcount}
+                await audit.record(conn, SCHEMA, owner_id, "user.erased", "user", owner_id, detail)
             return result.rowcount

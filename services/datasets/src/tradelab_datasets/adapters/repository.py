@@ -18,9 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tradelab_contracts.base import Message
 from tradelab_contracts.datasets import DatasetDeclaration, DatasetRejectReason, DatasetUploaded
 from tradelab_contracts.datasets_rpc import DatasetInfo, DatasetStatus, ListDatasets
+from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox
 
-from .tables import datasets
+from .tables import SCHEMA, datasets
 
 Announcement = tuple[Message, str, bytes]
 """An event with its topic and key, stored with the write it announces."""
@@ -125,6 +126,9 @@ class DatasetRepository:
             row = (await conn.execute(stmt)).mappings().first()
             if row is not None:
                 await self._announce(conn, announce)
+                await audit.record(
+                    conn, SCHEMA, upload.owner_id, "dataset.uploaded", "dataset", upload.dataset_id
+                )
                 return _info(row), True
             existing = await conn.execute(
                 sa.select(datasets).where(
@@ -186,7 +190,15 @@ class DatasetRepository:
             row = (await conn.execute(stmt)).mappings().first()
             if row is not None:
                 await self._announce(conn, announce)
+                await self._audit_finish(conn, row)
         return _info(row) if row is not None else None
+
+    @staticmethod
+    async def _audit_finish(conn: AsyncConnection, row: sa.RowMapping) -> None:
+        ready = row["status"] == DatasetStatus.READY.value
+        action = "dataset.ingested" if ready else "dataset.rejected"
+        detail = {"rows": row["rows"]} if ready else {"reason": row["reject_reason"]}
+        await audit.record(conn, SCHEMA, row["owner_id"], action, "dataset", row["id"], detail)
 
     async def redrive_stale(
         self,
@@ -245,6 +257,7 @@ class DatasetRepository:
             if row is None:
                 return None
             await self._announce(conn, announce)
+            await audit.record(conn, SCHEMA, owner_id, "dataset.deleted", "dataset", dataset_id)
             info = _info(row)
             parquet_unused = info.storage_uri is not None and not await self._referenced(
                 conn, info.storage_uri

@@ -3,6 +3,11 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from tradelab_contracts.datasets import DatasetRejectReason
+from tradelab_contracts.datasets_rpc import DatasetStatus
+from tradelab_runtime.audit import AUDIT_TABLE, audit_columns
+from tradelab_runtime.integrity import one_of
+
 SCHEMA = "datasets"
 
 metadata = sa.MetaData(schema=SCHEMA)
@@ -40,6 +45,15 @@ datasets = sa.Table(
     sa.Column("redrives", sa.Integer(), nullable=False, server_default="0"),
     # The same bytes uploaded twice by one user are one dataset.
     sa.UniqueConstraint("owner_id", "raw_sha256", name="uq_datasets_owner_raw_sha256"),
+    # Migration 0005: what the database itself refuses.
+    sa.CheckConstraint(one_of("status", DatasetStatus), name="ck_datasets_status"),
+    sa.CheckConstraint(
+        one_of("reject_reason", DatasetRejectReason), name="ck_datasets_reject_reason"
+    ),
+    sa.CheckConstraint("size_bytes >= 0", name="ck_datasets_size_bytes"),
+    sa.CheckConstraint("rows >= 0", name="ck_datasets_rows"),
+    sa.CheckConstraint("redrives >= 0", name="ck_datasets_redrives"),
+    sa.CheckConstraint("quality_score BETWEEN 0 AND 100", name="ck_datasets_quality_score"),
     sa.Index("ix_datasets_owner_created", "owner_id", sa.text("created_at DESC")),
     sa.Index("ix_datasets_owner_symbol", "owner_id", "symbol"),
     sa.Index("ix_datasets_owner_timeframe", "owner_id", "timeframe"),
@@ -50,3 +64,6 @@ datasets = sa.Table(
         postgresql_where=sa.text("status = 'pending'"),
     ),
 )
+
+# Append-only (a trigger refuses UPDATE, DELETE and TRUNCATE; migration 0005).
+audit_log = sa.Table(AUDIT_TABLE, metadata, *audit_columns())
