@@ -3,9 +3,56 @@
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from tradelab_contracts.engine import FailureReason
+from tradelab_contracts.engine_rpc import RunStatus
+from tradelab_contracts.montecarlo import MonteCarloMethod, Priority
+from tradelab_runtime.audit import AUDIT_TABLE, audit_columns
+from tradelab_runtime.integrity import json_number, one_of
+
 SCHEMA = "engine"
 
 metadata = sa.MetaData(schema=SCHEMA)
+
+
+# What the database itself refuses (migration 0009) ------------------------------------------------
+def _check(table: str, suffix: str, condition: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(condition, name=f"ck_{table}_{suffix}")
+
+
+def _job_checks(table: str) -> list[sa.CheckConstraint]:
+    return [
+        _check(table, "status", one_of("status", RunStatus)),
+        _check(table, "event_seq", "event_seq >= 0"),
+    ]
+
+
+def _attempt_checks(table: str) -> list[sa.CheckConstraint]:
+    return [
+        _check(table, "failure_reason", one_of("failure_reason", FailureReason)),
+        _check(table, "progress", "progress BETWEEN 0 AND 1"),
+        _check(table, "attempt", "attempt >= 0"),
+    ]
+
+
+def _money_checks(table: str, document: str) -> list[sa.CheckConstraint]:
+    """User-entered money lives in the JSONB engine options; checked there."""
+    return [
+        _check(table, "initial_cash", json_number(document, "initial_cash", "{v} > 0")),
+        _check(table, "fee_rate", json_number(document, "fee_rate", "{v} >= 0")),
+        _check(table, "fixed_fee", json_number(document, "fixed_fee", "{v} >= 0")),
+    ]
+
+
+def _of_optimization(table: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        ["optimization_id"],
+        [f"{SCHEMA}.optimizations.id"],
+        name=f"fk_{table}_optimization",
+        ondelete="CASCADE",
+    )
+
+
+CHUNKS_DONE = "chunks >= 0 AND chunks_done BETWEEN 0 AND chunks"
 
 runs = sa.Table(
     "runs",
@@ -38,6 +85,9 @@ runs = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("lease_expires_at", sa.DateTime(timezone=True)),
     sa.Column("dispatched_at", sa.DateTime(timezone=True)),
+    *_job_checks("runs"),
+    *_attempt_checks("runs"),
+    *_money_checks("runs", "options"),
 )
 
 optimizations = sa.Table(
@@ -71,6 +121,14 @@ optimizations = sa.Table(
     sa.Column("out_of_sample", JSONB()),
     sa.Column("walk_forward_uri", sa.Text()),
     sa.Column("announced", sa.Boolean(), nullable=False, server_default=sa.false()),
+    *_job_checks("optimizations"),
+    _check(
+        "optimizations",
+        "counts",
+        "total >= 0 AND skipped >= 0 AND evaluated >= 0 AND folds >= 0",
+    ),
+    _check("optimizations", "chunks", CHUNKS_DONE),
+    *_money_checks("optimizations", "spec->'options'"),
 )
 
 optimization_chunks = sa.Table(
@@ -82,6 +140,8 @@ optimization_chunks = sa.Table(
     sa.Column("done", sa.Boolean(), nullable=False),
     sa.Column("worker", sa.Text()),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
+    _check("optimization_chunks", "size", "size >= 0"),
+    _of_optimization("optimization_chunks"),
 )
 
 optimization_results = sa.Table(
@@ -95,6 +155,7 @@ optimization_results = sa.Table(
     sa.Column("objective", sa.Float()),
     sa.Column("ranked", sa.Boolean(), nullable=False),
     sa.Column("fold_index", sa.Integer()),
+    _of_optimization("optimization_results"),
 )
 
 optimization_folds = sa.Table(
@@ -116,6 +177,8 @@ optimization_folds = sa.Table(
     sa.Column("best_parameters", JSONB()),
     sa.Column("train_metrics", JSONB()),
     sa.Column("test_metrics", JSONB()),
+    _check("optimization_folds", "chunks", CHUNKS_DONE),
+    _of_optimization("optimization_folds"),
 )
 
 # --- Monte Carlo studies (migration 0005) ---------------------------------------------------------
@@ -150,6 +213,13 @@ monte_carlo = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("lease_expires_at", sa.DateTime(timezone=True)),
     sa.Column("dispatched_at", sa.DateTime(timezone=True)),
+    *_job_checks("monte_carlo"),
+    *_attempt_checks("monte_carlo"),
+    _check("monte_carlo", "method", one_of("method", MonteCarloMethod)),
+    _check("monte_carlo", "priority", one_of("priority", Priority)),
+    _check("monte_carlo", "n_simulations", "n_simulations > 0"),
+    _check("monte_carlo", "simulations_done", "simulations_done >= 0"),
+    *_money_checks("monte_carlo", "spec->'options'"),
 )
 
 # --- Saved rule strategies (migration 0007) -------------------------------------------------------
@@ -164,3 +234,6 @@ user_strategies = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("owner_id", "name", name="uq_user_strategies_owner_name"),
 )
+
+# Append-only (a trigger refuses UPDATE, DELETE and TRUNCATE; migration 0009).
+audit_log = sa.Table(AUDIT_TABLE, metadata, *audit_columns())

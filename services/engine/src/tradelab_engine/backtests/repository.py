@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradelab_contracts.engine import BacktestSummary, EngineOptions, FailureReason
 from tradelab_contracts.engine_rpc import ListBacktests, RunInfo, RunStatus
-from tradelab_engine.adapters.tables import runs
+from tradelab_engine.adapters.tables import SCHEMA, runs
 from tradelab_engine.lifecycle.store import Announce, Announcement, JobStore
+from tradelab_runtime import audit
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 
@@ -70,6 +71,10 @@ class RunRepository:
             stmt = sa.insert(runs).values(dispatched_at=values["created_at"], **values)
             row = (await conn.execute(stmt.returning(runs))).mappings().one()
             await self.jobs.store_event(conn, announce(row))
+            detail = {"cached": row["cached"]}
+            await audit.record(
+                conn, SCHEMA, row["owner_id"], "backtest.submitted", "backtest", row["id"], detail
+            )
             return _info(row)
 
     async def cached_result(self, cache_key: str) -> sa.RowMapping | None:
@@ -167,6 +172,7 @@ class RunRepository:
                 return None
             info = _info(row)
             await self.jobs.store_event(conn, announce(info))
+            await audit.record(conn, SCHEMA, owner_id, "backtest.deleted", "backtest", run_id)
             unused = info.equity_uri is not None and not await _referenced(conn, info.equity_uri)
         return info, unused
 

@@ -27,8 +27,9 @@ from tradelab_contracts.montecarlo import (
     MonteCarloSpec,
     Priority,
 )
-from tradelab_engine.adapters.tables import monte_carlo
+from tradelab_engine.adapters.tables import SCHEMA, monte_carlo
 from tradelab_engine.lifecycle.store import Announce, Announcement, JobStore
+from tradelab_runtime import audit
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 PRIORITY_RANK = {Priority.HIGH: 0, Priority.NORMAL: 1, Priority.LOW: 2}
@@ -114,6 +115,14 @@ class MonteCarloRepository:
             row = await conn.execute(sa.insert(monte_carlo).values(values).returning(monte_carlo))
             created = row.mappings().one()
             await self.jobs.store_event(conn, announce(created))
+            await audit.record(
+                conn,
+                SCHEMA,
+                created["owner_id"],
+                "monte_carlo.submitted",
+                "monte_carlo",
+                created["id"],
+            )
             return _info(created)
 
     async def ensure(self, spec: MonteCarloSpec, now: datetime) -> None:
