@@ -2,8 +2,9 @@
 
 Armed only through the ``failpoints`` setting (``<SERVICE>_FAILPOINTS``), which production
 refuses. ``name`` kills the process with SIGKILL when reached (a crash: nothing is cleaned up,
-no offset is committed); ``name=raise`` raises :class:`FailpointError` instead (a transient
-error the failure policy retries). Production code calls :meth:`Failpoints.hit` and nothing else.
+no offset is committed); ``name=raise`` raises :class:`FailpointError` every time (a lasting
+error); ``name=raise-once`` raises the first time only (a transient error the failure policy's
+retry gets past). Production code calls :meth:`Failpoints.hit` and nothing else.
 """
 
 import os
@@ -31,7 +32,7 @@ class Failpoints:
         armed: dict[str, str] = {}
         for item in filter(None, (part.strip() for part in spec.split(","))):
             name, _, action = item.partition("=")
-            if action not in ("", "kill", "raise"):
+            if action not in ("", "kill", "raise", "raise-once"):
                 msg = f"unknown failpoint action {action!r} for {name!r}"
                 raise ValueError(msg)
             armed[name] = action or "kill"
@@ -47,6 +48,8 @@ class Failpoints:
         if action is None:
             return
         log.warning("failpoint reached", failpoint=name, action=action)
-        if action == "raise":
+        if action == "raise-once":
+            del self.armed[name]
+        if action in ("raise", "raise-once"):
             raise FailpointError(name)
         os.kill(os.getpid(), signal.SIGKILL)
