@@ -19,7 +19,6 @@ from tradelab_analytics.adapters.tables import SCHEMA
 from tradelab_analytics.handlers import register_handlers
 from tradelab_analytics.service import AnalyticsDeps
 from tradelab_contracts.analytics import ReportReady
-from tradelab_contracts.base import Message
 from tradelab_contracts.engine import BacktestCompleted, BacktestSummary, EngineOptions
 from tradelab_contracts.system import DeadLettered
 from tradelab_contracts.topics import BACKTEST_COMPLETED
@@ -29,20 +28,12 @@ from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.outbox import Outbox
 from tradelab_runtime.storage import LocalObjectStore
 
-from .engine_support import MovingClock, Recorder
+from .engine_support import MovingClock
+from .outbox_support import OutboxRecorder
 
 pytestmark = pytest.mark.integration
 FAST = RetryPolicy(max_attempts=3, first_delay_s=0.01, max_delay_s=0.02, redelivery_pause_s=0.1)
 BARS = 300
-
-
-class AnalyticsRecorder(Recorder):
-    """What analytics relayed from its outbox, in order (the engine recorder's relay, without its
-    job stores)."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.sent: list[tuple[str, Message]] = []
-        self.outbox = Outbox(engine, SCHEMA, self.relayed)
 
 
 class FlakyStore(LocalObjectStore):
@@ -132,7 +123,7 @@ def analytics_broker(deps: AnalyticsDeps, outbox: Outbox) -> KafkaBroker:
 async def test_an_analysis_that_failed_once_is_stored_and_announced_once(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    recorder = AnalyticsRecorder(engine)
+    recorder = OutboxRecorder(engine, SCHEMA)
     store = FlakyStore(tmp_path, failures=0)
     event = completed(*write_results(store))
     store.failures = 1  # the first attempt finds the store away
@@ -153,7 +144,7 @@ async def test_an_analysis_that_failed_once_is_stored_and_announced_once(
 async def test_an_analysis_that_keeps_failing_is_retried_then_parked_not_lost(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    recorder = AnalyticsRecorder(engine)
+    recorder = OutboxRecorder(engine, SCHEMA)
     store = LocalObjectStore(tmp_path)
     missing = (store.root / "results" / "gone").as_uri()  # the engine's files were lost
     event = completed(f"{missing}/equity.parquet", f"{missing}/trades.parquet")

@@ -12,7 +12,6 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from tradelab_contracts.base import Message
 from tradelab_contracts.datasets import (
     DatasetDeclaration,
     DatasetIngested,
@@ -27,22 +26,13 @@ from tradelab_datasets.adapters.tables import SCHEMA
 from tradelab_datasets.service import Deps, ingest, register_upload
 from tradelab_datasets.sweeper import RedriveTerms, sweep_once
 from tradelab_runtime.migrations import upgrade_to_head
-from tradelab_runtime.outbox import Outbox
 from tradelab_runtime.storage import LocalObjectStore
 
-from .engine_support import MovingClock, Recorder
+from .engine_support import MovingClock
+from .outbox_support import OutboxRecorder
 
 pytestmark = pytest.mark.integration
 TERMS = RedriveTerms(redrive_after_s=60, max_redrives=2)
-
-
-class DatasetsRecorder(Recorder):
-    """What the datasets service relayed from its outbox, in order (the engine recorder's relay,
-    without its job stores)."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.sent: list[tuple[str, Message]] = []
-        self.outbox = Outbox(engine, SCHEMA, self.relayed)
 
 
 @pytest_asyncio.fixture
@@ -53,9 +43,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await db.dispose()
 
 
-def deps_of(engine: AsyncEngine, root: Path, clock: MovingClock) -> tuple[Deps, DatasetsRecorder]:
+def deps_of(engine: AsyncEngine, root: Path, clock: MovingClock) -> tuple[Deps, OutboxRecorder]:
     """The service's collaborators as one process has them, and what its relay sends."""
-    recorder = DatasetsRecorder(engine)
+    recorder = OutboxRecorder(engine, SCHEMA)
     repo = DatasetRepository(engine, recorder.outbox)
     return Deps(repo=repo, store=LocalObjectStore(root), clock=clock), recorder
 
