@@ -1,29 +1,37 @@
-"""The analytics consumer against a real PostgreSQL (in-memory broker): an analysis is stored with
-its announcement once, a transient failure is retried, and one that keeps failing is parked as a
-dead letter instead of being committed unnoticed."""
+"""The analytics consumer against a real PostgreSQL and a real Kafka-protocol broker: an analysis
+is stored with its announcement once, a transient failure is retried, and one that keeps failing
+is parked as a dead letter instead of being committed unnoticed.
 
+The service's handler runs under the runtime's failure policy exactly as ``register_handlers``
+subscribes it, on a topic and group of the test's own so no other test's events reach it."""
+
+import asyncio
+import contextlib
+import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 import pytest_asyncio
-from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka import KafkaBroker
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tradelab_analytics.adapters.repository import AnalysisRepository
 from tradelab_analytics.adapters.tables import SCHEMA
-from tradelab_analytics.handlers import register_handlers
-from tradelab_analytics.service import AnalyticsDeps
+from tradelab_analytics.service import AnalyticsDeps, analyse_completed
 from tradelab_contracts.analytics import ReportReady
 from tradelab_contracts.engine import BacktestCompleted, BacktestSummary, EngineOptions
 from tradelab_contracts.system import DeadLettered
-from tradelab_contracts.topics import BACKTEST_COMPLETED
-from tradelab_runtime.consumers import RetryPolicy
-from tradelab_runtime.dead_letters import DeadLetters, list_dead_letters
+from tradelab_contracts.topics import TopicSpec
+from tradelab_devstack.kafka import KafkaBroker as BrokerInfo
+from tradelab_runtime.consumers import RetryPolicy, work_subscriber
+from tradelab_runtime.dead_letters import DeadLetter, DeadLetters, list_dead_letters
+from tradelab_runtime.kafka_admin import ensure_topics
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.outbox import Outbox
 from tradelab_runtime.storage import LocalObjectStore
@@ -56,6 +64,10 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await upgrade_to_head(db, "tradelab_analytics:migrations", SCHEMA)
     yield db
     await db.dispose()
+
+
+async def letters(engine: AsyncEngine) -> list[DeadLetter]:
+    return await list_dead_letters(engine, SCHEMA)
 
 
 def write_results(store: LocalObjectStore) -> tuple[str, str]:
@@ -112,16 +124,47 @@ def completed(equity_uri: str, trades_uri: str) -> BacktestCompleted:
     )
 
 
-def analytics_broker(deps: AnalyticsDeps, outbox: Outbox) -> KafkaBroker:
-    """A broker with the service's consumers, under a fast failure policy."""
-    broker = KafkaBroker()
-    register_handlers(broker, deps, DeadLetters("analytics", outbox), FAST)
-    return broker
+@pytest_asyncio.fixture
+async def topic(kafka: BrokerInfo) -> str:
+    name = f"test.analytics.{secrets.token_hex(4)}.v1"
+    await ensure_topics(kafka.bootstrap, [TopicSpec(name, 1, "test")])
+    return name
+
+
+@contextlib.asynccontextmanager
+async def analysing(
+    kafka: BrokerInfo, topic: str, deps: AnalyticsDeps, outbox: Outbox
+) -> AsyncIterator[KafkaBroker]:
+    """A real broker client with the service's completed-backtest handler subscribed to
+    ``topic`` under a fast failure policy."""
+    broker = KafkaBroker(kafka.bootstrap)
+    work_subscriber(
+        broker,
+        topic,
+        group_id=f"analytics-{topic}",
+        model=BacktestCompleted,
+        handle=partial(analyse_completed, deps=deps),
+        dead_letters=DeadLetters("analytics", outbox),
+        policy=FAST,
+    )
+    await broker.start()
+    try:
+        yield broker
+    finally:
+        await broker.stop()
+
+
+async def until(probe: Callable[[], Awaitable[bool]], what: str, deadline_s: float = 30) -> None:
+    """Poll ``probe`` until it holds, or fail after the deadline."""
+    async with asyncio.timeout(deadline_s):
+        while not await probe():  # noqa: ASYNC110 - the probe reads the database
+            await asyncio.sleep(0.1)
+    assert await probe(), what
 
 
 @pytest.mark.asyncio
 async def test_an_analysis_that_failed_once_is_stored_and_announced_once(
-    engine: AsyncEngine, tmp_path: Path
+    engine: AsyncEngine, tmp_path: Path, kafka: BrokerInfo, topic: str
 ) -> None:
     recorder = OutboxRecorder(engine, SCHEMA)
     store = FlakyStore(tmp_path, failures=0)
@@ -130,19 +173,25 @@ async def test_an_analysis_that_failed_once_is_stored_and_announced_once(
     deps = AnalyticsDeps(
         repo=AnalysisRepository(engine, recorder.outbox), store=store, clock=MovingClock()
     )
-    async with TestKafkaBroker(analytics_broker(deps, recorder.outbox)) as broker:
-        await broker.publish(event, BACKTEST_COMPLETED)
-        await broker.publish(event, BACKTEST_COMPLETED)  # redelivered: nothing new
+    async with analysing(kafka, topic, deps, recorder.outbox) as broker:
+        await broker.publish(event, topic)
+        await broker.publish(event, topic)  # redelivered: nothing new
+        await broker.publish(marker := completed("file:///x", "file:///y"), topic)
+
+        async def behind_the_redelivery() -> bool:  # the marker fails: everything before is done
+            return any(p.message_id == marker.message_id for p in await letters(engine))
+
+        await until(behind_the_redelivery, "both copies handled")
     [ready] = await recorder.events(ReportReady)
     assert (ready.run_id, ready.correlation_id) == (event.run_id, event.message_id)
     assert ready.metrics["trades"] == 2
-    assert await list_dead_letters(engine, SCHEMA) == []
+    assert [p.message_id for p in await letters(engine)] == [marker.message_id]
     assert await deps.repo.get(event.owner_id, event.run_id) is not None
 
 
 @pytest.mark.asyncio
 async def test_an_analysis_that_keeps_failing_is_retried_then_parked_not_lost(
-    engine: AsyncEngine, tmp_path: Path
+    engine: AsyncEngine, tmp_path: Path, kafka: BrokerInfo, topic: str
 ) -> None:
     recorder = OutboxRecorder(engine, SCHEMA)
     store = LocalObjectStore(tmp_path)
@@ -151,15 +200,20 @@ async def test_an_analysis_that_keeps_failing_is_retried_then_parked_not_lost(
     deps = AnalyticsDeps(
         repo=AnalysisRepository(engine, recorder.outbox), store=store, clock=MovingClock()
     )
-    async with TestKafkaBroker(analytics_broker(deps, recorder.outbox)) as broker:
-        await broker.publish(event, BACKTEST_COMPLETED)
+    async with analysing(kafka, topic, deps, recorder.outbox) as broker:
+        await broker.publish(event, topic)
+
+        async def parked_once() -> bool:
+            return bool(await letters(engine))
+
+        await until(parked_once, "the message parked")
 
     [parked] = await list_dead_letters(engine, SCHEMA)
-    assert (parked.topic, parked.attempts) == (BACKTEST_COMPLETED, FAST.max_attempts)
+    assert (parked.topic, parked.attempts) == (topic, FAST.max_attempts)
     assert parked.message_id == event.message_id
     assert parked.error.startswith("FileNotFoundError")
     assert BacktestCompleted.model_validate_json(parked.payload) == event  # replayable as is
     [announced] = await recorder.events(DeadLettered)
-    assert (announced.service, announced.original_topic) == ("analytics", BACKTEST_COMPLETED)
+    assert (announced.service, announced.original_topic) == ("analytics", topic)
     assert await recorder.events(ReportReady) == []
     assert await deps.repo.get(event.owner_id, event.run_id) is None
