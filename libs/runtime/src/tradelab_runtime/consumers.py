@@ -3,7 +3,9 @@
 - A message that cannot be read (not JSON, not the contract) is a poison message: it is parked
   as a dead letter at once and its offset committed, so it never blocks its partition.
 - A handler that raises is retried in place with exponential back-off, ``max_attempts`` times in
-  all; then the message is parked with the last error and the attempt count, and committed.
+  all; then the consumer's ``on_give_up`` (if any) records the failure where its user sees it
+  (a job failed, with its event), and the message is parked with the last error and the attempt
+  count, and committed.
 - Parking needs the database. When even that fails (the database is down, the usual cause of the
   failures before), the message is not committed: the consumer seeks back to it and reads it
   again after a pause, so nothing is lost while a dependency is away.
@@ -27,6 +29,8 @@ from .logging import get_logger
 
 M = TypeVar("M", bound=BaseModel)
 log = get_logger(__name__)
+GiveUp = Callable[[M, Exception], Awaitable[None]]
+"""Called with the message and the last error once its retries are spent, before parking it."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ async def handle_with_policy(
     handle: Callable[[M], Awaitable[None]],
     dead_letters: DeadLetters,
     policy: RetryPolicy,
+    on_give_up: GiveUp[M] | None = None,
 ) -> None:
     """Parse and handle one message under the failure policy (see the module docstring)."""
     try:
@@ -86,11 +91,20 @@ async def handle_with_policy(
                 error=error,
             )
             if attempt == policy.max_attempts:
+                if on_give_up is not None:
+                    await _give_up(on_give_up, parsed, exc)
                 await _park(letter_of(message, message_id), error, attempt, dead_letters, policy)
                 return
             await asyncio.sleep(policy.delay(attempt))
         else:
             return
+
+
+async def _give_up(on_give_up: GiveUp[M], parsed: M, exc: Exception) -> None:
+    try:
+        await on_give_up(parsed, exc)
+    except Exception:  # parked all the same; a replay of the dead letter handles it again
+        log.exception("recording a message given up failed")
 
 
 async def _park(
@@ -114,6 +128,7 @@ def work_subscriber(
     handle: Callable[[M], Awaitable[None]],
     dead_letters: DeadLetters,
     policy: RetryPolicy | None = None,
+    on_give_up: GiveUp[M] | None = None,
 ) -> None:
     """Subscribe a work consumer of ``topic`` in ``group_id`` under the failure policy.
 
@@ -129,4 +144,4 @@ def work_subscriber(
         auto_offset_reset="earliest",
     )
     async def on_message(message: KafkaMessage) -> None:
-        await handle_with_policy(message, model, handle, dead_letters, chosen)
+        await handle_with_policy(message, model, handle, dead_letters, chosen, on_give_up)
