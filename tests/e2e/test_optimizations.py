@@ -404,13 +404,13 @@ def test_an_optimisation_left_unfinished_by_a_dead_replica_is_finished_on_redeli
     created = user.post("/api/v1/optimizations", {"dataset_id": goog, **SMALL_GRID}).json()
     done = user.finished(f"/api/v1/optimizations/{created['id']}", 120)
     assert done["status"] == "completed", done
-    # A replica that stored the last chunk and died before writing the results file and
-    # announcing the end leaves exactly this behind: completed, no results file recorded,
-    # not announced. Readers see it still running, since its files are not there yet.
+    # A replica that stored the last chunk and died before recording the results file, the
+    # completed status and its event (one transaction) leaves exactly this behind: every chunk
+    # stored, still running, nothing announced.
     row = optimization_row(stack.database_url, created["id"], unfinish=True)
-    assert (row["results_uri"] is not None, row["announced"]) == (True, True)
+    assert row["results_uri"] is not None
     left = optimization_row(stack.database_url, created["id"])
-    assert (left["status"], left["results_uri"], left["announced"]) == ("completed", None, False)
+    assert (left["status"], left["results_uri"]) == ("running", None)
     seen = user.get(f"/api/v1/optimizations/{created['id']}")
     assert (seen["status"], seen["evaluated"]) == ("running", 16)
     running = user.get("/api/v1/optimizations?status=running")["items"]
@@ -433,7 +433,7 @@ def test_an_optimisation_left_unfinished_by_a_dead_replica_is_finished_on_redeli
     assert announced["sequence"] == done["sequence"]  # the same end, not a new one
     assert announced["best_parameters"] == done["best_parameters"]
     finished = optimization_row(stack.database_url, created["id"])
-    assert (finished["results_uri"], finished["announced"]) == (row["results_uri"], True)
+    assert (finished["status"], finished["results_uri"]) == ("completed", row["results_uri"])
     after = user.get(f"/api/v1/optimizations/{created['id']}")
     assert after["status"] == "completed"
     assert (after["evaluated"], after["chunks_done"]) == (16, 1)  # nothing counted twice
@@ -541,8 +541,8 @@ async def publish_and_await(
 def optimization_row(
     database_url: str, optimization_id: str, *, unfinish: bool = False
 ) -> dict[str, Any]:
-    """The optimisation's stored row (before forgetting its results file and announcement,
-    when asked to leave it unfinished)."""
+    """The optimisation's stored row (before taking back its completion, when asked to leave it
+    unfinished)."""
 
     async def fetch() -> dict[str, Any]:
         engine = create_async_engine(database_url)
@@ -561,7 +561,8 @@ def optimization_row(
                 if unfinish:
                     await conn.execute(
                         text(
-                            "UPDATE engine.optimizations SET results_uri = NULL, announced = false"
+                            "UPDATE engine.optimizations SET status = 'running',"
+                            " results_uri = NULL, finished_at = NULL, event_seq = event_seq - 1"
                             " WHERE id = :id"
                         ),
                         {"id": optimization_id},

@@ -4,6 +4,7 @@ directly, or stored in its outbox and relayed) and a clock the test moves."""
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,6 +15,7 @@ from tradelab_engine.adapters.tables import SCHEMA
 from tradelab_engine.backtests.kind import BacktestJobs
 from tradelab_engine.lifecycle.store import JobStore, LeaseTerms
 from tradelab_engine.montecarlo.kind import MonteCarloJobs
+from tradelab_engine.optimizations.kind import OptimizationJobs
 from tradelab_runtime.outbox import Outbox, PendingEvent
 
 TERMS = LeaseTerms(lease_s=30, max_attempts=3, redispatch_after_s=60)
@@ -37,9 +39,12 @@ class Recorder:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.sent: list[tuple[str, Message]] = []
+        self.partitions: dict[UUID, int | None] = {}
+        """The partition each relayed message was stored for, by message id."""
         self.outbox = Outbox(engine, SCHEMA, self.relayed)
         self.backtests = JobStore(BacktestJobs(), self.outbox, TERMS)
         self.studies = JobStore(MonteCarloJobs(), self.outbox, TERMS)
+        self.optimizations = JobStore(OptimizationJobs(), self.outbox, TERMS)
 
     async def publish(self, message: Message, topic: str, key: bytes) -> None:
         self.sent.append((topic, message))
@@ -47,7 +52,9 @@ class Recorder:
     async def relayed(self, event: PendingEvent) -> None:
         carried = TOPIC_MESSAGES[event.topic]
         adapter = carried if isinstance(carried, TypeAdapter) else TypeAdapter(carried)
-        self.sent.append((event.topic, adapter.validate_json(event.payload)))
+        message = adapter.validate_json(event.payload)
+        self.sent.append((event.topic, message))
+        self.partitions[message.message_id] = event.partition
 
     async def events(self, kind: type[Message]) -> list[Any]:
         """Relay what the outbox holds, then return every message of ``kind`` sent so far."""

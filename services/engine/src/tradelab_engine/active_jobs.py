@@ -12,7 +12,7 @@ from tradelab_contracts.engine_rpc import (
 from tradelab_runtime.responder import RequestHandlers
 
 from .montecarlo.use_cases import MonteCarloDeps
-from .optimizations import OptimizationDeps
+from .optimizations.deps import OptimizationDeps
 from .service import EngineDeps, reply
 
 

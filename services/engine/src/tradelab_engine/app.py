@@ -13,7 +13,6 @@ from tradelab_runtime.logging import get_logger
 from tradelab_runtime.service_app import build_service_app, create_runtime
 from tradelab_runtime.storage import LocalObjectStore
 
-from .adapters.optimization_repository import OptimizationRepository
 from .adapters.strategy_repository import StrategyRepository
 from .adapters.tables import SCHEMA
 from .backtests.kind import BacktestJobs
@@ -29,7 +28,9 @@ from .lifecycle.sweeper import Sweeper
 from .montecarlo.kind import MonteCarloJobs
 from .montecarlo.repository import MonteCarloRepository
 from .montecarlo.use_cases import MonteCarloDeps
-from .optimizations import OptimizationDeps
+from .optimizations.deps import OptimizationDeps
+from .optimizations.kind import OptimizationJobs
+from .optimizations.repository import OptimizationRepository
 from .service import EngineDeps
 from .settings import EngineSettings
 
@@ -49,14 +50,10 @@ def build_app(settings: EngineSettings) -> FastAPI:
     )
     backtest_jobs = JobStore(BacktestJobs(), outbox, terms)
     study_jobs = JobStore(MonteCarloJobs(), outbox, terms)
+    optimization_jobs = JobStore(OptimizationJobs(), outbox, terms)
 
     async def publish(message: Message, topic: str, key: bytes) -> None:
         await broker.publish(message, topic, key=key)
-
-    async def publish_to_partition(
-        message: Message, topic: str, key: bytes, partition: int
-    ) -> None:
-        await broker.publish(message, topic, key=key, partition=partition)
 
     deps = EngineDeps(
         repo=RunRepository(runtime.database(), backtest_jobs),
@@ -73,9 +70,8 @@ def build_app(settings: EngineSettings) -> FastAPI:
     )
     optimization_deps = OptimizationDeps(
         engine=deps,
-        repo=OptimizationRepository(runtime.database()),
+        repo=OptimizationRepository(runtime.database(), optimization_jobs),
         chunk_size=settings.optimization_chunk_size,
-        publish_to_partition=publish_to_partition,
     )
     montecarlo_deps = MonteCarloDeps(
         engine=deps, repo=MonteCarloRepository(runtime.database(), study_jobs)
@@ -89,7 +85,9 @@ def build_app(settings: EngineSettings) -> FastAPI:
     )
     cascades = CascadeDeps(mc=montecarlo_deps, rows=CascadeRepository(runtime.database(), outbox))
     register_cascade_handlers(broker, cascades, letters, policy)
-    sweeper = Sweeper([backtest_jobs, study_jobs], runtime.clock, settings.sweep_interval_s)
+    sweeper = Sweeper(
+        [backtest_jobs, study_jobs, optimization_jobs], runtime.clock, settings.sweep_interval_s
+    )
 
     async def compile_before_ready() -> None:
         # Compile (or load from cache) every kernel before /readyz says yes, so the first

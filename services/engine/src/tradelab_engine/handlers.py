@@ -1,7 +1,6 @@
 """Kafka subscribers of the engine: thin, they hand requests to each feature's use cases and job
 messages to its worker."""
 
-from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from tradelab_contracts.engine import CancelBacktest, RunBacktest
@@ -12,13 +11,10 @@ from tradelab_contracts.engine_rpc import (
     EngineRequest,
     RunQuickBacktest,
 )
-from tradelab_contracts.optimization import RunOptimization, RunOptimizationChunk
 from tradelab_contracts.topics import (
     BACKTEST_CANCEL_REQUESTED,
     BACKTEST_REQUESTED,
     ENGINE_REQUESTS,
-    OPTIMIZATION_CHUNK_REQUESTED,
-    OPTIMIZATION_REQUESTED,
 )
 from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.consumers import RetryPolicy, work_subscriber
@@ -26,14 +22,16 @@ from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.logging import get_logger
 from tradelab_runtime.responder import Routes, merge_handlers, serve_requests
 
-from . import active_jobs, optimizations, service, user_strategies
+from . import active_jobs, service, user_strategies
 from .backtests import quick
 from .backtests import use_cases as backtests
 from .backtests import worker as backtest_worker
 from .montecarlo import use_cases as montecarlo
 from .montecarlo.subscribers import register_montecarlo_handlers
 from .montecarlo.use_cases import MonteCarloDeps
-from .optimizations import OptimizationDeps
+from .optimizations import use_cases as optimizations
+from .optimizations.deps import OptimizationDeps
+from .optimizations.subscribers import register_optimization_handlers
 from .service import EngineDeps
 
 log = get_logger(__name__)
@@ -108,7 +106,7 @@ def register_handlers(
         policy=policy,
     )
     register_montecarlo_handlers(broker, mc, instance_id, letters, policy)
-    register_optimization_handlers(broker, opt)
+    register_optimization_handlers(broker, opt, letters, policy)
 
     # Every replica hears every cancel request; only the one running the job acts on it.
     @broker.subscriber(
@@ -119,30 +117,3 @@ def register_handlers(
     )
     async def on_cancel(cmd: CancelBacktest) -> None:
         deps.cancelled.add(str(cmd.run_id))
-
-
-def register_optimization_handlers(broker: KafkaBroker, opt: OptimizationDeps) -> None:
-    """Subscribe the optimisation consumers (chunks, and genetic searches)."""
-
-    # Optimisation chunks: every replica of the group takes chunks; committed after the chunk is
-    # stored, so a replica killed mid-chunk leaves it to another (counted once by the repository).
-    @broker.subscriber(
-        OPTIMIZATION_CHUNK_REQUESTED,
-        group_id="engine-chunks",
-        ack_policy=AckPolicy.ACK,
-        auto_offset_reset="earliest",
-    )
-    async def on_chunk(chunk: RunOptimizationChunk) -> None:
-        await optimizations.run_chunk(chunk, opt)
-
-    # Genetic searches: one replica evolves each, generation by generation (each stored once);
-    # committed after the search ends, so a replica killed mid-way leaves it to another, which
-    # resumes from the stored generations.
-    @broker.subscriber(
-        OPTIMIZATION_REQUESTED,
-        group_id="engine-optimizations",
-        ack_policy=AckPolicy.ACK,
-        auto_offset_reset="earliest",
-    )
-    async def on_optimization(job: RunOptimization) -> None:
-        await optimizations.run_genetic(job, opt)

@@ -120,7 +120,12 @@ optimizations = sa.Table(
     sa.Column("folds", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("out_of_sample", JSONB()),
     sa.Column("walk_forward_uri", sa.Text()),
-    sa.Column("announced", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # The shared job lifecycle (migration 0010): a genetic search is claimed under a lease.
+    sa.Column("attempt", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("worker", sa.Text()),
+    sa.Column("lease_expires_at", sa.DateTime(timezone=True)),
+    sa.Column("dispatched_at", sa.DateTime(timezone=True)),
+    sa.Column("failure_reason", sa.Text()),
     *_job_checks("optimizations"),
     _check(
         "optimizations",
@@ -140,6 +145,10 @@ optimization_chunks = sa.Table(
     sa.Column("done", sa.Boolean(), nullable=False),
     sa.Column("worker", sa.Text()),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
+    # What the chunk evaluates, so the sweeper can publish it again (migration 0010).
+    sa.Column("combinations", JSONB()),
+    sa.Column("first_index", sa.Integer()),
+    sa.Column("fold_index", sa.Integer()),
     _check("optimization_chunks", "size", "size >= 0"),
     _of_optimization("optimization_chunks"),
 )

@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tradelab_contracts.engine_rpc import RunStatus
 from tradelab_contracts.optimization import OptimizationCancelled
 from tradelab_contracts.topics import OPTIMIZATION_CANCELLED
-from tradelab_engine.adapters.optimization_repository import visible_status
 from tradelab_engine.adapters.tables import (
     monte_carlo,
     optimization_chunks,
@@ -63,9 +62,10 @@ class CascadeRepository:
         t = optimizations
         stmt = (
             t.update()
-            .where(*scope.of(t), visible_status.in_(ACTIVE))
+            .where(*scope.of(t), t.c.status.in_(ACTIVE))
             .values(
                 status=RunStatus.CANCELLED.value,
+                lease_expires_at=None,
                 finished_at=now,
                 updated_at=now,
                 event_seq=t.c.event_seq + 1,

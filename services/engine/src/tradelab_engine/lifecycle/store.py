@@ -29,8 +29,9 @@ class JobKind(Protocol):
     def table(self) -> sa.Table:
         """The job table."""
 
-    def dispatch(self, row: sa.RowMapping) -> Announcement:
-        """The job message that (re)starts a queued job."""
+    def dispatch(self, row: sa.RowMapping) -> Announcement | None:
+        """The job message that (re)starts a queued job (None: its work travels in messages of
+        its own, which the kind re-drives itself, as an optimisation's chunks)."""
 
     def gave_up(self, row: sa.RowMapping) -> Announcement:
         """The failed event of a job given up after too many attempts (row already failed)."""
@@ -117,6 +118,25 @@ class JobStore:
         async with self.outbox.begin() as conn:
             return (await conn.execute(stmt)).first() is not None
 
+    async def release(self, job_id: UUID, attempt: int, now: datetime) -> bool:
+        """Give back the job of a running attempt that stopped on an error (queued again, no
+        lease), so the consumer's retry claims it at once instead of waiting out the lease."""
+        t = self.table
+        stmt = (
+            sa.update(t)
+            .where(*self.owned(job_id, attempt), t.c.status == RunStatus.RUNNING.value)
+            .values(
+                status=RunStatus.QUEUED.value,
+                worker=None,
+                lease_expires_at=None,
+                dispatched_at=now,
+                updated_at=now,
+            )
+            .returning(t.c.id)
+        )
+        async with self.outbox.begin() as conn:
+            return (await conn.execute(stmt)).first() is not None
+
     async def progress(self, job_id: UUID, attempt: int, values: dict[str, Any]) -> int | None:
         """Record progress of a running attempt; return its event's sequence number, or None
         when the attempt no longer owns the job."""
@@ -140,11 +160,12 @@ class JobStore:
         announce: Announce,
         *,
         statuses: tuple[str, ...] = ACTIVE,
+        only_if: tuple[sa.ColumnElement[bool], ...] = (),
     ) -> sa.RowMapping | None:
-        """End a job in one of ``statuses`` and store its terminal event in the same
-        transaction; None if another attempt owns it or it already ended."""
+        """End a job in one of ``statuses`` (and meeting ``only_if``) and store its terminal event
+        in the same transaction; None if another attempt owns it or it already ended."""
         t = self.table
-        where = [t.c.id == job_id, t.c.status.in_(statuses)]
+        where = [t.c.id == job_id, t.c.status.in_(statuses), *only_if]
         if attempt is not None:
             where.append(t.c.attempt == attempt)
         stmt = (

@@ -6,7 +6,9 @@ Every ``interval_s`` one replica (an advisory lock per job table) looks at the a
   lease): back to ``queued`` with its job message published again, or, once it has had
   ``max_attempts`` attempts, ``failed`` with reason ``attempts_exhausted`` and its failed event;
 - queued since its message was published more than ``redispatch_after_s`` ago: the message is
-  published again (a broker restarted empty lost it; a duplicate is harmless, claims are atomic).
+  published again (a broker restarted empty lost it; a duplicate is harmless, claims are atomic);
+- of a kind whose work travels in many messages (:class:`ChunkedKind`: an optimisation's chunks),
+  active without progress for ``redispatch_after_s``: the kind publishes its undone work again.
 
 Each change and its message are committed together through the outbox.
 """
@@ -14,6 +16,7 @@ Each change and its message are committed together through the outbox.
 import asyncio
 import contextlib
 from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,10 +26,21 @@ from tradelab_contracts.engine_rpc import RunStatus
 from tradelab_runtime.clock import Clock
 from tradelab_runtime.logging import get_logger
 
-from .store import JobStore
+from .store import JobKind, JobStore
 
 log = get_logger(__name__)
 BATCH = 100
+
+
+@runtime_checkable
+class ChunkedKind(JobKind, Protocol):
+    """A job kind whose running jobs wait on many messages of their own (chunks)."""
+
+    async def redispatch_stalled(
+        self, conn: AsyncConnection, store: JobStore, now: datetime
+    ) -> int:
+        """Store again (in ``conn``'s transaction) the messages of the undone work of jobs that
+        made no progress for ``store.terms.redispatch_after_s``; return how many jobs."""
 
 
 def gave_up_message(attempts: int) -> str:
@@ -111,7 +125,10 @@ async def sweep_once(store: JobStore, now: datetime) -> tuple[int, int]:
         lock = sa.func.pg_try_advisory_xact_lock(sa.func.hashtext(f"sweep:{store.table.fullname}"))
         if not await conn.scalar(sa.select(lock)):
             return 0, 0
-        return await _expired(conn, store, now), await _stale(conn, store, now)
+        expired, stale = await _expired(conn, store, now), await _stale(conn, store, now)
+        if isinstance(store.kind, ChunkedKind):
+            stale += await store.kind.redispatch_stalled(conn, store, now)
+        return expired, stale
 
 
 class Sweeper:

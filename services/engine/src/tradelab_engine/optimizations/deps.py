@@ -1,0 +1,36 @@
+"""What the optimisation use cases and workers share: the engine's dependencies, the repository,
+and the dataset the last chunk read."""
+
+import asyncio
+from dataclasses import dataclass
+
+from tradelab_engine.adapters.bars_loader import load_bars
+from tradelab_engine.domain.bars import Bars
+from tradelab_engine.service import EngineDeps
+
+from .repository import OptimizationRepository
+
+DEFAULT_CHUNK_SIZE = 250
+
+
+@dataclass
+class OptimizationDeps:
+    """The engine's dependencies plus the optimisation tables.
+
+    ``last_bars`` keeps the dataset the last chunk read: a replica takes an optimisation's
+    chunks one after another, so it reads the file once.
+    """
+
+    engine: EngineDeps
+    repo: OptimizationRepository
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    last_bars: tuple[str, Bars] | None = None
+
+    async def bars(self, dataset_uri: str, dataset_sha256: str) -> Bars:
+        """The dataset's bars, read again only when another dataset was read last."""
+        key = f"{dataset_uri}#{dataset_sha256}"
+        if self.last_bars is None or self.last_bars[0] != key:
+            self.last_bars = None  # let the previous one go before reading the next
+            bars = await asyncio.to_thread(load_bars, self.engine.store.path(dataset_uri))
+            self.last_bars = (key, bars)
+        return self.last_bars[1]
