@@ -2,7 +2,8 @@
 
 The analytics service owns stored analyses. A gateway publishes an `AnalyticsRequest` on
 ``analytics.rpc.request.v1``; the service answers with an `AnalyticsReply` (``kind="analytics"``).
-Another user's run is ``not_found``; a run not analysed yet is ``not_ready``.
+Another user's run is ``not_found``; a run not analysed yet is ``not_ready``; a run whose
+analysis could not be made is ``analysis_failed`` (the message says why).
 
 Large payloads (chart figures, the HTML report) travel through the object store: replies carry
 their storage URI, never the bytes.
@@ -158,6 +159,8 @@ class AnalyticsErrorCode(StrEnum):
     NOT_FOUND = "not_found"
     NOT_READY = "not_ready"
     INTERNAL = "internal"
+    FAILED = "analysis_failed"
+    """The run's analysis was given up on; the message says why (ReportFailed announced it)."""
 
 
 class AnalyticsError(ContractModel):

@@ -38,6 +38,7 @@ router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 STATUS_BY_CODE = {
     AnalyticsErrorCode.NOT_FOUND: 404,
     AnalyticsErrorCode.NOT_READY: 409,
+    AnalyticsErrorCode.FAILED: 409,  # given up on: the detail says why; it will not come
     AnalyticsErrorCode.INTERNAL: 500,
 }
 # The report is our own page: scripts and styles inline, nothing fetched from anywhere.
@@ -155,7 +156,8 @@ async def _public(request: Request, info: AnalysisInfo) -> AnalysisPublic:
 async def get_analysis(
     run_id: UUID, request: Request, user: CurrentUser, settings: Settings
 ) -> AnalysisPublic:
-    """All metrics and tables of a finished run; 409 while not analysed yet, 404 for no such run."""
+    """All metrics and tables of a finished run; 409 while not analysed yet (code ``not_ready``)
+    or when its analysis failed (``analysis_failed``, saying why), 404 for no such run."""
     info = await _analysis(request, user.user_id, run_id, settings.retry_after_s)
     return await _public(request, info)
 
