@@ -534,3 +534,36 @@ async def engine_refuses_bad_rows(engine: AsyncEngine, parent: UUID) -> None:
     await refused(
         engine, sa.insert(t.optimization_folds).values(fold(parent, fold_index=1, chunks_done=2))
     )
+
+
+@pytest.mark.asyncio
+async def test_analyses_may_end_failed_with_a_reason_and_erasures_leave_tombstones(
+    engine: AsyncEngine,
+) -> None:
+    t = tables("analytics")
+    await migrate(engine, "analytics", "0005")
+    kept = analysis(initial_cash=1_000.0)
+    await insert(engine, t.analyses, kept)
+
+    await migrate(engine, "analytics")
+
+    assert await scalars(engine, sa.select(t.analyses.c.status)) == ["ready"]
+    failed = {"status": "failed", "failure_reason": "internal", "failure_message": "why"}
+    gone = uuid4()
+    await insert(engine, t.analyses, analysis(**failed))
+    await insert(engine, t.tombstones, {"entity": "run", "entity_id": gone})
+    for bad in (
+        analysis(status="failed"),
+        analysis(status="failed", failure_reason="internal"),
+        analysis(status="failed", failure_reason="gremlins", failure_message="why"),
+        analysis(failure_reason="internal", failure_message="why"),
+        analysis(failure_message="why"),
+    ):
+        await refused(engine, sa.insert(t.analyses).values(bad))
+    await refused(engine, sa.insert(t.tombstones).values(entity="dataset", entity_id=uuid4()))
+    await refused(engine, sa.insert(t.tombstones).values(entity="run", entity_id=gone))
+
+    await downgrade(engine, "analytics", "0005")  # failed analyses cannot be kept at 0005
+    analyses_0005 = sa.table("analyses", sa.column("run_id"), schema="analytics")
+    assert await scalars(engine, sa.select(analyses_0005.c.run_id)) == [kept["run_id"]]
+    await migrate(engine, "analytics")

@@ -3,6 +3,10 @@
 Files go first, rows second: an erasure that dies half-way is redelivered and finds the rows
 still there, never files without a row pointing at them. Both steps are no-ops when repeated.
 Every analytics object of a run lives under ``analytics/<owner>/<run>/`` (charts, report).
+
+The rows' transaction also leaves a tombstone, so an analysis still in progress cannot be
+stored afterwards; the files are removed once more after it, for the charts such an analysis
+may have written in between (one that stores nothing removes its own).
 """
 
 import asyncio
@@ -38,13 +42,16 @@ async def forget_run(event: BacktestDeleted, deps: ErasureDeps) -> None:
     prefix = f"analytics/{event.owner_id}/{event.run_id}"
     await asyncio.to_thread(remove_prefix, deps.store, prefix)
     removed = await deps.rows.delete_run(event.owner_id, event.run_id)
+    await asyncio.to_thread(remove_prefix, deps.store, prefix)
     log.info("analysis of a deleted backtest erased", run_id=str(event.run_id), rows=removed)
 
 
 async def forget_owner(event: UserDeleted, deps: ErasureDeps) -> None:
     """Delete every analysis of a deleted user and every analytics file of theirs."""
-    await asyncio.to_thread(remove_prefix, deps.store, f"analytics/{event.user_id}")
+    prefix = f"analytics/{event.user_id}"
+    await asyncio.to_thread(remove_prefix, deps.store, prefix)
     removed = await deps.rows.delete_owner(event.user_id)
+    await asyncio.to_thread(remove_prefix, deps.store, prefix)
     log.info("analyses of a deleted user erased", user_id=str(event.user_id), rows=removed)
 
 

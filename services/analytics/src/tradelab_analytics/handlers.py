@@ -20,7 +20,7 @@ from tradelab_runtime.consumers import RetryPolicy, work_subscriber
 from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.responder import Routes, serve_requests
 
-from . import service
+from . import failures, service
 from .service import AnalyticsDeps
 
 
@@ -45,8 +45,8 @@ def register_handlers(
 ) -> None:
     """Subscribe the service's consumers (groups shared by all replicas)."""
     # Committed after the analysis is stored, under the failure policy: a replica that dies
-    # mid-way leaves it to another; an analysis that keeps failing is retried, then parked as a
-    # dead letter, never committed unnoticed.
+    # mid-way leaves it to another; an analysis that keeps failing is retried, then stored as
+    # failed (with ReportFailed) and parked as a dead letter, never committed unnoticed.
     work_subscriber(
         broker,
         BACKTEST_COMPLETED,
@@ -55,6 +55,7 @@ def register_handlers(
         handle=partial(service.analyse_completed, deps=deps),
         dead_letters=letters,
         policy=policy,
+        on_give_up=partial(failures.record_failure, deps=deps),
     )
 
     serve_requests(broker, request_routes(deps), topic=ANALYTICS_REQUESTS, group_id="analytics-rpc")

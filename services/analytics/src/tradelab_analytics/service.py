@@ -9,6 +9,7 @@ from uuid import UUID
 from tradelab_contracts.analytics import ReportReady
 from tradelab_contracts.analytics_rpc import (
     AnalysisInfo,
+    AnalyticsCommand,
     AnalyticsError,
     AnalyticsErrorCode,
     AnalyticsReply,
@@ -23,9 +24,11 @@ from tradelab_contracts.base import Message, correlation_of
 from tradelab_contracts.engine import BacktestCompleted
 from tradelab_contracts.topics import REPORT_READY
 from tradelab_runtime.clock import Clock
+from tradelab_runtime.erasure import remove_prefix
+from tradelab_runtime.logging import get_logger
 from tradelab_runtime.storage import LocalObjectStore
 
-from .adapters.repository import AnalysisRepository
+from .adapters.repository import AnalysisRepository, Written
 from .adapters.result_files import (
     EquityFile,
     get_json,
@@ -37,6 +40,8 @@ from .adapters.result_files import (
 from .domain.compare import NormalisedCurve, compare_figure
 from .domain.report import render_report
 from .domain.run_analysis import RunAnalysis, analyse_run, rolling_series
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -73,11 +78,16 @@ def analyse_files(
 async def analyse_completed(event: BacktestCompleted, deps: AnalyticsDeps) -> None:
     """Analyse a completed run once; a redelivered event changes nothing.
 
-    A failure raises: the consumer retries, then parks the event as a dead letter (announced on
-    the dead-letter topic, replayable by an operator).
+    A failure raises: the consumer retries, then stores the analysis as failed
+    (``failures.record_failure``) and parks the event as a dead letter (announced on the
+    dead-letter topic, replayable by an operator; a replay that succeeds replaces the failed
+    analysis). A run deleted or an owner erased meanwhile is not analysed, nor written back.
     """
     if await deps.repo.get(event.owner_id, event.run_id) is not None:
         return  # analysed already: a redelivery
+    if await deps.repo.is_erased(event.owner_id, event.run_id):
+        log.info("completed run deleted already; not analysed", run_id=str(event.run_id))
+        return
     analysis = await asyncio.to_thread(
         analyse_files,
         deps.store.path(event.equity_uri),
@@ -98,7 +108,7 @@ async def analyse_completed(event: BacktestCompleted, deps: AnalyticsDeps) -> No
         metrics=analysis.metrics,
         correlation_id=correlation_of(event),
     )
-    await deps.repo.add(
+    written = await deps.repo.add(
         {
             "run_id": event.run_id,
             "owner_id": event.owner_id,
@@ -118,6 +128,9 @@ async def analyse_completed(event: BacktestCompleted, deps: AnalyticsDeps) -> No
         },
         (ready, REPORT_READY, event.run_id.bytes),
     )
+    if written is Written.ERASED:  # deleted while being analysed: take the charts along too
+        await asyncio.to_thread(remove_prefix, deps.store, _prefix(event.owner_id, event.run_id))
+        log.info("run deleted while analysed; analysis dropped", run_id=str(event.run_id))
 
 
 def _prefix(owner_id: UUID, run_id: UUID) -> str:
@@ -130,11 +143,20 @@ def _ok(cmd: Message, **fields: Any) -> AnalyticsReply:
     )
 
 
+async def missing_reply(cmd: AnalyticsCommand, run_id: UUID, deps: AnalyticsDeps) -> AnalyticsReply:
+    """The error for a run without a ready analysis: failed (saying why), or not found."""
+    failure = await deps.repo.failure(cmd.owner_id, run_id)
+    if failure is None:
+        return error_reply(cmd, AnalyticsErrorCode.NOT_FOUND, "No analysis for this run yet.")
+    message = f"The analysis of run {run_id} failed ({failure.reason}): {failure.message}"
+    return error_reply(cmd, AnalyticsErrorCode.FAILED, message)
+
+
 async def get_analysis(cmd: GetAnalysis, deps: AnalyticsDeps) -> AnalyticsReply:
     """Return the owner's analysis of a run."""
     info = await deps.repo.get(cmd.owner_id, cmd.run_id)
     if info is None:
-        return error_reply(cmd, AnalyticsErrorCode.NOT_FOUND, "No analysis for this run yet.")
+        return await missing_reply(cmd, cmd.run_id, deps)
     return _ok(cmd, analysis=info)
 
 
@@ -154,7 +176,7 @@ async def get_report(cmd: GetReport, deps: AnalyticsDeps) -> AnalyticsReply:
     """Render the run's HTML report once, keep it in the object store, answer with its URI."""
     info = await deps.repo.get(cmd.owner_id, cmd.run_id)
     if info is None:
-        return error_reply(cmd, AnalyticsErrorCode.NOT_FOUND, "No analysis for this run yet.")
+        return await missing_reply(cmd, cmd.run_id, deps)
     uri = await deps.repo.report_uri(cmd.owner_id, cmd.run_id)
     if uri is None or not deps.store.path(uri).exists():
         if info.charts_uri is None:
@@ -179,7 +201,7 @@ async def get_rolling(cmd: GetRolling, deps: AnalyticsDeps) -> AnalyticsReply:
     """Rolling Sharpe and volatility over the window asked for."""
     info = await deps.repo.get(cmd.owner_id, cmd.run_id)
     if info is None:
-        return error_reply(cmd, AnalyticsErrorCode.NOT_FOUND, "No analysis for this run yet.")
+        return await missing_reply(cmd, cmd.run_id, deps)
     if info.equity_uri is None:
         return error_reply(cmd, AnalyticsErrorCode.NOT_READY, "This run has no stored curve.")
     if not deps.store.path(info.equity_uri).exists():
@@ -206,11 +228,13 @@ def load_curves(
 async def compare_runs(cmd: CompareRuns, deps: AnalyticsDeps) -> AnalyticsReply:
     """Metrics side by side and the equity curves overlaid, each divided by its initial cash."""
     found = await deps.repo.get_many(cmd.owner_id, cmd.run_ids)
-    missing = [str(r) for r in cmd.run_ids if r not in found]
+    missing = [r for r in cmd.run_ids if r not in found]
+    for run_id in missing:
+        if await deps.repo.failure(cmd.owner_id, run_id) is not None:
+            return await missing_reply(cmd, run_id, deps)
     if missing:
-        return error_reply(
-            cmd, AnalyticsErrorCode.NOT_FOUND, f"No analysis for run(s): {', '.join(missing)}."
-        )
+        named = ", ".join(map(str, missing))
+        return error_reply(cmd, AnalyticsErrorCode.NOT_FOUND, f"No analysis for run(s): {named}.")
     runs = [found[r] for r in cmd.run_ids]
     if any(r.equity_uri is None for r in runs):
         return error_reply(

@@ -1,4 +1,8 @@
-"""Deleting stored analyses when their run or their owner is deleted."""
+"""Deleting stored analyses when their run or their owner is deleted.
+
+Each erasure leaves a tombstone in its transaction, so a BacktestCompleted still being analysed
+or retried cannot write the analysis back afterwards (``tombstones``).
+"""
 
 from uuid import UUID
 
@@ -8,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tradelab_runtime import audit
 
 from .tables import SCHEMA, analyses
+from .tombstones import bury, hold_owner
 
 
 class AnalysisEraser:
@@ -22,6 +27,8 @@ class AnalysisEraser:
             analyses.c.run_id == run_id, analyses.c.owner_id == owner_id
         )
         async with self._engine.begin() as conn:
+            await hold_owner(conn, owner_id)
+            await bury(conn, "run", run_id)
             deleted: int = (await conn.execute(stmt)).rowcount
             if deleted:
                 await audit.record(conn, SCHEMA, owner_id, "analysis.deleted", "analysis", run_id)
@@ -31,6 +38,8 @@ class AnalysisEraser:
         """Delete every analysis of ``owner_id``; return how many rows went."""
         stmt = sa.delete(analyses).where(analyses.c.owner_id == owner_id)
         async with self._engine.begin() as conn:
+            await hold_owner(conn, owner_id)
+            await bury(conn, "owner", owner_id)
             deleted: int = (await conn.execute(stmt)).rowcount
             if deleted:
                 detail = {"analyses": deleted}
