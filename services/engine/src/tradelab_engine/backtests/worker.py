@@ -2,6 +2,7 @@
 announce. Exactly one terminal event per run, whatever the redeliveries."""
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -129,6 +130,12 @@ async def run_job(job: RunBacktest, deps: EngineDeps) -> None:
             bars, result = outcome
             await _completed(job, claim, bars, result, time.monotonic() - started, deps)
         deps.failpoints.hit("engine.backtest.after_commit")
+    except Exception:
+        # A transient error (the database, the object store) stopped this attempt: give the run
+        # back so the failure policy's retry claims it at once instead of after the lease.
+        with contextlib.suppress(Exception):  # the database may be the trouble: the lease ends
+            await deps.repo.jobs.release(job.run_id, claim.attempt, deps.clock.now())
+        raise
     finally:
         deps.cancelled.discard(run_id)
 
@@ -179,6 +186,7 @@ async def _completed(
     )
     await asyncio.to_thread(write_trades, trades_tmp, result.trades)
     equity_uri = deps.store.put_file(f"{prefix}/equity.parquet", equity_tmp)
+    deps.failpoints.hit("engine.backtest.write_files")  # a storage error between two writes
     trades_uri = deps.store.put_file(f"{prefix}/trades.parquet", trades_tmp)
     summary = _summary(result)
     values = {

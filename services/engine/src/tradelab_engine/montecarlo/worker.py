@@ -2,6 +2,7 @@
 stream (progress, cancellation), store the outcomes, announce. One terminal event per study."""
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -138,6 +139,12 @@ async def run_next_study(job: RunMonteCarlo, deps: MonteCarloDeps) -> None:
         else:
             await _completed(claim, *outcome, time.monotonic() - started, deps)
         engine.failpoints.hit("engine.montecarlo.after_commit")
+    except Exception:
+        # A transient error stopped this attempt: give the study back so the failure policy's
+        # retry takes it at once instead of after the lease.
+        with contextlib.suppress(Exception):  # the database may be the trouble: the lease ends
+            await deps.repo.jobs.release(claim.info.id, claim.attempt, engine.clock.now())
+        raise
     finally:
         engine.cancelled.discard(study_id)
 
