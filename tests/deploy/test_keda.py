@@ -22,17 +22,43 @@ KAFKA_METADATA_KEYS = {
 ENGINE_SOURCE = REPO / "services" / "engine" / "src" / "tradelab_engine"
 
 
-def _subscriber_calls() -> list[ast.Call]:
-    calls: list[ast.Call] = []
+FAST_QUEUES = frozenset({topics.ENGINE_REQUESTS, topics.DATASET_DELETED, topics.AUTH_USER_DELETED})
+"""Queues answered in milliseconds (requests, deletion cascades): no lag worth scaling on."""
+
+
+def _constants(tree: ast.Module) -> dict[str, ast.expr]:
+    """Module-level ``NAME = value`` assignments (a group id kept in a constant)."""
+    return {
+        target.id: node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+
+def _subscriber_calls() -> list[tuple[ast.expr, ast.expr]]:
+    """(topic, group id) of every ``broker.subscriber(TOPIC, group_id=...)`` and
+    ``work_subscriber(broker, TOPIC, group_id=...)`` call, a group kept in a module constant
+    resolved."""
+    calls: list[tuple[ast.expr, ast.expr]] = []
     for path in sorted(ENGINE_SOURCE.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        calls += [
-            node
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "subscriber"
-        ]
+        constants = _constants(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == "subscriber":
+                topic = node.args[0]
+            elif isinstance(func, ast.Name) and func.id == "work_subscriber":
+                topic = node.args[1]
+            else:
+                continue
+            (group,) = [k.value for k in node.keywords if k.arg == "group_id"]
+            if isinstance(group, ast.Name) and group.id in constants:
+                group = constants[group.id]
+            calls.append((topic, group))
     return calls
 
 
@@ -42,19 +68,17 @@ def engine_work_queues() -> set[tuple[str, str]]:
     compile its kernels, seconds).
 
     A group id built per replica (an f-string: the cancel listeners) is not a work queue, and
-    request/reply queries, answered in milliseconds, have no lag worth scaling on.
+    request/reply queries and deletion cascades, done in milliseconds, have no lag worth scaling on.
     """
     queues: set[tuple[str, str]] = set()
-    for call in _subscriber_calls():
-        topic = call.args[0]
-        assert isinstance(topic, ast.Name), ast.unparse(call)  # a topics.py constant, by rule
+    for topic, group in _subscriber_calls():
+        assert isinstance(topic, ast.Name), ast.unparse(topic)  # a topics.py constant, by rule
         name = getattr(topics, topic.id)
         assert isinstance(name, str)
-        (group,) = [k.value for k in call.keywords if k.arg == "group_id"]
-        if isinstance(group, ast.Constant) and name != topics.ENGINE_REQUESTS:
+        if isinstance(group, ast.Constant) and name not in FAST_QUEUES:
             queues.add((str(group.value), name))
         else:
-            assert isinstance(group, ast.JoinedStr) or name == topics.ENGINE_REQUESTS
+            assert isinstance(group, ast.JoinedStr) or name in FAST_QUEUES, ast.unparse(group)
     return queues
 
 
