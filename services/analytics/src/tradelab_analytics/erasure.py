@@ -26,7 +26,10 @@ from tradelab_runtime.storage import LocalObjectStore
 from .adapters.erasure import AnalysisEraser
 
 log = get_logger(__name__)
-GROUP = "analytics"
+RUNS_GROUP = "analytics-deletions"
+OWNERS_GROUP = "analytics-erasure"
+"""One consumer group per topic: a group whose members read different topics rebalanced
+without end on the development broker when a replica left."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,7 @@ async def forget_owner(event: UserDeleted, deps: ErasureDeps) -> None:
 def register_erasures(
     broker: KafkaBroker, deps: ErasureDeps, letters: DeadLetters, policy: RetryPolicy
 ) -> None:
-    """Subscribe the cascade consumers (group ``analytics``, under the failure policy)."""
+    """Subscribe the cascade consumers (a group per topic, under the failure policy)."""
 
     async def on_backtest_deleted(event: BacktestDeleted) -> None:
         await forget_run(event, deps)
@@ -69,7 +72,7 @@ def register_erasures(
     work_subscriber(
         broker,
         BACKTEST_DELETED,
-        group_id=GROUP,
+        group_id=RUNS_GROUP,
         model=BacktestDeleted,
         handle=on_backtest_deleted,
         dead_letters=letters,
@@ -78,7 +81,7 @@ def register_erasures(
     work_subscriber(
         broker,
         AUTH_USER_DELETED,
-        group_id=GROUP,
+        group_id=OWNERS_GROUP,
         model=UserDeleted,
         handle=on_user_deleted,
         dead_letters=letters,

@@ -43,7 +43,7 @@ async def forget_owner(event: UserDeleted, deps: ErasureDeps) -> None:
 def register_erasures(
     broker: KafkaBroker, deps: ErasureDeps, letters: DeadLetters, policy: RetryPolicy
 ) -> None:
-    """Subscribe the erasure of deleted users (group ``datasets``, under the failure policy)."""
+    """Subscribe the erasure of deleted users (its own group, under the failure policy)."""
 
     async def on_user_deleted(event: UserDeleted) -> None:
         await forget_owner(event, deps)
@@ -51,7 +51,9 @@ def register_erasures(
     work_subscriber(
         broker,
         AUTH_USER_DELETED,
-        group_id="datasets",
+        # A group of its own: one whose members read different topics rebalanced without end
+        # on the development broker when a replica left.
+        group_id="datasets-erasure",
         model=UserDeleted,
         handle=on_user_deleted,
         dead_letters=letters,

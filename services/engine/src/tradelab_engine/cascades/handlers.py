@@ -12,17 +12,20 @@ from tradelab_runtime.dead_letters import DeadLetters
 
 from .service import CascadeDeps, erase_owner, stop_jobs_on_dataset
 
-GROUP = "engine-cascades"
+DATASET_GROUP = "engine-cascades-datasets"
+USER_GROUP = "engine-erasure"
+"""One consumer group per topic: a group whose members read different topics rebalanced
+without end on the development broker when a replica left."""
 
 
 def register_cascade_handlers(
     broker: KafkaBroker, deps: CascadeDeps, letters: DeadLetters, policy: RetryPolicy
 ) -> None:
-    """Subscribe the engine to deleted datasets and deleted users (one group for all replicas)."""
+    """Subscribe the engine to deleted datasets and users (a group per topic, all replicas)."""
     work_subscriber(
         broker,
         DATASET_DELETED,
-        group_id=GROUP,
+        group_id=DATASET_GROUP,
         model=DatasetDeleted,
         handle=partial(stop_jobs_on_dataset, deps=deps),
         dead_letters=letters,
@@ -31,7 +34,7 @@ def register_cascade_handlers(
     work_subscriber(
         broker,
         AUTH_USER_DELETED,
-        group_id=GROUP,
+        group_id=USER_GROUP,
         model=UserDeleted,
         handle=partial(erase_owner, deps=deps),
         dead_letters=letters,
