@@ -40,24 +40,29 @@ async def partition_counts(bootstrap: str, names: list[str]) -> dict[str, int]:
     return {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0}
 
 
-async def restore_topics(bootstrap: str, specs: tuple[TopicSpec, ...]) -> list[str]:
+async def restore_topics(
+    bootstrap: str, specs: tuple[TopicSpec, ...], attempts: int = 10
+) -> list[str]:
     """Create the topics on a broker that came back empty; return those created twice.
 
     Services still running reconnect on their own, and a client that publishes before the
     topics exist has the broker auto-create one with 4 partitions: such a topic is deleted and
-    created again with its own count.
+    created again with its own count. A publisher can win that race again between the delete
+    and the create (heartbeats come every few seconds from every service), so this repeats
+    until every count is right, ``attempts`` times at most.
     """
     await create_topics(bootstrap, specs)
     wanted = {spec.name: spec for spec in specs}
-    wrong = [
-        name
-        for name, count in (await partition_counts(bootstrap, list(wanted))).items()
-        if count != wanted[name].partitions
-    ]
-    if wrong:
+    recreated: list[str] = []
+    for _ in range(attempts):
+        counts = await partition_counts(bootstrap, list(wanted))
+        wrong = [name for name, count in counts.items() if count != wanted[name].partitions]
+        if not wrong:
+            break
+        recreated += [name for name in wrong if name not in recreated]
         await delete_topics(bootstrap, wrong)
         await create_topics(bootstrap, tuple(wanted[name] for name in wrong))
-    return wrong
+    return recreated
 
 
 @dataclass
