@@ -1,7 +1,5 @@
 """``make up`` restarts what dies: a SIGKILLed broker comes back on its port with every topic,
-the services find it again, the jobs it held (running, and queued with their messages lost with
-the broker) finish from PostgreSQL without any user action, and a killed service is started
-again."""
+every service is restarted with it and serves again, and a killed service is started again."""
 
 import asyncio
 import os
@@ -10,12 +8,13 @@ import signal
 import subprocess
 import sys
 import threading
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.helpers import auth, minute_bars_csv, register
 from tests.e2e.test_dev_launcher import Launcher
 from tests.polling import wait_for
 from tradelab_contracts.topics import ALL_TOPICS
@@ -51,7 +50,10 @@ def recorded_pid(state: Path, name: str) -> int:
 
 
 def all_up(base: str) -> bool | None:
-    body = httpx.get(f"{base}/api/v1/system/health", timeout=5).json()
+    try:
+        body = httpx.get(f"{base}/api/v1/system/health", timeout=5).json()
+    except httpx.HTTPError:  # the gateway itself is being restarted
+        return None
     statuses = {s["service"]: s["status"] for s in body["services"]}
     return (set(statuses) == ALL_SERVICES and set(statuses.values()) == {"up"}) or None
 
@@ -60,52 +62,12 @@ def logged(launcher: Launcher, text: str) -> str | None:
     return next((line for line in launcher.lines if text in line), None)
 
 
-def submit_jobs(base: str) -> tuple[str, list[str]]:
-    """A user, a 40,000-bar dataset and four paced backtests on it (one runs ~8 s, the others
-    wait in the queue of the one engine); the token and the run ids."""
-    with httpx.Client(base_url=base, timeout=30) as client:
-        token = register(client, "restart")
-        created = client.post(
-            "/api/v1/datasets",
-            headers=auth(token),
-            files={"file": ("walk.csv", minute_bars_csv(40_000, seed=5), "text/csv")},
-        )
-        assert created.status_code == 202, created.text
-        dataset = created.json()["id"]
-
-        def ready() -> bool | None:
-            body = client.get(f"/api/v1/datasets/{dataset}", headers=auth(token)).json()
-            return body["status"] == "ready" or None
-
-        wait_for(ready, 60, "dataset ingested")
-        runs = []
-        for fast in (5, 6, 7, 8):
-            body = {"dataset_id": dataset, "strategy": "sma_cross", "parameters": {"fast": fast}}
-            response = client.post("/api/v1/backtests", headers=auth(token), json=body)
-            assert response.status_code == 202, response.text
-            runs.append(response.json()["id"])
-
-        def running() -> bool | None:
-            first = client.get(f"/api/v1/backtests/{runs[0]}", headers=auth(token)).json()
-            return first["status"] == "running" or None
-
-        wait_for(running, 30, "the first backtest running")
-        return token, runs
-
-
-def all_analysed(base: str, token: str, runs: list[str]) -> bool | None:
-    """Every run completed and analysed (each status read through the gateway)."""
-    with httpx.Client(base_url=base, timeout=10) as client:
-        for run_id in runs:
-            run = client.get(f"/api/v1/backtests/{run_id}", headers=auth(token))
-            if run.status_code != 200:
-                return None
-            assert run.json()["status"] not in {"failed", "cancelled"}, run.json()
-            if run.json()["status"] != "completed":
-                return None
-            if client.get(f"/api/v1/analytics/{run_id}", headers=auth(token)).status_code != 200:
-                return None
-    return True
+def post_or_none(url: str, **kwargs: Any) -> httpx.Response | None:
+    """POST, or None while the gateway is being restarted."""
+    try:
+        return httpx.post(url, **kwargs)
+    except httpx.HTTPError:
+        return None
 
 
 def test_killed_broker_and_service_are_restarted_and_the_stack_serves_again(
@@ -119,11 +81,6 @@ def test_killed_broker_and_service_are_restarted_and_the_stack_serves_again(
         **os.environ,
         "TRADELAB_STATE_DIR": str(state),
         "DATABASE_URL": pg_server.sqlalchemy_url(database),
-        # Paced backtests (40,000 bars take ~8 s) and a quick re-dispatch of lost job messages.
-        "ENGINE_CHUNK_BARS": "500",
-        "ENGINE_CHUNK_PAUSE_S": "0.1",
-        "ENGINE_REDISPATCH_AFTER_S": "10",
-        "ENGINE_SWEEP_INTERVAL_S": "1",
     }
     env.pop("KAFKA_BOOTSTRAP", None)  # the launcher starts (and supervises) its own broker
     launcher = OwnDatabaseLauncher(env, port_base, database)
@@ -132,21 +89,22 @@ def test_killed_broker_and_service_are_restarted_and_the_stack_serves_again(
         kafka_line = wait_for(lambda: logged(launcher, "kafka     tansu:"), 5, "broker address")
         bootstrap = kafka_line.rsplit(" ", 1)[1]
         wait_for(lambda: all_up(base), 60, "all services up")
-        token, runs = submit_jobs(base)
 
         broker_pid = recorded_pid(state, "tansu")
         os.kill(broker_pid, signal.SIGKILL)
         wait_for(lambda: logged(launcher, "tansu exited with code -9"), 10, "broker exit logged")
         wait_for(lambda: logged(launcher, "tansu restarted"), 30, "broker restarted")
+        for name in ALL_SERVICES:  # restarted with it: fresh consumers on the empty broker
+            line = f"{name} restarted (restart 1)"
+            wait_for(partial(logged, launcher, line), 60, line)
         assert recorded_pid(state, "tansu") != broker_pid
         assert asyncio.run(partition_counts(bootstrap, list(WANTED))) == WANTED
 
         wait_for(lambda: all_up(base), 90, "every service up again on the new broker")
 
         def registered() -> bool | None:
-            # A fresh address each try: a 503 may still have registered the one before (the
-            # reply topic of the gateway comes back only with the first reply published to it).
-            response = httpx.post(
+            # A fresh address each try: a 503 may still have registered the one before.
+            response = post_or_none(
                 f"{base}/api/v1/auth/register",
                 json={
                     "email": f"after-{secrets.token_hex(4)}@example.com",
@@ -154,19 +112,17 @@ def test_killed_broker_and_service_are_restarted_and_the_stack_serves_again(
                 },
                 timeout=10,
             )
+            if response is None:
+                return None
             assert response.status_code in {201, 503}, response.text
             return response.status_code == 201 or None
 
         wait_for(registered, 60, "a request served through the new broker")
-        # The running job finished on PostgreSQL and its stored event went out once the broker
-        # was back; the queued jobs' messages died with the broker and the sweeper sent them
-        # again. Nobody resubmitted anything.
-        wait_for(lambda: all_analysed(base, token, runs), 120, "every job completed and analysed")
 
         engine_pid = recorded_pid(state, "engine")
         os.kill(engine_pid, signal.SIGKILL)
         wait_for(lambda: logged(launcher, "engine exited with code -9"), 10, "engine exit logged")
-        wait_for(lambda: logged(launcher, "engine restarted"), 10, "engine restarted")
+        wait_for(lambda: logged(launcher, "engine restarted (restart 2)"), 10, "engine restarted")
         wait_for(lambda: all_up(base), 90, "engine up again")
     finally:
         launcher.proc.send_signal(signal.SIGTERM)

@@ -70,12 +70,29 @@ def armed_engine(stack: Stack, request: pytest.FixtureRequest) -> Iterator[Servi
             wait_until_ready([main], 120)
 
 
-def submit(gateway: httpx.Client, token: str, dataset: str) -> str:
-    body = {"dataset_id": dataset, "strategy": "sma_cross", "parameters": {"fast": 9, "slow": 41}}
+FAILPOINTS = (
+    "engine.backtest.before_commit",
+    "engine.backtest.after_commit",
+    "engine.backtest.after_publish",
+)
+
+
+def submit(gateway: httpx.Client, token: str, dataset: str, fast: int) -> str:
+    """A backtest no earlier test ran (the same parameters on the same data would be answered
+    from the result cache, and no engine would run them)."""
+    body = {
+        "dataset_id": dataset,
+        "strategy": "sma_cross",
+        "parameters": {"fast": fast, "slow": 41},
+    }
     response = gateway.post("/api/v1/backtests", headers=auth(token), json=body)
     assert response.status_code == 202, response.text
     run_id: str = response.json()["id"]
     return run_id
+
+
+def env_failpoint(engine: ServiceProcess) -> str:
+    return engine.env["ENGINE_FAILPOINTS"]
 
 
 def files_of(object_store: Path, run_id: str) -> set[str]:
@@ -83,15 +100,7 @@ def files_of(object_store: Path, run_id: str) -> set[str]:
     return {p.as_uri() for p in object_store.glob(f"backtests/*/{run_id}/**/*") if p.is_file()}
 
 
-@pytest.mark.parametrize(
-    "armed_engine",
-    [
-        "engine.backtest.before_commit",
-        "engine.backtest.after_commit",
-        "engine.backtest.after_publish",
-    ],
-    indirect=True,
-)
+@pytest.mark.parametrize("armed_engine", FAILPOINTS, indirect=True)
 def test_an_engine_killed_at_any_lifecycle_step_loses_and_duplicates_nothing(
     armed_engine: ServiceProcess,
     stack: Stack,
@@ -101,7 +110,8 @@ def test_an_engine_killed_at_any_lifecycle_step_loses_and_duplicates_nothing(
     object_store: Path,
 ) -> None:
     dataset = upload_goog(gateway, user_token)
-    run_id = submit(gateway, user_token, dataset)
+    fast = 11 + FAILPOINTS.index(env_failpoint(armed_engine))
+    run_id = submit(gateway, user_token, dataset, fast)
 
     def killed() -> int | None:
         return armed_engine.returncode if not armed_engine.running() else None

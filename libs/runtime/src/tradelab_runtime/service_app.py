@@ -2,6 +2,7 @@
 import time, plus health endpoints and a heartbeat."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -140,6 +141,25 @@ async def _prepare_storage(
         await retry_until("broker", topics, timeout_s)
 
 
+async def _keep_own_topics(runtime: Runtime) -> None:
+    """Create this process's own topics again whenever they are missing.
+
+    A broker restarted empty (the development broker is memory-only) loses them, and only this
+    process knows their names; without this, the first publish to one has the broker
+    auto-create it with the wrong partition count while this process's consumer waits on a
+    topic that no longer exists.
+    """
+    settings = runtime.settings
+    while True:
+        await asyncio.sleep(settings.heartbeat_interval_s)
+        try:
+            await ensure_topics(
+                settings.kafka_bootstrap, runtime.own_topics, settings.topic_replication
+            )
+        except Exception as exc:  # the broker is away: try again at the next beat
+            log.debug("own topics not checked", error=str(exc))
+
+
 async def _shut_down(runtime: Runtime) -> None:
     """Undo the start-up in reverse, each wait bounded."""
     for hook in reversed(runtime.on_shutdown):
@@ -195,12 +215,17 @@ def build_service_app(
         for hook in runtime.on_startup:
             await hook()
         heartbeat.start()
+        keeper = asyncio.create_task(_keep_own_topics(runtime)) if runtime.own_topics else None
         runtime.readiness.started = True
         log.info("service ready", instance_id=settings.instance_id, port=settings.port)
         try:
             yield
         finally:
             runtime.readiness.started = False
+            if keeper is not None:
+                keeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await keeper
             await heartbeat.stop()
             await _shut_down(runtime)
 

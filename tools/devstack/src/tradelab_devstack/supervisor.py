@@ -36,6 +36,9 @@ class Child(Protocol):
     def restart(self) -> None:
         """Start it again; raise when that fails."""
 
+    def stop(self) -> None:
+        """Stop it (gracefully, bounded)."""
+
 
 @dataclass(frozen=True)
 class RestartPolicy:
@@ -140,6 +143,21 @@ class Supervisor:
         watch.due_at = None
         watch.started_at = self._clock()
         self._log(f"[tradelab] {watch.child.name} restarted (restart {watch.restarts})")
+        if any(watch is w for w in self._infrastructure):
+            self._restart_dependents(watch.child.name)
+
+    def _restart_dependents(self, name: str) -> None:
+        """Start every running service again after the broker came back empty, as a compose
+        ``depends_on`` restart would: their consumer groups, offsets and per-instance topics
+        died with the broker, and fresh processes rejoin cleanly, where clients left running
+        were seen to wait on groups the new broker never formed. What they held is resumed
+        from PostgreSQL (leases, the sweeper, the outbox)."""
+        now = self._clock()
+        for watch in self._services:
+            if watch.child.running():
+                watch.child.stop()
+                self._log(f"[tradelab] {watch.child.name} stopped: {name} came back empty")
+            watch.due_at = now
 
 
 class BrokerChild:
@@ -162,6 +180,10 @@ class BrokerChild:
     def running(self) -> bool:
         """Return whether the broker runs."""
         return self.process.running()
+
+    def stop(self) -> None:
+        """Stop the broker."""
+        self.process.stop()
 
     def restart(self) -> None:
         """Start the broker on its port and create its topics; stop it again if that fails."""

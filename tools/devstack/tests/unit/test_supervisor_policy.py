@@ -32,6 +32,9 @@ class FakeChild:
     def die(self, code: int) -> None:
         self.alive, self.returncode = False, code
 
+    def stop(self) -> None:
+        self.alive, self.returncode = False, 0
+
     def restart(self) -> None:
         self.started_after = [o.name for o in self.others if o.started_at]
         if self.failing_starts:
@@ -142,6 +145,33 @@ def test_services_wait_for_the_broker_which_is_restarted_first() -> None:
     assert broker.started_at == [clock.now]
     assert auth.started_at == [clock.now]
     assert auth.started_after == ["tansu"]
+
+
+def test_a_broker_restart_restarts_every_service_with_it() -> None:
+    clock = FakeClock()
+    broker = FakeChild("tansu", clock)
+    auth = FakeChild("auth", clock, others=[broker])
+    engine = FakeChild("engine", clock, others=[broker])
+    supervisor, lines = supervise(auth, engine, infrastructure=(broker,))
+
+    broker.die(-9)
+    supervisor.tick()
+    clock.now += 1
+    supervisor.tick()
+    assert lines[1:] == [
+        "[tradelab] tansu restarted (restart 1)",
+        "[tradelab] auth stopped: tansu came back empty",
+        "[tradelab] engine stopped: tansu came back empty",
+        "[tradelab] auth restarted (restart 1)",
+        "[tradelab] engine restarted (restart 1)",
+    ]
+    assert auth.alive
+    assert engine.alive
+    assert auth.started_after == engine.started_after == ["tansu"]
+    restarted_at = clock.now
+    clock.now += 1
+    supervisor.tick()  # nothing more: they run
+    assert (auth.started_at, engine.started_at) == ([restarted_at], [restarted_at])
 
 
 @pytest.mark.parametrize("code", [0, 1, -9, -15])
