@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import numpy as np
+import polars as pl
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +19,7 @@ from tradelab_engine.lifecycle.store import JobStore, LeaseTerms
 from tradelab_engine.montecarlo.kind import MonteCarloJobs
 from tradelab_engine.optimizations.kind import OptimizationJobs
 from tradelab_runtime.outbox import Outbox, PendingEvent
+from tradelab_runtime.storage import LocalObjectStore
 
 TERMS = LeaseTerms(lease_s=30, max_attempts=3, redispatch_after_s=60)
 
@@ -61,3 +64,27 @@ class Recorder:
         while await self.outbox.relay_once():
             pass
         return [m for _, m in self.sent if isinstance(m, kind)]
+
+
+def random_walk_dataset(
+    store: LocalObjectStore, bars: int, *, seed: int, drift: float, step_s: int
+) -> str:
+    """Store a seeded random walk of ``bars`` bars, ``step_s`` seconds apart, as the datasets
+    service stores bars; its URI."""
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(drift, 0.01, bars)))
+    open_ = np.concatenate([[close[0]], close[:-1]])
+    start = int(datetime(2020, 1, 1, tzinfo=UTC).timestamp() * 1e6)
+    times = pl.Series(start + np.arange(bars) * step_s * 1_000_000)
+    frame = pl.DataFrame(
+        {
+            "time": times.cast(pl.Datetime("us", "UTC")),
+            "open": open_,
+            "high": np.maximum(open_, close) * 1.001,
+            "low": np.minimum(open_, close) * 0.999,
+            "close": close,
+        }
+    )
+    path = store.scratch_dir() / "bars.parquet"
+    frame.write_parquet(path)
+    return store.put_file("datasets/test/bars.parquet", path)

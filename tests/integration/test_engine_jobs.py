@@ -3,11 +3,8 @@ whatever the redeliveries, cancellation between chunks, the result cache."""
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-import polars as pl
 import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -30,31 +27,14 @@ from tradelab_engine.service import EngineDeps
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.storage import LocalObjectStore
 
-from .engine_support import TERMS, MovingClock, Recorder
+from .engine_support import TERMS, MovingClock, Recorder, random_walk_dataset
 
 pytestmark = pytest.mark.integration
 BARS = 200_000
 
 
 def write_dataset(store: LocalObjectStore) -> str:
-    rng = np.random.default_rng(7)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, BARS)))
-    open_ = np.concatenate([[close[0]], close[:-1]])
-    start = datetime(2020, 1, 1, tzinfo=UTC)
-    frame = pl.DataFrame(
-        {
-            "time": pl.Series(int(start.timestamp() * 1e6) + np.arange(BARS) * 60_000_000).cast(
-                pl.Datetime("us", "UTC")
-            ),
-            "open": open_,
-            "high": np.maximum(open_, close) * 1.001,
-            "low": np.minimum(open_, close) * 0.999,
-            "close": close,
-        }
-    )
-    path = store.scratch_dir() / "bars.parquet"
-    frame.write_parquet(path)
-    return store.put_file("datasets/test/bars.parquet", path)
+    return random_walk_dataset(store, BARS, seed=7, drift=0.0, step_s=60)
 
 
 @pytest_asyncio.fixture
