@@ -34,12 +34,9 @@ import asyncpg
 import httpx
 import numpy as np
 
-from tradelab_contracts.topics import ALL_TOPICS
-from tradelab_devstack.kafka import kafka_broker
 from tradelab_devstack.ports import free_port
-from tradelab_devstack.postgres import create_database, drop_database, postgres_server
-from tradelab_devstack.services import SERVICES, ServiceProcess, wait_until_ready
-from tradelab_devstack.stack import Stack, create_topics, running_services
+from tradelab_devstack.services import ServiceProcess, wait_until_ready
+from tradelab_devstack.stack import Stack, throwaway_stack
 
 PASSWORD = "bench password 1234"  # noqa: S105 - a throwaway account on a throwaway stack
 READY_S = 600  # the JIT takes over a minute when the numba cache is empty
@@ -253,27 +250,8 @@ def main() -> None:
         "ENGINE_OPTIMIZATION_CHUNK_SIZE": str(chunk_size),
         "GATEWAY_MAX_UPLOAD_BYTES": str(max(500 * 1024 * 1024, 100 * args.bars)),
     }
-    database = f"bench_{secrets.token_hex(4)}"
-    with (
-        postgres_server(
-            allow_docker=False, prefer_local=False, cluster_name="postgres-replicas"
-        ) as pg,
-        kafka_broker(allow_docker=False) as kafka,
-    ):
-        asyncio.run(create_database(pg, database))
-        asyncio.run(create_topics(kafka.bootstrap, ALL_TOPICS))
-        ports = {name: free_port() for name in SERVICES}
-        try:
-            with running_services(
-                pg.sqlalchemy_url(database),
-                kafka.bootstrap,
-                ports=ports,
-                extra_env=env,
-                ready_deadline_s=READY_S,
-            ) as stack:
-                bench(stack, pg.dsn(database), args)
-        finally:
-            asyncio.run(drop_database(pg, database))
+    with throwaway_stack("replicas", env, ready_deadline_s=READY_S) as (dsn, stack):
+        bench(stack, dsn, args)
 
 
 if __name__ == "__main__":

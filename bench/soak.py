@@ -15,7 +15,6 @@ Run: ``make soak`` (10 minutes) or ``uv run python bench/soak.py --minutes 2`` f
 """
 
 import argparse
-import asyncio
 import random
 import secrets
 import sys
@@ -27,12 +26,9 @@ from typing import Any
 
 import httpx
 
-from tradelab_contracts.topics import ALL_TOPICS
-from tradelab_devstack.kafka import kafka_broker
 from tradelab_devstack.ports import free_port
-from tradelab_devstack.postgres import create_database, drop_database, postgres_server
-from tradelab_devstack.services import SERVICES, ServiceProcess, wait_until_ready
-from tradelab_devstack.stack import Stack, create_topics, running_services
+from tradelab_devstack.services import ServiceProcess, wait_until_ready
+from tradelab_devstack.stack import Stack, throwaway_stack
 
 PASSWORD = "soak password 1234"  # noqa: S105 - a throwaway account on a throwaway stack
 GOOG = files("backtesting.test") / "GOOG.csv"
@@ -237,25 +233,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     print(f"command: {' '.join(sys.argv)}")
-    database = f"soak_{secrets.token_hex(4)}"
-    with (
-        postgres_server(allow_docker=False, prefer_local=False, cluster_name="postgres-soak") as pg,
-        kafka_broker(allow_docker=False) as kafka,
-    ):
-        asyncio.run(create_database(pg, database))
-        asyncio.run(create_topics(kafka.bootstrap, ALL_TOPICS))
-        ports = {name: free_port() for name in SERVICES}
-        try:
-            with running_services(
-                pg.sqlalchemy_url(database),
-                kafka.bootstrap,
-                ports=ports,
-                extra_env=ENV,
-                ready_deadline_s=READY_S,
-            ) as stack:
-                code = soak(stack, args)
-        finally:
-            asyncio.run(drop_database(pg, database))
+    with throwaway_stack("soak", ENV, ready_deadline_s=READY_S) as (_, stack):
+        code = soak(stack, args)
     sys.exit(code)
 
 

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import os
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,8 +15,8 @@ from tradelab_runtime.kafka_admin import delete_topics, ensure_topics
 from tradelab_runtime.retry import retry_until
 
 from .kafka import KafkaBroker, kafka_broker
-from .ports import port_open
-from .postgres import PostgresServer, create_database, postgres_server
+from .ports import free_port, port_open
+from .postgres import PostgresServer, create_database, drop_database, postgres_server
 from .services import DEFAULT_PORTS, SERVICES, ServiceProcess, wait_until_ready
 from .state import reap_leftovers, state_dir
 
@@ -146,6 +147,38 @@ def running_stack(
         ) as stack:
             stack.startup_s = time.monotonic() - started
             yield Infrastructure(pg, kafka), stack
+
+
+@contextlib.contextmanager
+def throwaway_stack(
+    name: str, extra_env: dict[str, str], *, ready_deadline_s: float = 600
+) -> Iterator[tuple[str, Stack]]:
+    """A stack of its own for a benchmark or soak, with the libpq DSN of its database.
+
+    A throwaway PostgreSQL cluster and database, a Tansu broker with every topic, the five
+    services on free ports with ``extra_env``; all of it stopped and the database dropped on
+    exit.
+    """
+    database = f"{name}_{secrets.token_hex(4)}"
+    with (
+        postgres_server(
+            allow_docker=False, prefer_local=False, cluster_name=f"postgres-{name}"
+        ) as pg,
+        kafka_broker(allow_docker=False) as kafka,
+    ):
+        asyncio.run(create_database(pg, database))
+        asyncio.run(create_topics(kafka.bootstrap, ALL_TOPICS))
+        try:
+            with running_services(
+                pg.sqlalchemy_url(database),
+                kafka.bootstrap,
+                ports={service: free_port() for service in SERVICES},
+                extra_env=extra_env,
+                ready_deadline_s=ready_deadline_s,
+            ) as stack:
+                yield pg.dsn(database), stack
+        finally:
+            asyncio.run(drop_database(pg, database))
 
 
 def preferred_port(port: int) -> int | None:
