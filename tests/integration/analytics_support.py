@@ -29,6 +29,7 @@ from tradelab_runtime.storage import LocalObjectStore
 
 FAST = RetryPolicy(max_attempts=3, first_delay_s=0.01, max_delay_s=0.02, redelivery_pause_s=0.1)
 BARS = 300
+REPLY_TO = "test.analytics.replies.v1"
 
 
 @dataclass

@@ -42,6 +42,7 @@ from tradelab_runtime.storage import LocalObjectStore
 
 from .analytics_support import (
     FAST,
+    REPLY_TO,
     analysing,
     completed,
     deps_of,
@@ -53,7 +54,6 @@ from .analytics_support import (
 from .outbox_support import OutboxRecorder
 
 pytestmark = pytest.mark.integration
-REPLY_TO = "test.analytics.replies.v1"
 
 
 class FlakyStore(LocalObjectStore):

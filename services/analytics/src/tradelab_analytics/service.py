@@ -173,7 +173,11 @@ def render_run_report(info: AnalysisInfo, charts: dict[str, dict[str, Any]]) -> 
 
 
 async def get_report(cmd: GetReport, deps: AnalyticsDeps) -> AnalyticsReply:
-    """Render the run's HTML report once, keep it in the object store, answer with its URI."""
+    """Render the run's HTML report once, keep it in the object store, answer with its URI.
+
+    A run deleted meanwhile answers not found: its files vanish before its row (see
+    ``erasure``), and a report written after the row went is removed here, not left behind.
+    """
     info = await deps.repo.get(cmd.owner_id, cmd.run_id)
     if info is None:
         return await missing_reply(cmd, cmd.run_id, deps)
@@ -181,12 +185,17 @@ async def get_report(cmd: GetReport, deps: AnalyticsDeps) -> AnalyticsReply:
     if uri is None or not deps.store.path(uri).exists():
         if info.charts_uri is None:
             return error_reply(cmd, AnalyticsErrorCode.NOT_READY, "This run has no charts.")
-        charts = await asyncio.to_thread(get_json, deps.store, info.charts_uri)
+        try:
+            charts = await asyncio.to_thread(get_json, deps.store, info.charts_uri)
+        except FileNotFoundError:
+            return gone_reply(cmd)
         page = await asyncio.to_thread(render_run_report, info, charts)
         uri = await asyncio.to_thread(
             put_text, deps.store, f"{_prefix(cmd.owner_id, cmd.run_id)}/report.html", page
         )
-        await deps.repo.set_report_uri(cmd.run_id, uri)
+        if not await deps.repo.set_report_uri(cmd.run_id, uri):
+            await asyncio.to_thread(remove_prefix, deps.store, _prefix(cmd.owner_id, cmd.run_id))
+            return gone_reply(cmd)
     return _ok(cmd, report_uri=uri)
 
 
@@ -204,10 +213,10 @@ async def get_rolling(cmd: GetRolling, deps: AnalyticsDeps) -> AnalyticsReply:
         return await missing_reply(cmd, cmd.run_id, deps)
     if info.equity_uri is None:
         return error_reply(cmd, AnalyticsErrorCode.NOT_READY, "This run has no stored curve.")
-    if not deps.store.path(info.equity_uri).exists():
-        # The engine deleted the run (and its files); the cascade erases this analysis next.
-        return error_reply(cmd, AnalyticsErrorCode.NOT_FOUND, "No such backtest.")
-    series = await asyncio.to_thread(rolling_of, info, cmd.window, deps.store)
+    try:
+        series = await asyncio.to_thread(rolling_of, info, cmd.window, deps.store)
+    except FileNotFoundError:
+        return gone_reply(cmd)
     return _ok(cmd, rolling=RollingSeries.model_validate(series))
 
 
@@ -240,7 +249,10 @@ async def compare_runs(cmd: CompareRuns, deps: AnalyticsDeps) -> AnalyticsReply:
         return error_reply(
             cmd, AnalyticsErrorCode.NOT_READY, "A run was analysed before comparisons existed."
         )
-    curves = await asyncio.to_thread(load_curves, runs, deps.store)
+    try:
+        curves = await asyncio.to_thread(load_curves, runs, deps.store)
+    except FileNotFoundError:
+        return gone_reply(cmd)
     figure = compare_figure(
         [
             NormalisedCurve(label, curve.time_ns, curve.equity / cash)
@@ -248,6 +260,12 @@ async def compare_runs(cmd: CompareRuns, deps: AnalyticsDeps) -> AnalyticsReply:
         ]
     )
     return _ok(cmd, comparison=Comparison(runs=runs, equity_chart=figure))
+
+
+def gone_reply(cmd: Message) -> AnalyticsReply:
+    """The reply when a run's files vanished under a query: the engine deleted the backtest
+    (and its files) and the cascade is erasing its analysis."""
+    return error_reply(cmd, AnalyticsErrorCode.NOT_FOUND, "No such backtest.")
 
 
 def error_reply(cmd: Message, code: AnalyticsErrorCode, message: str) -> AnalyticsReply:

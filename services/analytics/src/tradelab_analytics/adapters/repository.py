@@ -130,8 +130,8 @@ class AnalysisRepository:
             uri: str | None = (await conn.execute(query)).scalar_one_or_none()
         return uri
 
-    async def set_report_uri(self, run_id: UUID, uri: str) -> None:
-        """Remember where the rendered report is kept."""
+    async def set_report_uri(self, run_id: UUID, uri: str) -> bool:
+        """Remember where the rendered report is kept; False when the analysis is gone."""
         stmt = analyses.update().where(analyses.c.run_id == run_id).values(report_uri=uri)
         async with self._engine.begin() as conn:
-            await conn.execute(stmt)
+            return (await conn.execute(stmt)).rowcount == 1

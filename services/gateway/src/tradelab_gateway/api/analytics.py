@@ -1,7 +1,6 @@
 """``/api/v1/analytics``: a finished backtest's metrics, tables, charts and HTML report, and
 comparisons of several runs (docs/metrics.md)."""
 
-import asyncio
 import json
 from datetime import datetime
 from pathlib import Path
@@ -9,7 +8,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from tradelab_contracts.analytics_rpc import (
@@ -32,6 +31,7 @@ from tradelab_gateway.api.datasets import store_of
 from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.service_replies import ask
+from tradelab_gateway.api.stored import read_stored, stored_file
 
 router = APIRouter(prefix="/api/v1/analytics", tags=["analytics"])
 # not_found here may only mean "not analysed yet": the engine says whether the run exists.
@@ -144,7 +144,7 @@ def _read_charts(path: Path) -> dict[str, Any]:
 async def _charts(request: Request, info: AnalysisInfo) -> dict[str, Any]:
     if info.charts_uri is None:
         raise ProblemError(409, "This run was analysed before charts existed.", code="not_ready")
-    return await asyncio.to_thread(_read_charts, store_of(request).path(info.charts_uri))
+    return await read_stored(_read_charts, store_of(request).path(info.charts_uri))
 
 
 async def _public(request: Request, info: AnalysisInfo) -> AnalysisPublic:
@@ -204,10 +204,10 @@ async def get_rolling(
     return reply.rolling
 
 
-@router.get("/{run_id}/report", response_class=FileResponse)
+@router.get("/{run_id}/report", response_class=HTMLResponse)
 async def get_report(
     run_id: UUID, request: Request, user: CurrentUser, settings: Settings
-) -> FileResponse:
+) -> StreamingResponse:
     """The run's tearsheet: one self-contained HTML page (charts and metrics, works offline)."""
     command = GetReport(reply_to=_client(request).reply_topic, owner_id=user.user_id, run_id=run_id)
     try:
@@ -219,13 +219,12 @@ async def get_report(
         raise
     if reply.report_uri is None:
         raise ProblemError(500, "The analytics service gave an incomplete answer.")
-    return FileResponse(
+    return await stored_file(
         store_of(request).path(reply.report_uri),
-        media_type="text/html; charset=utf-8",
-        headers={
-            "Content-Security-Policy": REPORT_CSP,
-            "Content-Disposition": f'inline; filename="tradelab-report-{run_id}.html"',
-        },
+        "text/html; charset=utf-8",
+        filename=f"tradelab-report-{run_id}.html",
+        inline=True,
+        headers={"Content-Security-Policy": REPORT_CSP},
     )
 
 

@@ -1,6 +1,5 @@
 """``/api/v1/backtests``: validated, queued and read via the engine."""
 
-import asyncio
 import uuid
 from typing import Annotated
 from uuid import UUID
@@ -33,6 +32,7 @@ from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.results_files import equity_points, trade_rows
 from tradelab_gateway.api.service_replies import ask
+from tradelab_gateway.api.stored import read_stored
 
 STATUS_BY_CODE = {
     EngineErrorCode.NOT_FOUND: 404,
@@ -152,7 +152,7 @@ async def equity(
     """The equity curve; ``points`` thins it evenly (first and last bar kept)."""
     run = _finished(await _get(request, user.user_id, run_id, settings.retry_after_s))
     path = store_of(request).path(run.equity_uri or "")
-    total, rows = await asyncio.to_thread(equity_points, path, points)
+    total, rows = await read_stored(equity_points, path, points)
     return EquityPublic(run_id=run_id, total_points=total, points=rows)
 
 
@@ -168,7 +168,7 @@ async def trades(
     """The trades, oldest first."""
     run = _finished(await _get(request, user.user_id, run_id, settings.retry_after_s))
     path = store_of(request).path(run.trades_uri or "")
-    total, rows = await asyncio.to_thread(trade_rows, path, limit, offset)
+    total, rows = await read_stored(trade_rows, path, limit, offset)
     return TradesPublic(run_id=run_id, total=total, items=rows)
 
 

@@ -1,6 +1,5 @@
 """``/api/v1/datasets``: upload (streamed to the object store), list, read, download, delete."""
 
-import asyncio
 import json
 import uuid
 from dataclasses import dataclass
@@ -9,8 +8,8 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 import polars as pl
-from fastapi import APIRouter, BackgroundTasks, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
 from tradelab_contracts.datasets import DatasetDeclaration
@@ -42,6 +41,7 @@ from tradelab_gateway.api.datasets_schemas import (
 from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.service_replies import ask
+from tradelab_gateway.api.stored import read_stored, stored_file
 from tradelab_runtime.storage import LocalObjectStore
 
 STATUS_BY_CODE = {
@@ -274,9 +274,8 @@ async def download(
     request: Request,
     user: CurrentUser,
     settings: Settings,
-    background: BackgroundTasks,
     format: Annotated[Literal["csv", "parquet"], Query()] = "csv",
-) -> FileResponse:
+) -> StreamingResponse:
     """Download the normalised data (UTC, sorted, typed) as CSV or Parquet."""
     reply = await _get(request, user.user_id, dataset_id, settings.retry_after_s)
     info = _dataset(reply)
@@ -285,13 +284,14 @@ async def download(
     path = store_of(request).path(info.storage_uri)
     stem = Path(info.name or info.filename).stem or str(info.id)
     if format == "parquet":
-        return FileResponse(
-            path, filename=f"{stem}.parquet", media_type="application/vnd.apache.parquet"
-        )
+        return await stored_file(path, "application/vnd.apache.parquet", filename=f"{stem}.parquet")
     csv_path = store_of(request).scratch_dir() / f"download-{uuid.uuid4()}.csv"
-    await asyncio.to_thread(_write_csv, path, csv_path)
-    background.add_task(csv_path.unlink, missing_ok=True)
-    return FileResponse(csv_path, filename=f"{stem}.csv", media_type="text/csv")
+    try:
+        await read_stored(_write_csv, path, csv_path)
+        # Opened before it is unlinked: the stream reads on from the open handle.
+        return await stored_file(csv_path, "text/csv", filename=f"{stem}.csv")
+    finally:
+        csv_path.unlink(missing_ok=True)
 
 
 @router.delete("/{dataset_id}", status_code=204)
