@@ -17,7 +17,7 @@ from tradelab_contracts.engine import (
     FailureReason,
     RunBacktest,
 )
-from tradelab_contracts.engine_rpc import RunStatus, SubmitBacktest
+from tradelab_contracts.engine_rpc import BacktestReply, RunStatus, SubmitBacktest
 from tradelab_contracts.topics import reply_topic
 from tradelab_engine.backtests.repository import RunRepository
 from tradelab_engine.backtests.use_cases import submit_backtest
@@ -207,6 +207,7 @@ async def test_identical_request_is_answered_from_the_stored_result(deps: Engine
         deps,
     )
 
+    assert isinstance(again, BacktestReply)
     assert again.run is not None
     assert again.run.cached
     assert again.run.status == RunStatus.COMPLETED

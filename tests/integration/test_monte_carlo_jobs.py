@@ -17,6 +17,7 @@ from tradelab_contracts.engine import BacktestSummary, EngineOptions
 from tradelab_contracts.engine_rpc import (
     CancelMonteCarloRequest,
     EngineErrorCode,
+    MonteCarloReply,
     RunStatus,
     SubmitMonteCarlo,
 )
@@ -230,6 +231,7 @@ async def test_cancel_stops_a_queued_study_at_once_and_a_running_one_between_bat
         reply_to=reply_topic("gw-test"), owner_id=OWNER, simulation_id=queued.simulation_id
     )
     reply = await cancel_monte_carlo(request, deps)
+    assert isinstance(reply, MonteCarloReply)
     assert reply.monte_carlo is not None
     assert reply.monte_carlo.status == RunStatus.CANCELLED
     again = await cancel_monte_carlo(request, deps)

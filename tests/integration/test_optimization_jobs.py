@@ -16,6 +16,7 @@ from tradelab_contracts.engine import EngineOptions, FailureReason
 from tradelab_contracts.engine_rpc import (
     CancelOptimizationRequest,
     EngineErrorCode,
+    OptimizationReply,
     RunStatus,
     SubmitOptimization,
 )
@@ -110,6 +111,7 @@ async def submit(deps: OptimizationDeps, search: GridSearch | GeneticSearch) -> 
         deps,
     )
     assert answer.ok, answer.error
+    assert isinstance(answer, OptimizationReply)
     assert answer.optimization is not None
     return answer.optimization.id
 

@@ -1,18 +1,18 @@
 """Strategy catalogue and backtest queries over Kafka request/reply (gateway -> engine).
 
 The engine owns the strategy catalogue and its runs' state. A gateway publishes an `EngineRequest`
-on ``engine.rpc.request.v1`` with ``reply_to`` set to its reply topic; the engine answers with an
-`EngineReply` (``kind="engine"``). Run requests name their owner: another user's run is
-``not_found``.
+on ``engine.rpc.request.v1`` with ``reply_to`` set to its reply topic; the engine answers with the
+request's own reply class (`REPLY_OF`, each an `EngineReply` told apart by its ``kind``). Run
+requests name their owner: another user's run is ``not_found``.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeAlias
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
 
 from tradelab_contracts.auth import ReplyTopic
 from tradelab_contracts.base import (
@@ -629,38 +629,173 @@ class Heatmap(ContractModel):
 
 
 class EngineReply(Reply):
-    """Answer to an `EngineRequest`."""
+    """Base of the engine's replies: one class per request kind (`REPLY_OF`), told apart by
+    ``kind``. A failed reply carries ``error`` and no payload; an ok one, its whole payload."""
 
-    kind: Literal["engine"] = Field(default="engine", description="Reply discriminator.")
+    kind: str = Field(description="Reply discriminator.")
     error: EngineError | None = Field(default=None, description="Why it failed.")
+
+    payload: ClassVar[tuple[str, ...]] = ()
+    """The fields an ok reply of the class always carries."""
+
+    @model_validator(mode="after")
+    def _payload_iff_ok(self) -> Self:
+        missing = [name for name in self.payload if getattr(self, name) is None]
+        if self.ok and missing:
+            msg = f"an ok {type(self).__name__} lacks {', '.join(missing)}"
+            raise ValueError(msg)
+        return self
+
+
+class StrategiesReply(EngineReply):
+    """Answer to `ListStrategies`."""
+
+    kind: Literal["engine.strategies"] = Field(default="engine.strategies")
     strategies: list[StrategyInfo] | None = Field(
-        default=None, description="The catalogue and the owner's saved strategies (list)."
+        default=None, description="The catalogue, then the owner's saved strategies."
     )
-    strategy: StrategyInfo | None = Field(
-        default=None, description="The saved strategy (create, delete)."
+    payload = ("strategies",)
+
+
+class StrategyReply(EngineReply):
+    """Answer to `CreateStrategy` and `DeleteStrategy`."""
+
+    kind: Literal["engine.strategy"] = Field(default="engine.strategy")
+    strategy: StrategyInfo | None = Field(default=None, description="The saved strategy.")
+    payload = ("strategy",)
+
+
+class BacktestReply(EngineReply):
+    """Answer to `SubmitBacktest`, `GetBacktest`, `CancelBacktestRequest`, `DeleteBacktest`."""
+
+    kind: Literal["engine.backtest"] = Field(default="engine.backtest")
+    run: RunInfo | None = Field(default=None, description="The run.")
+    payload = ("run",)
+
+
+class BacktestPageReply(EngineReply):
+    """Answer to `ListBacktests`."""
+
+    kind: Literal["engine.backtests"] = Field(default="engine.backtests")
+    runs: list[RunInfo] | None = Field(default=None, description="A page of runs.")
+    total: int | None = Field(default=None, ge=0, description="Matching runs.")
+    payload = ("runs", "total")
+
+
+class QuickBacktestReply(EngineReply):
+    """Answer to `RunQuickBacktest`."""
+
+    kind: Literal["engine.quick"] = Field(default="engine.quick")
+    quick: QuickBacktestResult | None = Field(default=None, description="The result.")
+    payload = ("quick",)
+
+
+class OptimizationReply(EngineReply):
+    """Answer to `SubmitOptimization`, `GetOptimization`, `CancelOptimizationRequest`."""
+
+    kind: Literal["engine.optimization"] = Field(default="engine.optimization")
+    optimization: OptimizationInfo | None = Field(default=None, description="The optimisation.")
+    payload = ("optimization",)
+
+
+class OptimizationPageReply(EngineReply):
+    """Answer to `ListOptimizations`."""
+
+    kind: Literal["engine.optimizations"] = Field(default="engine.optimizations")
+    optimizations: list[OptimizationInfo] | None = Field(
+        default=None, description="A page of optimisations."
     )
-    run: RunInfo | None = Field(default=None, description="The run (submit, get, cancel).")
-    runs: list[RunInfo] | None = Field(default=None, description="A page (list).")
-    total: int | None = Field(default=None, ge=0, description="Matching runs (list).")
-    quick: QuickBacktestResult | None = Field(
-        default=None, description="The result (run_quick_backtest)."
+    total: int | None = Field(default=None, ge=0, description="Matching optimisations.")
+    payload = ("optimizations", "total")
+
+
+class OptimizationResultsReply(EngineReply):
+    """Answer to `GetOptimizationResults`."""
+
+    kind: Literal["engine.optimization_results"] = Field(default="engine.optimization_results")
+    results: list[OptimizationResultRow] | None = Field(
+        default=None, description="A page of evaluated combinations."
     )
-    monte_carlo: MonteCarloInfo | None = Field(
-        default=None, description="The study (submit, get, cancel Monte Carlo)."
+    total: int | None = Field(default=None, ge=0, description="Matching combinations.")
+    optimization: OptimizationInfo | None = Field(default=None, description="The optimisation.")
+    payload = ("results", "total", "optimization")
+
+
+class HeatmapReply(EngineReply):
+    """Answer to `GetOptimizationHeatmap`."""
+
+    kind: Literal["engine.heatmap"] = Field(default="engine.heatmap")
+    heatmap: Heatmap | None = Field(default=None, description="The heatmap.")
+    payload = ("heatmap",)
+
+
+class WalkForwardReply(EngineReply):
+    """Answer to `GetWalkForward`."""
+
+    kind: Literal["engine.walk_forward"] = Field(default="engine.walk_forward")
+    walk_forward: WalkForwardReport | None = Field(
+        default=None, description="Folds and out-of-sample equity."
+    )
+    payload = ("walk_forward",)
+
+
+class MonteCarloReply(EngineReply):
+    """Answer to `SubmitMonteCarlo`, `GetMonteCarlo`, `CancelMonteCarloRequest`."""
+
+    kind: Literal["engine.monte_carlo"] = Field(default="engine.monte_carlo")
+    monte_carlo: MonteCarloInfo | None = Field(default=None, description="The study.")
+    payload = ("monte_carlo",)
+
+
+class MonteCarloPageReply(EngineReply):
+    """Answer to `ListMonteCarlo`."""
+
+    kind: Literal["engine.monte_carlos"] = Field(default="engine.monte_carlos")
+    monte_carlos: list[MonteCarloInfo] | None = Field(
+        default=None, description="A page of studies."
+    )
+    total: int | None = Field(default=None, ge=0, description="Matching studies.")
+    payload = ("monte_carlos", "total")
+
+
+class ActiveJobsReply(EngineReply):
+    """Answer to `ListActiveJobs`: the owner's queued and running jobs of every kind."""
+
+    kind: Literal["engine.active_jobs"] = Field(default="engine.active_jobs")
+    runs: list[RunInfo] | None = Field(default=None, description="Active backtests.")
+    optimizations: list[OptimizationInfo] | None = Field(
+        default=None, description="Active optimisations."
     )
     monte_carlos: list[MonteCarloInfo] | None = Field(
-        default=None, description="A page of studies (list_monte_carlo); total in ``total``."
+        default=None, description="Active Monte Carlo studies."
     )
-    optimization: OptimizationInfo | None = Field(
-        default=None, description="The optimisation (submit, get, cancel)."
-    )
-    optimizations: list[OptimizationInfo] | None = Field(
-        default=None, description="A page of optimisations (list; total in `total`)."
-    )
-    results: list[OptimizationResultRow] | None = Field(
-        default=None, description="A page of results (total in `total`)."
-    )
-    heatmap: Heatmap | None = Field(default=None, description="The heatmap.")
-    walk_forward: WalkForwardReport | None = Field(
-        default=None, description="Folds and out-of-sample equity (get_walk_forward)."
-    )
+    payload = ("runs", "optimizations", "monte_carlos")
+
+
+REPLY_OF: dict[type[EngineCommand], type[EngineReply]] = {
+    ListStrategies: StrategiesReply,
+    CreateStrategy: StrategyReply,
+    DeleteStrategy: StrategyReply,
+    SubmitBacktest: BacktestReply,
+    GetBacktest: BacktestReply,
+    CancelBacktestRequest: BacktestReply,
+    DeleteBacktest: BacktestReply,
+    ListBacktests: BacktestPageReply,
+    RunQuickBacktest: QuickBacktestReply,
+    SubmitOptimization: OptimizationReply,
+    GetOptimization: OptimizationReply,
+    CancelOptimizationRequest: OptimizationReply,
+    ListOptimizations: OptimizationPageReply,
+    GetOptimizationResults: OptimizationResultsReply,
+    GetOptimizationHeatmap: HeatmapReply,
+    GetWalkForward: WalkForwardReply,
+    SubmitMonteCarlo: MonteCarloReply,
+    GetMonteCarlo: MonteCarloReply,
+    CancelMonteCarloRequest: MonteCarloReply,
+    ListMonteCarlo: MonteCarloPageReply,
+    ListActiveJobs: ActiveJobsReply,
+}
+"""The reply class of each engine request: the engine answers with it, the gateway expects it."""
+
+ENGINE_REPLY_TYPES: tuple[type[EngineReply], ...] = tuple(dict.fromkeys(REPLY_OF.values()))
+"""Every engine reply class, each once."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, TypeAlias
 
@@ -76,11 +77,19 @@ TOPIC_MESSAGES: Final[dict[str, Carried]] = {
 REPLY_MESSAGES: Final[tuple[type[Message], ...]] = (
     auth.AuthReply,
     datasets_rpc.DatasetsReply,
-    engine_rpc.EngineReply,
+    *engine_rpc.ENGINE_REPLY_TYPES,
     analytics_rpc.AnalyticsReply,
 )
-"""What gateway reply topics (`tradelab_contracts.topics.reply_topic`) carry: an `AuthReply`, or a
-`DatasetsReply` (told apart by its ``kind``, which `AuthReply` predates and lacks)."""
+"""What gateway reply topics (`tradelab_contracts.topics.reply_topic`) carry: an `AuthReply`, or
+another service's reply (told apart by its ``kind``, which `AuthReply` predates and lacks)."""
+
+_REPLY_OF_KIND: Final[Mapping[str, type[Message]]] = MappingProxyType(
+    {
+        "datasets": datasets_rpc.DatasetsReply,
+        "analytics": analytics_rpc.AnalyticsReply,
+        **{reply.model_fields["kind"].default: reply for reply in engine_rpc.ENGINE_REPLY_TYPES},
+    }
+)
 
 
 def _members(topic: str, carried: Carried) -> tuple[type[Message], ...]:
@@ -140,13 +149,7 @@ def parse_message(topic: str, payload: bytes | str) -> Message:
     """
     if t.is_reply_topic(topic):
         kind = json.loads(payload).get("kind")
-        replies: dict[str, type[Message]] = {
-            "datasets": datasets_rpc.DatasetsReply,
-            "engine": engine_rpc.EngineReply,
-            "analytics": analytics_rpc.AnalyticsReply,
-        }
-        reply = replies.get(kind, auth.AuthReply)
-        return reply.model_validate_json(payload)
+        return _REPLY_OF_KIND.get(kind, auth.AuthReply).model_validate_json(payload)
     carried = TOPIC_MESSAGES[topic]
     if isinstance(carried, TypeAdapter):
         member: Message = carried.validate_json(payload)

@@ -17,6 +17,15 @@ from tradelab_contracts.auth import AUTH_REQUEST_TYPES, AuthReply, AuthRequest, 
 from tradelab_contracts.base import Command, Event, Message
 from tradelab_contracts.datasets_rpc import DatasetsReply, ListDatasets
 from tradelab_contracts.engine import CancelBacktest
+from tradelab_contracts.engine_rpc import (
+    ENGINE_REPLY_TYPES,
+    ENGINE_REQUEST_TYPES,
+    REPLY_OF,
+    BacktestPageReply,
+    BacktestReply,
+    EngineError,
+    EngineErrorCode,
+)
 from tradelab_contracts.registry import TOPIC_MESSAGES, message_types, parse_message, topic_for
 from tradelab_contracts.topics import ALL_TOPICS, reply_topic
 
@@ -114,6 +123,32 @@ def test_parse_message_tells_a_datasets_reply_from_an_auth_reply_by_kind() -> No
 
     assert isinstance(received, DatasetsReply)
     assert received == reply
+
+
+def test_every_engine_request_has_one_reply_class_each_with_its_own_kind() -> None:
+    assert set(REPLY_OF) == set(ENGINE_REQUEST_TYPES)
+    kinds = [reply.model_fields["kind"].default for reply in ENGINE_REPLY_TYPES]
+    assert len(set(kinds)) == len(kinds) == len(set(REPLY_OF.values()))
+    assert all(kind.startswith("engine.") for kind in kinds)
+
+
+@pytest.mark.parametrize("reply_class", ENGINE_REPLY_TYPES)
+def test_parse_message_tells_each_engine_reply_by_kind(reply_class: type[Message]) -> None:
+    refusal = EngineError(code=EngineErrorCode.NOT_FOUND, message="No such backtest.")
+    sent = reply_class.model_validate({"request_id": RUN, "ok": False, "error": refusal})
+
+    received = parse_message(reply_topic("gw-4"), sent.model_dump_json())
+
+    assert type(received) is reply_class
+    assert received == sent
+
+
+def test_an_ok_engine_reply_carries_its_whole_payload() -> None:
+    with pytest.raises(ValidationError, match="lacks run"):
+        BacktestReply(request_id=RUN, ok=True)
+    with pytest.raises(ValidationError, match="lacks total"):
+        BacktestPageReply(request_id=RUN, ok=True, runs=[])
+    assert BacktestPageReply(request_id=RUN, ok=True, runs=[], total=0).total == 0
 
 
 def test_parse_message_picks_the_datasets_request_by_kind() -> None:

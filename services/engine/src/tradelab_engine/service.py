@@ -12,6 +12,8 @@ from pydantic import ValidationError
 
 from tradelab_contracts.base import Message, correlation_of
 from tradelab_contracts.engine_rpc import (
+    REPLY_OF,
+    EngineCommand,
     EngineError,
     EngineErrorCode,
     EngineReply,
@@ -56,22 +58,27 @@ class EngineDeps:
     """Users' saved rule strategies; None where a use case needs none (tests)."""
 
 
-def reply(cmd: Message, **fields: Any) -> EngineReply:
-    """A successful reply to ``cmd``."""
-    return EngineReply(
-        request_id=cmd.message_id, correlation_id=correlation_of(cmd), ok=True, **fields
-    )
+def reply(cmd: EngineCommand, **fields: Any) -> EngineReply:
+    """A successful reply to ``cmd``, of its request kind's class (``REPLY_OF``)."""
+    return _answer(cmd, {"ok": True, **fields})
 
 
 def error_reply(
-    cmd: Message, code: EngineErrorCode, message: str, errors: list[dict[str, str]] | None = None
+    cmd: EngineCommand,
+    code: EngineErrorCode,
+    message: str,
+    errors: list[dict[str, str]] | None = None,
 ) -> EngineReply:
-    """A failed reply to ``cmd``."""
-    return EngineReply(
-        request_id=cmd.message_id,
-        correlation_id=correlation_of(cmd),
-        ok=False,
-        error=EngineError(code=code, message=message[:2048], errors=errors or []),
+    """A failed reply to ``cmd``, of its request kind's class (``REPLY_OF``)."""
+    error = EngineError(code=code, message=message[:2048], errors=errors or [])
+    return _answer(cmd, {"ok": False, "error": error})
+
+
+def _answer(cmd: EngineCommand, fields: dict[str, Any]) -> EngineReply:
+    # Validated, as it arrives at the gateway: an ok reply lacking its payload fails here.
+    reply_class = REPLY_OF[type(cmd)]
+    return reply_class.model_validate(
+        {"request_id": cmd.message_id, "correlation_id": correlation_of(cmd), **fields}
     )
 
 
@@ -105,7 +112,7 @@ StrategyProblem = UnknownStrategyError | ValidationError | StrategyRefusedError
 """Why a request's strategy and parameters cannot be run."""
 
 
-def refusal(cmd: Message, exc: StrategyProblem) -> EngineReply:
+def refusal(cmd: EngineCommand, exc: StrategyProblem) -> EngineReply:
     """The ``invalid`` reply to a request naming an unknown strategy or invalid parameters."""
     if isinstance(exc, StrategyRefusedError):
         return error_reply(

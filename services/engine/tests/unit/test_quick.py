@@ -11,7 +11,7 @@ import pytest
 from services.engine.tests.unit.market_data import goog_bars
 from tradelab_contracts.base import Message
 from tradelab_contracts.engine import EngineOptions
-from tradelab_contracts.engine_rpc import EngineErrorCode, RunQuickBacktest
+from tradelab_contracts.engine_rpc import EngineErrorCode, QuickBacktestReply, RunQuickBacktest
 from tradelab_engine.backtests.quick import Deadline, run_quick_backtest, simulate_and_write
 from tradelab_engine.domain.simulate import BacktestCancelled, run_backtest
 from tradelab_engine.service import EngineDeps
@@ -123,6 +123,7 @@ async def test_quick_reply_carries_the_summary_validated_parameters_and_file_uri
     cmd = command(store, parameters={"fast": 10})
     reply = await run_quick_backtest(cmd, deps(store))
     assert reply.ok, reply.error
+    assert isinstance(reply, QuickBacktestReply)
     assert reply.quick is not None
     assert reply.quick.parameters["fast"] == 10
     assert set(reply.quick.parameters) >= {"fast", "slow"}  # defaults filled in

@@ -24,7 +24,7 @@ from tradelab_contracts.analytics_rpc import (
     PeriodReturn,
     RollingSeries,
 )
-from tradelab_contracts.engine_rpc import EngineErrorCode, GetBacktest
+from tradelab_contracts.engine_rpc import BacktestReply, EngineErrorCode, GetBacktest
 from tradelab_gateway.adapters.analytics_rpc import AnalyticsRpcClient
 from tradelab_gateway.api.backtests import ask_engine
 from tradelab_gateway.api.datasets import store_of
@@ -110,7 +110,7 @@ async def _not_analysed(request: Request, user_id: UUID, run_id: UUID, retry_aft
     """Raise 404 when the run is not the user's, else 409 (it exists but is not analysed)."""
     command = GetBacktest(reply_to=_client(request).reply_topic, owner_id=user_id, run_id=run_id)
     try:
-        engine = await ask_engine(request, command, retry_after_s)
+        engine = await ask_engine(request, command, BacktestReply, retry_after_s)
     except ProblemError as problem:
         if problem.code == EngineErrorCode.NOT_FOUND.value:
             raise ProblemError(404, f"No such backtest: {run_id}.", code="not_found") from None

@@ -1,13 +1,15 @@
 """``/api/v1/backtests``: validated, queued and read via the engine."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from tradelab_contracts.engine_rpc import (
+    BacktestPageReply,
+    BacktestReply,
     CancelBacktestRequest,
     DeleteBacktest,
     EngineCommand,
@@ -41,6 +43,7 @@ STATUS_BY_CODE = {
     EngineErrorCode.INTERNAL: 500,
 }
 router = APIRouter(tags=["backtests"])
+R = TypeVar("R", bound=EngineReply)
 
 
 def backtests_router() -> APIRouter:
@@ -54,17 +57,20 @@ def engine_client(request: Request) -> EngineRpcClient:
     return client
 
 
-async def ask_engine(request: Request, command: EngineCommand, retry_after_s: int) -> EngineReply:
+async def ask_engine(
+    request: Request, command: EngineCommand, expected: type[R], retry_after_s: int
+) -> R:
+    """Ask the engine; ``expected`` is the command's reply class (``REPLY_OF``)."""
     client = engine_client(request)
     return await ask(
-        lambda: client.call(command),
+        lambda: client.call(command, expected),
         service="engine",
         status_by_code=STATUS_BY_CODE,
         retry_after_s=retry_after_s,
     )
 
 
-def _run(reply: EngineReply) -> RunInfo:
+def _run(reply: BacktestReply) -> RunInfo:
     if reply.run is None:
         raise ProblemError(500, "The engine gave an incomplete answer.")
     return reply.run
@@ -90,7 +96,7 @@ async def submit(
         parameters=body.parameters,
         options=body.options,
     )
-    run = _run(await ask_engine(request, command, settings.retry_after_s))
+    run = _run(await ask_engine(request, command, BacktestReply, settings.retry_after_s))
     return JSONResponse(
         BacktestPublic.of(run).model_dump(mode="json"),
         status_code=202,
@@ -115,7 +121,7 @@ async def list_backtests(
         offset=offset,
         status=status,
     )
-    reply = await ask_engine(request, command, settings.retry_after_s)
+    reply = await ask_engine(request, command, BacktestPageReply, settings.retry_after_s)
     items = [BacktestPublic.of(r) for r in reply.runs or []]
     return BacktestPage(items=items, total=reply.total or 0, limit=limit, offset=offset)
 
@@ -124,7 +130,7 @@ async def _get(request: Request, user_id: UUID, run_id: UUID, retry_after_s: int
     command = GetBacktest(
         reply_to=engine_client(request).reply_topic, owner_id=user_id, run_id=run_id
     )
-    return _run(await ask_engine(request, command, retry_after_s))
+    return _run(await ask_engine(request, command, BacktestReply, retry_after_s))
 
 
 @router.get("/api/v1/backtests/{run_id}")
@@ -180,7 +186,8 @@ async def cancel(
     command = CancelBacktestRequest(
         reply_to=engine_client(request).reply_topic, owner_id=user.user_id, run_id=run_id
     )
-    return BacktestPublic.of(_run(await ask_engine(request, command, settings.retry_after_s)))
+    reply = await ask_engine(request, command, BacktestReply, settings.retry_after_s)
+    return BacktestPublic.of(_run(reply))
 
 
 @router.delete("/api/v1/backtests/{run_id}", status_code=204)
@@ -189,5 +196,5 @@ async def delete(run_id: UUID, request: Request, user: CurrentUser, settings: Se
     command = DeleteBacktest(
         reply_to=engine_client(request).reply_topic, owner_id=user.user_id, run_id=run_id
     )
-    await ask_engine(request, command, settings.retry_after_s)
+    await ask_engine(request, command, BacktestReply, settings.retry_after_s)
     return Response(status_code=204)

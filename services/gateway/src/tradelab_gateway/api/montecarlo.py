@@ -11,10 +11,11 @@ from fastapi.responses import JSONResponse
 
 from tradelab_contracts.engine_rpc import (
     CancelMonteCarloRequest,
-    EngineReply,
     GetMonteCarlo,
     ListMonteCarlo,
     MonteCarloInfo,
+    MonteCarloPageReply,
+    MonteCarloReply,
     RunStatus,
     SubmitMonteCarlo,
 )
@@ -43,7 +44,7 @@ def _reply_topic(request: Request) -> str:
     return topic
 
 
-def _study(reply: EngineReply) -> MonteCarloInfo:
+def _study(reply: MonteCarloReply) -> MonteCarloInfo:
     if reply.monte_carlo is None:
         raise ProblemError(500, "The engine gave an incomplete answer.")
     return reply.monte_carlo
@@ -78,7 +79,7 @@ async def submit(
         drawdown_threshold=body.drawdown_threshold,
         priority=body.priority,
     )
-    study = _study(await ask_engine(request, command, settings.retry_after_s))
+    study = _study(await ask_engine(request, command, MonteCarloReply, settings.retry_after_s))
     return JSONResponse(
         MonteCarloPublic.of(study).model_dump(mode="json"),
         status_code=202,
@@ -105,7 +106,7 @@ async def list_studies(
         status=status,
         method=method,
     )
-    reply = await ask_engine(request, command, settings.retry_after_s)
+    reply = await ask_engine(request, command, MonteCarloPageReply, settings.retry_after_s)
     items = [MonteCarloPublic.of(s) for s in reply.monte_carlos or []]
     return MonteCarloPage(items=items, total=reply.total or 0, limit=limit, offset=offset)
 
@@ -118,7 +119,8 @@ async def get_study(
     command = GetMonteCarlo(
         reply_to=_reply_topic(request), owner_id=user.user_id, simulation_id=simulation_id
     )
-    return MonteCarloPublic.of(_study(await ask_engine(request, command, settings.retry_after_s)))
+    reply = await ask_engine(request, command, MonteCarloReply, settings.retry_after_s)
+    return MonteCarloPublic.of(_study(reply))
 
 
 @router.post("/{simulation_id}/cancel", status_code=202)
@@ -129,4 +131,5 @@ async def cancel(
     command = CancelMonteCarloRequest(
         reply_to=_reply_topic(request), owner_id=user.user_id, simulation_id=simulation_id
     )
-    return MonteCarloPublic.of(_study(await ask_engine(request, command, settings.retry_after_s)))
+    reply = await ask_engine(request, command, MonteCarloReply, settings.retry_after_s)
+    return MonteCarloPublic.of(_study(reply))

@@ -13,17 +13,21 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from tradelab_contracts.engine import EngineOptions
 from tradelab_contracts.engine_rpc import (
     CancelOptimizationRequest,
-    EngineReply,
     GetOptimization,
     GetOptimizationHeatmap,
     GetOptimizationResults,
     GetWalkForward,
     Heatmap,
+    HeatmapReply,
     ListOptimizations,
     OptimizationInfo,
+    OptimizationPageReply,
+    OptimizationReply,
     OptimizationResultRow,
+    OptimizationResultsReply,
     RunStatus,
     SubmitOptimization,
+    WalkForwardReply,
     WalkForwardReport,
 )
 from tradelab_contracts.optimization import (
@@ -139,7 +143,7 @@ def optimizations_router() -> APIRouter:
     return router
 
 
-def _info(reply: EngineReply) -> OptimizationInfo:
+def _info(reply: OptimizationReply) -> OptimizationInfo:
     if reply.optimization is None:
         raise ProblemError(500, "The engine gave an incomplete answer.")
     return reply.optimization
@@ -188,7 +192,7 @@ async def submit(
         options=body.options,
         walk_forward=body.walk_forward,
     )
-    created = _info(await ask_engine(request, command, settings.retry_after_s))
+    created = _info(await ask_engine(request, command, OptimizationReply, settings.retry_after_s))
     return JSONResponse(
         OptimizationPublic.of(created).model_dump(mode="json"),
         status_code=202,
@@ -214,7 +218,7 @@ async def list_optimizations(
         limit=limit,
         offset=offset,
     )
-    reply = await ask_engine(request, command, settings.retry_after_s)
+    reply = await ask_engine(request, command, OptimizationPageReply, settings.retry_after_s)
     items = [OptimizationPublic.of(o) for o in reply.optimizations or []]
     return OptimizationPage(items=items, total=reply.total or 0, limit=limit, offset=offset)
 
@@ -229,7 +233,8 @@ async def get_optimization(
         owner_id=user.user_id,
         optimization_id=optimization_id,
     )
-    return OptimizationPublic.of(_info(await ask_engine(request, command, settings.retry_after_s)))
+    reply = await ask_engine(request, command, OptimizationReply, settings.retry_after_s)
+    return OptimizationPublic.of(_info(reply))
 
 
 @router.get("/{optimization_id}/results")
@@ -255,7 +260,7 @@ async def results(
         offset=offset,
         fold_index=fold,
     )
-    reply = await ask_engine(request, command, settings.retry_after_s)
+    reply = await ask_engine(request, command, OptimizationResultsReply, settings.retry_after_s)
     return ResultsPage(
         optimization_id=optimization_id,
         items=reply.results or [],
@@ -286,7 +291,7 @@ async def heatmap(
         metric=metric,
         fold_index=fold,
     )
-    reply = await ask_engine(request, command, settings.retry_after_s)
+    reply = await ask_engine(request, command, HeatmapReply, settings.retry_after_s)
     if reply.heatmap is None:
         raise ProblemError(500, "The engine gave an incomplete answer.")
     return reply.heatmap
@@ -310,7 +315,7 @@ async def walk_forward(
         optimization_id=optimization_id,
         max_points=max_points,
     )
-    reply = await ask_engine(request, command, settings.retry_after_s)
+    reply = await ask_engine(request, command, WalkForwardReply, settings.retry_after_s)
     if reply.walk_forward is None:
         raise ProblemError(500, "The engine gave an incomplete answer.")
     return reply.walk_forward
@@ -326,4 +331,5 @@ async def cancel(
         owner_id=user.user_id,
         optimization_id=optimization_id,
     )
-    return OptimizationPublic.of(_info(await ask_engine(request, command, settings.retry_after_s)))
+    reply = await ask_engine(request, command, OptimizationReply, settings.retry_after_s)
+    return OptimizationPublic.of(_info(reply))

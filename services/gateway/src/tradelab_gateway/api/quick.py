@@ -28,7 +28,7 @@ from tradelab_contracts.datasets_rpc import (
 )
 from tradelab_contracts.engine_rpc import (
     EngineErrorCode,
-    EngineReply,
+    QuickBacktestReply,
     QuickBacktestResult,
     RunQuickBacktest,
 )
@@ -212,7 +212,7 @@ async def _simulate(
 ) -> QuickBacktestResult:
     client: EngineRpcClient = request.app.state.engine_client
 
-    def call(left: float) -> Awaitable[EngineReply]:
+    def call(left: float) -> Awaitable[QuickBacktestReply]:
         command = RunQuickBacktest(
             reply_to=client.reply_topic,
             owner_id=owner,
@@ -225,7 +225,7 @@ async def _simulate(
             options=form.options,
             deadline_s=left,
         )
-        return client.call(command, timeout_s=left + REPLY_GRACE_S)
+        return client.call(command, QuickBacktestReply, timeout_s=left + REPLY_GRACE_S)
 
     retry = request.app.state.settings.retry_after_s
     reply = await _ask(

@@ -5,7 +5,13 @@ from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
 from tradelab_contracts.base import StrategyName
-from tradelab_contracts.engine_rpc import CreateStrategy, DeleteStrategy, ListStrategies
+from tradelab_contracts.engine_rpc import (
+    CreateStrategy,
+    DeleteStrategy,
+    ListStrategies,
+    StrategiesReply,
+    StrategyReply,
+)
 from tradelab_gateway.api.backtests import ask_engine, engine_client
 from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.problems import ProblemError
@@ -26,7 +32,7 @@ async def list_strategies(
 ) -> list[StrategyPublic]:
     """The built-in strategies with their parameters as JSON schema, then your saved ones."""
     command = ListStrategies(reply_to=engine_client(request).reply_topic, owner_id=user.user_id)
-    reply = await ask_engine(request, command, settings.retry_after_s)
+    reply = await ask_engine(request, command, StrategiesReply, settings.retry_after_s)
     return [StrategyPublic.model_validate(s.model_dump()) for s in reply.strategies or []]
 
 
@@ -42,7 +48,7 @@ async def create_strategy(
         description=body.description,
         rules=body.rules(),
     )
-    reply = await ask_engine(request, command, settings.retry_after_s)
+    reply = await ask_engine(request, command, StrategyReply, settings.retry_after_s)
     if reply.strategy is None:
         raise ProblemError(500, "The engine gave an incomplete answer.")
     strategy = StrategyPublic.model_validate(reply.strategy.model_dump())
@@ -76,5 +82,5 @@ async def delete_strategy(
     command = DeleteStrategy(
         reply_to=engine_client(request).reply_topic, owner_id=user.user_id, name=name
     )
-    await ask_engine(request, command, settings.retry_after_s)
+    await ask_engine(request, command, StrategyReply, settings.retry_after_s)
     return Response(status_code=204)

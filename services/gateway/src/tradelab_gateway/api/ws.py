@@ -5,7 +5,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
@@ -13,6 +13,8 @@ from pydantic import BaseModel
 from starlette.websockets import WebSocketState
 
 from tradelab_contracts.engine_rpc import (
+    ActiveJobsReply,
+    BacktestReply,
     EngineCommand,
     EngineReply,
     GetBacktest,
@@ -20,7 +22,9 @@ from tradelab_contracts.engine_rpc import (
     GetOptimization,
     ListActiveJobs,
     MonteCarloInfo,
+    MonteCarloReply,
     OptimizationInfo,
+    OptimizationReply,
     RunInfo,
 )
 from tradelab_gateway.adapters.auth_rpc import AuthUnavailableError
@@ -40,6 +44,8 @@ from tradelab_gateway.security.key_cache import KeyCache
 from tradelab_gateway.security.tokens import InvalidTokenError, Principal, key_id, verify
 from tradelab_gateway.settings import GatewaySettings
 from tradelab_runtime.logging import get_logger
+
+R = TypeVar("R", bound=EngineReply)
 
 router = APIRouter(tags=["live"])
 log = get_logger(__name__)
@@ -125,10 +131,10 @@ async def _authenticate(websocket: WebSocket) -> Principal:
         raise _Closed(CloseCode.TRY_AGAIN, "auth unavailable") from exc
 
 
-async def _engine(websocket: WebSocket, command: EngineCommand) -> EngineReply:
+async def _engine(websocket: WebSocket, command: EngineCommand, expected: type[R]) -> R:
     client: EngineRpcClient = websocket.app.state.engine_client
     try:
-        return await client.call(command)
+        return await client.call(command, expected)
     except ServiceUnavailableError as exc:
         raise _Closed(CloseCode.TRY_AGAIN, "engine unavailable") from exc
 
@@ -167,15 +173,19 @@ async def _find_job(websocket: WebSocket, user: Principal, job_id: UUID) -> _Job
     """The user's backtest, optimisation or Monte Carlo study ``job_id`` (4404 if none)."""
     client: EngineRpcClient = websocket.app.state.engine_client
     asked: dict[str, Any] = {"reply_to": client.reply_topic, "owner_id": user.user_id}
-    reply = await _engine(websocket, GetBacktest(**asked, run_id=job_id))
-    if reply.ok and reply.run is not None:
-        return _backtest(reply.run)
-    reply = await _engine(websocket, GetOptimization(**asked, optimization_id=job_id))
-    if reply.ok and reply.optimization is not None:
-        return _optimization(reply.optimization)
-    reply = await _engine(websocket, GetMonteCarlo(**asked, simulation_id=job_id))
-    if reply.ok and reply.monte_carlo is not None:
-        return _monte_carlo(reply.monte_carlo)
+    found_run = await _engine(websocket, GetBacktest(**asked, run_id=job_id), BacktestReply)
+    if found_run.ok and found_run.run is not None:
+        return _backtest(found_run.run)
+    found_search = await _engine(
+        websocket, GetOptimization(**asked, optimization_id=job_id), OptimizationReply
+    )
+    if found_search.ok and found_search.optimization is not None:
+        return _optimization(found_search.optimization)
+    found_study = await _engine(
+        websocket, GetMonteCarlo(**asked, simulation_id=job_id), MonteCarloReply
+    )
+    if found_study.ok and found_study.monte_carlo is not None:
+        return _monte_carlo(found_study.monte_carlo)
     raise _Closed(CloseCode.NOT_FOUND, "no such job")
 
 
@@ -199,6 +209,7 @@ async def _active_jobs(websocket: WebSocket, user: Principal) -> list[_Job]:
     found = await _engine(
         websocket,
         ListActiveJobs(reply_to=client.reply_topic, owner_id=user.user_id, limit=ACTIVE_LIMIT),
+        ActiveJobsReply,
     )
     return [
         *(_backtest(run) for run in found.runs or []),
