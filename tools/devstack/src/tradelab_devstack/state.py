@@ -10,6 +10,9 @@ import signal
 import time
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
 
 def state_dir() -> Path:
     """Return the state directory (``TRADELAB_STATE_DIR`` or ``./.tradelab``), created."""
@@ -20,6 +23,26 @@ def state_dir() -> Path:
 
 
 BROKER = "tansu"
+SIGNING_KEY_FILE = "auth-signing-key.pem"
+
+
+def dev_signing_key() -> str:
+    """The local stack's auth signing key (PEM), made once and kept in the state directory.
+
+    Auth signs with an ephemeral key when ``AUTH_SIGNING_KEYS`` is empty, so every restart of
+    auth (``make up`` restarts it when it dies, and with the broker) would log every user out.
+    The key is the local stack's own, never a production one: production refuses to start
+    without ``AUTH_SIGNING_KEYS`` from its environment.
+    """
+    path = state_dir() / SIGNING_KEY_FILE
+    if not path.exists():
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        scratch = path.with_suffix(f".{os.getpid()}.tmp")
+        scratch.touch(mode=0o600)
+        scratch.write_bytes(pem)
+        scratch.replace(path)  # two launchers at once: one key wins, both read it
+    return path.read_text(encoding="ascii")
 
 
 def _cmdline(pid: int) -> str | None:
