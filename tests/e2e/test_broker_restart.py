@@ -1,5 +1,6 @@
 """``make up`` restarts what dies: a SIGKILLed broker comes back on its port with every topic,
-every service is restarted with it and serves again, and a killed service is started again."""
+every service is restarted with it and serves again, the jobs in flight when it died resume from
+PostgreSQL and complete with no user action, and a killed service is started again."""
 
 import asyncio
 import os
@@ -11,10 +12,13 @@ import threading
 from functools import partial
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import httpx
 import pytest
 
+from tests.e2e.helpers import auth, register, upload_goog
 from tests.e2e.test_dev_launcher import Launcher
 from tests.polling import wait_for
 from tradelab_contracts.topics import ALL_TOPICS
@@ -70,6 +74,65 @@ def post_or_none(url: str, **kwargs: Any) -> httpx.Response | None:
         return None
 
 
+FINAL = {"completed", "failed", "cancelled"}
+GRID: dict[str, Any] = {
+    "strategy": "sma_cross",
+    "parameter_space": {
+        "fast": {"start": 2, "stop": 60, "step": 1},
+        "slow": {"start": 20, "stop": 200, "step": 2},
+    },
+    "constraints": [{"left": "fast", "op": "<", "right": "slow"}],
+    "objective": {"metric": "sharpe", "direction": "maximize"},
+}
+
+
+def submit_jobs(client: httpx.Client, token: str, dataset: str) -> list[str]:
+    """Three backtests and an optimisation: the paths of their ``GET``."""
+    paths = []
+    for fast in (7, 8, 9):
+        body = {"dataset_id": dataset, "strategy": "sma_cross", "parameters": {"fast": fast}}
+        response = client.post("/api/v1/backtests", headers=auth(token), json=body)
+        assert response.status_code == 202, response.text
+        paths.append(f"/api/v1/backtests/{response.json()['id']}")
+    response = client.post(
+        "/api/v1/optimizations", headers=auth(token), json={"dataset_id": dataset, **GRID}
+    )
+    assert response.status_code == 202, response.text
+    paths.append(f"/api/v1/optimizations/{response.json()['id']}")
+    return paths
+
+
+async def stored_statuses(dsn: str, paths: list[str]) -> dict[str, str]:
+    """Each job's status as the engine's tables hold it."""
+    ids = [UUID(path.rsplit("/", 1)[1]) for path in paths]
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "SELECT id, status::text FROM engine.runs WHERE id = ANY($1) UNION ALL "
+            "SELECT id, status::text FROM engine.optimizations WHERE id = ANY($1)",
+            ids,
+        )
+    finally:
+        await connection.close()
+    found = {row["id"]: row["status"] for row in rows}
+    return {path: found[job] for path, job in zip(paths, ids, strict=True)}
+
+
+def statuses(client: httpx.Client, token: str, paths: list[str]) -> dict[str, str] | None:
+    """Each job's status, or None while the gateway or the engine cannot say."""
+    found = {}
+    for path in paths:
+        try:
+            response = client.get(path, headers=auth(token), timeout=10)
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            assert response.status_code == 503, response.text
+            return None
+        found[path] = response.json()["status"]
+    return found
+
+
 def test_killed_broker_and_service_are_restarted_and_the_stack_serves_again(
     pg_server: PostgresServer, tmp_path: Path
 ) -> None:
@@ -81,17 +144,30 @@ def test_killed_broker_and_service_are_restarted_and_the_stack_serves_again(
         **os.environ,
         "TRADELAB_STATE_DIR": str(state),
         "DATABASE_URL": pg_server.sqlalchemy_url(database),
+        # The sweeper's clocks, shortened: a lease lost with the killed engine expires in 4 s,
+        # and a queued job whose message the empty broker lost is sent again after 10 s.
+        "ENGINE_LEASE_S": "4",
+        "ENGINE_SWEEP_INTERVAL_S": "1",
+        "ENGINE_REDISPATCH_AFTER_S": "10",
     }
     env.pop("KAFKA_BOOTSTRAP", None)  # the launcher starts (and supervises) its own broker
     launcher = OwnDatabaseLauncher(env, port_base, database)
+    client = httpx.Client(base_url=base, timeout=30)
     try:
         wait_for(launcher.ready_line, 120, "launcher ready")
         kafka_line = wait_for(lambda: logged(launcher, "kafka     tansu:"), 5, "broker address")
         bootstrap = kafka_line.rsplit(" ", 1)[1]
         wait_for(lambda: all_up(base), 60, "all services up")
+        token = register(client, "broker-loss")
+        jobs = submit_jobs(client, token, upload_goog(client, token))
 
         broker_pid = recorded_pid(state, "tansu")
         os.kill(broker_pid, signal.SIGKILL)
+        # What the engine had stored when the broker died (the API needs the broker).
+        at_kill = asyncio.run(stored_statuses(pg_server.dsn(database), jobs))
+        in_flight = [path for path, status in at_kill.items() if status not in FINAL]
+        assert in_flight, f"every job ended before the broker died: {at_kill}"
+        print(f"in flight when the broker died: {at_kill}")  # shown with -s, or on failure
         wait_for(lambda: logged(launcher, "tansu exited with code -9"), 10, "broker exit logged")
         wait_for(lambda: logged(launcher, "tansu restarted"), 30, "broker restarted")
         for name in ALL_SERVICES:  # restarted with it: fresh consumers on the empty broker
@@ -119,12 +195,20 @@ def test_killed_broker_and_service_are_restarted_and_the_stack_serves_again(
 
         wait_for(registered, 60, "a request served through the new broker")
 
+        def all_ended() -> dict[str, str] | None:
+            now = statuses(client, token, jobs)
+            return now if now is not None and set(now.values()) <= FINAL else None
+
+        ended = wait_for(all_ended, 180, "the jobs in flight resumed and ended")
+        assert set(ended.values()) == {"completed"}, (at_kill, ended)
+
         engine_pid = recorded_pid(state, "engine")
         os.kill(engine_pid, signal.SIGKILL)
         wait_for(lambda: logged(launcher, "engine exited with code -9"), 10, "engine exit logged")
         wait_for(lambda: logged(launcher, "engine restarted (restart 2)"), 10, "engine restarted")
         wait_for(lambda: all_up(base), 90, "engine up again")
     finally:
+        client.close()
         launcher.proc.send_signal(signal.SIGTERM)
         code = launcher.wait(60)
         asyncio.run(drop_database(pg_server, database))
