@@ -8,6 +8,7 @@ from uuid import UUID
 
 import numpy as np
 import polars as pl
+import sqlalchemy as sa
 from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -18,6 +19,7 @@ from tradelab_engine.backtests.kind import BacktestJobs
 from tradelab_engine.lifecycle.store import JobStore, LeaseTerms
 from tradelab_engine.montecarlo.kind import MonteCarloJobs
 from tradelab_engine.optimizations.kind import OptimizationJobs
+from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox, PendingEvent
 from tradelab_runtime.storage import LocalObjectStore
 
@@ -41,6 +43,7 @@ class Recorder:
     """Every message the engine sent, in order, whichever way it left."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
         self.sent: list[tuple[str, Message]] = []
         self.partitions: dict[UUID, int | None] = {}
         """The partition each relayed message was stored for, by message id."""
@@ -48,6 +51,17 @@ class Recorder:
         self.backtests = JobStore(BacktestJobs(), self.outbox, TERMS)
         self.studies = JobStore(MonteCarloJobs(), self.outbox, TERMS)
         self.optimizations = JobStore(OptimizationJobs(), self.outbox, TERMS)
+
+    async def audited(self, job_id: UUID) -> list[tuple[UUID | None, str, dict[str, Any]]]:
+        """The audit rows of a job, oldest first: (actor, action, detail)."""
+        log = audit.audit_table(SCHEMA)
+        query = (
+            sa.select(log.c.actor, log.c.action, log.c.detail)
+            .where(log.c.entity_id == str(job_id))
+            .order_by(log.c.id)
+        )
+        async with self.engine.connect() as conn:
+            return [(a, b, dict(c)) for a, b, c in (await conn.execute(query)).all()]
 
     async def publish(self, message: Message, topic: str, key: bytes) -> None:
         self.sent.append((topic, message))

@@ -120,6 +120,11 @@ async def test_a_run_whose_worker_died_is_taken_over_after_its_lease_and_complet
     assert isinstance(event, BacktestCompleted)
     assert event.sequence == run.sequence
     assert deps.store.path(event.equity_uri).exists()
+    assert [(actor, action) for actor, action, _ in await recorder.audited(job.run_id)] == [
+        (job.owner_id, "backtest.submitted"),
+        (None, "backtest.queued"),  # re-queued by the sweeper
+        (None, "backtest.completed"),
+    ]
 
 
 @pytest.mark.asyncio
@@ -146,6 +151,14 @@ async def test_a_job_interrupted_too_often_fails_once_with_a_reason(deps: Engine
     assert len(await recorder.events(RunBacktest)) == 3  # the submission and two re-queues
     await run_job(job, deps)  # a late redelivery finds it ended
     assert len(await recorder.events(BacktestFailed)) == 1
+    audited = await recorder.audited(job.run_id)
+    assert [action for _, action, _ in audited] == [
+        "backtest.submitted",
+        "backtest.queued",
+        "backtest.queued",
+        "backtest.failed",
+    ]
+    assert audited[-1][2] == {"attempt": 3, "reason": "attempts_exhausted"}
 
 
 @pytest.mark.asyncio
@@ -181,6 +194,8 @@ async def test_cancel_request_stops_a_running_job_between_chunks(deps: EngineDep
     assert len(await recorder.events(BacktestCancelled)) == 1
     assert await recorder.events(BacktestCompleted) == []
     assert not list((deps.store.root / "backtests").rglob("*.parquet"))
+    cancelled = (await recorder.audited(job.run_id))[-1]
+    assert cancelled == (job.owner_id, "backtest.cancelled", {"attempt": 1})
 
 
 @pytest.mark.asyncio

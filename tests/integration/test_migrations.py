@@ -516,6 +516,8 @@ async def engine_refuses_bad_rows(engine: AsyncEngine, parent: UUID) -> None:
         optimization(chunks=1, chunks_done=2),
         optimization(evaluated=-1),
         optimization(spec={"options": OPTIONS | {"fixed_fee": -0.5}}),
+        optimization(failure_reason="gremlins"),  # 0011
+        optimization(attempt=-1),
     ):
         await refused(engine, sa.insert(t.optimizations).values(bad))
     for bad in (
@@ -531,6 +533,8 @@ async def engine_refuses_bad_rows(engine: AsyncEngine, parent: UUID) -> None:
     await refused(engine, sa.insert(t.optimization_results).values(result(orphan)))
     await refused(engine, sa.insert(t.optimization_folds).values(fold(orphan)))
     await refused(engine, sa.insert(t.optimization_chunks).values(chunk(parent, 5, size=-1)))
+    await refused(engine, sa.insert(t.optimization_chunks).values(chunk(parent, 6, first_index=-1)))
+    await refused(engine, sa.insert(t.optimization_chunks).values(chunk(parent, 7, fold_index=-2)))
     await refused(
         engine, sa.insert(t.optimization_folds).values(fold(parent, fold_index=1, chunks_done=2))
     )

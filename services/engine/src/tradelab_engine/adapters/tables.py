@@ -134,6 +134,9 @@ optimizations = sa.Table(
     ),
     _check("optimizations", "chunks", CHUNKS_DONE),
     *_money_checks("optimizations", "spec->'options'"),
+    # Migration 0011.
+    _check("optimizations", "failure_reason", one_of("failure_reason", FailureReason)),
+    _check("optimizations", "attempt", "attempt >= 0"),
 )
 
 optimization_chunks = sa.Table(
@@ -150,6 +153,8 @@ optimization_chunks = sa.Table(
     sa.Column("first_index", sa.Integer()),
     sa.Column("fold_index", sa.Integer()),
     _check("optimization_chunks", "size", "size >= 0"),
+    _check("optimization_chunks", "first_index", "first_index >= 0"),
+    _check("optimization_chunks", "fold_index", "fold_index >= 0"),
     _of_optimization("optimization_chunks"),
 )
 

@@ -23,6 +23,7 @@ class BacktestJobs:
     """Backtest runs (``engine.runs``): one message per run, naming it."""
 
     table: sa.Table = runs
+    entity: str = "backtest"
 
     def dispatch(self, row: sa.RowMapping) -> Announcement:
         """The ``RunBacktest`` of a queued run."""

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tradelab_contracts.base import Message
 from tradelab_contracts.engine_rpc import RunStatus
+from tradelab_engine.adapters.tables import SCHEMA
+from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
@@ -28,6 +30,10 @@ class JobKind(Protocol):
     @property
     def table(self) -> sa.Table:
         """The job table."""
+
+    @property
+    def entity(self) -> str:
+        """What the audit log calls a job of the kind (``backtest``, ``optimization``...)."""
 
     def dispatch(self, row: sa.RowMapping) -> Announcement | None:
         """The job message that (re)starts a queued job (None: its work travels in messages of
@@ -184,7 +190,22 @@ class JobStore:
             row: sa.RowMapping | None = (await conn.execute(stmt)).mappings().first()
             if row is not None:
                 await self.store_event(conn, announce(row))
+                await self.audit_ending(conn, row)
         return row
+
+    async def audit_ending(self, conn: AsyncConnection, row: sa.RowMapping) -> None:
+        """Record a job's end (or its re-queueing) in the audit log, in ``conn``'s transaction.
+
+        The actor is the owner for a cancellation (they asked for it, or deleted what the job
+        used) and None for what the engine decided on its own (completed, failed, re-queued).
+        """
+        status = row["status"]
+        actor = row["owner_id"] if status == RunStatus.CANCELLED.value else None
+        detail = {"attempt": row["attempt"]}
+        if row.get("failure_reason") is not None:
+            detail["reason"] = row["failure_reason"]
+        entity = self.kind.entity
+        await audit.record(conn, SCHEMA, actor, f"{entity}.{status}", entity, row["id"], detail)
 
     async def store_event(self, conn: AsyncConnection, event: Announcement | None) -> None:
         """Store ``event`` (if any) in ``conn``'s transaction."""

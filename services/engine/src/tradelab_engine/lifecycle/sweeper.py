@@ -88,6 +88,7 @@ async def _expired(conn: AsyncConnection, store: JobStore, now: datetime) -> int
         await store.store_event(
             conn, store.kind.gave_up(row) if give_up else store.kind.dispatch(row)
         )
+        await store.audit_ending(conn, row)
         log.warning("lease expired", table=t.name, job_id=str(job_id), given_up=give_up)
         count += 1
     return count

@@ -22,6 +22,7 @@ class MonteCarloJobs:
     """Monte Carlo studies (``engine.monte_carlo``): each message is a turn (docs/engine.md)."""
 
     table: sa.Table = monte_carlo
+    entity: str = "monte_carlo"
 
     def dispatch(self, row: sa.RowMapping) -> Announcement:
         """A ``RunMonteCarlo`` turn for a queued study."""

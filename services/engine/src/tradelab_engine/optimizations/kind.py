@@ -34,6 +34,7 @@ class OptimizationJobs:
     """Optimisations (``engine.optimizations``)."""
 
     table: sa.Table = optimizations
+    entity: str = "optimization"
 
     def dispatch(self, row: sa.RowMapping) -> Announcement | None:
         """A genetic search's ``RunOptimization``; None for a grid, whose chunks are

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tradelab_contracts.engine import FailureReason
 from tradelab_contracts.engine_rpc import OptimizationInfo, RunStatus
 from tradelab_engine.adapters.tables import (
+    SCHEMA,
     optimization_chunks,
     optimization_folds,
     optimization_results,
@@ -32,6 +33,7 @@ from tradelab_engine.adapters.tables import (
 )
 from tradelab_engine.domain.optimize import ResultRow
 from tradelab_engine.lifecycle.store import ACTIVE, Announce, JobStore
+from tradelab_runtime import audit
 
 from .messages import chunk_message, genetic_job, is_genetic
 from .queries import OptimizationQueries, results_of
@@ -88,6 +90,9 @@ class OptimizationRepository(OptimizationQueries):
                     fold = by_index.get(chunk["fold_index"])
                     message, topic, key, partition = chunk_message(row, chunk, fold, correlation_id)
                     await outbox.add(conn, message, topic, key, partition)
+            await audit.record(
+                conn, SCHEMA, row["owner_id"], "optimization.submitted", "optimization", row["id"]
+            )
         return info_of(row)
 
     async def store_chunk(
