@@ -9,7 +9,7 @@ from .settings import GatewaySettings
 def main() -> None:
     """Read settings from the environment and serve until stopped."""
     settings = GatewaySettings()
-    serve(build_app(settings), settings)
+    serve(build_app(settings), settings, ws_max_size=settings.ws_max_message_bytes)
 
 
 if __name__ == "__main__":

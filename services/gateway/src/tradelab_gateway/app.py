@@ -53,7 +53,10 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         expected=settings.expected_services,
     )
     register_heartbeat_subscriber(runtime.broker, registry, runtime.clock, settings.instance_id)
-    hub = EventHub()
+    hub = EventHub(
+        max_per_owner=settings.ws_max_connections_per_user,
+        outbox_limit=settings.ws_outbox_limit,
+    )
     register_job_event_subscriber(runtime.broker, hub, settings.instance_id)
     rpc = attach_rpc(runtime, settings.rpc_timeout_s)
     auth_client = AuthRpcClient(rpc)

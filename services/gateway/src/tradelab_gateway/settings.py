@@ -55,3 +55,20 @@ class GatewaySettings(ServiceSettings):
     ws_auth_timeout_s: float = Field(
         default=10.0, gt=0, description="Time a WebSocket has to send its auth message (4408)."
     )
+    ws_max_message_bytes: int = Field(
+        default=4096,
+        ge=1024,
+        description="Largest message a WebSocket client may send (1009 beyond); uvicorn refuses "
+        "a larger frame before buffering it.",
+    )
+    ws_outbox_limit: int = Field(
+        default=1000,
+        ge=400,
+        description="Unsent messages one WebSocket may hold (4008 beyond); progress of a job is "
+        "coalesced, and the snapshots of 100 active jobs of each kind must fit.",
+    )
+    ws_max_connections_per_user: int = Field(
+        default=10,
+        ge=1,
+        description="Open WebSockets of one user on one gateway replica (4429 beyond).",
+    )

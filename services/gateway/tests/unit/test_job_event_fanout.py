@@ -114,15 +114,15 @@ def test_final_event_is_rebuilt_from_a_stored_run() -> None:
 def test_outbox_replaces_unsent_progress_of_a_job_but_keeps_finals_and_order() -> None:
     box = Outbox()
     a, b = uuid4(), uuid4()
-    box.put({"n": "a1"}, progress_of=a)
-    box.put({"n": "b1"}, progress_of=b)
-    box.put({"n": "a2"}, progress_of=a)  # replaces a1 in place
+    box.put({"n": "a1"}, key=a)
+    box.put({"n": "b1"}, key=b)
+    box.put({"n": "a2"}, key=a)  # replaces a1 in place
     box.put({"n": "a-final"})
-    box.put({"n": "b2"}, progress_of=b)  # replaces b1
+    box.put({"n": "b2"}, key=b)  # replaces b1
     assert [box.pop(), box.pop(), box.pop()] == [{"n": "a2"}, {"n": "b2"}, {"n": "a-final"}]
     assert box.pop() is None
     assert box.replaced == 2
-    box.put({"n": "a3"}, progress_of=a)  # a2 was sent: a new entry, not a replacement
+    box.put({"n": "a3"}, key=a)  # a2 was sent: a new entry, not a replacement
     assert box.pop() == {"n": "a3"}
 
 

@@ -33,7 +33,14 @@ from tradelab_gateway.adapters.rpc import ServiceUnavailableError
 from tradelab_gateway.api.backtests_schemas import BacktestPublic
 from tradelab_gateway.api.montecarlo_schemas import MonteCarloPublic
 from tradelab_gateway.api.optimizations import OptimizationPublic
-from tradelab_gateway.domain.hub import EventHub, Subscription
+from tradelab_gateway.domain.client_messages import (
+    INVALID_MESSAGE,
+    UNKNOWN_MESSAGE,
+    ClientMessage,
+    ClientMessageKind,
+    read_client_message,
+)
+from tradelab_gateway.domain.hub import EventHub, Subscription, TooManyConnectionsError
 from tradelab_gateway.domain.job_events import (
     JobEvent,
     final_event_of,
@@ -53,6 +60,8 @@ log = get_logger(__name__)
 SUBPROTOCOL = "tradelab.v1"
 BEARER_PREFIX = "bearer."
 ACTIVE_LIMIT = 100  # queued and running jobs sent as snapshots on /ws, per kind of job
+JOBS_UNAVAILABLE = {"type": "error", "message": "current jobs unavailable; live events follow"}
+CLOSE_TIMEOUT_S = 5.0  # a client that reads nothing never gets the close frame: stop trying
 
 
 class CloseCode:
@@ -60,10 +69,13 @@ class CloseCode:
 
     NORMAL = 1000
     POLICY = 1008
+    TOO_BIG = 1009
     TRY_AGAIN = 1013
+    TOO_SLOW = 4008
     UNAUTHORIZED = 4401
     NOT_FOUND = 4404
     TIMEOUT = 4408
+    TOO_MANY = 4429
 
 
 class _Closed(Exception):
@@ -97,19 +109,34 @@ def _offered_token(websocket: WebSocket) -> tuple[str | None, str | None]:
     return (SUBPROTOCOL if SUBPROTOCOL in offered else None), token
 
 
+async def _receive(websocket: WebSocket, timeout_s: float) -> ClientMessage:
+    """The next client message, classified; one over the size limit closes the socket (1009).
+
+    uvicorn already refuses a frame over the limit; this check holds under any server.
+    """
+    message = await asyncio.wait_for(websocket.receive(), timeout_s)
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    data = message.get("text")
+    received = read_client_message(
+        data if data is not None else message.get("bytes"),
+        _settings(websocket).ws_max_message_bytes,
+    )
+    if received.kind is ClientMessageKind.TOO_BIG:
+        raise _Closed(CloseCode.TOO_BIG, "message too big")
+    return received
+
+
 async def _token_from_first_message(websocket: WebSocket, timeout_s: float) -> str:
     try:
-        message = await asyncio.wait_for(websocket.receive_json(), timeout_s)
+        message = await _receive(websocket, timeout_s)
     except TimeoutError as exc:
         raise _Closed(CloseCode.TIMEOUT, "authentication timeout") from exc
-    except (ValueError, KeyError) as exc:
-        raise _Closed(CloseCode.POLICY, "the first message must be auth") from exc
-    if not isinstance(message, dict) or message.get("type") != "auth":
+    if message.kind is not ClientMessageKind.AUTH:
         raise _Closed(CloseCode.POLICY, "the first message must be auth")
-    token = message.get("token")
-    if not isinstance(token, str) or not token:
+    if message.token is None:
         raise _Closed(CloseCode.UNAUTHORIZED, "missing token")
-    return token
+    return message.token
 
 
 async def _authenticate(websocket: WebSocket) -> Principal:
@@ -229,9 +256,7 @@ async def _active_snapshots(
     try:
         jobs = await _active_jobs(websocket, user)
     except _Closed:
-        subscription.outbox.put(
-            {"type": "error", "message": "current jobs unavailable; live events follow"}
-        )
+        subscription.outbox.put(JOBS_UNAVAILABLE)
         subscription.start({})
         return
     for job in jobs:
@@ -249,26 +274,36 @@ async def _send_loop(websocket: WebSocket, subscription: Subscription, one_job: 
 
 
 async def _receive_loop(websocket: WebSocket, subscription: Subscription, idle_s: float) -> None:
-    """Answer client pings; close a socket that stays silent for ``idle_s``."""
+    """Answer client pings; close a socket that stays silent for ``idle_s``.
+
+    Anything else gets a fixed error, never the client's input back; an unsent error, like an
+    unsent pong, is replaced rather than queued behind, so a flood cannot grow the outbox.
+    """
     while True:
         try:
-            message = await asyncio.wait_for(websocket.receive_json(), idle_s)
+            message = await _receive(websocket, idle_s)
         except TimeoutError as exc:
             raise _Closed(CloseCode.TIMEOUT, "idle timeout") from exc
-        except (ValueError, KeyError):
-            subscription.outbox.put({"type": "error", "message": "messages must be JSON objects"})
-            continue
-        kind = message.get("type") if isinstance(message, dict) else None
-        if kind == "ping":
-            subscription.outbox.put({"type": "pong", "server_time": time.time()})
-        elif kind != "pong":
-            subscription.outbox.put({"type": "error", "message": f"unknown message {kind!r}"})
+        match message.kind:
+            case ClientMessageKind.PING:
+                subscription.outbox.put({"type": "pong", "server_time": time.time()}, key="pong")
+            case ClientMessageKind.PONG:
+                pass
+            case ClientMessageKind.INVALID:
+                subscription.outbox.put(INVALID_MESSAGE, key="error")
+            case _:
+                subscription.outbox.put(UNKNOWN_MESSAGE, key="error")
 
 
 async def _ping_loop(subscription: Subscription, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
-        subscription.outbox.put({"type": "ping", "server_time": time.time()})
+        subscription.outbox.put({"type": "ping", "server_time": time.time()}, key="ping")
+
+
+async def _overflow(subscription: Subscription) -> None:
+    await subscription.outbox.wait_overflowed()
+    raise _Closed(CloseCode.TOO_SLOW, "too far behind")
 
 
 async def _expiry(expires_at: float) -> None:
@@ -281,7 +316,10 @@ async def _serve(websocket: WebSocket, run_id: UUID | None, after: int) -> None:
     user = await _authenticate(websocket)
     hub = _hub(websocket)
     # Subscribe before reading the state, so nothing published in between is missed.
-    subscription = hub.subscribe(user.user_id, run_id)
+    try:
+        subscription = hub.subscribe(user.user_id, run_id)
+    except TooManyConnectionsError as exc:
+        raise _Closed(CloseCode.TOO_MANY, "too many connections") from exc
     try:
         # Sent at once (no other writer yet): a client learns it is authenticated even when
         # the socket is then closed for another reason.
@@ -302,6 +340,7 @@ async def _serve(websocket: WebSocket, run_id: UUID | None, after: int) -> None:
             tasks.create_task(_receive_loop(websocket, subscription, settings.ws_idle_timeout_s))
             tasks.create_task(_ping_loop(subscription, settings.ws_ping_interval_s))
             tasks.create_task(_expiry(user.expires_at))
+            tasks.create_task(_overflow(subscription))
     finally:
         hub.unsubscribe(subscription)
 
@@ -318,8 +357,8 @@ async def serve_socket(websocket: WebSocket, run_id: UUID | None, after: int) ->
     except* WebSocketDisconnect:
         gone = True  # the client went away
     if not gone and websocket.application_state != WebSocketState.DISCONNECTED:
-        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-            await websocket.close(code=code, reason=reason)
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect, TimeoutError):
+            await asyncio.wait_for(websocket.close(code=code, reason=reason), CLOSE_TIMEOUT_S)
 
 
 @router.websocket("/api/v1/ws")

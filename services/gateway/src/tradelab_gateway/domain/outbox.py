@@ -1,45 +1,71 @@
 """One WebSocket connection's outbox: a slow reader gets the latest progress, never every one,
-and never holds anyone else up; final events and control messages are never dropped."""
+and never holds anyone else up; final events are never dropped, and a reader that falls too far
+behind overflows the outbox (its socket is then closed) instead of growing it without bound."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
-from uuid import UUID
+
+DEFAULT_LIMIT = 1000
 
 
 @dataclass
 class _Entry:
     payload: dict[str, Any]
-    progress_of: UUID | None
+    key: Hashable | None
 
 
 @dataclass
 class Outbox:
-    """Messages waiting to be sent, in order; unsent progress of a job is replaced in place."""
+    """Messages waiting to be sent, in order, at most ``limit`` of them.
 
+    A message put with a ``key`` replaces the unsent message of the same key in place (the
+    latest progress of a job, the latest ping); a message without one is always queued. Putting a
+    new entry into a full outbox overflows it: everything unsent is dropped, later puts are
+    ignored, and :meth:`wait_overflowed` returns (the socket is to be closed).
+    """
+
+    limit: int = DEFAULT_LIMIT
     _entries: deque[_Entry] = field(default_factory=deque)
-    _progress: dict[UUID, _Entry] = field(default_factory=dict)
+    _latest: dict[Hashable, _Entry] = field(default_factory=dict)
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _overflowed: asyncio.Event = field(default_factory=asyncio.Event)
     replaced: int = 0
-    """How many progress messages were superseded before being sent."""
+    """How many messages were superseded before being sent."""
 
-    def put(self, payload: dict[str, Any], progress_of: UUID | None = None) -> None:
-        """Queue ``payload``; a progress message (``progress_of`` = its job) replaces that job's
-        unsent one instead of queueing behind it."""
-        if progress_of is not None:
-            waiting = self._progress.get(progress_of)
+    @property
+    def overflowed(self) -> bool:
+        """Whether the reader fell too far behind (the outbox then stays empty)."""
+        return self._overflowed.is_set()
+
+    def put(self, payload: dict[str, Any], key: Hashable | None = None) -> None:
+        """Queue ``payload``; with a ``key``, replace the unsent message of that key instead."""
+        if self.overflowed:
+            return
+        if key is not None:
+            waiting = self._latest.get(key)
             if waiting is not None:
                 waiting.payload = payload
                 self.replaced += 1
                 return
-        entry = _Entry(payload, progress_of)
+        if len(self._entries) >= self.limit:
+            self.overflow()
+            return
+        entry = _Entry(payload, key)
         self._entries.append(entry)
-        if progress_of is not None:
-            self._progress[progress_of] = entry
+        if key is not None:
+            self._latest[key] = entry
         self._ready.set()
+
+    def overflow(self) -> None:
+        """Drop everything unsent and refuse more: the reader is too far behind."""
+        self._entries.clear()
+        self._latest.clear()
+        self._overflowed.set()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -50,8 +76,8 @@ class Outbox:
             self._ready.clear()
             return None
         entry = self._entries.popleft()
-        if entry.progress_of is not None and self._progress.get(entry.progress_of) is entry:
-            del self._progress[entry.progress_of]
+        if entry.key is not None and self._latest.get(entry.key) is entry:
+            del self._latest[entry.key]
         if not self._entries:
             self._ready.clear()
         return entry.payload
@@ -63,3 +89,7 @@ class Outbox:
             if payload is not None:
                 return payload
             await self._ready.wait()
+
+    async def wait_overflowed(self) -> None:
+        """Return once the outbox has overflowed."""
+        await self._overflowed.wait()
