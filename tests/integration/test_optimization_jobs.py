@@ -28,6 +28,7 @@ from tradelab_contracts.optimization import (
     OptimizationCompleted,
     OptimizationFailed,
     ParameterRange,
+    RandomSearch,
     RunOptimization,
     RunOptimizationChunk,
 )
@@ -319,3 +320,36 @@ async def test_a_genetic_search_whose_worker_died_is_taken_over_and_completes_on
     assert await status_of(deps, optimization_id) == ("completed", 12, 3)
     [completed] = await recorder.events(OptimizationCompleted)
     assert completed.evaluated == 12
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("search", "size"),
+    [
+        (GridSearch(), "holds 50,000,000 combinations"),
+        (RandomSearch(n_samples=100, seed=1), "holds 50,000,000 values"),
+        (GeneticSearch(population=10, generations=5, seed=1), "holds 50,000,000 values"),
+    ],
+)
+async def test_a_space_beyond_the_limits_is_refused_before_anything_is_stored(
+    deps: OptimizationDeps, search: GridSearch | RandomSearch | GeneticSearch, size: str
+) -> None:
+    answer = await submit_optimization(
+        SubmitOptimization(
+            reply_to=reply_topic("gw-test"),
+            optimization_id=uuid.uuid4(),
+            owner_id=uuid.uuid4(),
+            dataset_id=uuid.uuid4(),
+            dataset_uri=write_dataset(deps.engine.store),
+            dataset_sha256="c" * 64,
+            strategy="sma_cross",
+            parameter_space={"fast": ParameterRange(start=1, stop=50_000_000, step=1)},
+            search=search,
+            objective=Objective(metric="sharpe"),
+        ),
+        deps,
+    )
+    assert answer.error is not None
+    assert answer.error.code == EngineErrorCode.INVALID
+    assert size in answer.error.message
+    assert await recorder_of(deps).outbox.pending_count() == 0

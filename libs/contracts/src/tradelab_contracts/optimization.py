@@ -30,30 +30,55 @@ from tradelab_contracts.engine import EngineOptions, FailureReason
 
 
 class ParameterRange(ContractModel):
-    """Evenly spaced values from ``start`` to ``stop`` inclusive, ``step`` apart."""
+    """Evenly spaced values from ``start`` to ``stop`` inclusive, ``step`` apart.
+
+    Counted from its bounds: a range is checked against the services' limits before any of its
+    values is made.
+    """
 
     start: float | int = Field(description="First value.")
     stop: float | int = Field(description="Last value, included when it falls on a step.")
-    step: float | int = Field(gt=0, description="Distance between values.")
+    step: float | int = Field(
+        gt=0,
+        description="Distance between values. A range holding more values than the service "
+        "allows per parameter (1,000,000 by default) is refused with 422.",
+    )
 
     @model_validator(mode="after")
     def _stop_not_below_start(self) -> Self:
         if self.stop < self.start:
             msg = "stop must not be below start"
             raise ValueError(msg)
+        if not self._integral():
+            try:
+                ratio = (self.stop - self.start) / self.step
+            except OverflowError:
+                ratio = math.inf
+            if not math.isfinite(ratio):
+                msg = "the range holds more values than can be counted"
+                raise ValueError(msg)
         return self
 
+    def _integral(self) -> bool:
+        return all(isinstance(v, int) for v in (self.start, self.stop, self.step))
+
     def count(self) -> int:
-        """Return how many values the range holds."""
+        """Return how many values the range holds, without making them."""
+        if self._integral():
+            return int((self.stop - self.start) // self.step) + 1
         # The epsilon keeps a stop that is a float-rounding hair short of the last step included.
         return math.floor((self.stop - self.start) / self.step + 1e-9) + 1
 
-    def values(self) -> list[float | int]:
-        """Return the range's values; integers when start, stop and step are all integers."""
-        values = [self.start + i * self.step for i in range(self.count())]
+    def value_at(self, index: int) -> float | int:
+        """Return the ``index``-th value (from 0); integers when start, stop and step all are."""
+        value = self.start + index * self.step
         # Rounding drops float noise (0.1 + 2 * 0.1 = 0.30000000000000004) so values print and
         # hash as the user typed them; 12 decimals is far below any meaningful parameter step.
-        return [round(v, 12) if isinstance(v, float) else v for v in values]
+        return round(value, 12) if isinstance(value, float) else value
+
+    def values(self) -> list[float | int]:
+        """Return every value; check :meth:`count` against a bound first."""
+        return [self.value_at(i) for i in range(self.count())]
 
 
 ParameterChoices = Annotated[list[JsonScalar], Field(min_length=1)]
@@ -62,7 +87,7 @@ ParameterSpace: TypeAlias = dict[str, ParameterRange | ParameterChoices]
 
 
 class GridSearch(ContractModel):
-    """Evaluate every combination of the parameter space."""
+    """Evaluate every combination of the parameter space (at most 200,000 by default)."""
 
     kind: Literal["grid"] = Field(default="grid", description="Search method discriminator.")
 
@@ -71,7 +96,12 @@ class RandomSearch(ContractModel):
     """Evaluate combinations drawn uniformly at random, without replacement."""
 
     kind: Literal["random"] = Field(default="random", description="Search method discriminator.")
-    n_samples: int = Field(ge=1, le=1_000_000, description="Combinations to evaluate.")
+    n_samples: int = Field(
+        ge=1,
+        le=1_000_000,
+        description="Combinations to evaluate; more than the service's maximum combinations "
+        "(200,000 by default) is refused with 422.",
+    )
     seed: Seed = Field(description="Random seed; set by the gateway so a redelivery reproduces.")
 
 
@@ -80,7 +110,12 @@ class GeneticSearch(ContractModel):
 
     kind: Literal["genetic"] = Field(default="genetic", description="Search method discriminator.")
     population: int = Field(ge=2, le=10_000, description="Combinations per generation.")
-    generations: int = Field(ge=1, le=10_000, description="Generations to evolve.")
+    generations: int = Field(
+        ge=1,
+        le=10_000,
+        description="Generations to evolve; population x generations above the service's "
+        "maximum combinations (200,000 by default) is refused with 422.",
+    )
     mutation_rate: float = Field(
         default=0.1, ge=0, le=1, description="Probability that a gene mutates."
     )

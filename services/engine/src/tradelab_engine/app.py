@@ -6,6 +6,7 @@ from importlib.metadata import version
 from fastapi import FastAPI
 
 from tradelab_contracts.base import Message
+from tradelab_contracts.search_limits import SearchLimits
 from tradelab_runtime.consumers import RetryPolicy
 from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.failpoints import Failpoints
@@ -72,6 +73,10 @@ def build_app(settings: EngineSettings) -> FastAPI:
         engine=deps,
         repo=OptimizationRepository(runtime.database(), optimization_jobs),
         chunk_size=settings.optimization_chunk_size,
+        limits=SearchLimits(
+            max_combinations=settings.optimization_max_combinations,
+            max_parameter_values=settings.optimization_max_parameter_values,
+        ),
     )
     montecarlo_deps = MonteCarloDeps(
         engine=deps, repo=MonteCarloRepository(runtime.database(), study_jobs)

@@ -3,6 +3,7 @@
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from tradelab_contracts.search_limits import DEFAULT_MAX_COMBINATIONS, DEFAULT_MAX_PARAMETER_VALUES
 from tradelab_runtime.settings import ServiceSettings
 
 
@@ -17,6 +18,17 @@ class EngineSettings(ServiceSettings):
     """Bars simulated between two progress and cancellation checks."""
     optimization_chunk_size: int = Field(default=250, ge=1, le=100_000)
     """Combinations per optimisation chunk (the unit spread over engine replicas)."""
+    optimization_max_combinations: int = Field(
+        default=DEFAULT_MAX_COMBINATIONS, ge=1, le=100_000_000
+    )
+    """Combinations an optimisation evaluates at most: a grid's size, random samples, genetic
+    population x generations, times the walk-forward folds. Larger searches are refused (422)
+    before anything is expanded."""
+    optimization_max_parameter_values: int = Field(
+        default=DEFAULT_MAX_PARAMETER_VALUES, ge=1, le=1_000_000_000
+    )
+    """Values one parameter's range may hold in an optimisation, whatever the search method;
+    counted from start, stop and step, never listed."""
     chunk_pause_s: float = Field(default=0.0, ge=0.0, le=10.0)
     """Fault injection for tests and demos: sleep this long after every chunk, so a backtest on a
     small dataset runs long enough to be watched, cancelled or killed mid-way. Refused in

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from tradelab_contracts.optimization import ParameterRange
 from tradelab_engine.domain.genetic import (
     NoValidIndividualError,
     first_generation,
@@ -11,6 +12,7 @@ from tradelab_engine.domain.genetic import (
     next_generation,
     random_valid,
 )
+from tradelab_engine.domain.search import space_axes
 
 AXES: dict[str, list[Any]] = {"fast": list(range(2, 41)), "slow": list(range(10, 201, 5))}
 
@@ -85,3 +87,12 @@ def test_minimising_keeps_the_lowest_score() -> None:
 def test_an_impossible_space_is_reported() -> None:
     with pytest.raises(NoValidIndividualError):
         random_valid(AXES, lambda c: None, generator(1, 0))
+
+
+def test_genes_are_drawn_from_ranges_read_by_index() -> None:
+    wide = ParameterRange(start=2, stop=1_000_001, step=1)
+    axes = space_axes({"fast": wide, "slow": [2_000_000]})
+    population = first_generation(axes, 50, fast_below_slow, seed=4)
+    assert len(population) == 50
+    assert all(2 <= c["fast"] <= 1_000_001 and c["slow"] == 2_000_000 for c in population)
+    assert len({c["fast"] for c in population}) > 40  # spread over the range, not its start

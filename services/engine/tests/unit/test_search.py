@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tradelab_contracts.optimization import (
@@ -11,17 +12,24 @@ from tradelab_contracts.optimization import (
     ParameterRange,
     ParameterSpace,
     RandomSearch,
+    SearchMethod,
 )
+from tradelab_contracts.search_limits import SearchLimits
 from tradelab_engine.domain.optimize import heatmap
 from tradelab_engine.domain.search import (
-    MAX_COMBINATIONS,
     SearchError,
+    SearchPlan,
+    Validate,
     chunk_bounds,
     combination_at,
     grid_size,
-    plan_search,
+    sample_indices,
     satisfies,
+    space_axes,
 )
+from tradelab_engine.domain.search import plan_search as plan_within
+
+LIMITS = SearchLimits()
 
 SPACE: ParameterSpace = {
     "fast": ParameterRange(start=5, stop=15, step=5),
@@ -31,6 +39,12 @@ SPACE: ParameterSpace = {
 
 def accept(combination: dict[str, Any]) -> dict[str, Any]:
     return combination
+
+
+def plan_search(
+    space: ParameterSpace, search: SearchMethod, constraints: list[Constraint], validate: Validate
+) -> SearchPlan:
+    return plan_within(space, search, constraints, validate, LIMITS)
 
 
 def test_grid_visits_every_combination_last_parameter_fastest() -> None:
@@ -86,10 +100,10 @@ def test_random_search_is_reproducible_distinct_and_within_the_grid() -> None:
 
 def test_refused_searches_raise_with_a_clear_message() -> None:
     huge: ParameterSpace = {
-        "a": ParameterRange(start=0, stop=MAX_COMBINATIONS, step=1),
+        "a": ParameterRange(start=0, stop=LIMITS.max_combinations, step=1),
         "b": [1, 2],
     }
-    with pytest.raises(SearchError, match="combinations; at most"):
+    with pytest.raises(SearchError, match="holds 400,002 combinations; at most 200,000"):
         plan_search(huge, GridSearch(), [], accept)
     with pytest.raises(SearchError, match="genetic search is evolved generation by generation"):
         plan_search(SPACE, GeneticSearch(population=4, generations=2, seed=1), [], accept)
@@ -121,3 +135,49 @@ def test_heatmap_keeps_the_best_value_per_cell() -> None:
     assert grid["z"] == [[0.9, None], [-0.1, None]]
     lowest = heatmap(rows, "fast", "slow", "sharpe", maximize=False)
     assert lowest["z"][0][0] == 0.5
+
+
+def test_a_range_axis_reads_values_by_index_without_listing_them() -> None:
+    axis = space_axes({"fast": ParameterRange(start=1, stop=50_000_000, step=1)})["fast"]
+    assert len(axis) == 50_000_000
+    assert (axis[0], axis[49_999_999]) == (1, 50_000_000)
+    with pytest.raises(IndexError):
+        axis[50_000_000]
+
+
+def test_sparse_random_indices_are_drawn_digit_by_digit_from_an_astronomical_grid() -> None:
+    lengths = [1_000_000] * 5  # 10^30 combinations: beyond any machine integer
+    first = sample_indices(lengths, 1_000, np.random.Generator(np.random.PCG64(3)))
+    again = sample_indices(lengths, 1_000, np.random.Generator(np.random.PCG64(3)))
+    assert first == again
+    assert len(set(first)) == 1_000
+    assert all(0 <= i < 10**30 for i in first)
+    assert max(first) > 2**64
+
+
+def test_dense_random_indices_cover_a_small_grid_without_repeats() -> None:
+    rng = np.random.Generator(np.random.PCG64(3))
+    assert sorted(sample_indices([3, 4], 12, rng)) == list(range(12))
+    assert len(set(sample_indices([3, 4], 10, rng))) == 10
+
+
+def test_random_search_over_wide_ranges_evaluates_only_its_samples() -> None:
+    # 10^15 combinations: sampled, and every value read off its range.
+    wide: ParameterSpace = {
+        name: ParameterRange(start=0, stop=999_999, step=1) for name in ("a", "b", "c")
+    }
+    plan = plan_search(wide, RandomSearch(n_samples=500, seed=5), [], accept)
+    assert len(plan.combinations) == 500
+    assert len({tuple(c.values()) for c in plan.combinations}) == 500
+    assert all(0 <= v <= 999_999 for c in plan.combinations for v in c.values())
+
+
+def test_a_search_beyond_its_limits_is_refused_before_it_is_expanded() -> None:
+    fifty_million: ParameterSpace = {"fast": ParameterRange(start=1, stop=50_000_000, step=1)}
+    with pytest.raises(SearchError, match="holds 50,000,000 combinations; at most 200,000"):
+        plan_search(fifty_million, GridSearch(), [], accept)
+    with pytest.raises(SearchError, match="holds 50,000,000 values; at most 1,000,000"):
+        plan_search(fifty_million, RandomSearch(n_samples=10, seed=1), [], accept)
+    tight = SearchLimits(max_combinations=5, max_parameter_values=5)
+    with pytest.raises(SearchError, match="holds 6 combinations; at most 5"):
+        plan_within(SPACE, GridSearch(), [], accept, tight)

@@ -1,6 +1,7 @@
 """Genetic search over a parameter grid: deterministic for a seed, generation by generation.
 
-Genes are parameter values taken from each parameter's axis (the same values a grid would try).
+Genes are parameter values taken from each parameter's axis (the same values a grid would try),
+read by index so a range is never listed.
 Generation 0 is drawn at random. Each next generation keeps the best individual (elitism), and
 fills the rest with children of two parents picked by 3-way tournaments: each gene comes from
 either parent (uniform crossover, with probability ``crossover_rate``; otherwise the child copies
@@ -18,6 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
+
+from tradelab_engine.domain.search import Axis
 
 Combination = dict[str, Any]
 Accept = Callable[[Combination], Combination | None]
@@ -38,13 +41,11 @@ def generator(seed: int, generation: int) -> np.random.Generator:
     )
 
 
-def _random(axes: Mapping[str, Sequence[Any]], rng: np.random.Generator) -> Combination:
+def _random(axes: Mapping[str, Axis], rng: np.random.Generator) -> Combination:
     return {name: values[int(rng.integers(len(values)))] for name, values in axes.items()}
 
 
-def random_valid(
-    axes: Mapping[str, Sequence[Any]], accept: Accept, rng: np.random.Generator
-) -> Combination:
+def random_valid(axes: Mapping[str, Axis], accept: Accept, rng: np.random.Generator) -> Combination:
     """A random allowed combination."""
     for _ in range(MAX_TRIES):
         checked = accept(_random(axes, rng))
@@ -55,7 +56,7 @@ def random_valid(
 
 
 def first_generation(
-    axes: Mapping[str, Sequence[Any]], population: int, accept: Accept, seed: int
+    axes: Mapping[str, Axis], population: int, accept: Accept, seed: int
 ) -> list[Combination]:
     """Generation 0: ``population`` random allowed combinations."""
     rng = generator(seed, 0)
@@ -74,7 +75,7 @@ def _tournament(fitness: Sequence[float], rng: np.random.Generator) -> int:
 
 
 def next_generation(
-    axes: Mapping[str, Sequence[Any]],
+    axes: Mapping[str, Axis],
     parents: Sequence[Combination],
     scores: Sequence[float | None],
     *,

@@ -4,6 +4,10 @@ Grid: every combination, in the order of the space's parameters (the last one va
 Random: ``n_samples`` distinct combinations of the grid drawn with ``numpy``'s PCG64 from the
 seed (all of them when the grid is smaller). Constraints and the strategy's own parameter rules
 (e.g. fast < slow) leave combinations out; those are counted as skipped, never evaluated.
+
+Nothing is expanded before the search is checked against its :class:`SearchLimits`: ranges are
+read through :class:`RangeAxis` (a value computed from its index) and random indices are drawn
+digit by digit, so a huge space costs no memory before it is refused.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import math
 import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -24,8 +28,8 @@ from tradelab_contracts.optimization import (
     RandomSearch,
     SearchMethod,
 )
+from tradelab_contracts.search_limits import SearchLimits, size_refusal, space_size
 
-MAX_COMBINATIONS = 200_000
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -33,6 +37,9 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
     "!=": operator.ne,
 }
+DENSE = 4
+"""A random search drawing at least 1/DENSE of the grid permutes it; a sparser one draws
+indices one by one and skips repeats (at most DENSE / (DENSE - 1) draws per sample on average)."""
 
 Combination = dict[str, Any]
 Validate = Callable[[Combination], Combination | None]
@@ -43,6 +50,29 @@ class SearchError(ValueError):
     """The search cannot be run as asked (too large, unsupported method, empty)."""
 
 
+class Axis(Protocol):
+    """One parameter's values, by index: a list of choices or a :class:`RangeAxis`."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int, /) -> Any: ...
+
+
+@dataclass(frozen=True)
+class RangeAxis:
+    """A range's values, each computed when asked for (the range is never listed)."""
+
+    spec: ParameterRange
+
+    def __len__(self) -> int:
+        return self.spec.count()
+
+    def __getitem__(self, index: int, /) -> float | int:
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self.spec.value_at(index)
+
+
 @dataclass(frozen=True)
 class SearchPlan:
     """The combinations to evaluate, in order, and how many were left out."""
@@ -51,20 +81,20 @@ class SearchPlan:
     skipped: int
 
 
-def axis_values(space: ParameterSpace) -> dict[str, list[Any]]:
-    """Every parameter's values, in the space's order."""
+def space_axes(space: ParameterSpace) -> dict[str, Axis]:
+    """Every parameter's values, in the space's order, without listing any range."""
     return {
-        name: spec.values() if isinstance(spec, ParameterRange) else list(spec)
+        name: RangeAxis(spec) if isinstance(spec, ParameterRange) else list(spec)
         for name, spec in space.items()
     }
 
 
 def grid_size(space: ParameterSpace) -> int:
-    """Number of combinations of the full grid."""
-    return math.prod(len(values) for values in axis_values(space).values())
+    """Number of combinations of the full grid (counted, not expanded)."""
+    return space_size(space)
 
 
-def combination_at(axes: Mapping[str, Sequence[Any]], index: int) -> Combination:
+def combination_at(axes: Mapping[str, Axis], index: int) -> Combination:
     """The ``index``-th combination of the grid (mixed radix, last parameter fastest)."""
     combination: Combination = {}
     for name in reversed(list(axes)):
@@ -74,24 +104,44 @@ def combination_at(axes: Mapping[str, Sequence[Any]], index: int) -> Combination
     return {name: combination[name] for name in axes}
 
 
-def grid_indices(space: ParameterSpace, search: SearchMethod) -> Iterator[int]:
-    """Indices of the grid combinations the search visits, in visiting order."""
-    size = grid_size(space)
+def sample_indices(lengths: Sequence[int], n_samples: int, rng: np.random.Generator) -> list[int]:
+    """``n_samples`` distinct grid indices drawn uniformly (all of them if the grid is smaller).
+
+    A sparse draw picks each parameter's digit on its own, so the grid's size may exceed any
+    machine integer and nothing proportional to it is allocated.
+    """
+    size = math.prod(lengths)
+    if n_samples >= size:
+        return list(range(size))
+    if size <= DENSE * n_samples:
+        return [int(i) for i in rng.choice(size, n_samples, replace=False)]
+    seen: set[int] = set()
+    order: list[int] = []
+    while len(order) < n_samples:
+        index = 0
+        for length in lengths:
+            index = index * length + int(rng.integers(length))
+        if index not in seen:
+            seen.add(index)
+            order.append(index)
+    return order
+
+
+def grid_indices(
+    space: ParameterSpace, search: SearchMethod, limits: SearchLimits
+) -> Iterator[int]:
+    """Indices of the grid combinations the search visits, in visiting order; raise
+    ``SearchError`` (before anything is expanded) when the search exceeds ``limits``."""
+    refusal = size_refusal(space, search, limits)
+    if refusal is not None:
+        raise SearchError(refusal)
     match search:
         case GridSearch():
-            if size > MAX_COMBINATIONS:
-                msg = f"the grid has {size:,} combinations; at most {MAX_COMBINATIONS:,} are run"
-                raise SearchError(msg)
-            yield from range(size)
+            yield from range(grid_size(space))
         case RandomSearch():
-            if search.n_samples > MAX_COMBINATIONS:
-                msg = f"at most {MAX_COMBINATIONS:,} samples are run"
-                raise SearchError(msg)
             rng = np.random.Generator(np.random.PCG64(search.seed))
-            if search.n_samples >= size:
-                yield from range(size)
-            else:
-                yield from (int(i) for i in rng.choice(size, search.n_samples, replace=False))
+            lengths = [len(axis) for axis in space_axes(space).values()]
+            yield from sample_indices(lengths, search.n_samples, rng)
         case _:
             msg = f"the {search.kind} search is evolved generation by generation (genetic.py)"
             raise SearchError(msg)
@@ -117,12 +167,14 @@ def plan_search(
     search: SearchMethod,
     constraints: Sequence[Constraint],
     validate: Validate,
+    limits: SearchLimits,
 ) -> SearchPlan:
-    """Expand the search; raise ``SearchError`` when nothing would be evaluated."""
-    axes = axis_values(space)
+    """Expand the search; raise ``SearchError`` when it exceeds ``limits`` (checked before
+    anything is expanded) or nothing would be evaluated."""
+    axes = space_axes(space)
     combinations: list[Combination] = []
     skipped = 0
-    for index in grid_indices(space, search):
+    for index in grid_indices(space, search, limits):
         combination = combination_at(axes, index)
         checked = validate(combination) if satisfies(combination, constraints) else None
         if checked is None:

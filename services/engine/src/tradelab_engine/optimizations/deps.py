@@ -2,8 +2,9 @@
 and the dataset the last chunk read."""
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from tradelab_contracts.search_limits import SearchLimits
 from tradelab_engine.adapters.bars_loader import load_bars
 from tradelab_engine.domain.bars import Bars
 from tradelab_engine.service import EngineDeps
@@ -24,6 +25,7 @@ class OptimizationDeps:
     engine: EngineDeps
     repo: OptimizationRepository
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    limits: SearchLimits = field(default_factory=SearchLimits)
     last_bars: tuple[str, Bars] | None = None
 
     async def bars(self, dataset_uri: str, dataset_sha256: str) -> Bars:

@@ -16,7 +16,7 @@ from tradelab_contracts.optimization import BarWindow, GeneticSearch, RunOptimiz
 from tradelab_engine.domain.bars import Bars
 from tradelab_engine.domain.genetic import first_generation, next_generation
 from tradelab_engine.domain.optimize import evaluate_chunk
-from tradelab_engine.domain.search import axis_values
+from tradelab_engine.domain.search import space_axes
 from tradelab_engine.domain.walkforward import plan_folds
 from tradelab_engine.domain.walkforward import window as bar_window
 from tradelab_engine.lifecycle.lease import holding_lease
@@ -98,7 +98,7 @@ async def _evolve_fold(
 ) -> bool:
     """Evolve one population over ``bars``, generation ``g`` stored as chunk
     ``position * generations + g``; False once stopped or no longer active."""
-    axes = axis_values(job.parameter_space)
+    axes = space_axes(job.parameter_space)
     accept = accept_rule(job.strategy, job.constraints)
     maximize = job.objective.direction == "maximize"
     parents: list[dict[str, Any]] = []

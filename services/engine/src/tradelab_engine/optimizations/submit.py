@@ -1,5 +1,8 @@
 """Submitting an optimisation: validate and expand the search (domain/search.py), then store it
-with its chunks, folds and starting messages in one transaction (the repository's ``add``)."""
+with its chunks, folds and starting messages in one transaction (the repository's ``add``).
+
+The search's size is counted against ``deps.limits`` first, so a space too large to run is
+refused before any of it is expanded."""
 
 import asyncio
 from datetime import UTC, datetime
@@ -13,16 +16,16 @@ from tradelab_contracts.engine_rpc import (
     SubmitOptimization,
 )
 from tradelab_contracts.optimization import GeneticSearch, WalkForward
+from tradelab_contracts.search_limits import size_refusal
 from tradelab_engine.domain.bars import Bars
 from tradelab_engine.domain.genetic import NoValidIndividualError, generator, random_valid
 from tradelab_engine.domain.optimize import SWEEP_METRICS
 from tradelab_engine.domain.search import (
-    MAX_COMBINATIONS,
     SearchError,
     SearchPlan,
-    axis_values,
     chunk_bounds,
     plan_search,
+    space_axes,
 )
 from tradelab_engine.domain.walkforward import Fold, WalkForwardError, plan_folds
 from tradelab_engine.service import error_reply, reply
@@ -67,11 +70,19 @@ async def submit_optimization(cmd: SubmitOptimization, deps: OptimizationDeps) -
     if cmd.objective.metric not in SWEEP_METRICS:
         message = f"The objective must be one of {', '.join(SWEEP_METRICS)}."
         return _refuse(cmd, message, "objective.metric")
+    too_large = size_refusal(cmd.parameter_space, cmd.search, deps.limits)
+    if too_large is not None:
+        return _refuse(cmd, too_large, "parameter_space")
     if isinstance(cmd.search, GeneticSearch):
         return await _submit_genetic(cmd, cmd.search, deps)
     try:
         plan = await asyncio.to_thread(
-            plan_search, cmd.parameter_space, cmd.search, cmd.constraints, validator(cmd.strategy)
+            plan_search,
+            cmd.parameter_space,
+            cmd.search,
+            cmd.constraints,
+            validator(cmd.strategy),
+            deps.limits,
         )
     except (SearchError, UnknownStrategyError) as exc:
         return _refuse(cmd, _sentence(str(exc)), "parameter_space")
@@ -145,10 +156,11 @@ async def _submit_walk_forward(
     bars, folds = planned
     per_fold = len(plan.combinations)
     total = per_fold * len(folds)
-    if total > MAX_COMBINATIONS:
+    most = deps.limits.max_combinations
+    if total > most:
         message = (
             f"{per_fold:,} combinations on each of {len(folds):,} folds is {total:,} runs; "
-            f"at most {MAX_COMBINATIONS:,} are run"
+            f"at most {most:,} are run"
         )
         return _refuse(cmd, message, "walk_forward")
     per_fold_chunks = len(chunk_bounds(per_fold, deps.chunk_size))
@@ -215,13 +227,14 @@ async def _submit_genetic(
         folds = len(planned_folds)
         fold_rows = [_fold_row(f, bars.time, search.generations) for f in planned_folds]
     total = search.population * search.generations * folds
-    if total > MAX_COMBINATIONS:
+    most = deps.limits.max_combinations
+    if total > most:
         runs = "population x generations" + (" x folds" if folds > 1 else "")
-        message = f"{runs} is {total:,}; at most {MAX_COMBINATIONS:,} are run"
+        message = f"{runs} is {total:,}; at most {most:,} are run"
         return _refuse(cmd, message, "search")
     accept = accept_rule(cmd.strategy, cmd.constraints)
     try:
-        random_valid(axis_values(cmd.parameter_space), accept, generator(search.seed, 0))
+        random_valid(space_axes(cmd.parameter_space), accept, generator(search.seed, 0))
     except NoValidIndividualError:
         message = "No combination passes the constraints and the strategy's rules."
         return _refuse(cmd, message, "parameter_space")
