@@ -1,6 +1,7 @@
 """Issue 14, bounds before allocation: an optimisation over 50,000,000 parameter values is refused
-at once (422 naming its size) by grid, random and genetic search alike, without the engine or the
-gateway growing, and every service stays healthy."""
+at once (422 naming its size, by the gateway before the engine is asked) for grid, random and
+genetic search alike, without the engine or the gateway growing, and every service stays healthy.
+The engine's own refusal of the same searches is in tests/integration/test_optimization_jobs.py."""
 
 import time
 from typing import Any
@@ -56,6 +57,7 @@ def test_a_fifty_million_value_space_is_refused_at_once_without_growing(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert size in response.json()["detail"]
+    assert response.json()["code"] == "validation_error"  # the gateway's, not the engine's
     assert elapsed < REFUSAL_S
     assert engine.grown_mib < MEMORY_BOUND_MIB
     assert gate.grown_mib < MEMORY_BOUND_MIB

@@ -3,6 +3,7 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from tradelab_contracts.search_limits import DEFAULT_MAX_COMBINATIONS, DEFAULT_MAX_PARAMETER_VALUES
 from tradelab_runtime.settings import ServiceSettings
 
 BACKEND_SERVICES = ("auth", "datasets", "engine", "analytics")
@@ -45,6 +46,19 @@ class GatewaySettings(ServiceSettings):
     )
     heartbeat_timeout_s: float = Field(
         default=10.0, gt=0, description="A service silent for this long is reported down."
+    )
+    optimization_max_combinations: int = Field(
+        default=DEFAULT_MAX_COMBINATIONS,
+        ge=1,
+        description="Combinations an optimisation may evaluate (grid size, random samples, "
+        "population x generations); refused with 422 before the engine is asked. Keep it equal "
+        "to ENGINE_OPTIMIZATION_MAX_COMBINATIONS, which the engine enforces again.",
+    )
+    optimization_max_parameter_values: int = Field(
+        default=DEFAULT_MAX_PARAMETER_VALUES,
+        ge=1,
+        description="Values one parameter's range may hold in an optimisation (422 beyond). Keep "
+        "it equal to ENGINE_OPTIMIZATION_MAX_PARAMETER_VALUES.",
     )
     ws_ping_interval_s: float = Field(
         default=15.0, gt=0, description="Seconds between the pings sent on every WebSocket."

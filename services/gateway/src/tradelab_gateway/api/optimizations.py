@@ -37,6 +37,7 @@ from tradelab_contracts.optimization import (
     SearchMethod,
     WalkForward,
 )
+from tradelab_contracts.search_limits import SearchLimits, size_refusal
 from tradelab_gateway.api.backtests import ask_engine
 from tradelab_gateway.api.datasets import ready_dataset
 from tradelab_gateway.api.deps import CurrentUser, Settings
@@ -55,7 +56,11 @@ class OptimizationCreate(BaseModel):
     strategy: str = Field(min_length=1, max_length=64, description="Name from /strategies.")
     parameter_space: ParameterSpace = Field(
         min_length=1,
-        description='Per parameter a range {"start", "stop", "step"} or a list of values.',
+        description='Per parameter a range {"start", "stop", "step"} or a list of values. A range '
+        "holds at most GATEWAY_OPTIMIZATION_MAX_PARAMETER_VALUES values (1,000,000 by default) "
+        "and a grid at most GATEWAY_OPTIMIZATION_MAX_COMBINATIONS combinations (200,000), also "
+        "the most random samples or population x generations; larger searches are refused with "
+        "422 naming their size.",
     )
     search: dict[str, Any] = Field(
         default_factory=lambda: {"kind": "grid"},
@@ -165,12 +170,25 @@ def _search(raw: dict[str, Any]) -> SearchMethod:
         ) from exc
 
 
+def _refuse_too_large(body: OptimizationCreate, search: SearchMethod, limits: SearchLimits) -> None:
+    """Refuse a search larger than the limits, counted before the engine is asked."""
+    refusal = size_refusal(body.parameter_space, search, limits)
+    if refusal is not None:
+        errors = [{"field": "parameter_space", "message": refusal}]
+        raise ProblemError(422, refusal, code="validation_error", extra={"errors": errors})
+
+
 @router.post("", status_code=202, response_model=OptimizationPublic)
 async def submit(
     body: OptimizationCreate, request: Request, user: CurrentUser, settings: Settings
 ) -> JSONResponse:
     """Start a search over one of your ready datasets; answers 202 at once."""
     search = _search(body.search)
+    limits = SearchLimits(
+        max_combinations=settings.optimization_max_combinations,
+        max_parameter_values=settings.optimization_max_parameter_values,
+    )
+    _refuse_too_large(body, search, limits)
     client = request.app.state.engine_client
     info = await ready_dataset(
         request, user.user_id, body.dataset_id, settings.retry_after_s, "searched"
