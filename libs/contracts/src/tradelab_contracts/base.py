@@ -32,6 +32,9 @@ StorageUri = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
 StrategyName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 """A strategy's catalogue name, e.g. ``sma_cross``."""
 
+IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]{1,255}$")]
+"""A client's ``Idempotency-Key``: 1 to 255 visible ASCII characters (no spaces or controls)."""
+
 MetricName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 """A metric's name, e.g. ``sharpe`` or ``max_drawdown``."""
 

@@ -18,6 +18,7 @@ from tradelab_contracts.auth import ReplyTopic
 from tradelab_contracts.base import (
     Command,
     ContractModel,
+    IdempotencyKey,
     Parameters,
     Reply,
     Seed,
@@ -149,7 +150,31 @@ class DeleteStrategy(EngineCommand):
     name: str = Field(min_length=1, max_length=64, description="Saved strategy's name.")
 
 
-class SubmitBacktest(EngineCommand):
+class IdempotentSubmit(ContractModel):
+    """Fields of a job submission that a client may retry safely.
+
+    The engine keeps ``idempotency_key`` with the job it creates: a later submission of the same
+    owner and kind with the same key is answered with that job (``request_sha256`` equal), or
+    refused as ``idempotency_key_reused`` (``request_sha256`` different).
+    """
+
+    idempotency_key: IdempotencyKey | None = Field(
+        default=None, description="The client's Idempotency-Key, if it sent one."
+    )
+    request_sha256: Sha256 | None = Field(
+        default=None,
+        description="Hash of the client's normalised request; set exactly with the key.",
+    )
+
+    @model_validator(mode="after")
+    def _hash_iff_key(self) -> Self:
+        if (self.idempotency_key is None) != (self.request_sha256 is None):
+            msg = "idempotency_key and request_sha256 are set together or not at all"
+            raise ValueError(msg)
+        return self
+
+
+class SubmitBacktest(EngineCommand, IdempotentSubmit):
     """Validate and queue a backtest (or answer it from an identical finished run)."""
 
     kind: Literal["submit_backtest"] = Field(
@@ -245,7 +270,7 @@ class RunQuickBacktest(EngineCommand):
     )
 
 
-class SubmitOptimization(EngineCommand):
+class SubmitOptimization(EngineCommand, IdempotentSubmit):
     """Start a parameter search: the engine expands it and publishes chunks for the replicas."""
 
     kind: Literal["submit_optimization"] = Field(
@@ -385,7 +410,7 @@ class MonteCarloInfo(ContractModel):
     finished_at: AwareDatetime | None = Field(default=None, description="When it ended.")
 
 
-class SubmitMonteCarlo(EngineCommand, MonteCarloSpec):
+class SubmitMonteCarlo(EngineCommand, MonteCarloSpec, IdempotentSubmit):
     """Validate and queue a Monte Carlo study.
 
     A bootstrap needs ``source_run_id`` to be a completed run of ``owner_id`` (``not_found``
@@ -499,6 +524,8 @@ class EngineErrorCode(StrEnum):
     CONFLICT = "conflict"
     TIMEOUT = "timeout"
     INTERNAL = "internal"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    """The owner's Idempotency-Key names an earlier job of a different request."""
 
 
 class EngineError(ContractModel):
