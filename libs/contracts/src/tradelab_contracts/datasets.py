@@ -91,6 +91,9 @@ class DatasetRejectReason(StrEnum):
     SINGLE_TIMESTAMP = "single_timestamp"
     RAGGED_ROWS = "ragged_rows"
     TOO_LARGE = "too_large"
+    """Over a size bound other than the row count: columns, line length, decoded size."""
+    TOO_MANY_ROWS = "too_many_rows"
+    """More rows than the datasets service accepts (``DATASETS_MAX_ROWS``)."""
     UNSUPPORTED_FORMAT = "unsupported_format"
     INTERNAL = "internal"
 

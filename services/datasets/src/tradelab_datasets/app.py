@@ -30,6 +30,7 @@ def build_app(settings: DatasetsSettings) -> FastAPI:
         store=LocalObjectStore.from_url(settings.object_store_url),
         clock=runtime.clock,
         quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
+        limits=settings.limits(),
     )
     policy = RetryPolicy(
         max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s

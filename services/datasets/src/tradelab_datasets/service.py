@@ -40,6 +40,7 @@ from tradelab_runtime.logging import get_logger
 from tradelab_runtime.storage import LocalObjectStore
 
 from .adapters.repository import Announcement, DatasetRepository
+from .domain.bounds import Limits
 from .domain.errors import IngestError
 from .domain.ingest import IngestResult, ingest_file
 from .domain.preview import preview
@@ -58,6 +59,8 @@ class Deps:
     clock: Clock
     quick_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     """Quick uploads normalised at once; more wait (a big file takes a lot of memory)."""
+    limits: Limits = field(default_factory=Limits)
+    """Size bounds of an upload, checked before it is decoded."""
 
 
 def _reply(cmd: Message, **fields: Any) -> DatasetsReply:
@@ -108,7 +111,7 @@ async def ingest(event: DatasetUploaded, deps: Deps) -> None:
         return  # already ingested or rejected, or deleted meanwhile
     try:
         raw_path = deps.store.path(event.storage_uri)
-        result = await asyncio.to_thread(ingest_file, raw_path, event.declared)
+        result = await asyncio.to_thread(ingest_file, raw_path, event.declared, deps.limits)
     except IngestError as exc:
         await _reject(event, exc.reason, exc.message, deps)
     except FileNotFoundError:
@@ -256,7 +259,7 @@ async def normalise_quick_upload(cmd: NormaliseQuickUpload, deps: Deps) -> Datas
     try:
         upload = deps.store.path(cmd.upload_uri)
         target = deps.store.path(cmd.bars_uri)
-        result = await asyncio.to_thread(ingest_file, upload, cmd.declared)
+        result = await asyncio.to_thread(ingest_file, upload, cmd.declared, deps.limits)
         if time.monotonic() > deadline:
             return late
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,8 @@
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from tradelab_datasets.domain.bounds import Limits
+from tradelab_datasets.domain.sniff import SAMPLE_BYTES
 from tradelab_runtime.settings import ServiceSettings
 
 
@@ -35,3 +37,38 @@ class DatasetsSettings(ServiceSettings):
     sweep_interval_s: float = Field(
         default=10.0, gt=0.0, le=600.0, description="How often pending datasets are looked at."
     )
+    max_rows: int = Field(
+        default=10_000_000,
+        ge=1,
+        le=1_000_000_000,
+        description="Rows an upload may hold (a CSV header aside); more are refused with "
+        "'too_many_rows' before the file is decoded. 10 million is 100 years of 1-minute bars "
+        "(about 1 GiB at peak while ingesting).",
+    )
+    max_columns: int = Field(
+        default=64,
+        ge=2,
+        le=10_000,
+        description="Columns an upload may have; more are refused with 'too_large'.",
+    )
+    max_line_bytes: int = Field(
+        default=16 * 1024,
+        ge=256,
+        le=SAMPLE_BYTES // 2,  # sniffing must see the header and a few rows whole
+        description="Bytes a CSV line may hold; a longer one is refused with 'too_large'.",
+    )
+    max_decoded_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024**2,
+        description="Uncompressed bytes of a Parquet file's data, read from its footer; more "
+        "are refused with 'too_large' before anything is decompressed.",
+    )
+
+    def limits(self) -> Limits:
+        """The size bounds of an upload, for the domain."""
+        return Limits(
+            max_rows=self.max_rows,
+            max_columns=self.max_columns,
+            max_line_bytes=self.max_line_bytes,
+            max_decoded_bytes=self.max_decoded_bytes,
+        )

@@ -1,4 +1,4 @@
-"""Ingest one uploaded file: sniff, read, normalise, detect timeframe, assess, fingerprint."""
+"""Ingest one uploaded file: bound, sniff, read, normalise, detect timeframe, assess, hash."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import polars as pl
 from polars.exceptions import PolarsError
 
 from tradelab_contracts.datasets import DatasetDeclaration, DatasetRejectReason
+from tradelab_datasets.domain.bounds import Limits, check_columns, check_file
 from tradelab_datasets.domain.errors import IngestError
 from tradelab_datasets.domain.normalise import DuplicateInfo, NormalisedDataset, normalise
 from tradelab_datasets.domain.quality import QualityReport, assess_quality
@@ -76,8 +77,12 @@ class IngestResult:
         }
 
 
-def ingest_file(path: Path, declaration: DatasetDeclaration | None = None) -> IngestResult:
+def ingest_file(
+    path: Path, declaration: DatasetDeclaration | None = None, limits: Limits | None = None
+) -> IngestResult:
     """Validate and normalise the upload at ``path``; writes nothing.
+
+    The file's size bounds (``limits``) are checked before it is decoded (`check_file`).
 
     Raises
     ------
@@ -86,7 +91,10 @@ def ingest_file(path: Path, declaration: DatasetDeclaration | None = None) -> In
         parser failure is reported as ``INTERNAL`` rather than escaping as a crash.
     """
     declaration = declaration or DatasetDeclaration()
+    limits = limits or Limits()
+    check_file(path, limits)
     sniffed = sniff_file(path)
+    check_columns(len(sniffed.header), limits)  # a Parquet file's were counted from its footer
     try:
         raw = read_source(path, declaration, sniffed)
         normalised = normalise(raw, declaration)
