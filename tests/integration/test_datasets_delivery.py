@@ -6,6 +6,7 @@ import importlib.resources
 import shutil
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from tradelab_contracts.datasets_rpc import DatasetStatus, RegisterUpload
 from tradelab_contracts.topics import reply_topic
 from tradelab_datasets.adapters.repository import DatasetRepository
 from tradelab_datasets.adapters.tables import SCHEMA
+from tradelab_datasets.domain.bounds import Limits
 from tradelab_datasets.service import Deps, ingest, register_upload
 from tradelab_datasets.sweeper import RedriveTerms, sweep_once
 from tradelab_runtime.migrations import upgrade_to_head
@@ -184,3 +186,29 @@ async def test_an_ingestion_the_store_fails_raises_for_a_retry_and_the_dataset_s
     # Once the store is back, the retry (or the sweeper's redrive) ingests it.
     await ingest(upload, deps)
     assert len(await recorder.events(DatasetIngested)) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_file_over_the_row_limit_is_rejected_for_it_and_its_redelivery_is_a_no_op(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    clock = MovingClock()
+    deps, recorder = deps_of(engine, tmp_path, clock)
+    bounded = replace(deps, limits=Limits(max_rows=100))  # GOOG holds 2,148 daily bars
+    cmd = await upload_goog(deps)
+    [upload] = await recorder.events(DatasetUploaded)
+
+    await ingest(upload, bounded)
+    info = await deps.repo.get(cmd.owner_id, cmd.dataset_id)
+    assert info is not None
+    assert (info.status, info.reject_reason) == (
+        DatasetStatus.REJECTED,
+        DatasetRejectReason.TOO_MANY_ROWS,
+    )
+    assert "at most 100 are allowed" in (info.reject_message or "")
+    assert not deps.store.path(cmd.storage_uri).exists()  # the raw upload is gone
+
+    # Its offset committed or not, the upload read again finds the dataset done.
+    await ingest(upload, bounded)
+    [rejected] = await recorder.events(DatasetRejected)
+    assert rejected.reason_code is DatasetRejectReason.TOO_MANY_ROWS
