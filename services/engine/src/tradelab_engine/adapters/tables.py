@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.schema import SchemaItem
 
 from tradelab_contracts.engine import FailureReason
 from tradelab_contracts.engine_rpc import RunStatus
@@ -54,6 +55,33 @@ def _of_optimization(table: str) -> sa.ForeignKeyConstraint:
 
 CHUNKS_DONE = "chunks >= 0 AND chunks_done BETWEEN 0 AND chunks"
 
+
+# A job's Idempotency-Key (migration 0012) ---------------------------------------------------------
+def idempotency_index(table: str) -> str:
+    """The unique index that keeps one job per owner and key in ``table``."""
+    return f"uq_{table}_owner_idempotency_key"
+
+
+def _idempotency(table: str) -> list[SchemaItem]:
+    """The key a job was submitted with and its request's hash; one job per owner and key."""
+    bounded = (
+        "(idempotency_key IS NULL AND request_sha256 IS NULL) OR "
+        "(char_length(idempotency_key) BETWEEN 1 AND 255 AND char_length(request_sha256) = 64)"
+    )
+    return [
+        sa.Column("idempotency_key", sa.Text()),
+        sa.Column("request_sha256", sa.Text()),
+        _check(table, "idempotency_key", bounded),
+        sa.Index(
+            idempotency_index(table),
+            "owner_id",
+            "idempotency_key",
+            unique=True,
+            postgresql_where=sa.text("idempotency_key IS NOT NULL"),
+        ),
+    ]
+
+
 runs = sa.Table(
     "runs",
     metadata,
@@ -88,6 +116,7 @@ runs = sa.Table(
     *_job_checks("runs"),
     *_attempt_checks("runs"),
     *_money_checks("runs", "options"),
+    *_idempotency("runs"),
 )
 
 optimizations = sa.Table(
@@ -137,6 +166,7 @@ optimizations = sa.Table(
     # Migration 0011.
     _check("optimizations", "failure_reason", one_of("failure_reason", FailureReason)),
     _check("optimizations", "attempt", "attempt >= 0"),
+    *_idempotency("optimizations"),
 )
 
 optimization_chunks = sa.Table(
@@ -234,6 +264,7 @@ monte_carlo = sa.Table(
     _check("monte_carlo", "n_simulations", "n_simulations > 0"),
     _check("monte_carlo", "simulations_done", "simulations_done >= 0"),
     *_money_checks("monte_carlo", "spec->'options'"),
+    *_idempotency("monte_carlo"),
 )
 
 # --- Saved rule strategies (migration 0007) -------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tradelab_contracts.engine import BacktestSummary, EngineOptions, FailureReason
 from tradelab_contracts.engine_rpc import ListBacktests, RunInfo, RunStatus
 from tradelab_engine.adapters.tables import SCHEMA, runs
+from tradelab_engine.lifecycle.idempotency import Earlier, key_conflicts, keyed
 from tradelab_engine.lifecycle.store import Announce, Announcement, JobStore
 from tradelab_runtime import audit
 
@@ -66,16 +67,31 @@ class RunRepository:
 
     async def add(self, values: dict[str, Any], announce: Announce) -> RunInfo:
         """Insert a run (queued, or completed when answered from the cache) and store the message
-        it implies (its job, or its completion) in the same transaction."""
-        async with self.jobs.outbox.begin() as conn:
-            stmt = sa.insert(runs).values(dispatched_at=values["created_at"], **values)
-            row = (await conn.execute(stmt.returning(runs))).mappings().one()
-            await self.jobs.store_event(conn, announce(row))
-            detail = {"cached": row["cached"]}
-            await audit.record(
-                conn, SCHEMA, row["owner_id"], "backtest.submitted", "backtest", row["id"], detail
-            )
-            return _info(row)
+        it implies (its job, or its completion) in the same transaction.
+
+        Raises `IdempotencyKeyTakenError` when the owner already has a run with its key."""
+        stmt = sa.insert(runs).values(dispatched_at=values["created_at"], **values)
+        with key_conflicts(runs):
+            async with self.jobs.outbox.begin() as conn:
+                row = (await conn.execute(stmt.returning(runs))).mappings().one()
+                await self.jobs.store_event(conn, announce(row))
+                detail = {"cached": row["cached"]}
+                await audit.record(
+                    conn,
+                    SCHEMA,
+                    row["owner_id"],
+                    "backtest.submitted",
+                    "backtest",
+                    row["id"],
+                    detail,
+                )
+        return _info(row)
+
+    async def by_idempotency_key(self, owner_id: UUID, key: str) -> Earlier[RunInfo] | None:
+        """The owner's run submitted with ``key``, if any."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(keyed(runs, owner_id, key))).mappings().first()
+        return None if row is None else Earlier(_info(row), row["request_sha256"])
 
     async def cached_result(self, cache_key: str) -> sa.RowMapping | None:
         """Return an original completed run with the same cache key, if any."""

@@ -37,6 +37,8 @@ from tradelab_contracts.topics import (
     BACKTEST_REQUESTED,
 )
 from tradelab_engine.domain.cache_key import cache_key
+from tradelab_engine.idempotency import submit_once
+from tradelab_engine.lifecycle.idempotency import key_columns
 from tradelab_engine.lifecycle.store import Announcement
 from tradelab_engine.service import EngineDeps, error_reply, refusal, reply
 from tradelab_engine.strategies.base import UnknownStrategyError
@@ -45,7 +47,17 @@ from tradelab_runtime.responder import RequestHandlers
 
 
 async def submit_backtest(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
-    """Validate the request, answer it from the cache or queue it for a worker."""
+    """Answer with the run the request's Idempotency-Key already names, if any; otherwise validate
+    the request, answer it from the cache or queue it for a worker."""
+    return await submit_once(
+        cmd,
+        deps.repo.by_idempotency_key,
+        lambda: _submit(cmd, deps),
+        lambda info: reply(cmd, run=info),
+    )
+
+
+async def _submit(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
     try:
         resolved = await resolve_strategy(
             deps.strategies, cmd.owner_id, cmd.strategy, cmd.parameters
@@ -74,6 +86,7 @@ async def submit_backtest(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
         "engine_version": deps.engine_version,
         "created_at": now,
         "updated_at": now,
+        **key_columns(cmd),
     }
     original = await deps.repo.cached_result(key)
     if original is not None:

@@ -20,7 +20,12 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradelab_contracts.engine import FailureReason
-from tradelab_contracts.engine_rpc import ListMonteCarlo, MonteCarloInfo, RunStatus
+from tradelab_contracts.engine_rpc import (
+    IdempotentSubmit,
+    ListMonteCarlo,
+    MonteCarloInfo,
+    RunStatus,
+)
 from tradelab_contracts.montecarlo import (
     BOOTSTRAP_METHODS,
     MonteCarloResults,
@@ -28,6 +33,7 @@ from tradelab_contracts.montecarlo import (
     Priority,
 )
 from tradelab_engine.adapters.tables import SCHEMA, monte_carlo
+from tradelab_engine.lifecycle.idempotency import Earlier, key_columns, key_conflicts, keyed
 from tradelab_engine.lifecycle.store import Announce, Announcement, JobStore
 from tradelab_runtime import audit
 
@@ -108,22 +114,39 @@ class MonteCarloRepository:
         self._engine = engine
         self.jobs = jobs
 
-    async def add(self, spec: MonteCarloSpec, now: datetime, announce: Announce) -> MonteCarloInfo:
-        """Queue a study and store its job message in the same transaction."""
-        values = row_values(spec, now) | {"dispatched_at": now}
-        async with self.jobs.outbox.begin() as conn:
-            row = await conn.execute(sa.insert(monte_carlo).values(values).returning(monte_carlo))
-            created = row.mappings().one()
-            await self.jobs.store_event(conn, announce(created))
-            await audit.record(
-                conn,
-                SCHEMA,
-                created["owner_id"],
-                "monte_carlo.submitted",
-                "monte_carlo",
-                created["id"],
-            )
-            return _info(created)
+    async def add(
+        self,
+        spec: MonteCarloSpec,
+        now: datetime,
+        announce: Announce,
+        submitted: IdempotentSubmit | None = None,
+    ) -> MonteCarloInfo:
+        """Queue a study and store its job message in the same transaction; with the
+        ``submitted`` request's Idempotency-Key, if it has one.
+
+        Raises `IdempotencyKeyTakenError` when the owner already has a study with that key."""
+        keys = key_columns(submitted) if submitted is not None else {}
+        values = row_values(spec, now) | keys | {"dispatched_at": now}
+        with key_conflicts(monte_carlo):
+            async with self.jobs.outbox.begin() as conn:
+                stmt = sa.insert(monte_carlo).values(values).returning(monte_carlo)
+                created = (await conn.execute(stmt)).mappings().one()
+                await self.jobs.store_event(conn, announce(created))
+                await audit.record(
+                    conn,
+                    SCHEMA,
+                    created["owner_id"],
+                    "monte_carlo.submitted",
+                    "monte_carlo",
+                    created["id"],
+                )
+        return _info(created)
+
+    async def by_idempotency_key(self, owner_id: UUID, key: str) -> Earlier[MonteCarloInfo] | None:
+        """The owner's study submitted with ``key``, if any."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(keyed(monte_carlo, owner_id, key))).mappings().first()
+        return None if row is None else Earlier(_info(row), row["request_sha256"])
 
     async def ensure(self, spec: MonteCarloSpec, now: datetime) -> None:
         """Queue a study known only from its job message (a no-op when the row exists)."""

@@ -32,6 +32,7 @@ from tradelab_contracts.topics import (
     MONTECARLO_CANCELLED,
     MONTECARLO_REQUESTED,
 )
+from tradelab_engine.idempotency import submit_once
 from tradelab_engine.lifecycle.store import Announcement
 from tradelab_engine.service import EngineDeps, error_reply, refusal, reply
 from tradelab_engine.strategies.base import UnknownStrategyError
@@ -80,8 +81,18 @@ async def _source_problem(cmd: SubmitMonteCarlo, deps: MonteCarloDeps) -> Engine
 
 
 async def submit_monte_carlo(cmd: SubmitMonteCarlo, deps: MonteCarloDeps) -> EngineReply:
-    """Check the source (a completed run of the owner, or a strategy and its parameters), queue
-    the study and publish its job."""
+    """Answer with the study the request's Idempotency-Key already names, if any; otherwise check
+    the source (a completed run of the owner, or a strategy and its parameters), queue the study
+    and publish its job."""
+    return await submit_once(
+        cmd,
+        deps.repo.by_idempotency_key,
+        lambda: _submit(cmd, deps),
+        lambda info: reply(cmd, monte_carlo=info),
+    )
+
+
+async def _submit(cmd: SubmitMonteCarlo, deps: MonteCarloDeps) -> EngineReply:
     fields = _spec_fields(cmd)
     if cmd.method in BOOTSTRAP_METHODS:
         problem = await _source_problem(cmd, deps)
@@ -99,7 +110,7 @@ async def submit_monte_carlo(cmd: SubmitMonteCarlo, deps: MonteCarloDeps) -> Eng
     job = RunMonteCarlo(**fields, correlation_id=correlation_of(cmd))
     now = deps.engine.clock.now()
     info = await deps.repo.add(
-        job, now, lambda _: (job, MONTECARLO_REQUESTED, job.simulation_id.bytes)
+        job, now, lambda _: (job, MONTECARLO_REQUESTED, job.simulation_id.bytes), cmd
     )
     return reply(cmd, monte_carlo=info)
 

@@ -19,6 +19,7 @@ from tradelab_engine.adapters.tables import (
     optimization_results,
     optimizations,
 )
+from tradelab_engine.lifecycle.idempotency import Earlier, keyed
 from tradelab_engine.lifecycle.store import ACTIVE
 
 from .rows import fold_of, info_of, result_of
@@ -46,6 +47,14 @@ class OptimizationQueries:
         async with self._engine.connect() as conn:
             row = (await conn.execute(query)).mappings().first()
         return info_of(row) if row is not None else None
+
+    async def by_idempotency_key(
+        self, owner_id: UUID, key: str
+    ) -> Earlier[OptimizationInfo] | None:
+        """The owner's optimisation submitted with ``key``, if any."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(keyed(optimizations, owner_id, key))).mappings().first()
+        return None if row is None else Earlier(info_of(row), row["request_sha256"])
 
     async def is_active(self, optimization_id: UUID) -> bool:
         """Whether the optimisation still wants chunks evaluated."""

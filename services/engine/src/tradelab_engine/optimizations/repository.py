@@ -32,6 +32,7 @@ from tradelab_engine.adapters.tables import (
     optimizations,
 )
 from tradelab_engine.domain.optimize import ResultRow
+from tradelab_engine.lifecycle.idempotency import key_conflicts
 from tradelab_engine.lifecycle.store import ACTIVE, Announce, JobStore
 from tradelab_runtime import audit
 
@@ -67,9 +68,21 @@ class OptimizationRepository(OptimizationQueries):
         correlation_id: UUID | None = None,
     ) -> OptimizationInfo:
         """Store a new optimisation, its chunks and folds, and the messages that start it (its
-        chunks, or its genetic search), in one transaction."""
-        outbox = self.jobs.outbox
+        chunks, or its genetic search), in one transaction.
+
+        Raises `IdempotencyKeyTakenError` when the owner already has one with its key."""
         folds = folds or []
+        with key_conflicts(optimizations):
+            return await self._add(values, chunks, folds, correlation_id)
+
+    async def _add(
+        self,
+        values: dict[str, Any],
+        chunks: list[dict[str, Any]],
+        folds: list[dict[str, Any]],
+        correlation_id: UUID | None,
+    ) -> OptimizationInfo:
+        outbox = self.jobs.outbox
         async with outbox.begin() as conn:
             stmt = optimizations.insert().values(
                 {**values, "folds": len(folds), "dispatched_at": values["created_at"]}

@@ -28,6 +28,8 @@ from tradelab_engine.domain.search import (
     space_axes,
 )
 from tradelab_engine.domain.walkforward import Fold, WalkForwardError, plan_folds
+from tradelab_engine.idempotency import submit_once
+from tradelab_engine.lifecycle.idempotency import key_columns
 from tradelab_engine.service import error_reply, reply
 from tradelab_engine.strategies.base import UnknownStrategyError
 from tradelab_engine.strategies.catalogue import STRATEGIES
@@ -58,7 +60,17 @@ def _sentence(text: str) -> str:
 
 
 async def submit_optimization(cmd: SubmitOptimization, deps: OptimizationDeps) -> EngineReply:
-    """Validate and expand the search; store it with the messages that start it."""
+    """Answer with the optimisation the request's Idempotency-Key already names, if any;
+    otherwise validate and expand the search and store it with the messages that start it."""
+    return await submit_once(
+        cmd,
+        deps.repo.by_idempotency_key,
+        lambda: _submit(cmd, deps),
+        lambda info: reply(cmd, optimization=info),
+    )
+
+
+async def _submit(cmd: SubmitOptimization, deps: OptimizationDeps) -> EngineReply:
     problem = await _strategy_problem(cmd, deps)
     if problem is not None:
         return problem
@@ -209,6 +221,7 @@ def _new_row(
         "event_seq": 0,
         "created_at": now,
         "updated_at": now,
+        **key_columns(cmd),
     }
 
 
