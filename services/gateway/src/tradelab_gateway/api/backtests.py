@@ -30,16 +30,18 @@ from tradelab_gateway.api.backtests_schemas import (
     TradesPublic,
 )
 from tradelab_gateway.api.datasets import ready_dataset, store_of
-from tradelab_gateway.api.deps import CurrentUser, Settings
+from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.results_files import equity_points, trade_rows
 from tradelab_gateway.api.service_replies import ask
 from tradelab_gateway.api.stored import read_stored
+from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
 STATUS_BY_CODE = {
     EngineErrorCode.NOT_FOUND: 404,
     EngineErrorCode.INVALID: 422,
     EngineErrorCode.CONFLICT: 409,
+    EngineErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     EngineErrorCode.INTERNAL: 500,
 }
 router = APIRouter(tags=["backtests"])
@@ -78,9 +80,16 @@ def _run(reply: BacktestReply) -> RunInfo:
 
 @router.post("/api/v1/backtests", status_code=202, response_model=BacktestPublic)
 async def submit(
-    body: BacktestCreate, request: Request, user: CurrentUser, settings: Settings
+    body: BacktestCreate,
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    idempotency_key: IdempotencyKey,
 ) -> JSONResponse:
-    """Queue a backtest of one of your ready datasets; answers 202 with the run."""
+    """Queue a backtest of one of your ready datasets; answers 202 with the run.
+
+    With an ``Idempotency-Key`` a retry answers 202 with the run the key first created, as it is
+    now (``Idempotent-Replayed: true``)."""
     info = await ready_dataset(
         request, user.user_id, body.dataset_id, settings.retry_after_s, "backtested"
     )
@@ -95,12 +104,13 @@ async def submit(
         strategy=body.strategy,
         parameters=body.parameters,
         options=body.options,
+        idempotency_key=idempotency_key,
+        request_sha256=None if idempotency_key is None else request_sha256(body),
     )
     run = _run(await ask_engine(request, command, BacktestReply, settings.retry_after_s))
+    headers = {"Location": f"/api/v1/backtests/{run.id}"} | replayed(run.id, command.run_id)
     return JSONResponse(
-        BacktestPublic.of(run).model_dump(mode="json"),
-        status_code=202,
-        headers={"Location": f"/api/v1/backtests/{run.id}"},
+        BacktestPublic.of(run).model_dump(mode="json"), status_code=202, headers=headers
     )
 
 

@@ -2,11 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tradelab_gateway.adapters.auth_rpc import AuthRpcClient, AuthUnavailableError
 from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.domain.idempotency import InvalidIdempotencyKeyError, checked_key
 from tradelab_gateway.security.key_cache import KeyCache
 from tradelab_gateway.security.tokens import InvalidTokenError, Principal, key_id, verify
 from tradelab_gateway.settings import GatewaySettings
@@ -68,6 +69,28 @@ async def current_user(
         raise unavailable(settings.retry_after_s) from exc
 
 
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Retry safely: a second submission with the same key (1-255 visible "
+            "ASCII characters) answers the job the first created; with another body it is "
+            "refused with 422 idempotency_key_reused.",
+        ),
+    ] = None,
+) -> str | None:
+    """The job submission's ``Idempotency-Key``, if sent; 422 when malformed."""
+    try:
+        return checked_key(key)
+    except InvalidIdempotencyKeyError as exc:
+        errors = [{"field": "Idempotency-Key", "message": str(exc)}]
+        raise ProblemError(
+            422, str(exc), code="validation_error", extra={"errors": errors}
+        ) from exc
+
+
 CurrentUser = Annotated[Principal, Depends(current_user)]
+IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 AuthClient = Annotated[AuthRpcClient, Depends(get_auth_client)]
 Settings = Annotated[GatewaySettings, Depends(get_settings)]

@@ -22,13 +22,14 @@ from tradelab_contracts.engine_rpc import (
 from tradelab_contracts.montecarlo import MonteCarloMethod
 from tradelab_gateway.api.backtests import ask_engine
 from tradelab_gateway.api.datasets import ready_dataset
-from tradelab_gateway.api.deps import CurrentUser, Settings
+from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
 from tradelab_gateway.api.montecarlo_schemas import (
     MonteCarloCreate,
     MonteCarloPage,
     MonteCarloPublic,
 )
 from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
 router = APIRouter(prefix="/api/v1/monte-carlo", tags=["monte-carlo"])
 SEED_LIMIT = 2**32
@@ -52,9 +53,16 @@ def _study(reply: MonteCarloReply) -> MonteCarloInfo:
 
 @router.post("", status_code=202, response_model=MonteCarloPublic)
 async def submit(
-    body: MonteCarloCreate, request: Request, user: CurrentUser, settings: Settings
+    body: MonteCarloCreate,
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    idempotency_key: IdempotencyKey,
 ) -> JSONResponse:
-    """Queue a Monte Carlo study; answers 202 with the study (and the seed it will use)."""
+    """Queue a Monte Carlo study; answers 202 with the study (and the seed it will use).
+
+    With an ``Idempotency-Key`` a retry answers 202 with the study the key first created, as it
+    is now (``Idempotent-Replayed: true``)."""
     dataset = None
     if body.dataset_id is not None:
         dataset = await ready_dataset(
@@ -78,12 +86,16 @@ async def submit(
         horizon_bars=body.horizon_bars,
         drawdown_threshold=body.drawdown_threshold,
         priority=body.priority,
+        idempotency_key=idempotency_key,
+        # The body as sent: a drawn seed differs between retries of one request.
+        request_sha256=None if idempotency_key is None else request_sha256(body),
     )
     study = _study(await ask_engine(request, command, MonteCarloReply, settings.retry_after_s))
+    headers = {"Location": f"/api/v1/monte-carlo/{study.id}"} | replayed(
+        study.id, command.simulation_id
+    )
     return JSONResponse(
-        MonteCarloPublic.of(study).model_dump(mode="json"),
-        status_code=202,
-        headers={"Location": f"/api/v1/monte-carlo/{study.id}"},
+        MonteCarloPublic.of(study).model_dump(mode="json"), status_code=202, headers=headers
     )
 
 

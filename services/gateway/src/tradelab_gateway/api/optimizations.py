@@ -40,8 +40,9 @@ from tradelab_contracts.optimization import (
 from tradelab_contracts.search_limits import SearchLimits, size_refusal
 from tradelab_gateway.api.backtests import ask_engine
 from tradelab_gateway.api.datasets import ready_dataset
-from tradelab_gateway.api.deps import CurrentUser, Settings
+from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
 from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
 router = APIRouter(prefix="/api/v1/optimizations", tags=["optimizations"])
 SEARCH_ADAPTER: TypeAdapter[SearchMethod] = TypeAdapter(SearchMethod)
@@ -180,9 +181,16 @@ def _refuse_too_large(body: OptimizationCreate, search: SearchMethod, limits: Se
 
 @router.post("", status_code=202, response_model=OptimizationPublic)
 async def submit(
-    body: OptimizationCreate, request: Request, user: CurrentUser, settings: Settings
+    body: OptimizationCreate,
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    idempotency_key: IdempotencyKey,
 ) -> JSONResponse:
-    """Start a search over one of your ready datasets; answers 202 at once."""
+    """Start a search over one of your ready datasets; answers 202 at once.
+
+    With an ``Idempotency-Key`` a retry answers 202 with the optimisation the key first created,
+    as it is now (``Idempotent-Replayed: true``)."""
     search = _search(body.search)
     limits = SearchLimits(
         max_combinations=settings.optimization_max_combinations,
@@ -209,12 +217,16 @@ async def submit(
         min_trades=body.min_trades,
         options=body.options,
         walk_forward=body.walk_forward,
+        idempotency_key=idempotency_key,
+        # The body as sent: a drawn seed differs between retries of one request.
+        request_sha256=None if idempotency_key is None else request_sha256(body),
     )
     created = _info(await ask_engine(request, command, OptimizationReply, settings.retry_after_s))
+    headers = {"Location": f"/api/v1/optimizations/{created.id}"} | replayed(
+        created.id, command.optimization_id
+    )
     return JSONResponse(
-        OptimizationPublic.of(created).model_dump(mode="json"),
-        status_code=202,
-        headers={"Location": f"/api/v1/optimizations/{created.id}"},
+        OptimizationPublic.of(created).model_dump(mode="json"), status_code=202, headers=headers
     )
 
 
