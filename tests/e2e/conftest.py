@@ -23,6 +23,8 @@ E2E_ENV = {
     "AUTH_THROTTLE_MAX_FAILURES_PER_IP": "1000",
     "GATEWAY_RPC_TIMEOUT_S": "3",
     "GATEWAY_MAX_UPLOAD_BYTES": str(5 * 1024 * 1024),
+    # Equity answered as JSON is thinned to this (GOOG has 2,148 bars).
+    "GATEWAY_EQUITY_MAX_POINTS": "1000",
     # Quick backtests: 4 MiB files (a 40,000-bar CSV fits, 413 is quick to reach) and a 5 s
     # budget, which the paced 40,000-bar run (8 s) exceeds.
     "GATEWAY_QUICK_MAX_UPLOAD_BYTES": str(4 * 1024 * 1024),

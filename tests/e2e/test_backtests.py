@@ -1,12 +1,17 @@
 """Backtests through the gateway: catalogue, validation, run, results, cache, isolation."""
 
+import io
 from typing import Any
 
 import httpx
+import polars as pl
 import pytest
 
+from tests.e2e.conftest import E2E_ENV
 from tests.e2e.helpers import GOOG, auth, run_to_end, upload_goog
 from tests.polling import wait_for
+
+EQUITY_MAX_POINTS = int(E2E_ENV["GATEWAY_EQUITY_MAX_POINTS"])
 
 pytestmark = pytest.mark.e2e
 
@@ -56,12 +61,29 @@ def test_sma_cross_on_goog_completes_with_summary_equity_and_trades(
     assert summary["final_equity"] == pytest.approx(100_000 * (1 + summary["total_return"]))
 
     url = f"/api/v1/backtests/{run['id']}"
+    bars = len(GOOG.read_text().strip().splitlines()) - 1
     curve = gateway.get(f"{url}/equity", headers=auth(user_token)).json()
-    assert curve["total_points"] == len(GOOG.read_text().strip().splitlines()) - 1
+    assert curve["total_points"] == bars
+    # Thinned to GATEWAY_EQUITY_MAX_POINTS (1,000 here, E2E_ENV) without `points`, ends kept.
+    assert len(curve["points"]) == EQUITY_MAX_POINTS < bars
     assert curve["points"][-1]["equity"] == pytest.approx(summary["final_equity"], rel=1e-12)
     thin = gateway.get(f"{url}/equity", params={"points": 100}, headers=auth(user_token)).json()
     assert len(thin["points"]) == 100
     assert thin["points"][0]["time"] == curve["points"][0]["time"]
+    too_many = gateway.get(f"{url}/equity", params={"points": 1001}, headers=auth(user_token))
+    assert too_many.status_code == 422, too_many.text
+    assert "/equity/download" in too_many.json()["detail"]
+    # The full curve is a streamed download.
+    full = gateway.get(
+        f"{url}/equity/download", params={"format": "parquet"}, headers=auth(user_token)
+    )
+    assert full.status_code == 200, full.text
+    frame = pl.read_parquet(io.BytesIO(full.content))
+    assert frame.height == bars
+    assert frame["equity"][-1] == pytest.approx(summary["final_equity"], rel=1e-12)
+    csv = gateway.get(f"{url}/equity/download", headers=auth(user_token))
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert len(csv.text.strip().splitlines()) == bars + 1  # a header line
 
     trades = gateway.get(f"{url}/trades", headers=auth(user_token)).json()
     closed = [t for t in trades["items"] if not t["is_open"]]

@@ -30,6 +30,15 @@ class GatewaySettings(ServiceSettings):
         default=False,
         description="Take the client address from X-Forwarded-For (only behind a trusted proxy).",
     )
+    equity_max_points: int = Field(
+        default=5000,
+        ge=2,
+        le=100_000,
+        description=(
+            "Most points an equity curve answers as JSON (thinned evenly when longer); the full "
+            "curve is the streamed /equity/download."
+        ),
+    )
     max_upload_bytes: int = Field(
         default=500 * 1024 * 1024, gt=0, description="Largest dataset file accepted (413 beyond)."
     )

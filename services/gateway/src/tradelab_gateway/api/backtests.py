@@ -5,7 +5,7 @@ from typing import Annotated, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from tradelab_contracts.engine_rpc import (
     BacktestPageReply,
@@ -34,7 +34,7 @@ from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.results_files import equity_points, trade_rows
 from tradelab_gateway.api.service_replies import ask
-from tradelab_gateway.api.stored import read_stored
+from tradelab_gateway.api.stored import TableFormat, read_stored, stored_table
 from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
 STATUS_BY_CODE = {
@@ -165,11 +165,34 @@ async def equity(
     settings: Settings,
     points: Annotated[int | None, Query(ge=2, le=100_000)] = None,
 ) -> EquityPublic:
-    """The equity curve; ``points`` thins it evenly (first and last bar kept)."""
+    """The equity curve, thinned evenly to ``points`` (first and last bar kept); at most
+    ``GATEWAY_EQUITY_MAX_POINTS`` (5,000 by default, also what is answered without
+    ``points``). The full curve is ``/equity/download``."""
+    if points is not None and points > settings.equity_max_points:
+        detail = (
+            f"At most {settings.equity_max_points} points are answered as JSON; "
+            "the full curve is GET /equity/download."
+        )
+        raise ProblemError(422, detail, code="validation_error")
     run = _finished(await _get(request, user.user_id, run_id, settings.retry_after_s))
     path = store_of(request).path(run.equity_uri or "")
-    total, rows = await read_stored(equity_points, path, points)
+    wanted = points or settings.equity_max_points
+    total, rows = await read_stored(equity_points, path, wanted)
     return EquityPublic(run_id=run_id, total_points=total, points=rows)
+
+
+@router.get("/api/v1/backtests/{run_id}/equity/download", response_class=FileResponse)
+async def equity_download(
+    run_id: UUID,
+    request: Request,
+    user: CurrentUser,
+    settings: Settings,
+    format: Annotated[TableFormat, Query()] = "csv",
+) -> StreamingResponse:
+    """The whole equity curve (time, equity, close per bar), streamed as CSV or Parquet."""
+    run = _finished(await _get(request, user.user_id, run_id, settings.retry_after_s))
+    path = store_of(request).path(run.equity_uri or "")
+    return await stored_table(store_of(request), path, format, f"equity-{run_id}")
 
 
 @router.get("/api/v1/backtests/{run_id}/trades")

@@ -4,10 +4,9 @@ import json
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
-import polars as pl
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import ValidationError
@@ -41,7 +40,7 @@ from tradelab_gateway.api.datasets_schemas import (
 from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.service_replies import ask
-from tradelab_gateway.api.stored import read_stored, stored_file
+from tradelab_gateway.api.stored import TableFormat, stored_table
 from tradelab_runtime.storage import LocalObjectStore
 
 STATUS_BY_CODE = {
@@ -274,7 +273,7 @@ async def download(
     request: Request,
     user: CurrentUser,
     settings: Settings,
-    format: Annotated[Literal["csv", "parquet"], Query()] = "csv",
+    format: Annotated[TableFormat, Query()] = "csv",
 ) -> StreamingResponse:
     """Download the normalised data (UTC, sorted, typed) as CSV or Parquet."""
     reply = await _get(request, user.user_id, dataset_id, settings.retry_after_s)
@@ -283,15 +282,7 @@ async def download(
         raise ProblemError(409, f"The dataset is {info.status.value}.", code="not_ready")
     path = store_of(request).path(info.storage_uri)
     stem = Path(info.name or info.filename).stem or str(info.id)
-    if format == "parquet":
-        return await stored_file(path, "application/vnd.apache.parquet", filename=f"{stem}.parquet")
-    csv_path = store_of(request).scratch_dir() / f"download-{uuid.uuid4()}.csv"
-    try:
-        await read_stored(_write_csv, path, csv_path)
-        # Opened before it is unlinked: the stream reads on from the open handle.
-        return await stored_file(csv_path, "text/csv", filename=f"{stem}.csv")
-    finally:
-        csv_path.unlink(missing_ok=True)
+    return await stored_table(store_of(request), path, format, stem)
 
 
 @router.delete("/{dataset_id}", status_code=204)
@@ -304,8 +295,3 @@ async def delete(
     )
     await ask_datasets(request, command, settings.retry_after_s)
     return Response(status_code=204)
-
-
-def _write_csv(parquet: Path, target: Path) -> None:
-    """Stream Parquet to CSV with ISO 8601 UTC times, without loading it all in memory."""
-    pl.scan_parquet(parquet).sink_csv(target, datetime_format="%Y-%m-%dT%H:%M:%S%.fZ")

@@ -8,16 +8,21 @@ so a download that started completes even when the file is deleted during it.
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import BinaryIO, ParamSpec, TypeVar
+from typing import BinaryIO, Literal, ParamSpec, TypeVar
 from urllib.parse import quote
 
+import polars as pl
 from fastapi.responses import StreamingResponse
 
 from tradelab_gateway.api.problems import ProblemError
+from tradelab_runtime.storage import LocalObjectStore
 
 CHUNK_BYTES = 256 * 1024
+TableFormat = Literal["csv", "parquet"]
+PARQUET_TYPE = "application/vnd.apache.parquet"
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -64,3 +69,24 @@ async def stored_file(
             else f"{kind}; filename*=utf-8''{quoted}"
         )
     return StreamingResponse(_chunks(handle), media_type=media_type, headers=sent)
+
+
+def write_csv(parquet: Path, target: Path) -> None:
+    """Stream Parquet to CSV with ISO 8601 UTC times, without loading it all in memory."""
+    pl.scan_parquet(parquet).sink_csv(target, datetime_format="%Y-%m-%dT%H:%M:%S%.fZ")
+
+
+async def stored_table(
+    store: LocalObjectStore, path: Path, format: TableFormat, stem: str
+) -> StreamingResponse:
+    """A stored Parquet table in full, as Parquet or as CSV (converted to a scratch file,
+    streamed, and removed once opened)."""
+    if format == "parquet":
+        return await stored_file(path, PARQUET_TYPE, filename=f"{stem}.parquet")
+    csv_path = store.scratch_dir() / f"download-{uuid.uuid4()}.csv"
+    try:
+        await read_stored(write_csv, path, csv_path)
+        # Opened before it is unlinked: the stream reads on from the open handle.
+        return await stored_file(csv_path, "text/csv", filename=f"{stem}.csv")
+    finally:
+        csv_path.unlink(missing_ok=True)
