@@ -102,6 +102,17 @@ def protocols(token: str) -> list[Subprotocol]:
     return [Subprotocol("tradelab.v1"), Subprotocol(f"bearer.{token}")]
 
 
+def read_until_closed(socket: ClientConnection, timeout_s: float = 15) -> int | None:
+    """Read (and ignore) messages until the server closes; return the close code."""
+    try:
+        while True:
+            socket.recv(timeout=timeout_s)
+    except ConnectionClosed:
+        pass
+    code: int | None = socket.close_code
+    return code
+
+
 def open_socket(base_url: str, path: str, token: str) -> ClientConnection:
     """Connect with the token as a subprotocol and read the ``ready`` message."""
     socket = connect(ws_url(base_url, path), subprotocols=protocols(token), open_timeout=10)

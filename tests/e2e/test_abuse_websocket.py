@@ -12,7 +12,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection
 
 from tests.e2e.abuse import MEMORY_BOUND_MIB, assert_all_healthy, memory_growth
-from tests.e2e.helpers import connect, open_socket, protocols, ws_url
+from tests.e2e.helpers import connect, open_socket, protocols, read_until_closed, ws_url
 from tests.polling import wait_for
 from tradelab_devstack.stack import Stack
 
@@ -24,17 +24,6 @@ CAP = 10  # GATEWAY_WS_MAX_CONNECTIONS_PER_USER's default, which the e2e stack k
 BIG_MESSAGES, BIG_BYTES = 200, 4 * 1024 * 1024
 SMALL_MESSAGES = 50_000
 MARKER = "echo-me-back"
-
-
-def close_code_of(socket: ClientConnection, timeout_s: float = 15) -> int | None:
-    """Read (and ignore) messages until the server closes; return the close code."""
-    try:
-        while True:
-            socket.recv(timeout=timeout_s)
-    except ConnectionClosed:
-        pass
-    code: int | None = socket.close_code
-    return code
 
 
 def test_huge_messages_sent_without_reading_close_the_socket_as_too_big(
@@ -51,7 +40,7 @@ def test_huge_messages_sent_without_reading_close_the_socket_as_too_big(
                 sent += 1
         except ConnectionClosed:
             pass
-        code = close_code_of(socket)
+        code = read_until_closed(socket)
     seconds = time.monotonic() - started
     print(
         f"\n4 MB messages: close code {code} after {sent} sent, {seconds:.2f} s, "
@@ -111,7 +100,7 @@ def test_a_socket_over_the_per_user_cap_is_closed_as_too_many(
     try:
         started = time.monotonic()
         extra = connect(url, open_timeout=10, subprotocols=protocols(user_token))
-        code = close_code_of(extra)
+        code = read_until_closed(extra)
         seconds = time.monotonic() - started
         print(f"\nsocket {CAP + 1} of one user: close code {code} after {seconds:.2f} s")
         assert code == TOO_MANY_CONNECTIONS

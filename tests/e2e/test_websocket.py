@@ -12,8 +12,6 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection
 
 from tests.e2e.helpers import (
     Collector,
@@ -22,6 +20,7 @@ from tests.e2e.helpers import (
     minute_bars_csv,
     open_socket,
     protocols,
+    read_until_closed,
     ws_url,
 )
 from tests.polling import wait_for
@@ -32,17 +31,6 @@ from tradelab_devstack.stack import Stack
 pytestmark = pytest.mark.e2e
 
 BARS = 12_000  # 24 paced chunks of 500 bars: about 2.4 s, several progress events
-
-
-def read_until_closed(socket: ClientConnection, timeout_s: float = 15) -> int | None:
-    """Read (and ignore) messages until the server closes; return the close code."""
-    try:
-        while True:
-            socket.recv(timeout=timeout_s)
-    except ConnectionClosed:
-        pass
-    code: int | None = socket.close_code
-    return code
 
 
 class User:

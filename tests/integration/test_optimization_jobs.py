@@ -28,6 +28,7 @@ from tradelab_contracts.optimization import (
     OptimizationCompleted,
     OptimizationFailed,
     ParameterRange,
+    ParameterSpace,
     RandomSearch,
     RunOptimization,
     RunOptimizationChunk,
@@ -93,24 +94,29 @@ def clock_of(deps: OptimizationDeps) -> MovingClock:
     return clock
 
 
-async def submit(deps: OptimizationDeps, search: GridSearch | GeneticSearch) -> uuid.UUID:
-    answer = await submit_optimization(
-        SubmitOptimization(
-            reply_to=reply_topic("gw-test"),
-            optimization_id=uuid.uuid4(),
-            owner_id=uuid.uuid4(),
-            dataset_id=uuid.uuid4(),
-            dataset_uri=write_dataset(deps.engine.store),
-            dataset_sha256="c" * 64,
-            timeframe="1h",
-            strategy="sma_cross",
-            parameter_space=SPACE,
-            search=search,
-            objective=Objective(metric="sharpe"),
-            options=EngineOptions(fee_rate=0.001),
-        ),
-        deps,
+def submission(
+    deps: OptimizationDeps,
+    search: GridSearch | RandomSearch | GeneticSearch,
+    space: ParameterSpace = SPACE,
+) -> SubmitOptimization:
+    return SubmitOptimization(
+        reply_to=reply_topic("gw-test"),
+        optimization_id=uuid.uuid4(),
+        owner_id=uuid.uuid4(),
+        dataset_id=uuid.uuid4(),
+        dataset_uri=write_dataset(deps.engine.store),
+        dataset_sha256="c" * 64,
+        timeframe="1h",
+        strategy="sma_cross",
+        parameter_space=space,
+        search=search,
+        objective=Objective(metric="sharpe"),
+        options=EngineOptions(fee_rate=0.001),
     )
+
+
+async def submit(deps: OptimizationDeps, search: GridSearch | GeneticSearch) -> uuid.UUID:
+    answer = await submit_optimization(submission(deps, search), deps)
     assert answer.ok, answer.error
     assert isinstance(answer, OptimizationReply)
     assert answer.optimization is not None
@@ -334,21 +340,8 @@ async def test_a_genetic_search_whose_worker_died_is_taken_over_and_completes_on
 async def test_a_space_beyond_the_limits_is_refused_before_anything_is_stored(
     deps: OptimizationDeps, search: GridSearch | RandomSearch | GeneticSearch, size: str
 ) -> None:
-    answer = await submit_optimization(
-        SubmitOptimization(
-            reply_to=reply_topic("gw-test"),
-            optimization_id=uuid.uuid4(),
-            owner_id=uuid.uuid4(),
-            dataset_id=uuid.uuid4(),
-            dataset_uri=write_dataset(deps.engine.store),
-            dataset_sha256="c" * 64,
-            strategy="sma_cross",
-            parameter_space={"fast": ParameterRange(start=1, stop=50_000_000, step=1)},
-            search=search,
-            objective=Objective(metric="sharpe"),
-        ),
-        deps,
-    )
+    huge: ParameterSpace = {"fast": ParameterRange(start=1, stop=50_000_000, step=1)}
+    answer = await submit_optimization(submission(deps, search, huge), deps)
     assert answer.error is not None
     assert answer.error.code == EngineErrorCode.INVALID
     assert size in answer.error.message

@@ -14,7 +14,7 @@ from tradelab_contracts.optimization import (
     RandomSearch,
     SearchMethod,
 )
-from tradelab_contracts.search_limits import SearchLimits
+from tradelab_contracts.search_limits import SearchLimits, space_size
 from tradelab_engine.domain.optimize import heatmap
 from tradelab_engine.domain.search import (
     SearchError,
@@ -22,7 +22,6 @@ from tradelab_engine.domain.search import (
     Validate,
     chunk_bounds,
     combination_at,
-    grid_size,
     sample_indices,
     satisfies,
     space_axes,
@@ -58,7 +57,7 @@ def test_grid_visits_every_combination_last_parameter_fastest() -> None:
         {"fast": 15, "slow": 30},
     ]
     assert plan.skipped == 0
-    assert grid_size(SPACE) == 6
+    assert space_size(SPACE) == 6
     assert combination_at({"a": [1, 2], "b": [3, 4, 5]}, 4) == {"a": 2, "b": 4}
 
 

@@ -89,11 +89,6 @@ def space_axes(space: ParameterSpace) -> dict[str, Axis]:
     }
 
 
-def grid_size(space: ParameterSpace) -> int:
-    """Number of combinations of the full grid (counted, not expanded)."""
-    return space_size(space)
-
-
 def combination_at(axes: Mapping[str, Axis], index: int) -> Combination:
     """The ``index``-th combination of the grid (mixed radix, last parameter fastest)."""
     combination: Combination = {}
@@ -137,7 +132,7 @@ def grid_indices(
         raise SearchError(refusal)
     match search:
         case GridSearch():
-            yield from range(grid_size(space))
+            yield from range(space_size(space))
         case RandomSearch():
             rng = np.random.Generator(np.random.PCG64(search.seed))
             lengths = [len(axis) for axis in space_axes(space).values()]
