@@ -32,6 +32,7 @@ class Growth:
     before_mib: float
     peak_mib: float = 0.0
     samples: int = field(default=0)
+    """Readings taken; the bound means nothing without them."""
 
     @property
     def grown_mib(self) -> float:
@@ -64,6 +65,8 @@ def memory_growth(stack: Stack, service: str, interval_s: float = 0.01) -> Itera
         time.sleep(0.2)  # what the request started may still be allocating
         done.set()
         sampler.join(timeout=5)
+    # A bound read from no sample would hold whatever happened.
+    assert growth.samples > 1, f"{service}'s memory was not sampled while the case ran"
 
 
 def assert_all_healthy(stack: Stack) -> None:
