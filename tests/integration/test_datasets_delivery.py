@@ -22,6 +22,7 @@ from tradelab_contracts.datasets import (
 )
 from tradelab_contracts.datasets_rpc import DatasetStatus, RegisterUpload
 from tradelab_contracts.topics import reply_topic
+from tradelab_datasets import service
 from tradelab_datasets.adapters.repository import DatasetRepository
 from tradelab_datasets.adapters.tables import SCHEMA
 from tradelab_datasets.domain.bounds import Limits
@@ -212,3 +213,60 @@ async def test_a_file_over_the_row_limit_is_rejected_for_it_and_its_redelivery_i
     await ingest(upload, bounded)
     [rejected] = await recorder.events(DatasetRejected)
     assert rejected.reason_code is DatasetRejectReason.TOO_MANY_ROWS
+
+
+@pytest.mark.asyncio
+async def test_an_upload_whose_ingestions_keep_dying_is_rejected_unread_not_read_forever(
+    engine: AsyncEngine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = MovingClock()
+    deps, recorder = deps_of(engine, tmp_path, clock)
+    cmd = await upload_goog(deps)
+    [upload] = await recorder.events(DatasetUploaded)
+    reads: list[Path] = []
+    monkeypatch.setattr(service, "ingest_file", lambda path, *_: reads.append(path))
+
+    # Each start is committed before the file is read; a process killed while reading it (for
+    # memory, say) never ends its start, and its offset is never committed: what is left after
+    # ``max_ingest_starts`` such deaths.
+    for _ in range(deps.max_ingest_starts):
+        assert await deps.repo.start_ingestion(cmd.dataset_id) is not None
+
+    await ingest(upload, deps)
+    assert reads == []  # rejected unread
+    info = await deps.repo.get(cmd.owner_id, cmd.dataset_id)
+    assert info is not None
+    assert (info.status, info.reject_reason) == (
+        DatasetStatus.REJECTED,
+        DatasetRejectReason.INTERNAL,
+    )
+    assert "3 times and never finished" in (info.reject_message or "")
+    assert not deps.store.path(cmd.storage_uri).exists()  # its raw file was removed
+    [rejected] = await recorder.events(DatasetRejected)
+    assert rejected.dataset_id == cmd.dataset_id
+    assert await deps.repo.start_ingestion(cmd.dataset_id) is None  # nothing left to start
+
+
+@pytest.mark.asyncio
+async def test_ingestions_that_fail_and_are_retried_do_not_count_towards_giving_up(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    clock = MovingClock()
+    deps, recorder = deps_of(engine, tmp_path, clock)
+    cmd = await upload_goog(deps)
+    [upload] = await recorder.events(DatasetUploaded)
+
+    class FailingStore(LocalObjectStore):
+        def put_file(self, key: str, source: Path) -> str:
+            raise OSError("the object store is unreachable")
+
+    failing = replace(deps, store=FailingStore(tmp_path))
+    for _ in range(2 * deps.max_ingest_starts):
+        with pytest.raises(OSError, match="unreachable"):
+            await ingest(upload, failing)
+
+    await ingest(upload, deps)
+    info = await deps.repo.get(cmd.owner_id, cmd.dataset_id)
+    assert info is not None
+    assert info.status == DatasetStatus.READY
+    assert len(await recorder.events(DatasetIngested)) == 1

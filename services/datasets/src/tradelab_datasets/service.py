@@ -1,6 +1,7 @@
 """Use cases of the datasets service: plain async functions over their collaborators."""
 
 import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -61,6 +62,9 @@ class Deps:
     """Quick uploads normalised at once; more wait (a big file takes a lot of memory)."""
     limits: Limits = field(default_factory=Limits)
     """Size bounds of an upload, checked before it is decoded."""
+    max_ingest_starts: int = 3
+    """Ingestions of one upload that may start and never end (their process died) before it is
+    rejected instead of read again: no crash loop on a file that kills the process."""
 
 
 def _reply(cmd: Message, **fields: Any) -> DatasetsReply:
@@ -106,9 +110,28 @@ async def ingest(event: DatasetUploaded, deps: Deps) -> None:
     A file that cannot be ingested is rejected with its reason. Trouble with the database or the
     object store raises: the consumer retries, then parks the message, and the pending sweeper
     announces the upload again later (``sweeper``), until it gives up and rejects the dataset.
+    Each start is counted before the file is read and taken back when it ends by raising, so
+    the count holds the starts whose process died; past ``deps.max_ingest_starts`` the upload is
+    rejected unread.
     """
-    if await deps.repo.raw_uri(event.dataset_id) is None:
+    starts = await deps.repo.start_ingestion(event.dataset_id)
+    if starts is None:
         return  # already ingested or rejected, or deleted meanwhile
+    if starts > deps.max_ingest_starts:
+        # Every earlier start died with its process (killed for memory, say) before it ended:
+        # reading the file again would only kill this one too.
+        log.warning("giving up a dataset that stopped ingestion", dataset_id=str(event.dataset_id))
+        await give_up(event, starts - 1, deps)
+        return
+    try:
+        await _ingest_started(event, deps)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the database may be what failed
+            await deps.repo.end_ingestion(event.dataset_id)
+        raise
+
+
+async def _ingest_started(event: DatasetUploaded, deps: Deps) -> None:
     try:
         raw_path = deps.store.path(event.storage_uri)
         result = await asyncio.to_thread(ingest_file, raw_path, event.declared, deps.limits)

@@ -34,6 +34,13 @@ class DatasetsSettings(ServiceSettings):
         le=100,
         description="Announcements again before a still-pending dataset is rejected.",
     )
+    max_ingest_starts: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Ingestions of one upload that may start and die with their process (killed "
+        "for memory, say) before the upload is rejected unread instead of read again.",
+    )
     sweep_interval_s: float = Field(
         default=10.0, gt=0.0, le=600.0, description="How often pending datasets are looked at."
     )

@@ -157,6 +157,36 @@ class DatasetRepository:
             )
             return uri
 
+    async def start_ingestion(self, dataset_id: UUID) -> int | None:
+        """Count one more ingestion started on a pending dataset and return how many started
+        without ending, this one included; None once ingested, rejected or deleted.
+
+        Committed before the file is read, so a process killed while decoding it (its offset
+        never committed, the upload read again after the restart) leaves the count raised.
+        """
+        t = datasets
+        stmt = (
+            sa.update(t)
+            .where(t.c.id == dataset_id, t.c.status == PENDING, t.c.raw_uri.is_not(None))
+            .values(ingest_starts=t.c.ingest_starts + 1)
+            .returning(t.c.ingest_starts)
+        )
+        async with self._engine.begin() as conn:
+            starts: int | None = await conn.scalar(stmt)
+            return starts
+
+    async def end_ingestion(self, dataset_id: UUID) -> None:
+        """Take back a started ingestion that ended by raising (a transient failure, retried):
+        only starts that never ended count towards giving up."""
+        t = datasets
+        stmt = (
+            sa.update(t)
+            .where(t.c.id == dataset_id, t.c.ingest_starts > 0)
+            .values(ingest_starts=t.c.ingest_starts - 1)
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(stmt)
+
     async def page(self, query: ListDatasets) -> tuple[list[DatasetInfo], int]:
         """Return one page of the owner's datasets (newest first) and the total matching."""
         where = [datasets.c.owner_id == query.owner_id]

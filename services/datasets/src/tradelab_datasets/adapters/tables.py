@@ -43,6 +43,8 @@ datasets = sa.Table(
     # When the upload was last announced for ingestion, and how often it was announced again.
     sa.Column("dispatched_at", sa.DateTime(timezone=True)),
     sa.Column("redrives", sa.Integer(), nullable=False, server_default="0"),
+    # Ingestions started and never ended (a process killed while reading the file).
+    sa.Column("ingest_starts", sa.Integer(), nullable=False, server_default="0"),
     # The same bytes uploaded twice by one user are one dataset.
     sa.UniqueConstraint("owner_id", "raw_sha256", name="uq_datasets_owner_raw_sha256"),
     # Migration 0005: what the database itself refuses.
@@ -53,6 +55,7 @@ datasets = sa.Table(
     sa.CheckConstraint("size_bytes >= 0", name="ck_datasets_size_bytes"),
     sa.CheckConstraint("rows >= 0", name="ck_datasets_rows"),
     sa.CheckConstraint("redrives >= 0", name="ck_datasets_redrives"),
+    sa.CheckConstraint("ingest_starts >= 0", name="ck_datasets_ingest_starts"),
     sa.CheckConstraint("quality_score BETWEEN 0 AND 100", name="ck_datasets_quality_score"),
     sa.Index("ix_datasets_owner_created", "owner_id", sa.text("created_at DESC")),
     sa.Index("ix_datasets_owner_symbol", "owner_id", "symbol"),
