@@ -19,11 +19,11 @@ from pydantic import AwareDatetime, Field, TypeAdapter, field_validator
 
 from tradelab_contracts.auth import ReplyTopic
 from tradelab_contracts.base import (
-    Command,
     ContractModel,
     MetricName,
     Parameters,
     Reply,
+    Request,
     StorageUri,
 )
 
@@ -95,7 +95,7 @@ class Comparison(ContractModel):
     )
 
 
-class AnalyticsCommand(Command):
+class AnalyticsCommand(Request):
     """Fields every analytics request has."""
 
     reply_to: ReplyTopic = Field(description="Topic the AnalyticsReply is published to.")

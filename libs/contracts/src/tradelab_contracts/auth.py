@@ -14,7 +14,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field, StringConstraints, TypeAdapter, model_validator
 
-from tradelab_contracts.base import Command, ContractModel, Event, Reply
+from tradelab_contracts.base import ContractModel, Event, Reply, Request
 
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
 """An e-mail address, checked only for shape; the auth service normalises it."""
@@ -26,7 +26,7 @@ ReplyTopic = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9._-]{1,249}$"
 """A legal Kafka topic name."""
 
 
-class AuthCommand(Command):
+class AuthCommand(Request):
     """Base of the auth requests: each names the topic its reply goes to."""
 
     reply_to: ReplyTopic = Field(description="Topic the AuthReply is published to.")

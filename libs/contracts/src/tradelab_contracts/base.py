@@ -94,6 +94,24 @@ class Command(Message):
     """
 
 
+class Request(Command):
+    """A command answered over request/reply: someone waits for its reply, until ``deadline``.
+
+    The requester sets ``deadline`` from how long it waits; a service that receives the request
+    after it drops the request without doing its work, since nobody reads the answer any more.
+    A request without one (from a producer older than the field) is answered whenever it
+    arrives. Jobs are not requests: their submission is, but a submitted job runs to its end.
+    """
+
+    deadline: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "When the requester stops waiting for the reply (UTC); past it the service drops the "
+            "request without doing its work. None: no deadline (answered whenever it arrives)."
+        ),
+    )
+
+
 class Event(Message):
     """A fact that has happened; named in the past tense (``BacktestCompleted``).
 

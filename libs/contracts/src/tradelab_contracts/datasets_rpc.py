@@ -15,7 +15,7 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field, TypeAdapter
 
 from tradelab_contracts.auth import ReplyTopic
-from tradelab_contracts.base import Command, ContractModel, Reply, Sha256, StorageUri
+from tradelab_contracts.base import ContractModel, Reply, Request, Sha256, StorageUri
 from tradelab_contracts.datasets import DatasetDeclaration, DatasetRejectReason
 
 
@@ -53,7 +53,7 @@ class DatasetInfo(ContractModel):
     created_at: AwareDatetime = Field(description="When the upload was registered.")
 
 
-class DatasetsCommand(Command):
+class DatasetsCommand(Request):
     """Fields every datasets request has."""
 
     reply_to: ReplyTopic = Field(description="Topic the DatasetsReply is published to.")

@@ -16,11 +16,11 @@ from pydantic import AwareDatetime, Field, TypeAdapter, model_validator
 
 from tradelab_contracts.auth import ReplyTopic
 from tradelab_contracts.base import (
-    Command,
     ContractModel,
     IdempotencyKey,
     Parameters,
     Reply,
+    Request,
     Seed,
     Sha256,
     StorageUri,
@@ -104,7 +104,7 @@ class RunInfo(ContractModel):
     finished_at: AwareDatetime | None = Field(default=None, description="When it ended.")
 
 
-class EngineCommand(Command):
+class EngineCommand(Request):
     """Fields every engine request has."""
 
     reply_to: ReplyTopic = Field(description="Topic the EngineReply is published to.")

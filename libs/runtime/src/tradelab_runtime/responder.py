@@ -3,26 +3,32 @@
 A service describes what it answers as `Routes`: how to read a request, one handler per request
 class and the reply for an unexpected failure. `Responder` does the rest, the same way for every
 service: parse (an unreadable request is dropped with a warning that never logs its input, since
-auth requests carry passwords), refuse a reply topic that is not a gateway's, dispatch by type,
-turn an exception into the internal-error reply, bound how many are answered at once and publish
-the reply to ``cmd.reply_to`` keyed by the request's id. `serve_requests` subscribes one.
+auth requests carry passwords), refuse a reply topic that is not a gateway's, drop a request
+whose deadline has passed (`tradelab_runtime.deadlines`: logged and counted, never answered, since
+nobody waits), dispatch by type, turn an exception into the internal-error reply, bound how many
+are answered at once and publish the reply to ``cmd.reply_to`` keyed by the request's id.
+`serve_requests` subscribes one.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Generic, Protocol, TypeAlias, TypeVar
 from uuid import UUID
 
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import metrics
 from pydantic import TypeAdapter, ValidationError
 
 from tradelab_contracts.registry import UNION_MEMBERS
 from tradelab_contracts.topics import is_reply_topic
 
 from .broker import RPC_FETCH_MAX_WAIT_MS
+from .clock import Clock, SystemClock
+from .deadlines import EXPIRED_COUNTER, DeadlineExceededError, is_past
 from .logging import get_logger
 
 PUBLISH_TIMEOUT_S = 10.0
@@ -33,7 +39,7 @@ log = get_logger(__name__)
 
 
 class Request(Protocol):
-    """What the responder reads of any request: its kind, id and where to answer."""
+    """What the responder reads of any request: its kind, id, deadline and where to answer."""
 
     @property
     def kind(self) -> str: ...
@@ -43,6 +49,9 @@ class Request(Protocol):
 
     @property
     def reply_to(self) -> str: ...
+
+    @property
+    def deadline(self) -> datetime | None: ...
 
 
 Req = TypeVar("Req", bound=Request)
@@ -106,15 +115,32 @@ class Responder(Generic[Req, Rep]):
 
     With ``concurrency`` 1 a request is answered on the consumer, before its offset is committed;
     above 1, up to that many are answered at once in tasks (the consumer waits for a free slot,
-    so a burst waits in the topic, not in memory).
+    so a burst waits in the topic, not in memory). A request's deadline is checked on ``clock``
+    when its turn comes, after any wait for a slot; drops are counted on ``meter_provider``'s
+    `EXPIRED_COUNTER` (the global provider when None: a no-op until one is configured).
     """
 
-    def __init__(self, routes: Routes[Req, Rep], publish: Publish[Rep], concurrency: int = 1):
+    def __init__(
+        self,
+        routes: Routes[Req, Rep],
+        publish: Publish[Rep],
+        concurrency: int = 1,
+        *,
+        clock: Clock | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ):
         if concurrency < 1:
             msg = f"concurrency must be at least 1, not {concurrency}"
             raise ValueError(msg)
         self.routes = routes
         self._publish = publish
+        self._clock = clock or SystemClock()
+        meter = (meter_provider or metrics.get_meter_provider()).get_meter(__name__)
+        self._expired = meter.create_counter(
+            EXPIRED_COUNTER,
+            unit="{request}",
+            description="Requests dropped unanswered because their deadline had passed.",
+        )
         self._slots = asyncio.Semaphore(concurrency) if concurrency > 1 else None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -150,13 +176,25 @@ class Responder(Generic[Req, Rep]):
         """Return the reply to ``cmd``; an unexpected failure is logged and answered internal."""
         try:
             return await self.routes.handlers[type(cmd)](cmd)
+        except DeadlineExceededError:
+            raise  # the handler found it late before an expensive step: drop, do not answer
         except Exception:
             log.exception("request failed", kind=cmd.kind, request_id=str(cmd.message_id))
             return self.routes.internal_error(cmd)
 
     async def respond(self, cmd: Req) -> None:
-        """Answer ``cmd`` and publish the reply; a reply that cannot be delivered is logged."""
-        reply = await self.answer(cmd)
+        """Answer ``cmd`` and publish the reply; a reply that cannot be delivered is logged.
+
+        A request past its deadline, on arrival or at a handler's own check, is dropped instead.
+        """
+        if is_past(cmd.deadline, self._clock.now()):
+            self._drop_late(cmd)
+            return
+        try:
+            reply = await self.answer(cmd)
+        except DeadlineExceededError:
+            self._drop_late(cmd)
+            return
         try:
             async with asyncio.timeout(PUBLISH_TIMEOUT_S):
                 await self._publish(reply, cmd.reply_to, cmd.message_id.bytes)
@@ -164,6 +202,17 @@ class Responder(Generic[Req, Rep]):
             log.warning("reply not delivered in time", kind=cmd.kind, topic=cmd.reply_to)
         except Exception:
             log.exception("reply not delivered", kind=cmd.kind, topic=cmd.reply_to)
+
+    def _drop_late(self, cmd: Req) -> None:
+        # Its requester has answered 503 already and may retry: doing the work now would only
+        # add load while the service is behind.
+        log.warning(
+            "dropping a request past its deadline",
+            kind=cmd.kind,
+            request_id=str(cmd.message_id),
+            deadline=None if cmd.deadline is None else cmd.deadline.isoformat(),
+        )
+        self._expired.add(1, {"kind": cmd.kind})
 
     async def drain(self) -> None:
         """Wait for the requests being answered in tasks."""
@@ -188,8 +237,10 @@ def serve_requests(
     *,
     topic: str,
     group_id: str,
+    clock: Clock,
     concurrency: int = 1,
     max_workers: int | None = None,
+    meter_provider: metrics.MeterProvider | None = None,
 ) -> Responder[Req, Rep]:
     """Subscribe a `Responder` for ``routes`` to ``topic`` on ``broker`` and return it.
 
@@ -198,13 +249,14 @@ def serve_requests(
     is not retried forever (its sender got the internal-error reply), and one lost with its
     replica is not redelivered (its sender times out, 503, and may retry). ``max_workers`` runs
     that many consumers, partitions split between them (FastStream's concurrent subscriber).
+    ``clock`` decides whether a request's deadline has passed (the service's injected clock).
     """
     routes.check_covers(UNION_MEMBERS[topic])
 
     async def publish(reply: Rep, reply_topic: str, key: bytes) -> None:
         await broker.publish(reply, reply_topic, key=key)
 
-    responder = Responder(routes, publish, concurrency)
+    responder = Responder(routes, publish, concurrency, clock=clock, meter_provider=meter_provider)
 
     @broker.subscriber(
         topic,

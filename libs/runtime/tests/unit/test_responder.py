@@ -3,11 +3,11 @@
 import asyncio
 import logging
 from collections.abc import Iterator
-from typing import Annotated, Literal, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 from uuid import UUID, uuid4
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from tradelab_contracts.topics import reply_topic
 from tradelab_runtime.logging import configure_logging
@@ -20,6 +20,7 @@ class Fake(BaseModel):
     model_config = ConfigDict(frozen=True)
     message_id: UUID = Field(default_factory=uuid4)
     reply_to: str = REPLY
+    deadline: AwareDatetime | None = None
 
 
 class Ping(Fake):
@@ -74,7 +75,12 @@ class Service:
 class Wiring:
     """A responder over `Service` whose replies land in ``published``."""
 
-    def __init__(self, concurrency: int = 1, background: frozenset[type] = frozenset()) -> None:
+    def __init__(
+        self,
+        concurrency: int = 1,
+        background: frozenset[type] = frozenset(),
+        **responder_options: Any,
+    ) -> None:
         self.service = Service()
         self.published: list[tuple[Answer, str, bytes]] = []
         routes = Routes(
@@ -83,7 +89,7 @@ class Wiring:
             internal_error=lambda cmd: Answer(request_id=cmd.message_id, text="internal"),
             background=background,
         )
-        self.responder = Responder(routes, self.publish, concurrency)
+        self.responder = Responder(routes, self.publish, concurrency, **responder_options)
 
     async def publish(self, reply: Answer, topic: str, key: bytes) -> None:
         self.published.append((reply, topic, key))

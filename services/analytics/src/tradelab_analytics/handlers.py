@@ -58,4 +58,10 @@ def register_handlers(
         on_give_up=partial(failures.record_failure, deps=deps),
     )
 
-    serve_requests(broker, request_routes(deps), topic=ANALYTICS_REQUESTS, group_id="analytics-rpc")
+    serve_requests(
+        broker,
+        request_routes(deps),
+        topic=ANALYTICS_REQUESTS,
+        group_id="analytics-rpc",
+        clock=deps.clock,
+    )

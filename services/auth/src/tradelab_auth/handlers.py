@@ -74,5 +74,6 @@ def register_auth_handler(broker: KafkaBroker, deps: AuthDeps) -> None:
         request_routes(deps),
         topic=AUTH_REQUESTS,
         group_id=AUTH_GROUP,
+        clock=deps.clock,
         max_workers=deps.settings.request_workers,
     )

@@ -56,12 +56,19 @@ class AuthClient:
         self._replies = replies
         self._received: dict[UUID, AuthReply] = {}
 
-    async def send(self, command: AuthCommand) -> None:
-        """Publish ``command`` on the auth request topic, keyed by its id like the gateway."""
+    async def send(self, command: AuthCommand, key: bytes | None = None) -> None:
+        """Publish ``command`` on the auth request topic, keyed by its id like the gateway.
+
+        Requests sent under one ``key`` share a partition, so they are handled in sending order.
+        """
         value = command.model_dump_json().encode()
         await self._producer.send_and_wait(
-            AUTH_REQUESTS, value, key=str(command.message_id).encode()
+            AUTH_REQUESTS, value, key=key or str(command.message_id).encode()
         )
+
+    def answered(self, request_id: UUID) -> bool:
+        """Return whether a reply to ``request_id`` has been read so far."""
+        return request_id in self._received
 
     async def replies(self, request_ids: Iterable[UUID], timeout_s: float = 30) -> list[AuthReply]:
         """Wait for the replies to ``request_ids`` and return them in that order."""

@@ -55,7 +55,9 @@ def register_handlers(
     broker: KafkaBroker, deps: Deps, letters: DeadLetters, policy: RetryPolicy
 ) -> None:
     """Subscribe the service's consumers (one group shared by all replicas)."""
-    serve_requests(broker, request_routes(deps), topic=DATASETS_REQUESTS, group_id=GROUP)
+    serve_requests(
+        broker, request_routes(deps), topic=DATASETS_REQUESTS, group_id=GROUP, clock=deps.clock
+    )
 
     # Committed after the ingestion ends, under the failure policy: a replica that dies mid-way
     # leaves the upload to another one; one that keeps failing (the store or the database is

@@ -37,6 +37,7 @@ from tradelab_contracts.topics import (
     DATASET_UPLOADED,
 )
 from tradelab_runtime.clock import Clock
+from tradelab_runtime.deadlines import check_deadline
 from tradelab_runtime.logging import get_logger
 from tradelab_runtime.storage import LocalObjectStore
 
@@ -280,6 +281,8 @@ async def normalise_quick_upload(cmd: NormaliseQuickUpload, deps: Deps) -> Datas
     except TimeoutError:
         return late
     try:
+        # The slot may have taken a while: no decoding for a requester that stopped waiting.
+        check_deadline(cmd, deps.clock)
         upload = deps.store.path(cmd.upload_uri)
         target = deps.store.path(cmd.bars_uri)
         result = await asyncio.to_thread(ingest_file, upload, cmd.declared, deps.limits)

@@ -1,5 +1,8 @@
 """Quick uploads are checked and normalised as dataset uploads are, and nothing is recorded."""
 
+import asyncio
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -11,9 +14,12 @@ from tradelab_contracts.datasets_rpc import DatasetsErrorCode, NormaliseQuickUpl
 from tradelab_datasets.domain import IngestError, ingest_file
 from tradelab_datasets.service import Deps, normalise_quick_upload
 from tradelab_runtime.clock import SystemClock
+from tradelab_runtime.deadlines import DeadlineExceededError
 from tradelab_runtime.storage import LocalObjectStore
 
 from .conftest import WriteUpload
+
+NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 def deps(root: Path) -> Deps:
@@ -88,3 +94,23 @@ async def test_past_the_deadline_the_bars_are_not_written(tmp_path: Path, goog_c
     assert reply.error is not None
     assert reply.error.code is DatasetsErrorCode.TIMEOUT
     assert written(services.store) == ["q.upload"]
+
+
+class StillClock:
+    def now(self) -> datetime:
+        return NOON
+
+
+@pytest.mark.asyncio
+async def test_a_quick_upload_whose_requester_stopped_waiting_is_not_decoded(
+    tmp_path: Path, goog_csv: Path
+) -> None:
+    services = replace(
+        deps(tmp_path / "objects"), clock=StillClock(), quick_slots=asyncio.Semaphore(1)
+    )
+    upload = stored(services.store, goog_csv)
+    late = command(services.store, upload, deadline=NOON - timedelta(seconds=1))
+    with pytest.raises(DeadlineExceededError):
+        await normalise_quick_upload(late, services)
+    assert written(services.store) == ["q.upload"]
+    assert not services.quick_slots.locked()

@@ -84,6 +84,7 @@ def register_handlers(
         request_routes(deps, opt, mc),
         topic=ENGINE_REQUESTS,
         group_id="engine-rpc",
+        clock=deps.clock,
         concurrency=REQUEST_CONCURRENCY,
     )
 

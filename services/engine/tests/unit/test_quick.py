@@ -1,6 +1,8 @@
 """Quick backtests: the same simulation as a job, stopped at its deadline, nothing written then."""
 
+import asyncio
 import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,11 +19,13 @@ from tradelab_engine.domain.simulate import BacktestCancelled, run_backtest
 from tradelab_engine.service import EngineDeps
 from tradelab_engine.strategies.catalogue import get_strategy, validate_parameters
 from tradelab_runtime.clock import SystemClock
+from tradelab_runtime.deadlines import DeadlineExceededError
 from tradelab_runtime.storage import LocalObjectStore
 
 REPLY_TOPIC = "gateway.rpc.reply-test.v1"
 OPTIONS = EngineOptions(fee_rate=0.001)
 PARAMETERS = {"fast": 10, "slow": 50}
+NOON = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -159,3 +163,20 @@ async def test_quick_past_its_deadline_answers_timeout_with_how_far_it_got(
     assert reply.error.code is EngineErrorCode.TIMEOUT
     assert "stopped after" in reply.error.message
     assert written(store) == ["q.bars.parquet"]
+
+
+class StillClock:
+    def now(self) -> datetime:
+        return NOON
+
+
+@pytest.mark.asyncio
+async def test_quick_whose_requester_stopped_waiting_simulates_nothing_and_frees_its_slot(
+    store: LocalObjectStore,
+) -> None:
+    late = deps(store)
+    late.clock, late.quick_slots = StillClock(), asyncio.Semaphore(1)
+    with pytest.raises(DeadlineExceededError):
+        await run_quick_backtest(command(store, deadline=NOON - timedelta(seconds=1)), late)
+    assert written(store) == ["q.bars.parquet"]
+    assert not late.quick_slots.locked()

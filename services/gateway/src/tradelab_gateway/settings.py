@@ -21,7 +21,12 @@ class GatewaySettings(ServiceSettings):
         description="Services /system/health lists even before their first heartbeat.",
     )
     rpc_timeout_s: float = Field(
-        default=5.0, gt=0, description="How long to wait for a backend service before a 503."
+        default=5.0,
+        gt=0,
+        description=(
+            "How long to wait for a backend service before a 503; also each request's deadline "
+            "(past it the service drops the request unanswered)."
+        ),
     )
     retry_after_s: int = Field(
         default=5, ge=1, description="Retry-After sent with a 503 when a service does not answer."

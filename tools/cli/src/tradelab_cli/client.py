@@ -1,47 +1,74 @@
 """The gateway's REST API over httpx: parsed JSON in, typed errors out, tokens refreshed once."""
 
 import mimetypes
+import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from uuid import uuid4
 
 import httpx
 
 API = "/api/v1"
 TokenListener = Callable[[str, str], None]
 MEDIA_TYPES = {".csv": "text/csv", ".parquet": "application/vnd.apache.parquet"}
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+SUBMIT_ATTEMPTS = 3
+"""How often a job submission is sent at most (the first try and two retries)."""
+SUBMIT_FIRST_DELAY_S = 1.0
+"""Wait before the first retry when the server names none (doubled for each further one)."""
+SUBMIT_MAX_DELAY_S = 10.0
+"""Longest wait between two tries, whatever ``Retry-After`` asks."""
 
 
 class ApiError(Exception):
     """The server refused a request (RFC 9457 problem details when it sent them)."""
 
     def __init__(
-        self, status: int, title: str, detail: str, body: Mapping[str, Any] | None = None
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(f"{status} {title}: {detail}")
         self.status = status
         self.title = title
         self.detail = detail
         self.body: dict[str, Any] = dict(body or {})
+        self.retry_after_s = retry_after_s
+        """The response's ``Retry-After`` in seconds, when it sent one in seconds."""
 
     @classmethod
     def of(cls, response: httpx.Response) -> "ApiError":
         """Build from an error response, problem+json or not."""
         title = response.reason_phrase or f"HTTP {response.status_code}"
+        wait = _seconds(response.headers.get("retry-after"))
         try:
             body = response.json()
         except ValueError:
-            return cls(response.status_code, title, response.text.strip()[:300])
+            text = response.text.strip()[:300]
+            return cls(response.status_code, title, text, retry_after_s=wait)
         if not isinstance(body, dict):
-            return cls(response.status_code, title, str(body)[:300])
+            return cls(response.status_code, title, str(body)[:300], retry_after_s=wait)
         return cls(
             response.status_code,
             str(body.get("title") or title),
             str(body.get("detail") or ""),
             body,
+            retry_after_s=wait,
         )
+
+
+def _seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds; None when absent or an HTTP date (not worth parsing here)."""
+    if value is None or not value.strip().isdigit():
+        return None
+    return float(value.strip())
 
 
 class ServerUnreachableError(Exception):
@@ -66,6 +93,10 @@ class ApiClient:
         Called with the new pair whenever tokens are refreshed (to store them).
     transport
         An httpx transport (tests pass ``httpx.MockTransport``).
+    submit_attempts
+        How often `submit` sends a job submission at most.
+    sleep
+        Waits between two tries of a submission (tests pass one that does not wait).
     """
 
     def __init__(
@@ -77,8 +108,12 @@ class ApiClient:
         on_tokens: TokenListener | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout_s: float = 30.0,
+        submit_attempts: int = SUBMIT_ATTEMPTS,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.server = server.rstrip("/")
+        self._submit_attempts = max(1, submit_attempts)
+        self._sleep = sleep
         self.access_token = access_token
         self.refresh_token = refresh_token
         self._on_tokens = on_tokens
@@ -112,6 +147,25 @@ class ApiClient:
         """POST JSON to ``/api/v1{path}`` and return the parsed JSON (None for 204)."""
         return self.request("POST", path, body=body, auth=auth)
 
+    def submit(self, path: str, body: Any) -> Any:
+        """POST a job submission under a fresh ``Idempotency-Key`` and return the job.
+
+        A submission that gets no answer (the server is unreachable, or the connection broke
+        before the answer came) or a 5xx is sent again with the same key, up to
+        ``submit_attempts`` tries, after the server's ``Retry-After`` (at most
+        `SUBMIT_MAX_DELAY_S`) or a doubling delay: the gateway answers a retry with the job the
+        first try created, so a job is never started twice. Anything else is raised at once.
+        """
+        headers = {IDEMPOTENCY_HEADER: str(uuid4())}
+        for attempt in range(1, self._submit_attempts):
+            try:
+                return self.request("POST", path, body=body, headers=headers)
+            except (ApiError, ServerUnreachableError) as exc:
+                if not _retryable(exc):
+                    raise
+                self._sleep(_retry_delay(exc, attempt))
+        return self.request("POST", path, body=body, headers=headers)  # the last try
+
     def delete(self, path: str) -> Any:
         """DELETE ``/api/v1{path}`` and return the parsed JSON (None for 204)."""
         return self.request("DELETE", path)
@@ -130,12 +184,20 @@ class ApiClient:
         upload: Path | None = None,
         fields: Mapping[str, str] | None = None,
         auth: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """Send a request; on 401 refresh the tokens once and send it again."""
 
         def send() -> httpx.Response:
             return self._send(
-                method, path, body=body, params=params, upload=upload, fields=fields, auth=auth
+                method,
+                path,
+                body=body,
+                params=params,
+                upload=upload,
+                fields=fields,
+                auth=auth,
+                headers=headers,
             )
 
         response = send()
@@ -178,10 +240,11 @@ class ApiClient:
         upload: Path | None = None,
         fields: Mapping[str, str] | None = None,
         auth: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        headers = {}
+        sent = dict(headers or {})
         if auth and self.access_token:
-            headers["Authorization"] = f"Bearer {self.access_token}"
+            sent["Authorization"] = f"Bearer {self.access_token}"
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             with ExitStack() as stack:
@@ -197,10 +260,24 @@ class ApiClient:
                     params=query,
                     files=files,
                     data=dict(fields) if fields else None,
-                    headers=headers,
+                    headers=sent,
                 )
         except httpx.TransportError as exc:
             raise ServerUnreachableError(self.server, str(exc) or type(exc).__name__) from exc
+
+
+def _retryable(exc: ApiError | ServerUnreachableError) -> bool:
+    """Whether a submission that failed so may have been lost, not refused: retry it."""
+    return isinstance(exc, ServerUnreachableError) or exc.status >= 500
+
+
+def _retry_delay(exc: ApiError | ServerUnreachableError, attempt: int) -> float:
+    """Seconds to wait before try ``attempt + 1``: the server's ``Retry-After`` when it sent
+    one in seconds, else a doubling delay; never more than `SUBMIT_MAX_DELAY_S`."""
+    delay = SUBMIT_FIRST_DELAY_S * 2.0 ** (attempt - 1)
+    if isinstance(exc, ApiError) and exc.retry_after_s is not None:
+        delay = exc.retry_after_s
+    return min(delay, SUBMIT_MAX_DELAY_S)
 
 
 def _media_type(path: Path) -> str:

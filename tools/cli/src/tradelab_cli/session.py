@@ -1,6 +1,7 @@
 """What every command shares: the server, the stored tokens, and how errors end the program."""
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, ParamSpec
@@ -35,6 +36,7 @@ class Session:
 
     server_option: str | None = None
     transport: httpx.BaseTransport | None = None  # tests pass httpx.MockTransport
+    sleep: Callable[[float], None] = time.sleep  # between retried submissions; tests record it
 
     def config(self) -> Config:
         """The stored configuration."""
@@ -58,6 +60,7 @@ class Session:
             refresh_token=config.refresh_token if authenticated else None,
             on_tokens=store,
             transport=self.transport,
+            sleep=self.sleep,
         )
 
 

@@ -77,6 +77,8 @@ class FakeGateway:
         self.valid_access = {"access-1"}
         self.refresh_tokens = {"refresh-1"}
         self.requests: list[httpx.Request] = []
+        self.slept: list[float] = []
+        """What the CLI waited between retried submissions (it never really waits here)."""
         self.routes: dict[tuple[str, str], Callable[[httpx.Request], httpx.Response]] = {}
         self.route("POST", "/api/v1/auth/login", self.login)
         self.route("POST", "/api/v1/auth/refresh", self.refresh)
@@ -169,7 +171,8 @@ class FakeGateway:
 
 def invoke(fake: FakeGateway, *args: str, stdin: str | None = None) -> Any:
     runner = CliRunner()
-    return runner.invoke(app, list(args), input=stdin, obj=Session(transport=fake.transport()))
+    session = Session(transport=fake.transport(), sleep=fake.slept.append)
+    return runner.invoke(app, list(args), input=stdin, obj=session)
 
 
 def logged_in(access: str = "access-1") -> None:

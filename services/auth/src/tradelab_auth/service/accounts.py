@@ -9,6 +9,7 @@ from tradelab_auth.domain.users import EmailAlreadyRegisteredError, User
 from tradelab_contracts.auth import GetPublicKeys, GetUser, PublicJwk, RegisterUser, UserRegistered
 from tradelab_contracts.base import correlation_of
 from tradelab_contracts.topics import AUTH_USER_REGISTERED
+from tradelab_runtime.deadlines import check_deadline
 
 from .common import AuthDeps, Outcome, issue_token_pair, user_info
 
@@ -29,6 +30,11 @@ async def register(cmd: RegisterUser, deps: AuthDeps) -> Outcome:
         ``user`` and ``tokens``, the account stored with its `UserRegistered` event; or
         ``weak_password`` (field
         ``password``) or ``email_taken`` (field ``email``).
+
+    Raises
+    ------
+    DeadlineExceededError
+        When ``cmd``'s deadline has passed before the password is hashed (nothing stored).
     """
     email = normalise_email(cmd.email)
     if (problem := password_problem(cmd.password, email)) is not None:
@@ -37,6 +43,7 @@ async def register(cmd: RegisterUser, deps: AuthDeps) -> Outcome:
         taken = await tx.user_by_email(email) is not None
     if taken:  # answer early: no point spending a hash on it
         return Outcome(error=errors.EMAIL_TAKEN)
+    check_deadline(cmd, deps.clock)  # nor on a requester that stopped waiting
     password_hash = await asyncio.to_thread(deps.hashing.hash, cmd.password)
     now = deps.clock.now()
     user = User(

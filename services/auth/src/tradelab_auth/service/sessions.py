@@ -9,6 +9,7 @@ from tradelab_auth.domain.refresh import RefreshVerdict, hash_refresh_token, jud
 from tradelab_auth.domain.throttle import email_key, ip_key, throttle_wait
 from tradelab_auth.domain.users import User
 from tradelab_contracts.auth import AuthenticateUser, RefreshSession, RevokeSession
+from tradelab_runtime.deadlines import check_deadline
 from tradelab_runtime.logging import get_logger
 
 from .common import AuthDeps, Outcome, issue_token_pair, user_info
@@ -21,7 +22,8 @@ async def authenticate(cmd: AuthenticateUser, deps: AuthDeps) -> Outcome:
 
     Unknown e-mail, wrong password and disabled account all answer ``invalid_credentials`` after
     the same amount of hashing work. Too many recent failures for the e-mail or the client address
-    answer ``throttled`` before any password is checked.
+    answer ``throttled`` before any password is checked. A request whose deadline has passed by
+    then raises ``DeadlineExceededError`` before the hash (nothing recorded).
     """
     now = deps.clock.now()
     limits = deps.throttle_limits
@@ -34,6 +36,7 @@ async def authenticate(cmd: AuthenticateUser, deps: AuthDeps) -> Outcome:
     if (wait := throttle_wait(by_email, by_ip, limits, now)) is not None:
         return Outcome(error=errors.throttled(wait))
     stored_hash = None if user is None else user.password_hash
+    check_deadline(cmd, deps.clock)  # the hash is the expensive step: not for nobody
     matches = await asyncio.to_thread(deps.hashing.verify, stored_hash, cmd.password)
     if user is None or not matches or not user.is_active:
         async with deps.store.transaction() as tx:

@@ -30,6 +30,7 @@ from tradelab_engine.service import EngineDeps, error_reply, refusal, reply
 from tradelab_engine.strategies.base import UnknownStrategyError
 from tradelab_engine.strategies.catalogue import get_strategy
 from tradelab_engine.strategy_resolution import StrategyRefusedError, resolve_strategy
+from tradelab_runtime.deadlines import check_deadline
 from tradelab_runtime.logging import get_logger
 from tradelab_runtime.responder import RequestHandlers
 from tradelab_runtime.storage import LocalObjectStore
@@ -123,6 +124,8 @@ async def run_quick_backtest(cmd: RunQuickBacktest, deps: EngineDeps) -> EngineR
     except TimeoutError:
         return _timeout(cmd, "every quick-backtest slot stayed busy")
     try:
+        # The slot may have taken a while: no simulation for a requester that stopped waiting.
+        check_deadline(cmd, deps.clock)
         run = await asyncio.to_thread(
             simulate_and_write,
             cmd,

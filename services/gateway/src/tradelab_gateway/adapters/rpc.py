@@ -5,12 +5,14 @@ reply whose ``request_id`` is the request's ``message_id``, and the waiting call
 of every service share the replica's one reply topic: the pending call knows which reply model
 to expect. No answer within the timeout means the service is unavailable, and the caller answers
 503 instead of hanging; so does a broker that refuses or hangs the publish (it is down or
-restarting), which is bounded by the same timeout.
+restarting), which is bounded by the same timeout. Each request carries that timeout's end as
+its ``deadline``, so a service that gets it too late drops it instead of working for nobody.
 """
 
 import asyncio
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from aiokafka.errors import KafkaError
@@ -19,9 +21,10 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import BaseModel, ValidationError
 
-from tradelab_contracts.base import Message
+from tradelab_contracts.base import Request
 from tradelab_contracts.topics import reply_topic, reply_topic_spec
 from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
+from tradelab_runtime.clock import Clock, SystemClock
 from tradelab_runtime.kafka_admin import delete_topics
 from tradelab_runtime.logging import get_logger
 from tradelab_runtime.service_app import Runtime
@@ -48,12 +51,20 @@ class _Pending:
 
 
 class RpcClient:
-    """Publish requests and await their replies."""
+    """Publish requests and await their replies; ``clock`` dates their deadlines."""
 
-    def __init__(self, broker: KafkaBroker, instance_id: str, timeout_s: float) -> None:
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        instance_id: str,
+        timeout_s: float,
+        *,
+        clock: Clock | None = None,
+    ) -> None:
         self.reply_topic = reply_topic(instance_id)
         self._broker = broker
         self._timeout_s = timeout_s
+        self._clock = clock or SystemClock()
         self._pending: dict[str, _Pending] = {}
 
     def resolve(self, payload: bytes) -> None:
@@ -75,14 +86,15 @@ class RpcClient:
         self,
         service: str,
         topic: str,
-        request: Message,
+        request: Request,
         reply_model: type[ReplyT],
         *,
         timeout_s: float | None = None,
     ) -> ReplyT:
         """Publish ``request`` on ``topic`` and wait for its reply.
 
-        ``timeout_s`` overrides the client's timeout for a request known to take longer.
+        ``timeout_s`` overrides the client's timeout for a request known to take longer. The
+        request is sent with its ``deadline`` set to when that timeout ends.
 
         Raises
         ------
@@ -91,12 +103,15 @@ class RpcClient:
             refuses the request.
         """
         key = str(request.message_id)
+        wait_s = self._timeout_s if timeout_s is None else timeout_s
+        deadline = self._clock.now() + timedelta(seconds=wait_s)
+        request = request.model_copy(update={"deadline": deadline})
         future: asyncio.Future[ReplyT] = asyncio.get_running_loop().create_future()
         self._pending[key] = _Pending(future, reply_model)
         try:
             # One deadline over publish and reply: a publish to a vanished broker retries
             # for aiokafka's 40 s request timeout, far past what an HTTP client waits.
-            async with asyncio.timeout(self._timeout_s if timeout_s is None else timeout_s):
+            async with asyncio.timeout(wait_s):
                 await self._broker.publish(request, topic, key=key.encode())
                 return await future
         except TimeoutError as exc:
@@ -117,7 +132,7 @@ class RpcClient:
 def attach_rpc(runtime: Runtime, timeout_s: float) -> RpcClient:
     """Create the client, its reply topic and the subscriber that feeds it."""
     settings = runtime.settings
-    client = RpcClient(runtime.broker, settings.instance_id, timeout_s)
+    client = RpcClient(runtime.broker, settings.instance_id, timeout_s, clock=runtime.clock)
     runtime.own_topics.append(reply_topic_spec(settings.instance_id))
 
     @runtime.broker.subscriber(

@@ -129,7 +129,7 @@ def run(
         "options": engine_options(fee, slippage_bps, initial_cash),
     }
     with session_of(ctx).client() as api:
-        submitted: dict[str, Any] = api.post("/backtests", body)
+        submitted: dict[str, Any] = api.submit("/backtests", body)
         run_id = str(submitted["id"])
         out.show(f"Backtest [bold]{run_id}[/bold] {submitted.get('status')}")
         state = state_of_job(submitted)

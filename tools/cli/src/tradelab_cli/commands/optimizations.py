@@ -195,7 +195,7 @@ def run(
     if walk_forward is not None:
         body["walk_forward"] = _checked("--walk-forward", lambda: parse_walk_forward(walk_forward))
     with session_of(ctx).client() as api:
-        submitted: dict[str, Any] = api.post("/optimizations", body)
+        submitted: dict[str, Any] = api.submit("/optimizations", body)
         optimization_id = str(submitted["id"])
         folds = f" in {submitted['folds']} folds" if submitted.get("folds") else ""
         out.show(
