@@ -35,7 +35,13 @@ def build_app(settings: DatasetsSettings) -> FastAPI:
     policy = RetryPolicy(
         max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s
     )
-    register_handlers(runtime.broker, deps, DeadLetters(settings.service_name, outbox), policy)
+    register_handlers(
+        runtime.broker,
+        deps,
+        DeadLetters(settings.service_name, outbox),
+        policy,
+        max_message_bytes=settings.kafka_max_message_bytes,
+    )
     terms = RedriveTerms(
         redrive_after_s=settings.pending_redrive_s, max_redrives=settings.pending_max_redrives
     )

@@ -86,7 +86,14 @@ def build_app(settings: EngineSettings) -> FastAPI:
         max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s
     )
     register_handlers(
-        broker, deps, settings.instance_id, optimization_deps, montecarlo_deps, letters, policy
+        broker,
+        deps,
+        settings.instance_id,
+        optimization_deps,
+        montecarlo_deps,
+        letters,
+        policy,
+        max_message_bytes=settings.kafka_max_message_bytes,
     )
     cascades = CascadeDeps(mc=montecarlo_deps, rows=CascadeRepository(runtime.database(), outbox))
     register_cascade_handlers(broker, cascades, letters, policy)
