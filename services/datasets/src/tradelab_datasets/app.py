@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from tradelab_runtime.consumers import RetryPolicy
 from tradelab_runtime.dead_letters import DeadLetters
+from tradelab_runtime.pages import page_budget
 from tradelab_runtime.service_app import Runtime, build_service_app, create_runtime
 from tradelab_runtime.storage import LocalObjectStore
 
@@ -31,6 +32,7 @@ def build_app(settings: DatasetsSettings) -> FastAPI:
         clock=runtime.clock,
         quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
         limits=settings.limits(),
+        page_bytes=page_budget(settings.kafka_max_message_bytes),
     )
     policy = RetryPolicy(
         max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s

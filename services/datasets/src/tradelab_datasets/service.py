@@ -37,6 +37,7 @@ from tradelab_contracts.topics import (
 )
 from tradelab_runtime.clock import Clock
 from tradelab_runtime.logging import get_logger
+from tradelab_runtime.pages import fit_page, page_budget
 from tradelab_runtime.storage import LocalObjectStore
 
 from .adapters.repository import Announcement, DatasetRepository
@@ -61,6 +62,8 @@ class Deps:
     """Quick uploads normalised at once; more wait (a big file takes a lot of memory)."""
     limits: Limits = field(default_factory=Limits)
     """Size bounds of an upload, checked before it is decoded."""
+    page_bytes: int = field(default_factory=page_budget)
+    """What a list reply's items may take, so the reply fits in one broker message (`fit_page`)."""
 
 
 def _reply(cmd: Message, **fields: Any) -> DatasetsReply:
@@ -205,7 +208,7 @@ async def give_up(upload: DatasetUploaded, announcements: int, deps: Deps) -> No
 async def list_datasets(cmd: ListDatasets, deps: Deps) -> DatasetsReply:
     """Return a page of the owner's datasets."""
     page, total = await deps.repo.page(cmd)
-    return _reply(cmd, ok=True, datasets=page, total=total)
+    return _reply(cmd, ok=True, datasets=fit_page(page, deps.page_bytes), total=total)
 
 
 async def get_dataset(cmd: GetDataset, deps: Deps) -> DatasetsReply:

@@ -11,6 +11,7 @@ from tradelab_runtime.consumers import RetryPolicy
 from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.failpoints import Failpoints
 from tradelab_runtime.logging import get_logger
+from tradelab_runtime.pages import page_budget
 from tradelab_runtime.service_app import build_service_app, create_runtime
 from tradelab_runtime.storage import LocalObjectStore
 
@@ -68,6 +69,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
         quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
         strategies=StrategyRepository(runtime.database()),
         failpoints=Failpoints.parse(settings.failpoints),
+        page_bytes=page_budget(settings.kafka_max_message_bytes),
     )
     optimization_deps = OptimizationDeps(
         engine=deps,
