@@ -79,6 +79,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
             max_combinations=settings.optimization_max_combinations,
             max_parameter_values=settings.optimization_max_parameter_values,
         ),
+        heatmap_max_cells=settings.heatmap_max_cells,
     )
     montecarlo_deps = MonteCarloDeps(
         engine=deps, repo=MonteCarloRepository(runtime.database(), study_jobs)

@@ -21,7 +21,7 @@ from tradelab_contracts.engine_rpc import (
     SubmitOptimization,
     WalkForwardReport,
 )
-from tradelab_engine.domain.optimize import SWEEP_METRICS, heatmap
+from tradelab_engine.domain.optimize import SWEEP_METRICS, HeatmapTooLargeError, heatmap
 from tradelab_engine.lifecycle.store import Announcement
 from tradelab_engine.service import error_reply, reply
 from tradelab_runtime.pages import fit_page
@@ -108,7 +108,11 @@ async def get_heatmap(cmd: GetOptimizationHeatmap, deps: OptimizationDeps) -> En
         return error_reply(cmd, EngineErrorCode.INVALID, "; ".join(problems).capitalize() + ".")
     rows = await deps.repo.all_results(info.id, cmd.fold_index)
     maximize = info.objective.direction == "maximize" if metric == info.objective.metric else True
-    return reply(cmd, heatmap=Heatmap.model_validate(heatmap(rows, cmd.x, cmd.y, metric, maximize)))
+    try:
+        grid = heatmap(rows, cmd.x, cmd.y, metric, maximize, deps.heatmap_max_cells)
+    except HeatmapTooLargeError as exc:
+        return error_reply(cmd, EngineErrorCode.INVALID, str(exc))
+    return reply(cmd, heatmap=Heatmap.model_validate(grid))
 
 
 async def get_walk_forward(cmd: GetWalkForward, deps: OptimizationDeps) -> EngineReply:
