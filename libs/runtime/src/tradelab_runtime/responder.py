@@ -26,6 +26,7 @@ from tradelab_contracts.topics import is_reply_topic
 
 from .broker import RPC_FETCH_MAX_WAIT_MS
 from .logging import get_logger
+from .outbox import JSON_HEADERS
 
 PUBLISH_TIMEOUT_S = 10.0
 """Bound on publishing one reply: a reply topic deleted by a stopped gateway would otherwise stall
@@ -34,7 +35,6 @@ the consumer for the producer's whole metadata timeout."""
 DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 """The broker's ``message.max.bytes`` unless configured (``KAFKA_MAX_MESSAGE_BYTES``); Kafka's
 default, and aiokafka's ``max_request_size``."""
-JSON_HEADERS = {"content-type": "application/json"}
 HEADROOM_BYTES = 16 * 1024
 """Kept free of a reply's JSON for its key, headers (trace context) and record-batch framing."""
 
