@@ -19,6 +19,10 @@ import pyarrow.csv as pa_csv
 from tradelab_datasets.domain.columns import ColumnMap
 from tradelab_datasets.domain.sniff import Sniffed
 
+BLOCK_BYTES = 256 * 1024
+"""What pyarrow parses at a time: a row must fit in one block, and DATASETS_MAX_LINE_BYTES keeps
+every row (32 KiB at most) within it."""
+
 
 def needed_columns(header: tuple[str, ...], columns: ColumnMap) -> list[str] | None:
     """Return the columns of ``header`` that ``columns`` reads, in file order, or ``None`` when
@@ -47,7 +51,10 @@ def is_rectangular(path: Path, sniffed: Sniffed) -> bool:
         reader = pa_csv.open_csv(
             path,
             read_options=pa_csv.ReadOptions(
-                column_names=names, skip_rows=int(sniffed.has_header), use_threads=False
+                column_names=names,
+                skip_rows=int(sniffed.has_header),
+                use_threads=False,
+                block_size=BLOCK_BYTES,
             ),
             parse_options=pa_csv.ParseOptions(delimiter=sniffed.separator),
             convert_options=pa_csv.ConvertOptions(
@@ -58,4 +65,6 @@ def is_rectangular(path: Path, sniffed: Sniffed) -> bool:
             pass
     except (OSError, pa.ArrowException):
         return False  # a ragged row, or anything else: the whole read decides
+    finally:
+        pa.default_memory_pool().release_unused()  # before polars reads: peaks do not add up
     return True
