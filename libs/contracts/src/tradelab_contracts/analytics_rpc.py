@@ -161,6 +161,8 @@ class AnalyticsErrorCode(StrEnum):
     INTERNAL = "internal"
     FAILED = "analysis_failed"
     """The run's analysis was given up on; the message says why (ReportFailed announced it)."""
+    REPLY_TOO_LARGE = "reply_too_large"
+    """The answer would not fit in one broker message (``KAFKA_MAX_MESSAGE_BYTES``)."""
 
 
 class AnalyticsError(ContractModel):

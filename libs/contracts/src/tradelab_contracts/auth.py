@@ -128,6 +128,8 @@ class AuthErrorCode(StrEnum):
     INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
     NOT_FOUND = "not_found"
     INTERNAL = "internal"
+    REPLY_TOO_LARGE = "reply_too_large"
+    """The answer would not fit in one broker message (``KAFKA_MAX_MESSAGE_BYTES``)."""
 
 
 class AuthError(ContractModel):

@@ -163,6 +163,8 @@ class DatasetsErrorCode(StrEnum):
     REJECTED = "rejected"
     TIMEOUT = "timeout"
     INTERNAL = "internal"
+    REPLY_TOO_LARGE = "reply_too_large"
+    """The answer would not fit in one broker message (``KAFKA_MAX_MESSAGE_BYTES``)."""
 
 
 class DatasetsError(ContractModel):

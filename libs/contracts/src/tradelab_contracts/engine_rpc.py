@@ -526,6 +526,8 @@ class EngineErrorCode(StrEnum):
     INTERNAL = "internal"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     """The owner's Idempotency-Key names an earlier job of a different request."""
+    REPLY_TOO_LARGE = "reply_too_large"
+    """The answer would not fit in one broker message (``KAFKA_MAX_MESSAGE_BYTES``)."""
 
 
 class EngineError(ContractModel):

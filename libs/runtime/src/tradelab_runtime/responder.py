@@ -6,8 +6,9 @@ service: parse (an unreadable request is dropped with a warning that never logs 
 auth requests carry passwords), refuse a reply topic that is not a gateway's, drop a request
 whose deadline has passed (`tradelab_runtime.deadlines`: logged and counted, never answered, since
 nobody waits), dispatch by type, turn an exception into the internal-error reply, bound how many
-are answered at once and publish the reply to ``cmd.reply_to`` keyed by the request's id.
-`serve_requests` subscribes one.
+are answered at once, encode the reply, answer a typed ``reply_too_large`` error instead of one
+that would not fit in a broker message, and publish it to ``cmd.reply_to`` keyed by the request's
+id. `serve_requests` subscribes one.
 """
 
 import asyncio
@@ -21,7 +22,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import metrics
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tradelab_contracts.registry import UNION_MEMBERS
 from tradelab_contracts.topics import is_reply_topic
@@ -30,10 +31,17 @@ from .broker import RPC_FETCH_MAX_WAIT_MS
 from .clock import Clock, SystemClock
 from .deadlines import EXPIRED_COUNTER, DeadlineExceededError, is_past
 from .logging import get_logger
+from .outbox import JSON_HEADERS
 
 PUBLISH_TIMEOUT_S = 10.0
 """Bound on publishing one reply: a reply topic deleted by a stopped gateway would otherwise stall
 the consumer for the producer's whole metadata timeout."""
+
+DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
+"""The broker's ``message.max.bytes`` unless configured (``KAFKA_MAX_MESSAGE_BYTES``); Kafka's
+default, and aiokafka's ``max_request_size``."""
+HEADROOM_BYTES = 16 * 1024
+"""Kept free of a reply's JSON for its key, headers (trace context) and record-batch framing."""
 
 log = get_logger(__name__)
 
@@ -55,7 +63,7 @@ class Request(Protocol):
 
 
 Req = TypeVar("Req", bound=Request)
-Rep = TypeVar("Rep")
+Rep = TypeVar("Rep", bound=BaseModel)
 
 Handler: TypeAlias = Callable[[Any], Awaitable[Rep]]
 """Answers one request class (typed ``Any`` because each handler takes its own class)."""
@@ -63,8 +71,8 @@ Handler: TypeAlias = Callable[[Any], Awaitable[Rep]]
 RequestHandlers: TypeAlias = Mapping[type[Any], Handler[Rep]]
 """Request class -> its handler."""
 
-Publish: TypeAlias = Callable[[Rep, str, bytes], Awaitable[None]]
-"""Publish a reply to a topic under a key."""
+Publish: TypeAlias = Callable[[bytes, str, bytes], Awaitable[None]]
+"""Publish an encoded (JSON) reply to a topic under a key."""
 
 
 def merge_handlers(*tables: RequestHandlers[Rep]) -> dict[type[Any], Handler[Rep]]:
@@ -91,6 +99,9 @@ class Routes(Generic[Req, Rep]):
         The handler of each request class.
     internal_error
         The reply to a request whose handler raised.
+    too_large
+        The reply (an error with the code ``reply_too_large``, whose message is the second
+        argument) to a request whose reply would not fit in a broker message.
     background
         Request classes answered off the consumer (they take seconds; their handlers bound
         their own concurrency), so the requests behind them are answered meanwhile.
@@ -99,6 +110,7 @@ class Routes(Generic[Req, Rep]):
     adapter: TypeAdapter[Req]
     handlers: RequestHandlers[Rep]
     internal_error: Callable[[Req], Rep]
+    too_large: Callable[[Req, str], Rep]
     background: frozenset[type[Any]] = frozenset()
 
     def check_covers(self, kinds: Collection[type[Any]]) -> None:
@@ -117,14 +129,18 @@ class Responder(Generic[Req, Rep]):
     above 1, up to that many are answered at once in tasks (the consumer waits for a free slot,
     so a burst waits in the topic, not in memory). A request's deadline is checked on ``clock``
     when its turn comes, after any wait for a slot; drops are counted on ``meter_provider``'s
-    `EXPIRED_COUNTER` (the global provider when None: a no-op until one is configured).
+    `EXPIRED_COUNTER` (the global provider when None: a no-op until one is configured). A reply
+    whose JSON exceeds ``max_message_bytes`` less `HEADROOM_BYTES` is logged and replaced by the
+    route's ``too_large`` error, so the requester learns why instead of timing out on a producer
+    error.
     """
 
     def __init__(
         self,
         routes: Routes[Req, Rep],
-        publish: Publish[Rep],
+        publish: Publish,
         concurrency: int = 1,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         *,
         clock: Clock | None = None,
         meter_provider: metrics.MeterProvider | None = None,
@@ -132,7 +148,11 @@ class Responder(Generic[Req, Rep]):
         if concurrency < 1:
             msg = f"concurrency must be at least 1, not {concurrency}"
             raise ValueError(msg)
+        if max_message_bytes <= 2 * HEADROOM_BYTES:
+            msg = f"max_message_bytes must exceed {2 * HEADROOM_BYTES}, not {max_message_bytes}"
+            raise ValueError(msg)
         self.routes = routes
+        self.max_reply_bytes = max_message_bytes - HEADROOM_BYTES
         self._publish = publish
         self._clock = clock or SystemClock()
         meter = (meter_provider or metrics.get_meter_provider()).get_meter(__name__)
@@ -182,6 +202,24 @@ class Responder(Generic[Req, Rep]):
             log.exception("request failed", kind=cmd.kind, request_id=str(cmd.message_id))
             return self.routes.internal_error(cmd)
 
+    def encode(self, cmd: Req, reply: Rep) -> bytes:
+        """Return ``reply`` as JSON, or the ``too_large`` error's if it would not fit (logged)."""
+        body = reply.model_dump_json().encode()
+        if len(body) <= self.max_reply_bytes:
+            return body
+        log.error(
+            "reply too large for the broker",
+            kind=cmd.kind,
+            request_id=str(cmd.message_id),
+            reply_bytes=len(body),
+            max_reply_bytes=self.max_reply_bytes,
+        )
+        detail = (
+            f"The answer would take {len(body):,} bytes; at most {self.max_reply_bytes:,} fit "
+            "in one broker message. Ask for less (a smaller page)."
+        )
+        return self.routes.too_large(cmd, detail).model_dump_json().encode()
+
     async def respond(self, cmd: Req) -> None:
         """Answer ``cmd`` and publish the reply; a reply that cannot be delivered is logged.
 
@@ -191,13 +229,13 @@ class Responder(Generic[Req, Rep]):
             self._drop_late(cmd)
             return
         try:
-            reply = await self.answer(cmd)
+            body = self.encode(cmd, await self.answer(cmd))
         except DeadlineExceededError:
             self._drop_late(cmd)
             return
         try:
             async with asyncio.timeout(PUBLISH_TIMEOUT_S):
-                await self._publish(reply, cmd.reply_to, cmd.message_id.bytes)
+                await self._publish(body, cmd.reply_to, cmd.message_id.bytes)
         except TimeoutError:
             log.warning("reply not delivered in time", kind=cmd.kind, topic=cmd.reply_to)
         except Exception:
@@ -241,6 +279,7 @@ def serve_requests(
     concurrency: int = 1,
     max_workers: int | None = None,
     meter_provider: metrics.MeterProvider | None = None,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> Responder[Req, Rep]:
     """Subscribe a `Responder` for ``routes`` to ``topic`` on ``broker`` and return it.
 
@@ -250,13 +289,22 @@ def serve_requests(
     replica is not redelivered (its sender times out, 503, and may retry). ``max_workers`` runs
     that many consumers, partitions split between them (FastStream's concurrent subscriber).
     ``clock`` decides whether a request's deadline has passed (the service's injected clock).
+    ``max_message_bytes`` is the broker's ``message.max.bytes`` (see `Responder`).
     """
     routes.check_covers(UNION_MEMBERS[topic])
 
-    async def publish(reply: Rep, reply_topic: str, key: bytes) -> None:
-        await broker.publish(reply, reply_topic, key=key)
+    async def publish(body: bytes, reply_topic: str, key: bytes) -> None:
+        # Encoded (and measured) by the responder; the header FastStream would have set.
+        await broker.publish(body, reply_topic, key=key, headers=JSON_HEADERS)
 
-    responder = Responder(routes, publish, concurrency, clock=clock, meter_provider=meter_provider)
+    responder = Responder(
+        routes,
+        publish,
+        concurrency,
+        max_message_bytes,
+        clock=clock,
+        meter_provider=meter_provider,
+    )
 
     @broker.subscriber(
         topic,

@@ -55,6 +55,7 @@ class ServiceSettings(BaseSettings):
         {
             "environment",
             "kafka_bootstrap",
+            "kafka_max_message_bytes",
             "database_url",
             "log_format",
             "log_level",
@@ -76,6 +77,13 @@ class ServiceSettings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     instance_id: str = Field(default_factory=default_instance_id, pattern=r"^[a-z0-9-]{1,40}$")
     kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_max_message_bytes: int = Field(
+        default=1024 * 1024,
+        ge=64 * 1024,
+        le=100 * 1024 * 1024,
+        description="The broker's message.max.bytes: a reply whose JSON would not fit (16 KiB "
+        "kept for key, headers and framing) is answered with the error 'reply_too_large'.",
+    )
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/tradelab"
     log_format: LogFormat = "console"
     log_level: str = "INFO"

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from tradelab_contracts.topics import reply_topic
 from tradelab_runtime.logging import configure_logging
-from tradelab_runtime.responder import Responder, Routes, merge_handlers
+from tradelab_runtime.responder import HEADROOM_BYTES, Responder, Routes, merge_handlers
 
 REPLY = reply_topic("unit")
 
@@ -43,6 +43,14 @@ ADAPTER: TypeAdapter[FakeRequest] = TypeAdapter(FakeRequest)
 class Answer(BaseModel):
     request_id: UUID
     text: str
+
+
+def internal(cmd: Fake) -> Answer:
+    return Answer(request_id=cmd.message_id, text="internal")
+
+
+def too_large(cmd: Fake, message: str) -> Answer:
+    return Answer(request_id=cmd.message_id, text=f"reply_too_large: {message}")
 
 
 class Service:
@@ -79,20 +87,26 @@ class Wiring:
         self,
         concurrency: int = 1,
         background: frozenset[type] = frozenset(),
+        max_message_bytes: int = 1024 * 1024,
         **responder_options: Any,
     ) -> None:
         self.service = Service()
         self.published: list[tuple[Answer, str, bytes]] = []
+        self.sizes: list[int] = []
         routes = Routes(
             adapter=ADAPTER,
             handlers={Ping: self.service.ping, Echo: self.service.echo, Slow: self.service.slow},
-            internal_error=lambda cmd: Answer(request_id=cmd.message_id, text="internal"),
+            internal_error=internal,
+            too_large=too_large,
             background=background,
         )
-        self.responder = Responder(routes, self.publish, concurrency, **responder_options)
+        self.responder = Responder(
+            routes, self.publish, concurrency, max_message_bytes, **responder_options
+        )
 
-    async def publish(self, reply: Answer, topic: str, key: bytes) -> None:
-        self.published.append((reply, topic, key))
+    async def publish(self, body: bytes, topic: str, key: bytes) -> None:
+        self.sizes.append(len(body))
+        self.published.append((Answer.model_validate_json(body), topic, key))
 
     async def send(self, cmd: Fake) -> None:
         await self.responder.receive(cmd.model_dump_json().encode())
@@ -191,11 +205,55 @@ async def test_a_background_request_leaves_the_consumer_free_for_the_next() -> N
 async def test_a_reply_that_cannot_be_published_is_logged_and_the_consumer_keeps_going() -> None:
     wiring = Wiring()
 
-    async def broken(reply: Answer, topic: str, key: bytes) -> None:
+    async def broken(body: bytes, topic: str, key: bytes) -> None:
         raise ConnectionError(topic)
 
     wiring.responder = Responder(wiring.responder.routes, broken)
     await wiring.send(Ping())  # does not raise
+
+
+MAX_MESSAGE = 64 * 1024
+MAX_REPLY = MAX_MESSAGE - HEADROOM_BYTES
+
+
+def answer_of_bytes(size: int) -> Echo:
+    """An echo whose reply's JSON takes exactly ``size`` bytes."""
+    cmd = Echo(text="")
+    empty = len(Answer(request_id=cmd.message_id, text="").model_dump_json())
+    return Echo(message_id=cmd.message_id, text="x" * (size - empty))
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("structured_logs")
+async def test_a_reply_over_the_broker_message_size_is_answered_reply_too_large_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wiring = Wiring(max_message_bytes=MAX_MESSAGE)
+    await wiring.send(answer_of_bytes(MAX_REPLY + 1))
+    [(reply, topic, _)] = wiring.published
+    assert topic == REPLY
+    assert reply.text == (
+        f"reply_too_large: The answer would take {MAX_REPLY + 1:,} bytes; at most "
+        f"{MAX_REPLY:,} fit in one broker message. Ask for less (a smaller page)."
+    )
+    assert wiring.sizes[0] < 1024
+    assert "reply too large for the broker" in caplog.text
+    assert f"'reply_bytes': {MAX_REPLY + 1}" in caplog.text
+    assert "'kind': 'echo'" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_reply_of_exactly_the_most_that_fits_is_published_as_it_is() -> None:
+    wiring = Wiring(max_message_bytes=MAX_MESSAGE)
+    cmd = answer_of_bytes(MAX_REPLY)
+    await wiring.send(cmd)
+    assert wiring.sizes == [MAX_REPLY]
+    assert wiring.texts() == [cmd.text]
+
+
+def test_a_message_size_leaving_no_room_for_a_reply_is_refused() -> None:
+    with pytest.raises(ValueError, match="max_message_bytes"):
+        Wiring(max_message_bytes=HEADROOM_BYTES)
 
 
 def test_routes_refuse_a_request_class_without_a_handler() -> None:
@@ -203,7 +261,8 @@ def test_routes_refuse_a_request_class_without_a_handler() -> None:
     routes = Routes(
         adapter=ADAPTER,
         handlers={Ping: wiring.service.ping},
-        internal_error=lambda cmd: Answer(request_id=cmd.message_id, text="internal"),
+        internal_error=internal,
+        too_large=too_large,
     )
     routes.check_covers([Ping])
     with pytest.raises(ValueError, match="Echo"):

@@ -31,7 +31,13 @@ def build_app(settings: AnalyticsSettings) -> FastAPI:
     policy = RetryPolicy(
         max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s
     )
-    register_handlers(runtime.broker, deps, DeadLetters(settings.service_name, outbox), policy)
+    register_handlers(
+        runtime.broker,
+        deps,
+        DeadLetters(settings.service_name, outbox),
+        policy,
+        max_message_bytes=settings.kafka_max_message_bytes,
+    )
     register_cascades(runtime, settings, deps.store)
     return build_service_app(runtime, migrations=(MIGRATIONS, SCHEMA))
 

@@ -18,7 +18,7 @@ from tradelab_contracts.engine import BacktestCompleted
 from tradelab_contracts.topics import ANALYTICS_REQUESTS, BACKTEST_COMPLETED
 from tradelab_runtime.consumers import RetryPolicy, work_subscriber
 from tradelab_runtime.dead_letters import DeadLetters
-from tradelab_runtime.responder import Routes, serve_requests
+from tradelab_runtime.responder import DEFAULT_MAX_MESSAGE_BYTES, Routes, serve_requests
 
 from . import failures, service
 from .service import AnalyticsDeps
@@ -37,11 +37,17 @@ def request_routes(deps: AnalyticsDeps) -> Routes[AnalyticsRequest, AnalyticsRep
         internal_error=partial(
             service.error_reply, code=AnalyticsErrorCode.INTERNAL, message="Internal error."
         ),
+        too_large=partial(service.error_reply, code=AnalyticsErrorCode.REPLY_TOO_LARGE),
     )
 
 
 def register_handlers(
-    broker: KafkaBroker, deps: AnalyticsDeps, letters: DeadLetters, policy: RetryPolicy
+    broker: KafkaBroker,
+    deps: AnalyticsDeps,
+    letters: DeadLetters,
+    policy: RetryPolicy,
+    *,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> None:
     """Subscribe the service's consumers (groups shared by all replicas)."""
     # Committed after the analysis is stored, under the failure policy: a replica that dies
@@ -64,4 +70,5 @@ def register_handlers(
         topic=ANALYTICS_REQUESTS,
         group_id="analytics-rpc",
         clock=deps.clock,
+        max_message_bytes=max_message_bytes,
     )

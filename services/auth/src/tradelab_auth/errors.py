@@ -21,6 +21,11 @@ INTERNAL = AuthError(
 )
 
 
+def reply_too_large(message: str) -> AuthError:
+    """Return the error for an answer that would not fit in one broker message."""
+    return AuthError(code=AuthErrorCode.REPLY_TOO_LARGE, message=message)
+
+
 def weak_password(message: str) -> AuthError:
     """Return the error for a password the policy refuses, pointing at the password field."""
     return AuthError(code=AuthErrorCode.WEAK_PASSWORD, message=message, field="password")

@@ -39,6 +39,11 @@ def internal_error(cmd: AuthRequest) -> AuthReply:
     return reply_to(cmd, Outcome(error=errors.INTERNAL))
 
 
+def too_large(cmd: AuthRequest, message: str) -> AuthReply:
+    """Return the reply to a request whose answer would not fit in a broker message."""
+    return reply_to(cmd, Outcome(error=errors.reply_too_large(message)))
+
+
 def answering(
     use_case: Callable[[Any, AuthDeps], Awaitable[Outcome]], deps: AuthDeps
 ) -> Handler[AuthReply]:
@@ -57,6 +62,7 @@ def request_routes(deps: AuthDeps) -> Routes[AuthRequest, AuthReply]:
         adapter=AUTH_REQUEST_ADAPTER,
         handlers={kind: answering(use_case, deps) for kind, use_case in USE_CASES.items()},
         internal_error=internal_error,
+        too_large=too_large,
     )
 
 
@@ -76,4 +82,5 @@ def register_auth_handler(broker: KafkaBroker, deps: AuthDeps) -> None:
         group_id=AUTH_GROUP,
         clock=deps.clock,
         max_workers=deps.settings.request_workers,
+        max_message_bytes=deps.settings.kafka_max_message_bytes,
     )

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from tradelab_runtime.consumers import RetryPolicy
 from tradelab_runtime.dead_letters import DeadLetters
+from tradelab_runtime.pages import page_budget
 from tradelab_runtime.service_app import Runtime, build_service_app, create_runtime
 from tradelab_runtime.storage import LocalObjectStore
 
@@ -32,11 +33,18 @@ def build_app(settings: DatasetsSettings) -> FastAPI:
         quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
         limits=settings.limits(),
         max_ingest_starts=settings.max_ingest_starts,
+        page_bytes=page_budget(settings.kafka_max_message_bytes),
     )
     policy = RetryPolicy(
         max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s
     )
-    register_handlers(runtime.broker, deps, DeadLetters(settings.service_name, outbox), policy)
+    register_handlers(
+        runtime.broker,
+        deps,
+        DeadLetters(settings.service_name, outbox),
+        policy,
+        max_message_bytes=settings.kafka_max_message_bytes,
+    )
     terms = RedriveTerms(
         redrive_after_s=settings.pending_redrive_s, max_redrives=settings.pending_max_redrives
     )

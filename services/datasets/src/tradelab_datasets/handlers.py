@@ -20,7 +20,7 @@ from tradelab_contracts.datasets_rpc import (
 from tradelab_contracts.topics import DATASET_UPLOADED, DATASETS_REQUESTS
 from tradelab_runtime.consumers import RetryPolicy, work_subscriber
 from tradelab_runtime.dead_letters import DeadLetters
-from tradelab_runtime.responder import Routes, serve_requests
+from tradelab_runtime.responder import DEFAULT_MAX_MESSAGE_BYTES, Routes, serve_requests
 
 from . import service
 from .service import Deps
@@ -43,6 +43,7 @@ def request_routes(deps: Deps) -> Routes[DatasetsRequest, DatasetsReply]:
         internal_error=partial(
             service.error_reply, code=DatasetsErrorCode.INTERNAL, message="Internal error."
         ),
+        too_large=partial(service.error_reply, code=DatasetsErrorCode.REPLY_TOO_LARGE),
         # Normalising a large file takes seconds: off the consumer, so the requests behind it
         # are answered meanwhile (``deps.quick_slots`` bounds how many at once). Its requester
         # waits synchronously and, should this replica die, times out; there is nothing to
@@ -52,11 +53,21 @@ def request_routes(deps: Deps) -> Routes[DatasetsRequest, DatasetsReply]:
 
 
 def register_handlers(
-    broker: KafkaBroker, deps: Deps, letters: DeadLetters, policy: RetryPolicy
+    broker: KafkaBroker,
+    deps: Deps,
+    letters: DeadLetters,
+    policy: RetryPolicy,
+    *,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> None:
     """Subscribe the service's consumers (one group shared by all replicas)."""
     serve_requests(
-        broker, request_routes(deps), topic=DATASETS_REQUESTS, group_id=GROUP, clock=deps.clock
+        broker,
+        request_routes(deps),
+        topic=DATASETS_REQUESTS,
+        group_id=GROUP,
+        max_message_bytes=max_message_bytes,
+        clock=deps.clock,
     )
 
     # Committed after the ingestion ends, under the failure policy: a replica that dies mid-way

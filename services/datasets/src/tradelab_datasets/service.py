@@ -39,6 +39,7 @@ from tradelab_contracts.topics import (
 from tradelab_runtime.clock import Clock
 from tradelab_runtime.deadlines import check_deadline
 from tradelab_runtime.logging import get_logger
+from tradelab_runtime.pages import fit_page, page_budget
 from tradelab_runtime.storage import LocalObjectStore
 
 from .adapters.repository import Announcement, DatasetRepository
@@ -66,6 +67,8 @@ class Deps:
     max_ingest_starts: int = 3
     """Ingestions of one upload that may start and never end (their process died) before it is
     rejected instead of read again: no crash loop on a file that kills the process."""
+    page_bytes: int = field(default_factory=page_budget)
+    """What a list reply's items may take, so the reply fits in one broker message (`fit_page`)."""
 
 
 def _reply(cmd: Message, **fields: Any) -> DatasetsReply:
@@ -229,7 +232,7 @@ async def give_up(upload: DatasetUploaded, announcements: int, deps: Deps) -> No
 async def list_datasets(cmd: ListDatasets, deps: Deps) -> DatasetsReply:
     """Return a page of the owner's datasets."""
     page, total = await deps.repo.page(cmd)
-    return _reply(cmd, ok=True, datasets=page, total=total)
+    return _reply(cmd, ok=True, datasets=fit_page(page, deps.page_bytes), total=total)
 
 
 async def get_dataset(cmd: GetDataset, deps: Deps) -> DatasetsReply:

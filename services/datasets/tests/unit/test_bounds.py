@@ -5,12 +5,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
 from tradelab_contracts.datasets import DatasetRejectReason as Reason
 from tradelab_datasets.domain import IngestError, ingest_file
 from tradelab_datasets.domain.bounds import Limits, check_parquet, scan_csv
-from tradelab_datasets.domain.parquet_footer import ParquetShape, parse_footer, read_parquet_shape
+from tradelab_datasets.domain.parquet_shape import (
+    MAX_FOOTER_BYTES,
+    ParquetShape,
+    read_parquet_shape,
+)
 
 from .conftest import WriteUpload
 
@@ -69,9 +74,39 @@ def test_footer_gives_rows_columns_and_decoded_size_of_every_row_group(tmp_path:
     assert shape.decoded_bytes >= 2500 * 16  # two 8-byte columns at least
 
 
-def test_footer_that_is_not_thrift_is_refused_as_unsupported() -> None:
-    error = refusal(parse_footer, b"\x19\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff")
+def test_footer_that_is_not_thrift_is_refused_as_unsupported(write_upload: WriteUpload) -> None:
+    footer = b"\x19" + b"\xff" * 11
+    path = write_upload(b"PAR1" + footer + len(footer).to_bytes(4, "little") + b"PAR1", "x.parquet")
+    error = refusal(read_parquet_shape, path)
     assert error.reason is Reason.UNSUPPORTED_FORMAT
+    assert "footer could not be decoded" in error.message
+
+
+def test_footer_over_the_bound_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "huge-footer.parquet"
+    claimed = MAX_FOOTER_BYTES + 1
+    with path.open("wb") as handle:
+        handle.write(b"PAR1")
+        handle.truncate(claimed + 4)  # sparse: the claimed footer is zeros, never written
+        handle.seek(0, 2)
+        handle.write(claimed.to_bytes(4, "little") + b"PAR1")
+    error = refusal(read_parquet_shape, path)
+    assert error.reason is Reason.UNSUPPORTED_FORMAT
+    assert f"its footer claims {claimed:,} bytes" in error.message
+
+
+def test_footer_sums_the_uncompressed_sizes_pyarrow_reports(tmp_path: Path) -> None:
+    path = tmp_path / "bars.parquet"
+    bars(3000).write_parquet(path, row_group_size=1000, compression="zstd")
+    metadata = pq.read_metadata(path)
+    chunks = sum(
+        metadata.row_group(g).column(c).total_uncompressed_size
+        for g in range(metadata.num_row_groups)
+        for c in range(metadata.num_columns)
+    )
+    totals = sum(metadata.row_group(g).total_byte_size for g in range(metadata.num_row_groups))
+    assert metadata.num_row_groups == 3
+    assert read_parquet_shape(path).decoded_bytes == max(chunks, totals)
 
 
 def test_parquet_whose_footer_length_points_outside_the_file_is_unsupported(

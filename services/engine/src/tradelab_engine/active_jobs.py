@@ -9,6 +9,7 @@ from tradelab_contracts.engine_rpc import (
     ListBacktests,
     ListMonteCarlo,
 )
+from tradelab_runtime.pages import fit_page
 from tradelab_runtime.responder import RequestHandlers
 
 from .montecarlo.use_cases import MonteCarloDeps
@@ -20,7 +21,8 @@ async def list_active_jobs(
     cmd: ListActiveJobs, deps: EngineDeps, opt: OptimizationDeps, mc: MonteCarloDeps
 ) -> EngineReply:
     """Backtests, optimisations and studies still queued or running, newest first, at most
-    ``limit`` of each; the three queries run at once."""
+    ``limit`` of each and, together, what fits in one broker message; the three queries run at
+    once."""
     backtests = ListBacktests(
         reply_to=cmd.reply_to, owner_id=cmd.owner_id, limit=cmd.limit, active=True
     )
@@ -32,7 +34,13 @@ async def list_active_jobs(
         opt.repo.page(cmd.owner_id, None, cmd.limit, 0, True),
         mc.repo.page(studies_query),
     )
-    return reply(cmd, runs=runs, optimizations=searches, monte_carlos=studies)
+    share = deps.page_bytes // 3
+    return reply(
+        cmd,
+        runs=fit_page(runs, share),
+        optimizations=fit_page(searches, share),
+        monte_carlos=fit_page(studies, share),
+    )
 
 
 def request_handlers(

@@ -11,6 +11,7 @@ from tradelab_runtime.consumers import RetryPolicy
 from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.failpoints import Failpoints
 from tradelab_runtime.logging import get_logger
+from tradelab_runtime.pages import page_budget
 from tradelab_runtime.service_app import build_service_app, create_runtime
 from tradelab_runtime.storage import LocalObjectStore
 
@@ -68,6 +69,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
         quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
         strategies=StrategyRepository(runtime.database()),
         failpoints=Failpoints.parse(settings.failpoints),
+        page_bytes=page_budget(settings.kafka_max_message_bytes),
     )
     optimization_deps = OptimizationDeps(
         engine=deps,
@@ -77,6 +79,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
             max_combinations=settings.optimization_max_combinations,
             max_parameter_values=settings.optimization_max_parameter_values,
         ),
+        heatmap_max_cells=settings.heatmap_max_cells,
     )
     montecarlo_deps = MonteCarloDeps(
         engine=deps, repo=MonteCarloRepository(runtime.database(), study_jobs)
@@ -86,7 +89,14 @@ def build_app(settings: EngineSettings) -> FastAPI:
         max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s
     )
     register_handlers(
-        broker, deps, settings.instance_id, optimization_deps, montecarlo_deps, letters, policy
+        broker,
+        deps,
+        settings.instance_id,
+        optimization_deps,
+        montecarlo_deps,
+        letters,
+        policy,
+        max_message_bytes=settings.kafka_max_message_bytes,
     )
     cascades = CascadeDeps(mc=montecarlo_deps, rows=CascadeRepository(runtime.database(), outbox))
     register_cascade_handlers(broker, cascades, letters, policy)

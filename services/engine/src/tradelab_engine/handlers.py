@@ -20,7 +20,12 @@ from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.consumers import RetryPolicy, work_subscriber
 from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.logging import get_logger
-from tradelab_runtime.responder import Routes, merge_handlers, serve_requests
+from tradelab_runtime.responder import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    Routes,
+    merge_handlers,
+    serve_requests,
+)
 
 from . import active_jobs, service, user_strategies
 from .backtests import quick
@@ -43,6 +48,11 @@ def internal_error(cmd: EngineRequest) -> EngineReply:
     return service.error_reply(cmd, EngineErrorCode.INTERNAL, "Internal error.")
 
 
+def too_large(cmd: EngineRequest, message: str) -> EngineReply:
+    """Return the reply to a request whose answer would not fit in a broker message."""
+    return service.error_reply(cmd, EngineErrorCode.REPLY_TOO_LARGE, message)
+
+
 def request_routes(
     deps: EngineDeps, opt: OptimizationDeps, mc: MonteCarloDeps
 ) -> Routes[EngineRequest, EngineReply]:
@@ -59,6 +69,7 @@ def request_routes(
             montecarlo.request_handlers(mc),
         ),
         internal_error=internal_error,
+        too_large=too_large,
         # A quick backtest takes seconds: off the consumer, so the requests behind it are
         # answered meanwhile (``deps.quick_slots`` bounds how many at once). Its requester waits
         # synchronously and, should this replica die, times out; there is nothing to redeliver.
@@ -74,6 +85,8 @@ def register_handlers(
     mc: MonteCarloDeps,
     letters: DeadLetters,
     policy: RetryPolicy,
+    *,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> None:
     """Subscribe the engine's consumers."""
     # Requests are answered concurrently (database round trips overlap), at most
@@ -86,6 +99,7 @@ def register_handlers(
         group_id="engine-rpc",
         clock=deps.clock,
         concurrency=REQUEST_CONCURRENCY,
+        max_message_bytes=max_message_bytes,
     )
 
     # One job at a time per replica, committed after it ends, under the failure policy (retried,

@@ -22,6 +22,7 @@ from tradelab_contracts.engine_rpc import (
 )
 from tradelab_runtime.clock import Clock
 from tradelab_runtime.failpoints import Failpoints
+from tradelab_runtime.pages import page_budget
 from tradelab_runtime.responder import RequestHandlers
 from tradelab_runtime.storage import LocalObjectStore
 
@@ -56,6 +57,8 @@ class EngineDeps:
     """Quick backtests simulated at once by this process; more wait within their deadline."""
     strategies: StrategyRepository | None = None
     """Users' saved rule strategies; None where a use case needs none (tests)."""
+    page_bytes: int = field(default_factory=page_budget)
+    """What a list reply's items may take, so the reply fits in one broker message (`fit_page`)."""
 
 
 def reply(cmd: EngineCommand, **fields: Any) -> EngineReply:

@@ -15,7 +15,7 @@ from tradelab_contracts.optimization import (
     SearchMethod,
 )
 from tradelab_contracts.search_limits import SearchLimits, space_size
-from tradelab_engine.domain.optimize import heatmap
+from tradelab_engine.domain.optimize import HeatmapTooLargeError, heatmap
 from tradelab_engine.domain.search import (
     SearchError,
     SearchPlan,
@@ -134,6 +134,15 @@ def test_heatmap_keeps_the_best_value_per_cell() -> None:
     assert grid["z"] == [[0.9, None], [-0.1, None]]
     lowest = heatmap(rows, "fast", "slow", "sharpe", maximize=False)
     assert lowest["z"][0][0] == 0.5
+
+
+def test_heatmap_over_the_cell_bound_is_refused_naming_its_size_before_any_cell_is_made() -> None:
+    # 200,000 random samples of two continuous parameters: 4e10 cells were it drawn.
+    rows = [Row({"fast": i, "slow": 1000 + i}, {"sharpe": 0.1}) for i in range(200_000)]
+    with pytest.raises(HeatmapTooLargeError, match=r"200,000 x 200,000 = 40,000,000,000 cells"):
+        heatmap(rows, "fast", "slow", "sharpe", max_cells=20_000)
+    grid = heatmap(rows[:100], "fast", "slow", "sharpe", max_cells=10_000)
+    assert len(grid["z"]) * len(grid["z"][0]) == 10_000
 
 
 def test_a_range_axis_reads_values_by_index_without_listing_them() -> None:

@@ -29,6 +29,7 @@ from .api.ws import ws_router
 from .domain.hub import EventHub
 from .domain.service_registry import ServiceRegistry
 from .handlers import register_heartbeat_subscriber, register_job_event_subscriber
+from .security.body_limit import BodyLimit
 from .security.key_cache import KeyCache, KeyFetcher
 from .settings import GatewaySettings
 
@@ -76,6 +77,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             optimizations_router(),
         ],
     )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.state.settings = settings
     app.state.rpc = rpc
     app.state.event_hub = hub

@@ -44,6 +44,13 @@ class GatewaySettings(ServiceSettings):
             "curve is the streamed /equity/download."
         ),
     )
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        le=512 * 1024,
+        description="Largest request body that is not a file upload (413 beyond): each becomes "
+        "one broker message, which holds 1 MiB.",
+    )
     max_upload_bytes: int = Field(
         default=500 * 1024 * 1024, gt=0, description="Largest dataset file accepted (413 beyond)."
     )

@@ -1,9 +1,9 @@
 """Size bounds of an upload, checked before the file is decoded: rows, columns, line length and
 decoded size.
 
-A Parquet file's shape comes from its footer (`parquet_footer`); a CSV file is scanned in
-bounded chunks, counting lines and measuring them, never holding more than one chunk and one
-line. Either way a file over a bound is refused before polars allocates anything for it, so
+A Parquet file's shape comes from its footer, read by pyarrow (`parquet_shape`); a CSV file is
+scanned in bounded chunks, counting lines and measuring them, never holding more than one chunk
+and one line. Either way a file over a bound is refused before polars allocates anything for it, so
 a hostile upload costs a rejection, not the process (whose death would redeliver the upload and
 kill it again).
 """
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tradelab_contracts.datasets import DatasetRejectReason
 from tradelab_datasets.domain.errors import IngestError
-from tradelab_datasets.domain.parquet_footer import MAGIC, ParquetShape, read_parquet_shape
+from tradelab_datasets.domain.parquet_shape import MAGIC, ParquetShape, read_parquet_shape
 
 CHUNK_BYTES = 1024 * 1024
 

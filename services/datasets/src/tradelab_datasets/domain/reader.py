@@ -3,7 +3,8 @@
 CSV is read once with price and volume columns typed ``Float64`` up front, which costs the same
 as a bare ``polars.read_csv``. Only when that fails on a value (text such as ``NA`` included:
 passing ``null_values`` would slow every read by a third) does a second, all-text read run, so
-that normalising can treat missing markers and point at the offending cell.
+that normalising can treat missing markers and point at the offending cell. Either way only
+the columns the bars come from are decoded (`projection`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from polars.exceptions import ComputeError, NoDataError, PolarsError
 from tradelab_contracts.datasets import DatasetDeclaration, DatasetRejectReason
 from tradelab_datasets.domain.columns import TIME, resolve_columns
 from tradelab_datasets.domain.errors import IngestError
+from tradelab_datasets.domain.projection import csv_projection, needed_columns
 from tradelab_datasets.domain.sniff import Sniffed, sniff_file
 
 _INFER_ROWS = 1000
@@ -43,17 +45,18 @@ def read_source(
     """
     sniffed = sniffed or sniff_file(path)
     if sniffed.format == "parquet":
-        return _read_parquet(path)
+        return _read_parquet(path, declaration)
     # Resolving columns from the header rejects a file without time or close before reading it.
     columns = resolve_columns(sniffed.header, declaration.column_mapping)
     numeric = {source: pl.Float64 for name, source in columns.sources.items() if name != TIME}
+    projection = csv_projection(path, sniffed, columns)
     try:
-        return _read_csv(path, sniffed, numeric)
+        return _read_csv(path, sniffed, projection, numeric)
     except ComputeError as exc:
         _raise_if_structural(exc)
     # A value did not parse: read everything as text so normalising can name the cell.
     try:
-        return _read_csv(path, sniffed, None)
+        return _read_csv(path, sniffed, projection, None)
     except PolarsError as exc:
         _raise_if_structural(exc)
         hint = " (an unclosed double quote?)" if "malformed" in str(exc) else ""
@@ -64,12 +67,17 @@ def read_source(
 
 
 def _read_csv(
-    path: Path, sniffed: Sniffed, numeric: dict[str, type[pl.Float64]] | None
+    path: Path,
+    sniffed: Sniffed,
+    projection: list[str] | None,
+    numeric: dict[str, type[pl.Float64]] | None,
 ) -> pl.DataFrame:
-    """Read with explicit options; ``numeric=None`` reads every column as text."""
+    """Read the ``projection`` columns (all when ``None``) with explicit options;
+    ``numeric=None`` reads every column as text."""
     try:
         return pl.read_csv(
             path,
+            columns=projection,
             separator=sniffed.separator,
             has_header=sniffed.has_header,
             schema_overrides=numeric,
@@ -99,9 +107,12 @@ def _raise_if_structural(exc: PolarsError) -> None:
         ) from exc
 
 
-def _read_parquet(path: Path) -> pl.DataFrame:
+def _read_parquet(path: Path, declaration: DatasetDeclaration) -> pl.DataFrame:
+    """Read only the columns the bars come from (`needed_columns`)."""
     try:
-        return pl.read_parquet(path)
+        names = tuple(pl.read_parquet_schema(path))
+        projection = needed_columns(names, resolve_columns(names, declaration.column_mapping))
+        return pl.read_parquet(path, columns=projection)
     except PolarsError as exc:
         raise IngestError(
             DatasetRejectReason.UNSUPPORTED_FORMAT, f"The Parquet file could not be read: {exc}"

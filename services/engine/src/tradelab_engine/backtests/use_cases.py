@@ -43,6 +43,7 @@ from tradelab_engine.lifecycle.store import Announcement
 from tradelab_engine.service import EngineDeps, error_reply, refusal, reply
 from tradelab_engine.strategies.base import UnknownStrategyError
 from tradelab_engine.strategy_resolution import StrategyRefusedError, resolve_strategy
+from tradelab_runtime.pages import fit_page
 from tradelab_runtime.responder import RequestHandlers
 
 
@@ -150,7 +151,7 @@ def _cached_completion(
 async def list_backtests(cmd: ListBacktests, deps: EngineDeps) -> EngineReply:
     """Return a page of the owner's runs."""
     page, total = await deps.repo.page(cmd)
-    return reply(cmd, runs=page, total=total)
+    return reply(cmd, runs=fit_page(page, deps.page_bytes), total=total)
 
 
 async def get_backtest(cmd: GetBacktest, deps: EngineDeps) -> EngineReply:

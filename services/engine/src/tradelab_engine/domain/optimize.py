@@ -60,14 +60,41 @@ def evaluate_chunk(
     return rows
 
 
+DEFAULT_HEATMAP_MAX_CELLS = 20_000
+"""About 450 KB of JSON at worst: a heatmap reply fits in one broker message."""
+
+
+class HeatmapTooLargeError(ValueError):
+    """The (x, y) grid holds more cells than a heatmap may answer."""
+
+
 def heatmap(
-    rows: Sequence[Any], x: str, y: str, metric: str, maximize: bool = True
+    rows: Sequence[Any],
+    x: str,
+    y: str,
+    metric: str,
+    maximize: bool = True,
+    max_cells: int | None = None,
 ) -> dict[str, Any]:
     """``metric`` over the (x, y) grid: per cell the best value over the other parameters.
 
     ``rows`` have ``parameters`` and ``metrics`` mappings. Cells without a defined value are
     None. Returns the `Heatmap` fields.
+
+    Raises
+    ------
+    HeatmapTooLargeError
+        When the grid holds more than ``max_cells`` cells (counted before any is made).
     """
+    x_values = sorted({row.parameters[x] for row in rows})
+    y_values = sorted({row.parameters[y] for row in rows})
+    if max_cells is not None and len(x_values) * len(y_values) > max_cells:
+        msg = (
+            f"The heatmap of {x!r} and {y!r} would hold {len(x_values):,} x {len(y_values):,} = "
+            f"{len(x_values) * len(y_values):,} cells; at most {max_cells:,} are answered. "
+            "Pick parameters with fewer values, or one walk-forward fold."
+        )
+        raise HeatmapTooLargeError(msg)
     cells: dict[tuple[Any, Any], float] = {}
     for row in rows:
         value = row.metrics.get(metric)
@@ -77,7 +104,5 @@ def heatmap(
         current = cells.get(key)
         if current is None or (value > current if maximize else value < current):
             cells[key] = value
-    x_values = sorted({row.parameters[x] for row in rows})
-    y_values = sorted({row.parameters[y] for row in rows})
     z = [[cells.get((xv, yv)) for xv in x_values] for yv in y_values]
     return {"x": x, "y": y, "metric": metric, "x_values": x_values, "y_values": y_values, "z": z}

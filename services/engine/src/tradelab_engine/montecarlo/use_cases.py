@@ -37,6 +37,7 @@ from tradelab_engine.lifecycle.store import Announcement
 from tradelab_engine.service import EngineDeps, error_reply, refusal, reply
 from tradelab_engine.strategies.base import UnknownStrategyError
 from tradelab_engine.strategy_resolution import StrategyRefusedError, resolve_strategy
+from tradelab_runtime.pages import fit_page
 from tradelab_runtime.responder import RequestHandlers
 
 from .repository import MonteCarloRepository
@@ -126,7 +127,7 @@ async def get_monte_carlo(cmd: GetMonteCarlo, deps: MonteCarloDeps) -> EngineRep
 async def list_monte_carlo(cmd: ListMonteCarlo, deps: MonteCarloDeps) -> EngineReply:
     """A page of the owner's studies, newest first."""
     page, total = await deps.repo.page(cmd)
-    return reply(cmd, monte_carlos=page, total=total)
+    return reply(cmd, monte_carlos=fit_page(page, deps.engine.page_bytes), total=total)
 
 
 async def cancel_monte_carlo(cmd: CancelMonteCarloRequest, deps: MonteCarloDeps) -> EngineReply:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from tradelab_contracts.search_limits import SearchLimits
 from tradelab_engine.adapters.bars_loader import load_bars
 from tradelab_engine.domain.bars import Bars
+from tradelab_engine.domain.optimize import DEFAULT_HEATMAP_MAX_CELLS
 from tradelab_engine.service import EngineDeps
 
 from .repository import OptimizationRepository
@@ -26,6 +27,7 @@ class OptimizationDeps:
     repo: OptimizationRepository
     chunk_size: int = DEFAULT_CHUNK_SIZE
     limits: SearchLimits = field(default_factory=SearchLimits)
+    heatmap_max_cells: int = DEFAULT_HEATMAP_MAX_CELLS
     last_bars: tuple[str, Bars] | None = None
 
     async def bars(self, dataset_uri: str, dataset_sha256: str) -> Bars:

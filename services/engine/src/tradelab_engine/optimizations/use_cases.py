@@ -21,9 +21,10 @@ from tradelab_contracts.engine_rpc import (
     SubmitOptimization,
     WalkForwardReport,
 )
-from tradelab_engine.domain.optimize import SWEEP_METRICS, heatmap
+from tradelab_engine.domain.optimize import SWEEP_METRICS, HeatmapTooLargeError, heatmap
 from tradelab_engine.lifecycle.store import Announcement
 from tradelab_engine.service import error_reply, reply
+from tradelab_runtime.pages import fit_page
 from tradelab_runtime.responder import RequestHandlers
 
 from .deps import OptimizationDeps
@@ -45,7 +46,7 @@ async def get_optimization(cmd: GetOptimization, deps: OptimizationDeps) -> Engi
 async def list_optimizations(cmd: ListOptimizations, deps: OptimizationDeps) -> EngineReply:
     """A page of the owner's optimisations."""
     items, total = await deps.repo.page(cmd.owner_id, cmd.status, cmd.limit, cmd.offset, cmd.active)
-    return reply(cmd, optimizations=items, total=total)
+    return reply(cmd, optimizations=fit_page(items, deps.engine.page_bytes), total=total)
 
 
 async def cancel_optimization(
@@ -82,6 +83,7 @@ async def get_results(cmd: GetOptimizationResults, deps: OptimizationDeps) -> En
     rows, total = await deps.repo.results(
         info.id, cmd.order_by, descending, cmd.limit, cmd.offset, cmd.fold_index
     )
+    rows = fit_page(rows, deps.engine.page_bytes)
     return reply(cmd, results=rows, total=total, optimization=info)
 
 
@@ -106,7 +108,11 @@ async def get_heatmap(cmd: GetOptimizationHeatmap, deps: OptimizationDeps) -> En
         return error_reply(cmd, EngineErrorCode.INVALID, "; ".join(problems).capitalize() + ".")
     rows = await deps.repo.all_results(info.id, cmd.fold_index)
     maximize = info.objective.direction == "maximize" if metric == info.objective.metric else True
-    return reply(cmd, heatmap=Heatmap.model_validate(heatmap(rows, cmd.x, cmd.y, metric, maximize)))
+    try:
+        grid = heatmap(rows, cmd.x, cmd.y, metric, maximize, deps.heatmap_max_cells)
+    except HeatmapTooLargeError as exc:
+        return error_reply(cmd, EngineErrorCode.INVALID, str(exc))
+    return reply(cmd, heatmap=Heatmap.model_validate(grid))
 
 
 async def get_walk_forward(cmd: GetWalkForward, deps: OptimizationDeps) -> EngineReply:

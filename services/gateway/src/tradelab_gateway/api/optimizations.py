@@ -44,6 +44,9 @@ from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
+WALK_FORWARD_POINTS = 2000
+"""Stitched equity points answered when ``max_points`` is absent."""
+
 router = APIRouter(prefix="/api/v1/optimizations", tags=["optimizations"])
 SEARCH_ADAPTER: TypeAdapter[SearchMethod] = TypeAdapter(SearchMethod)
 
@@ -334,11 +337,24 @@ async def walk_forward(
     user: CurrentUser,
     settings: Settings,
     max_points: Annotated[
-        int, Query(ge=2, le=1_000_000, description="Equity points returned at most")
-    ] = 2000,
+        int | None,
+        Query(
+            ge=2,
+            le=100_000,
+            description="Equity points returned at most: 2,000 if absent, at most "
+            "GATEWAY_EQUITY_MAX_POINTS",
+        ),
+    ] = None,
 ) -> WalkForwardReport:
     """Per-fold table (training window's best, its test metrics) and, once completed, the
-    stitched out-of-sample equity. 404 for an optimisation without a walk-forward scheme."""
+    stitched out-of-sample equity, thinned to ``max_points`` (2,000 if absent): at most
+    ``GATEWAY_EQUITY_MAX_POINTS`` (5,000 by default; more is 422). 404 for an optimisation
+    without a walk-forward scheme."""
+    if max_points is None:
+        max_points = min(WALK_FORWARD_POINTS, settings.equity_max_points)
+    elif max_points > settings.equity_max_points:
+        detail = f"At most {settings.equity_max_points} equity points are answered."
+        raise ProblemError(422, detail, code="validation_error")
     command = GetWalkForward(
         reply_to=request.app.state.engine_client.reply_topic,
         owner_id=user.user_id,
