@@ -6,12 +6,13 @@ The moving-window strategy of `limits` keeps one timestamp per counted request, 
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from limits import RateLimitItem
 from limits.aio.storage import RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
+from redis.asyncio import ConnectionPool
 
 from .policy import LimitName, Rule
 
@@ -29,16 +30,21 @@ class RateLimitUnavailableError(Exception):
     """The shared store did not answer, so no limit can be checked."""
 
 
-def redis_storage(url: str, prefix: str, timeout_s: float) -> RedisStorage:
-    """A `limits` storage on Redis at ``url`` (``redis://host:port/db``), keys under ``prefix``."""
-    return RedisStorage(
+def redis_storage(url: str, prefix: str, timeout_s: float) -> tuple[RedisStorage, ConnectionPool]:
+    """A `limits` storage on Redis at ``url`` (``redis://host:port/db``), keys under ``prefix``.
+
+    The connection pool is made here so that it can be closed on shutdown; every operation
+    waits ``timeout_s`` at most, so an unreachable Redis turns into a prompt 503.
+    """
+    pool = ConnectionPool.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+    storage = RedisStorage(
         url.replace("redis://", "async+redis://", 1),
         implementation="redispy",
         key_prefix=prefix,
         wrap_exceptions=True,
-        socket_timeout=timeout_s,
-        socket_connect_timeout=timeout_s,
+        connection_pool=pool,  # type: ignore[arg-type]  # limits passes it on to redis-py
     )
+    return storage, pool
 
 
 class RateLimiter:
@@ -52,6 +58,8 @@ class RateLimiter:
         Each limit's rates.
     clock
         Seconds since the epoch (to turn a window's reset time into ``Retry-After``).
+    close
+        Releases the storage's connections (`aclose`).
     """
 
     def __init__(
@@ -59,10 +67,17 @@ class RateLimiter:
         storage: Storage,
         rules: Mapping[LimitName, Rule],
         clock: Callable[[], float] = time.time,
+        close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._strategy = MovingWindowRateLimiter(storage)
         self._rules = dict(rules)
         self._clock = clock
+        self._close = close
+
+    async def aclose(self) -> None:
+        """Release the storage's connections."""
+        if self._close is not None:
+            await self._close()
 
     async def hit(self, name: LimitName, *ids: str) -> None:
         """Count one request; raise `RateLimitedError` when a rate of ``name`` is exhausted."""

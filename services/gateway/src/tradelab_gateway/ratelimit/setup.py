@@ -16,7 +16,7 @@ def rules_from(settings: GatewaySettings) -> dict[LimitName, Rule]:
 
 def build_rate_limiter(settings: GatewaySettings) -> RateLimiter:
     """A limiter on the Redis of ``settings`` (connections open on first use)."""
-    storage = redis_storage(
+    storage, pool = redis_storage(
         settings.redis_url, settings.rate_limit_prefix, settings.rate_limit_timeout_s
     )
-    return RateLimiter(storage, rules_from(settings))
+    return RateLimiter(storage, rules_from(settings), close=pool.aclose)
