@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 UV := ./scripts/uv
 
-.PHONY: up test lint typecheck unit integration e2e schemas bench soak setup browser clean
+.PHONY: up test lint typecheck unit integration e2e schemas bench soak setup browser redis clean
 
 setup: ## install uv (if missing) and the whole workspace from uv.lock
 	@$(UV) sync --all-packages --frozen
 
-up: setup ## start PostgreSQL, the broker and every service in the foreground (Ctrl-C stops all)
+up: setup redis ## start PostgreSQL, the broker, Redis and every service in the foreground (Ctrl-C stops all)
 	@exec $(UV) run --frozen tradelab-dev up
 
 lint: setup
@@ -21,17 +21,20 @@ typecheck: setup
 browser: ## install Debian's Chromium (the HTML report is checked in it) when it is missing
 	@./scripts/ensure-chromium
 
-test: lint typecheck browser ## lint, type-check, then unit, integration and e2e tests against real infrastructure
+redis: ## install Debian's redis-server when no Redis answers and none is installed
+	@./scripts/ensure-redis
+
+test: lint typecheck browser redis ## lint, type-check, then unit, integration and e2e tests against real infrastructure
 	$(UV) run --frozen tradelab-contracts-export --check
 	$(UV) run --frozen pytest
 
 unit: setup
 	$(UV) run --frozen pytest -m "not integration and not e2e"
 
-integration: setup
+integration: setup redis
 	$(UV) run --frozen pytest -m integration
 
-e2e: setup browser
+e2e: setup browser redis
 	$(UV) run --frozen pytest -m e2e
 
 schemas: setup ## regenerate the committed JSON schemas and AsyncAPI document of the contracts

@@ -22,6 +22,7 @@ from tradelab_contracts.topics import ALL_TOPICS
 from tradelab_devstack.kafka import kafka_broker
 from tradelab_devstack.ports import free_port
 from tradelab_devstack.postgres import create_database, drop_database, postgres_server
+from tradelab_devstack.redis import redis_server
 from tradelab_devstack.services import SERVICES
 from tradelab_devstack.stack import create_topics, running_services
 
@@ -98,14 +99,23 @@ def run(logins: int, clients: int) -> None:
     with (
         postgres_server(allow_docker=False, prefer_local=True, cluster_name="postgres-bench") as pg,
         kafka_broker(allow_docker=False) as kafka,
+        redis_server() as redis,
     ):
         asyncio.run(create_database(pg, database))
         asyncio.run(create_topics(kafka.bootstrap, ALL_TOPICS))
         ports = {name: free_port() for name in SERVICES}
-        env = {"AUTH_THROTTLE_MAX_FAILURES_PER_IP": "1000000"}
+        # Every login comes from 127.0.0.1: the per-address login limit would stop the bench.
+        env = {
+            "GATEWAY_RATE_LIMIT_LOGIN_PER_ADDRESS": "1000000/minute",
+            "GATEWAY_RATE_LIMIT_PREFIX": database,
+        }
         try:
             with running_services(
-                pg.sqlalchemy_url(database), kafka.bootstrap, ports=ports, extra_env=env
+                pg.sqlalchemy_url(database),
+                kafka.bootstrap,
+                ports=ports,
+                extra_env=env,
+                redis_url=redis.url,
             ) as stack:
                 measure(stack.gateway_url, logins, clients)
         finally:

@@ -26,6 +26,7 @@ from tests.deploy.files import (
     uses_object_store,
 )
 from tradelab_auth.settings import AuthSettings
+from tradelab_gateway.settings import GatewaySettings
 from tradelab_runtime.settings import PLACEHOLDER_SECRETS
 
 COMPOSE = REPO / "docker-compose.yml"
@@ -90,7 +91,21 @@ def test_compose_schema_check_rejects_an_unknown_key(
 
 
 def test_compose_runs_all_five_services_and_their_infrastructure(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {*service_names(), "kafka", "postgres"}
+    assert set(compose["services"]) == {*service_names(), "kafka", "postgres", "redis"}
+
+
+def test_gateway_counts_rate_limits_in_the_compose_redis(
+    monkeypatch: pytest.MonkeyPatch, compose: dict[str, Any], image_env: dict[str, str]
+) -> None:
+    env = container_env(compose, image_env, "gateway")
+    settings = settings_from_env(monkeypatch, "gateway", env)
+    assert isinstance(settings, GatewaySettings)
+    url = urlparse(settings.redis_url)
+    redis = compose["services"]["redis"]
+    assert (url.hostname, url.port) == ("redis", 6379)
+    assert "--save" in redis["command"]  # nothing persisted
+    assert "redis-cli" in redis["healthcheck"]["test"]
+    assert compose["services"]["gateway"]["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
 @pytest.mark.parametrize("service", service_names())

@@ -25,6 +25,7 @@ from tests.deploy.files import (
     uses_object_store,
 )
 from tests.deploy.k8s_models import object_problems, type_problems
+from tradelab_gateway.settings import GatewaySettings
 
 Manifest = dict[str, Any]
 
@@ -32,6 +33,8 @@ KUSTOMIZATION_KEYS = {
     "apiVersion", "kind", "namespace", "resources", "components", "images", "labels",
     "commonAnnotations", "patches", "configMapGenerator", "secretGenerator", "replicas",
 }  # fmt: skip
+INFRASTRUCTURE = {"redis"}
+"""Deployments of other images than tradelab's (Kafka and PostgreSQL run outside the manifests)."""
 SECRET_TEST_VALUES = {"PGPASSWORD": "a-test-password"}
 CONTAINER_TMP = "/tmp"  # noqa: S108 (a path inside the containers; this test writes nothing)
 
@@ -104,7 +107,8 @@ def test_secret(objects: list[Manifest]) -> Manifest:
 
 def test_every_manifest_object_matches_the_kubernetes_api(objects: list[Manifest]) -> None:
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds.count("Deployment") == kinds.count("Service") == len(service_names())
+    expected = len(service_names()) + len(INFRASTRUCTURE)
+    assert kinds.count("Deployment") == kinds.count("Service") == expected
     assert {"Namespace", "ConfigMap", "Secret", "PersistentVolumeClaim"} <= set(kinds)
     assert "HorizontalPodAutoscaler" in kinds
     problems = [problem for o in objects for problem in object_problems(o)]
@@ -163,7 +167,11 @@ def test_kustomization_applies_every_manifest_but_the_secret_template_and_keda(
     assert "components" not in kustomization  # KEDA is optional
     assert kustomization["namespace"] == find(objects, "Namespace", "tradelab")["metadata"]["name"]
     (image,) = kustomization["images"]
-    deployments = [o for o in objects if o["kind"] == "Deployment"]
+    deployments = [
+        o
+        for o in objects
+        if o["kind"] == "Deployment" and o["metadata"]["name"] not in INFRASTRUCTURE
+    ]
     assert {container(d)["image"] for d in deployments} == {image["name"]}
 
 
@@ -283,6 +291,30 @@ def test_object_store_claim_is_mounted_where_the_settings_point(
     paths = [m["mountPath"] for m in container(deployment)["volumeMounts"] if m["name"] in claimed]
     expected = [urlparse(settings.object_store_url).path] if uses_object_store(service) else []
     assert paths == expected
+
+
+def test_gateway_counts_rate_limits_in_the_redis_service(
+    monkeypatch: pytest.MonkeyPatch,
+    objects: list[Manifest],
+    image_env: dict[str, str],
+    test_secret: Manifest,
+) -> None:
+    gateway = find(objects, "Deployment", "gateway")
+    env = pod_env(objects, image_env, gateway, test_secret)
+    settings = settings_from_env(monkeypatch, "gateway", env)
+    assert isinstance(settings, GatewaySettings)
+    url = urlparse(settings.redis_url)
+    service = find(objects, "Service", "redis")
+    redis = find(objects, "Deployment", "redis")
+    assert url.hostname == service["metadata"]["name"]
+    (port,) = service["spec"]["ports"]
+    assert url.port == port["port"] == named_port(redis, port["targetPort"])
+    assert (
+        service["spec"]["selector"].items()
+        <= redis["spec"]["template"]["metadata"]["labels"].items()
+    )
+    assert "--save" in container(redis)["args"]  # nothing persisted
+    assert pod_spec(redis)["securityContext"]["runAsNonRoot"] is True
 
 
 def test_secret_template_holds_no_values_and_covers_every_reference(

@@ -10,17 +10,20 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from tests.e2e.helpers import forwarded_for
 from tradelab_devstack.kafka import KafkaBroker
 from tradelab_devstack.ports import free_port
 from tradelab_devstack.postgres import PostgresServer, create_database, drop_database
+from tradelab_devstack.redis import RedisServer
 from tradelab_devstack.services import SERVICES
 from tradelab_devstack.stack import Stack, running_services
 
 E2E_ENV = {
-    # Low limits so throttling is reached quickly; the per-address limit stays high because every
-    # test logs in from 127.0.0.1.
-    "AUTH_THROTTLE_MAX_FAILURES_PER_EMAIL": "3",
-    "AUTH_THROTTLE_MAX_FAILURES_PER_IP": "1000",
+    # The rate limits keep their defaults, so the abuse tests meet the real ones. The tests act as
+    # the proxy in front of the gateway (127.0.0.1 is trusted) and name a client address of
+    # their own in X-Forwarded-For: each test's `gateway` client has one, and every
+    # `helpers.register` call another, so tests never share a per-address count.
+    "GATEWAY_TRUSTED_PROXIES": '["127.0.0.1/32"]',
     "GATEWAY_RPC_TIMEOUT_S": "3",
     "GATEWAY_MAX_UPLOAD_BYTES": str(5 * 1024 * 1024),
     # Equity answered as JSON is thinned to this (GOOG has 2,148 bars).
@@ -64,10 +67,15 @@ def object_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stack(
     pg_server: PostgresServer,
     kafka: KafkaBroker,
+    redis: RedisServer,
     signing_key: Ed25519PrivateKey,
     object_store: Path,
 ) -> Iterator[Stack]:
-    """Every service running against the session's database server and broker."""
+    """Every service running against the session's database server, broker and Redis.
+
+    Its rate-limit keys live under a prefix of their own (the database's name), so test runs
+    sharing one Redis never count each other's requests.
+    """
     pem = signing_key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
     database = f"e2e_{secrets.token_hex(4)}"
     asyncio.run(create_database(pg_server, database))
@@ -77,8 +85,10 @@ def stack(
             pg_server.sqlalchemy_url(database),
             kafka.bootstrap,
             ports=ports,
+            redis_url=redis.url,
             extra_env={
                 **E2E_ENV,
+                "GATEWAY_RATE_LIMIT_PREFIX": database,
                 "AUTH_SIGNING_KEYS": pem,
                 "OBJECT_STORE_URL": object_store.as_uri(),
             },
@@ -90,8 +100,8 @@ def stack(
 
 @pytest.fixture
 def gateway(stack: Stack) -> Iterator[httpx.Client]:
-    """An HTTP client on the gateway."""
-    with httpx.Client(base_url=stack.gateway_url, timeout=10) as client:
+    """An HTTP client on the gateway, from a client address of the test's own."""
+    with httpx.Client(base_url=stack.gateway_url, timeout=10, headers=forwarded_for()) as client:
         yield client
 
 

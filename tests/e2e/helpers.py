@@ -26,14 +26,26 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def forwarded_for(address: str | None = None) -> dict[str, str]:
+    """An ``X-Forwarded-For`` header naming ``address`` (a random 10.x one by default).
+
+    The e2e stack trusts 127.0.0.1 as a proxy, so this is the client address the gateway's
+    per-address rate limits count under.
+    """
+    if address is None:
+        address = "10." + ".".join(str(secrets.randbelow(256)) for _ in range(3))
+    return {"X-Forwarded-For": address}
+
+
 def register(client: httpx.Client, prefix: str) -> str:
-    """A new user's access token."""
+    """A new user's access token (registered from an address of its own)."""
     response = client.post(
         "/api/v1/auth/register",
         json={
             "email": f"{prefix}-{secrets.token_hex(6)}@example.com",
             "password": "correct horse battery",
         },
+        headers=forwarded_for(),
     )
     assert response.status_code == 201, response.text
     token: str = response.json()["access_token"]

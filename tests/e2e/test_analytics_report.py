@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Request, sync_playwright
 
-from tests.e2e.helpers import auth
+from tests.e2e.helpers import auth, forwarded_for
 from tests.polling import wait_for
 from tradelab_devstack.stack import Stack
 
@@ -86,7 +86,7 @@ class Session:
 
 @pytest.fixture(scope="module")
 def session(stack: Stack) -> Iterator[Session]:
-    with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30, headers=forwarded_for()) as client:
         yield Session(client)
 
 

@@ -149,6 +149,10 @@ def test_killed_broker_and_service_are_restarted_and_the_stack_serves_again(
         "ENGINE_LEASE_S": "4",
         "ENGINE_SWEEP_INTERVAL_S": "1",
         "ENGINE_REDISPATCH_AFTER_S": "10",
+        # Rate-limit keys of this stack's own; every registration retried while the broker is
+        # away counts, and the registration limit is not what this tests.
+        "GATEWAY_RATE_LIMIT_PREFIX": database,
+        "GATEWAY_RATE_LIMIT_REGISTRATION_PER_ADDRESS": "1000/minute",
     }
     env.pop("KAFKA_BOOTSTRAP", None)  # the launcher starts (and supervises) its own broker
     launcher = OwnDatabaseLauncher(env, port_base, database)

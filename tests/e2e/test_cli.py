@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.e2e.helpers import forwarded_for
 from tests.polling import wait_for
 from tradelab_cli.cli import app
 from tradelab_cli.config import load_config
@@ -44,8 +45,20 @@ def goog_csv() -> Iterator[Path]:
 
 
 @pytest.fixture
-def cli(stack: Stack, tmp_path: Path) -> Cli:
-    """Run ``tradelab --server <gateway> ARGS`` with its configuration under ``tmp_path``."""
+def cli(stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """Run ``tradelab --server <gateway> ARGS`` with its configuration under ``tmp_path``.
+
+    The CLI's requests come from an address of the test's own (the stack trusts 127.0.0.1 as a
+    proxy), so the per-address rate limits of one test never meet another's.
+    """
+    address = forwarded_for()
+
+    class BehindTheTestProxy(httpx.Client):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["headers"] = {**kwargs.get("headers", {}), **address}
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr("tradelab_cli.client.httpx.Client", BehindTheTestProxy)
     runner = CliRunner()
     env = {"TRADELAB_CONFIG_DIR": str(tmp_path / "config"), "TRADELAB_SERVER": None}
 

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.e2e.helpers import auth, minute_bars_csv
+from tests.e2e.helpers import auth, forwarded_for, minute_bars_csv
 from tests.polling import wait_for
 from tradelab_contracts.topics import (
     BACKTEST_CANCELLED,
@@ -64,7 +64,7 @@ def long_dataset(gateway_module: httpx.Client, module_token: str) -> str:
 @pytest.fixture(scope="module")
 def gateway_module(stack: Stack) -> Iterator[httpx.Client]:
     """An HTTP client on the gateway shared by the module's tests."""
-    with httpx.Client(base_url=stack.gateway_url, timeout=10) as client:
+    with httpx.Client(base_url=stack.gateway_url, timeout=10, headers=forwarded_for()) as client:
         yield client
 
 

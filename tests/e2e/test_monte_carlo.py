@@ -16,7 +16,15 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.e2e.helpers import GOOG, Collector, auth, open_socket, register, upload_goog
+from tests.e2e.helpers import (
+    GOOG,
+    Collector,
+    auth,
+    forwarded_for,
+    open_socket,
+    register,
+    upload_goog,
+)
 from tests.polling import wait_for
 from tradelab_devstack.stack import Stack
 
@@ -30,7 +38,7 @@ TERMINAL = {"completed", "failed", "cancelled"}
 @pytest.fixture(scope="module")
 def client(stack: Stack) -> Iterator[httpx.Client]:
     """An HTTP client on the gateway shared by the module's tests."""
-    with httpx.Client(base_url=stack.gateway_url, timeout=10) as shared:
+    with httpx.Client(base_url=stack.gateway_url, timeout=10, headers=forwarded_for()) as shared:
         yield shared
 
 

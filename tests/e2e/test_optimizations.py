@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.e2e.helpers import Collector, auth, minute_bars_csv, open_socket
+from tests.e2e.helpers import Collector, auth, forwarded_for, minute_bars_csv, open_socket
 from tests.polling import wait_for
 from tradelab_contracts.engine import EngineOptions
 from tradelab_contracts.optimization import Objective, RunOptimizationChunk
@@ -91,7 +91,7 @@ class User:
 
 @pytest.fixture(scope="module")
 def user(stack: Stack) -> Iterator[User]:
-    with httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
+    with httpx.Client(base_url=stack.gateway_url, timeout=30, headers=forwarded_for()) as client:
         yield User(client)
 
 

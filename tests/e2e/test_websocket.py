@@ -17,6 +17,7 @@ from tests.e2e.helpers import (
     Collector,
     auth,
     connect,
+    forwarded_for,
     minute_bars_csv,
     open_socket,
     protocols,
@@ -73,7 +74,7 @@ class User:
 
 @pytest.fixture(scope="module")
 def client(stack: Stack) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=stack.gateway_url, timeout=10) as http:
+    with httpx.Client(base_url=stack.gateway_url, timeout=10, headers=forwarded_for()) as http:
         yield http
 
 

@@ -29,12 +29,3 @@ def reply_too_large(message: str) -> AuthError:
 def weak_password(message: str) -> AuthError:
     """Return the error for a password the policy refuses, pointing at the password field."""
     return AuthError(code=AuthErrorCode.WEAK_PASSWORD, message=message, field="password")
-
-
-def throttled(retry_after_s: int) -> AuthError:
-    """Return the error for a login refused because of too many recent failures."""
-    return AuthError(
-        code=AuthErrorCode.THROTTLED,
-        message=f"Too many failed logins; try again in {retry_after_s} s.",
-        retry_after_s=retry_after_s,
-    )

@@ -1,6 +1,5 @@
 """What the use cases need from storage, as protocols: SQL in production, in memory in tests."""
 
-from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
@@ -45,22 +44,6 @@ class AuthTx(Protocol):
 
     async def revoke_family(self, family_id: UUID, now: datetime) -> None:
         """Revoke every not yet revoked token of a family."""
-        ...
-
-    async def failures_since(self, key: str, since: datetime) -> list[datetime]:
-        """Return when the throttle key failed to log in after ``since``."""
-        ...
-
-    async def add_failures(self, keys: Sequence[str], at: datetime) -> None:
-        """Record one failed login for each key."""
-        ...
-
-    async def clear_failures(self, key: str) -> None:
-        """Forget a key's failed logins."""
-        ...
-
-    async def purge_failures(self, before: datetime) -> None:
-        """Delete failures older than ``before`` (outside every window)."""
         ...
 
     async def announce(self, message: Message, topic: str, key: bytes) -> None:

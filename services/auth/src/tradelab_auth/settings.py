@@ -44,14 +44,6 @@ class AuthSettings(ServiceSettings):
     argon2_memory_cost: int = Field(default=65536, ge=8, description="argon2id memory, KiB.")
     argon2_parallelism: int = Field(default=1, ge=1, description="argon2id lanes.")
 
-    throttle_max_failures_per_email: int = Field(
-        default=5, ge=1, description="Failed logins per e-mail address within the window."
-    )
-    throttle_max_failures_per_ip: int = Field(
-        default=20, ge=1, description="Failed logins per client address within the window."
-    )
-    throttle_window_s: int = Field(default=900, gt=0, description="Throttle window, seconds.")
-
     def secret_fields(self) -> tuple[str, ...]:
         """Name the fields that must hold a real secret in production."""
         return ("signing_keys",)

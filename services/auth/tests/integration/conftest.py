@@ -16,7 +16,7 @@ from tradelab_auth.settings import AuthSettings
 from tradelab_devstack.kafka import KafkaBroker
 from tradelab_devstack.postgres import PostgresServer, create_database, drop_database
 
-MODULE_SETTINGS = {"throttle_max_failures_per_email": 2, "jwt_audience": "tradelab-test-api"}
+MODULE_SETTINGS = {"jwt_audience": "tradelab-test-api"}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def module_database_url(pg_server: PostgresServer) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def module_settings(module_database_url: str, kafka: KafkaBroker) -> AuthSettings:
-    """Settings of the module's auth service: fast argon2, low e-mail throttle limit."""
+    """Settings of the module's auth service: fast argon2, a test audience."""
     return auth_settings(module_database_url, kafka.bootstrap, **MODULE_SETTINGS)
 
 

@@ -8,7 +8,6 @@ import jwt
 import pytest
 
 from services.auth.tests.integration.kafka_client import AuthClient, tail
-from tradelab_auth.settings import AuthSettings
 from tradelab_contracts.auth import (
     AuthenticateUser,
     AuthErrorCode,
@@ -149,8 +148,8 @@ async def test_registration_publishes_user_registered(
 
 
 @pytest.mark.asyncio
-async def test_failed_logins_beyond_the_limit_are_throttled_and_errors_do_not_leak_existence(
-    auth: tuple[AuthClient, str], module_settings: AuthSettings
+async def test_failed_logins_do_not_leak_existence_nor_refuse_the_owner(
+    auth: tuple[AuthClient, str],
 ) -> None:
     client, topic = auth
     await client.call(RegisterUser(email="eve@example.org", password=PASSWORD, reply_to=topic))
@@ -166,8 +165,6 @@ async def test_failed_logins_beyond_the_limit_are_throttled_and_errors_do_not_le
     assert error_code(wrong) is AuthErrorCode.INVALID_CREDENTIALS
 
     await client.call(attempt("eve@example.org", "still not the password"))
-    throttled = await client.call(attempt("eve@example.org", PASSWORD))
-    assert error_code(throttled) is AuthErrorCode.THROTTLED
-    assert throttled.error is not None
-    assert throttled.error.retry_after_s is not None
-    assert 0 < throttled.error.retry_after_s <= module_settings.throttle_window_s
+    # Throttling is the gateway's; auth never refuses the right password.
+    owner = await client.call(attempt("eve@example.org", PASSWORD))
+    assert owner.ok, owner.error

@@ -1,8 +1,7 @@
-"""The use cases over the real PostgreSQL store: row locks, unique index, throttle queries."""
+"""The use cases over the real PostgreSQL store: row locks and the unique index."""
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
 import pytest
 import pytest_asyncio
@@ -47,9 +46,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 def deps(engine: AsyncEngine) -> AuthDeps:
-    settings = AuthSettings.model_validate(
-        {"environment": "test", "throttle_max_failures_per_email": 3, **FAST_ARGON2}
-    )
+    settings = AuthSettings.model_validate({"environment": "test", **FAST_ARGON2})
     hashing = PasswordHashing(HashingParams(time_cost=1, memory_cost=8192, parallelism=1))
     store = SqlAuthStore(engine, Outbox(engine, SCHEMA, publish_nothing))
     return AuthDeps(store, SystemClock(), KeyRing.generate(), hashing, settings)
@@ -76,7 +73,6 @@ async def test_migration_creates_the_auth_tables(engine: AsyncEngine) -> None:
             "processed_messages",
             "users",
             "refresh_tokens",
-            "login_failures",
             "outbox",
             "dead_letters",
             "audit_log",
@@ -134,31 +130,3 @@ async def test_concurrent_registrations_of_one_email_create_one_account(
         log = audit_table(SCHEMA)
         audited = (await conn.execute(sa.select(log.c.action, log.c.entity_id, log.c.detail))).all()
     assert audited == [("user.registered", str(registered.user_id), {})]
-
-
-@pytest.mark.asyncio
-async def test_throttle_counts_stored_failures_and_a_success_clears_them(
-    deps: AuthDeps, engine: AsyncEngine
-) -> None:
-    await sign_up(deps, "cat@example.org")
-
-    def attempt(password: str) -> AuthenticateUser:
-        return AuthenticateUser(
-            email="cat@example.org", password=password, client_address="10.0.0.9", reply_to=REPLY
-        )
-
-    for _ in range(2):
-        assert (await authenticate(attempt("wrong password!"), deps)).error is not None
-    assert (await authenticate(attempt(PASSWORD), deps)).error is None
-    async with engine.connect() as conn:
-        keys = (await conn.execute(sa.text("SELECT key FROM auth.login_failures"))).scalars()
-        assert sorted(keys) == ["ip:10.0.0.9", "ip:10.0.0.9"]  # the e-mail's were cleared
-
-    for _ in range(3):
-        await authenticate(attempt("wrong password!"), deps)
-    throttled = await authenticate(attempt(PASSWORD), deps)
-    assert throttled.error is not None
-    assert throttled.error.code is AuthErrorCode.THROTTLED
-    window = timedelta(seconds=deps.settings.throttle_window_s)
-    assert throttled.error.retry_after_s is not None
-    assert 0 < throttled.error.retry_after_s <= window.total_seconds()

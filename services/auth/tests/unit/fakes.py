@@ -1,7 +1,7 @@
 """In-memory stand-ins for the auth service's collaborators (fakes, not mocks)."""
 
 import copy
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -36,7 +36,6 @@ class FakeClock:
 class Tables:
     users: dict[UUID, User] = field(default_factory=dict)
     tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
-    failures: list[tuple[str, datetime]] = field(default_factory=list)
     announced: list[tuple[Message, str, bytes]] = field(default_factory=list)
     """The outbox: events with their topic and key, kept only if their transaction commits."""
 
@@ -75,18 +74,6 @@ class FakeTx:
         for token in list(self.t.tokens.values()):
             if token.family_id == family_id and token.revoked_at is None:
                 self.t.tokens[token.id] = replace(token, revoked_at=now)
-
-    async def failures_since(self, key: str, since: datetime) -> list[datetime]:
-        return [at for k, at in self.t.failures if k == key and at > since]
-
-    async def add_failures(self, keys: Sequence[str], at: datetime) -> None:
-        self.t.failures.extend((key, at) for key in keys)
-
-    async def clear_failures(self, key: str) -> None:
-        self.t.failures = [(k, at) for k, at in self.t.failures if k != key]
-
-    async def purge_failures(self, before: datetime) -> None:
-        self.t.failures = [(k, at) for k, at in self.t.failures if at >= before]
 
     async def announce(self, message: Message, topic: str, key: bytes) -> None:
         self.t.announced.append((message, topic, key))

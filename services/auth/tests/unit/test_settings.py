@@ -31,9 +31,6 @@ def test_defaults_are_the_documented_ones() -> None:
     assert (s.jwt_issuer, s.jwt_audience) == ("tradelab-auth", "tradelab-api")
     assert (s.access_token_ttl_s, s.refresh_token_ttl_s) == (900, 30 * 24 * 3600)
     assert (s.argon2_time_cost, s.argon2_memory_cost, s.argon2_parallelism) == (3, 65536, 1)
-    assert s.throttle_max_failures_per_email == 5
-    assert s.throttle_max_failures_per_ip == 20
-    assert s.throttle_window_s == 900
 
 
 def test_production_without_signing_keys_refuses_to_start() -> None:

@@ -22,6 +22,7 @@ from .api.montecarlo import montecarlo_router
 from .api.optimizations import optimizations_router
 from .api.problems import install_problem_handlers
 from .api.quick import quick_router
+from .api.rate_limits import install_rate_limit_handlers
 from .api.service_replies import install_unavailable_handlers
 from .api.strategies import strategies_router
 from .api.system import system_router
@@ -29,6 +30,7 @@ from .api.ws import ws_router
 from .domain.hub import EventHub
 from .domain.service_registry import ServiceRegistry
 from .handlers import register_heartbeat_subscriber, register_job_event_subscriber
+from .ratelimit.setup import build_rate_limiter
 from .security.body_limit import BodyLimit
 from .security.key_cache import KeyCache, KeyFetcher
 from .settings import GatewaySettings
@@ -87,7 +89,10 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     app.state.analytics_client = AnalyticsRpcClient(rpc)
     app.state.object_store = LocalObjectStore.from_url(settings.object_store_url)
     app.state.key_cache = KeyCache(_key_fetcher(auth_client))
+    app.state.rate_limiter = limiter = build_rate_limiter(settings)
+    runtime.on_shutdown.append(limiter.aclose)
     app.include_router(quick_router())
     install_problem_handlers(app)
     install_unavailable_handlers(app, settings.retry_after_s)
+    install_rate_limit_handlers(app, settings.retry_after_s)
     return app

@@ -1,9 +1,12 @@
 """Settings of the gateway (environment variables prefixed ``GATEWAY_``)."""
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from tradelab_contracts.search_limits import DEFAULT_MAX_COMBINATIONS, DEFAULT_MAX_PARAMETER_VALUES
+from tradelab_gateway.ratelimit.policy import parse_rates
 from tradelab_runtime.settings import ServiceSettings
 
 BACKEND_SERVICES = ("auth", "datasets", "engine", "analytics")
@@ -33,7 +36,52 @@ class GatewaySettings(ServiceSettings):
     )
     trust_forwarded_for: bool = Field(
         default=False,
-        description="Take the client address from X-Forwarded-For (only behind a trusted proxy).",
+        description="Removed: refused at start when true; list the proxies' networks in "
+        "GATEWAY_TRUSTED_PROXIES instead.",
+    )
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = Field(
+        default=(),
+        description="Networks of the reverse proxies in front of the gateway, as a JSON list "
+        "('[\"10.0.0.0/8\"]'). Only when the direct peer is inside one is X-Forwarded-For read, "
+        "and the client is its right-most hop outside them. Empty: trust none.",
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Redis that holds the rate-limit counts every replica shares.",
+    )
+    rate_limit_prefix: str = Field(
+        default="tradelab",
+        min_length=1,
+        max_length=64,
+        description="Prefix of every rate-limit key in Redis (one per deployment or test stack).",
+    )
+    rate_limit_timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="How long to wait for Redis; beyond it, the request is refused with 503.",
+    )
+    rate_limit_registration_per_address: str = Field(
+        default="5/minute;20/hour",
+        description="Registrations from one client address (429 registration_per_address).",
+    )
+    rate_limit_login_per_address: str = Field(
+        default="30/minute",
+        description="Login attempts from one client address (429 login_per_address).",
+    )
+    rate_limit_login_failures_per_account_address: str = Field(
+        default="5/15 minutes",
+        description="Failed logins for one account from one address; a success clears them "
+        "(429 login_failures_per_account_address).",
+    )
+    rate_limit_login_failures_per_address: str = Field(
+        default="20/15 minutes",
+        description="Failed logins from one client address, any account "
+        "(429 login_failures_per_address).",
+    )
+    rate_limit_jobs_per_user: str = Field(
+        default="60/minute",
+        description="Job submissions (every job POST) of one user (429 jobs_per_user).",
     )
     equity_max_points: int = Field(
         default=5000,
@@ -107,3 +155,25 @@ class GatewaySettings(ServiceSettings):
         ge=1,
         description="Open WebSockets of one user on one gateway replica (4429 beyond).",
     )
+
+    @field_validator(
+        "rate_limit_registration_per_address",
+        "rate_limit_login_per_address",
+        "rate_limit_login_failures_per_account_address",
+        "rate_limit_login_failures_per_address",
+        "rate_limit_jobs_per_user",
+    )
+    @classmethod
+    def _check_rates(cls, value: str) -> str:
+        parse_rates(value)  # fail at start, not at the first request
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_trust_forwarded_for(self) -> Self:
+        if self.trust_forwarded_for:
+            msg = (
+                "GATEWAY_TRUST_FORWARDED_FOR is removed (it trusted the client's own entry): "
+                "list your proxies' networks in GATEWAY_TRUSTED_PROXIES instead"
+            )
+            raise ValueError(msg)
+        return self

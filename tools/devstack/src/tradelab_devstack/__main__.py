@@ -49,7 +49,7 @@ def up(args: argparse.Namespace) -> None:
     """Bring the stack up, print where it is, and keep it running until a signal."""
     signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
-    print("[tradelab] starting PostgreSQL, the broker and five services...", flush=True)
+    print("[tradelab] starting PostgreSQL, the broker, Redis and five services...", flush=True)
     try:
         with running_stack(
             database=args.database,
@@ -63,6 +63,7 @@ def up(args: argparse.Namespace) -> None:
                 f"  health    {stack.gateway_url}/api/v1/system/health\n"
                 f"  postgres  {infra.postgres.source}: {stack.database_url}\n"
                 f"  kafka     {infra.kafka.source}: {stack.kafka_bootstrap}\n"
+                f"  redis     {infra.redis.source}: {infra.redis.url}\n"
                 "  logs      .tradelab/logs/\n"
                 "Press Ctrl-C to stop.",
                 flush=True,

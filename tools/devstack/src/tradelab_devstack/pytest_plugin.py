@@ -1,8 +1,9 @@
 """Pytest fixtures that give tests the real infrastructure, starting it when it is not there.
 
-``KAFKA_BOOTSTRAP`` / ``DATABASE_URL`` are used when set; otherwise containers when a Docker engine
-answers; otherwise a Tansu broker and a throwaway PostgreSQL cluster started here. Nothing is ever
-skipped for lack of infrastructure.
+``KAFKA_BOOTSTRAP`` / ``DATABASE_URL`` / ``REDIS_URL`` are used when set; otherwise containers
+when a Docker engine answers; otherwise a Tansu broker and a throwaway PostgreSQL cluster started
+here; Redis is the local one when it answers, else a ``redis-server`` started here. Nothing is
+ever skipped for lack of infrastructure.
 """
 
 import asyncio
@@ -16,6 +17,7 @@ from tradelab_contracts.topics import ALL_TOPICS
 
 from .kafka import KafkaBroker, kafka_broker
 from .postgres import PostgresServer, create_database, drop_database, postgres_server
+from .redis import RedisServer, redis_server
 from .stack import create_topics
 
 
@@ -43,6 +45,16 @@ def kafka() -> Iterator[KafkaBroker]:
     with kafka_broker(allow_docker=True) as broker:
         asyncio.run(create_topics(broker.bootstrap, ALL_TOPICS))
         yield broker
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[RedisServer]:
+    """A Redis for the whole session (``REDIS_URL``, the local one, or one started here).
+
+    Tests share it: each keeps its keys under a prefix of its own.
+    """
+    with redis_server() as server:
+        yield server
 
 
 @pytest.fixture

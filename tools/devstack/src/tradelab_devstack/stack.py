@@ -17,6 +17,7 @@ from tradelab_runtime.retry import retry_until
 from .kafka import KafkaBroker, kafka_broker
 from .ports import free_port, port_open
 from .postgres import PostgresServer, create_database, drop_database, postgres_server
+from .redis import RedisServer, redis_server
 from .services import DEFAULT_PORTS, SERVICES, ServiceProcess, wait_until_ready
 from .state import dev_signing_key, reap_leftovers, state_dir
 
@@ -89,8 +90,12 @@ def running_services(
     ports: dict[str, int] | None = None,
     extra_env: dict[str, str] | None = None,
     ready_deadline_s: float = 120,
+    redis_url: str | None = None,
 ) -> Iterator[Stack]:
-    """Start the five services against existing infrastructure; stop them on exit."""
+    """Start the five services against existing infrastructure; stop them on exit.
+
+    ``redis_url`` is the gateway's rate-limit store (GATEWAY_REDIS_URL; its default otherwise).
+    """
     started = time.monotonic()
     ports = ports or DEFAULT_PORTS
     objects = os.environ.get("OBJECT_STORE_URL") or (state_dir() / "objects").as_uri()
@@ -98,6 +103,7 @@ def running_services(
         "DATABASE_URL": database_url,
         "KAFKA_BOOTSTRAP": kafka_bootstrap,
         "OBJECT_STORE_URL": objects,
+        **({"GATEWAY_REDIS_URL": redis_url} if redis_url else {}),
         **(extra_env or {}),
     }
     own_env = dict.fromkeys(SERVICES, env)
@@ -120,10 +126,11 @@ def running_services(
 
 @dataclass(frozen=True)
 class Infrastructure:
-    """The database server and broker the stack runs on."""
+    """The database server, broker and Redis the stack runs on."""
 
     postgres: PostgresServer
     kafka: KafkaBroker
+    redis: RedisServer
 
 
 @contextlib.contextmanager
@@ -134,12 +141,13 @@ def running_stack(
     ready_deadline_s: float = 120,
     ports: dict[str, int] | None = None,
 ) -> Iterator[tuple[Infrastructure, Stack]]:
-    """Start (or reuse) PostgreSQL and the broker, create topics, start every service."""
+    """Start (or reuse) PostgreSQL, the broker and Redis, create topics, start every service."""
     started = time.monotonic()
     reap_leftovers()
     with (
         postgres_server(allow_docker=allow_docker, prefer_local=True) as pg,
         kafka_broker(allow_docker=allow_docker, port=preferred_port(9092)) as kafka,
+        redis_server() as redis,
     ):
         asyncio.run(create_database(pg, database))
         asyncio.run(create_topics(kafka.bootstrap, ALL_TOPICS))
@@ -148,9 +156,10 @@ def running_stack(
             kafka.bootstrap,
             ports=ports,
             ready_deadline_s=ready_deadline_s,
+            redis_url=redis.url,
         ) as stack:
             stack.startup_s = time.monotonic() - started
-            yield Infrastructure(pg, kafka), stack
+            yield Infrastructure(pg, kafka, redis), stack
 
 
 @contextlib.contextmanager
@@ -159,9 +168,9 @@ def throwaway_stack(
 ) -> Iterator[tuple[str, Stack]]:
     """A stack of its own for a benchmark or soak, with the libpq DSN of its database.
 
-    A throwaway PostgreSQL cluster and database, a Tansu broker with every topic, the five
-    services on free ports with ``extra_env``; all of it stopped and the database dropped on
-    exit.
+    A throwaway PostgreSQL cluster and database, a Tansu broker with every topic, Redis with
+    rate-limit keys under a prefix of their own, the five services on free ports with
+    ``extra_env``; all of it stopped and the database dropped on exit.
     """
     database = f"{name}_{secrets.token_hex(4)}"
     with (
@@ -169,9 +178,11 @@ def throwaway_stack(
             allow_docker=False, prefer_local=False, cluster_name=f"postgres-{name}"
         ) as pg,
         kafka_broker(allow_docker=False) as kafka,
+        redis_server() as redis,
     ):
         asyncio.run(create_database(pg, database))
         asyncio.run(create_topics(kafka.bootstrap, ALL_TOPICS))
+        extra_env = {"GATEWAY_RATE_LIMIT_PREFIX": database, **extra_env}
         try:
             with running_services(
                 pg.sqlalchemy_url(database),
@@ -179,6 +190,7 @@ def throwaway_stack(
                 ports={service: free_port() for service in SERVICES},
                 extra_env=extra_env,
                 ready_deadline_s=ready_deadline_s,
+                redis_url=redis.url,
             ) as stack:
                 yield pg.dsn(database), stack
         finally:

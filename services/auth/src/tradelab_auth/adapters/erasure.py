@@ -5,17 +5,16 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tradelab_auth.domain.throttle import email_key
 from tradelab_contracts.auth import UserDeleted
 from tradelab_contracts.topics import AUTH_USER_DELETED
 from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox
 
-from .tables import SCHEMA, login_failures, refresh_tokens, users
+from .tables import SCHEMA, refresh_tokens, users
 
 
 class SqlAccountEraser:
-    """Deletes a user, their refresh tokens and failed logins, and stores ``UserDeleted``.
+    """Deletes a user and their refresh tokens, and stores ``UserDeleted``.
 
     The event commits with the delete (the outbox), so the other services always hear of it and
     erase what they keep; a delete that did not happen announces nothing.
@@ -35,9 +34,6 @@ class SqlAccountEraser:
                 return False
             # Refresh tokens would go with the row (ON DELETE CASCADE); said here all the same.
             await conn.execute(sa.delete(refresh_tokens).where(refresh_tokens.c.user_id == user_id))
-            await conn.execute(
-                sa.delete(login_failures).where(login_failures.c.key == email_key(email))
-            )
             await self._outbox.add(conn, event, AUTH_USER_DELETED, user_id.bytes)
             await audit.record(conn, SCHEMA, user_id, "user.deleted", "user", user_id)
         return True

@@ -1,7 +1,7 @@
 """The auth tables over asyncpg (SQLAlchemy Core on the runtime's async engine); events are stored
 in the service's outbox in the transaction whose change they announce."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from tradelab_contracts.base import Message
 from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox
 
-from .tables import SCHEMA, login_failures, refresh_tokens, users
+from .tables import SCHEMA, refresh_tokens, users
 
 UNIQUE_VIOLATION = "23505"
 
@@ -128,27 +128,6 @@ class SqlAuthTx:
             refresh_tokens.c.family_id == family_id, refresh_tokens.c.revoked_at.is_(None)
         )
         await self._conn.execute(stmt.values(revoked_at=now))
-
-    async def failures_since(self, key: str, since: datetime) -> list[datetime]:
-        """Return when the throttle key failed to log in after ``since``."""
-        stmt = sa.select(login_failures.c.failed_at).where(
-            login_failures.c.key == key, login_failures.c.failed_at > since
-        )
-        return list((await self._conn.scalars(stmt)).all())
-
-    async def add_failures(self, keys: Sequence[str], at: datetime) -> None:
-        """Record one failed login for each key."""
-        rows = [{"key": key, "failed_at": at} for key in keys]
-        await self._conn.execute(sa.insert(login_failures), rows)
-
-    async def clear_failures(self, key: str) -> None:
-        """Forget a key's failed logins."""
-        await self._conn.execute(sa.delete(login_failures).where(login_failures.c.key == key))
-
-    async def purge_failures(self, before: datetime) -> None:
-        """Delete failures older than ``before``."""
-        stmt = sa.delete(login_failures).where(login_failures.c.failed_at < before)
-        await self._conn.execute(stmt)
 
     async def announce(self, message: Message, topic: str, key: bytes) -> None:
         """Store an event in the outbox, in this transaction."""

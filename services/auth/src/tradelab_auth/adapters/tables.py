@@ -51,14 +51,5 @@ refresh_tokens = sa.Table(
     sa.Index("ix_refresh_tokens_user_id", "user_id"),
 )
 
-login_failures = sa.Table(
-    "login_failures",
-    metadata,
-    sa.Column("id", sa.BigInteger(), primary_key=True, autoincrement=True),
-    sa.Column("key", sa.Text(), nullable=False),
-    _timestamp("failed_at"),
-    sa.Index("ix_login_failures_key_failed_at", "key", "failed_at"),
-)
-
 # Append-only (a trigger refuses UPDATE, DELETE and TRUNCATE; migration 0004).
 audit_log = sa.Table(AUDIT_TABLE, metadata, *audit_columns())

@@ -8,7 +8,6 @@ from uuid import UUID, uuid4
 from tradelab_auth.domain.hashing import PasswordHashing
 from tradelab_auth.domain.keys import KeyRing
 from tradelab_auth.domain.refresh import RefreshToken, hash_refresh_token, new_refresh_token
-from tradelab_auth.domain.throttle import ThrottleLimits
 from tradelab_auth.domain.tokens import TokenPolicy, issue_access_token
 from tradelab_auth.domain.users import User
 from tradelab_auth.ports import AuthStore, AuthTx
@@ -35,7 +34,7 @@ class AuthDeps:
     hashing
         Hashes and verifies passwords (CPU-heavy: call it through ``asyncio.to_thread``).
     settings
-        Token lifetimes, issuer, audience and throttle limits.
+        Token lifetimes, issuer and audience.
     eraser
         Deletes accounts with their `UserDeleted` event.
     """
@@ -53,16 +52,6 @@ class AuthDeps:
         """Return issuer, audience and lifetime of access tokens."""
         s = self.settings
         return TokenPolicy(s.jwt_issuer, s.jwt_audience, timedelta(seconds=s.access_token_ttl_s))
-
-    @property
-    def throttle_limits(self) -> ThrottleLimits:
-        """Return the login throttle limits."""
-        s = self.settings
-        return ThrottleLimits(
-            max_per_email=s.throttle_max_failures_per_email,
-            max_per_ip=s.throttle_max_failures_per_ip,
-            window=timedelta(seconds=s.throttle_window_s),
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,8 @@
-"""Use cases on sessions: log in (with throttling), refresh with rotation, log out."""
+"""Use cases on sessions: log in, refresh with rotation, log out.
+
+Failed logins are throttled by the gateway (per account and address, and per address, in the
+Redis every replica shares), before a command ever reaches this service.
+"""
 
 import asyncio
 from uuid import uuid4
@@ -6,7 +10,6 @@ from uuid import uuid4
 from tradelab_auth import errors
 from tradelab_auth.domain.passwords import normalise_email
 from tradelab_auth.domain.refresh import RefreshVerdict, hash_refresh_token, judge_refresh
-from tradelab_auth.domain.throttle import email_key, ip_key, throttle_wait
 from tradelab_auth.domain.users import User
 from tradelab_contracts.auth import AuthenticateUser, RefreshSession, RevokeSession
 from tradelab_runtime.deadlines import check_deadline
@@ -21,32 +24,22 @@ async def authenticate(cmd: AuthenticateUser, deps: AuthDeps) -> Outcome:
     """Check credentials and issue a token pair in a new family.
 
     Unknown e-mail, wrong password and disabled account all answer ``invalid_credentials`` after
-    the same amount of hashing work. Too many recent failures for the e-mail or the client address
-    answer ``throttled`` before any password is checked. A request whose deadline has passed by
-    then raises ``DeadlineExceededError`` before the hash (nothing recorded).
+    the same amount of hashing work. A request whose deadline has passed by then raises
+    ``DeadlineExceededError`` before the hash (nothing recorded). Failed logins are throttled by
+    the gateway (per account and address, and per address), not here.
     """
-    now = deps.clock.now()
-    limits = deps.throttle_limits
     email = normalise_email(cmd.email)
-    keys = (email_key(email), ip_key(cmd.client_address))
     async with deps.store.transaction() as tx:
-        by_email = await tx.failures_since(keys[0], now - limits.window)
-        by_ip = await tx.failures_since(keys[1], now - limits.window)
         user = await tx.user_by_email(email)
-    if (wait := throttle_wait(by_email, by_ip, limits, now)) is not None:
-        return Outcome(error=errors.throttled(wait))
     stored_hash = None if user is None else user.password_hash
     check_deadline(cmd, deps.clock)  # the hash is the expensive step: not for nobody
     matches = await asyncio.to_thread(deps.hashing.verify, stored_hash, cmd.password)
     if user is None or not matches or not user.is_active:
-        async with deps.store.transaction() as tx:
-            await tx.add_failures(keys, now)
-            await tx.purge_failures(now - limits.window)
         return Outcome(error=errors.INVALID_CREDENTIALS)
-    return await _log_in(user, cmd.password, keys[0], deps)
+    return await _log_in(user, cmd.password, deps)
 
 
-async def _log_in(user: User, password: str, throttle_key: str, deps: AuthDeps) -> Outcome:
+async def _log_in(user: User, password: str, deps: AuthDeps) -> Outcome:
     # Upgrade the stored hash when the argon2 parameters changed since it was made; only now is
     # the clear password at hand to do it.
     new_hash = None
@@ -54,7 +47,6 @@ async def _log_in(user: User, password: str, throttle_key: str, deps: AuthDeps) 
         new_hash = await asyncio.to_thread(deps.hashing.hash, password)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        await tx.clear_failures(throttle_key)
         if new_hash is not None:
             await tx.set_password_hash(user.id, new_hash, now)
         tokens = await issue_token_pair(tx, deps, user, uuid4(), now)

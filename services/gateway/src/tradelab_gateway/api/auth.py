@@ -22,8 +22,19 @@ from tradelab_gateway.api.auth_schemas import (
     TokensPublic,
     UserPublic,
 )
-from tradelab_gateway.api.deps import AuthClient, CurrentUser, Settings, unauthorized, unavailable
+from tradelab_gateway.api.deps import (
+    AuthClient,
+    ClientAddress,
+    CurrentUser,
+    RateLimiterDep,
+    Settings,
+    unauthorized,
+    unavailable,
+)
 from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.ratelimit.limiter import RateLimiter
+from tradelab_gateway.ratelimit.login import after_failed_login, after_login, before_login
+from tradelab_gateway.ratelimit.policy import LimitName, account_key
 from tradelab_gateway.security.key_cache import KeyCache
 
 JWKS_MAX_AGE_S = 60.0
@@ -68,11 +79,22 @@ def _session(reply: AuthReply) -> SessionPublic:
     )
 
 
-def _client_address(request: Request, trust_forwarded_for: bool) -> str:
-    forwarded = request.headers.get("x-forwarded-for") if trust_forwarded_for else None
-    if forwarded:
-        return forwarded.split(",")[0].strip()[:128]
-    return request.client.host if request.client else "unknown"
+async def _authenticate(
+    client: AuthRpcClient,
+    command: AuthenticateUser,
+    retry_after_s: int,
+    limiter: RateLimiter,
+    account: str,
+) -> AuthReply:
+    """Ask auth to check the password; count a refusal, clear the pair's failures on success."""
+    try:
+        reply = await _ask(client, command, retry_after_s)
+    except ProblemError as exc:
+        if exc.status == 401:
+            await after_failed_login(limiter, account, command.client_address)
+        raise
+    await after_login(limiter, account, command.client_address)
+    return reply
 
 
 def auth_router() -> APIRouter:
@@ -80,8 +102,15 @@ def auth_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
     @router.post("/register", status_code=201)
-    async def register(body: Credentials, client: AuthClient, settings: Settings) -> SessionPublic:
+    async def register(
+        body: Credentials,
+        client: AuthClient,
+        settings: Settings,
+        limiter: RateLimiterDep,
+        address: ClientAddress,
+    ) -> SessionPublic:
         """Create an account and return its first token pair."""
+        await limiter.hit(LimitName.REGISTRATION_PER_ADDRESS, address)
         command = RegisterUser(
             email=body.email, password=body.password, reply_to=client.reply_topic
         )
@@ -89,16 +118,23 @@ def auth_router() -> APIRouter:
 
     @router.post("/login")
     async def login(
-        body: Credentials, request: Request, client: AuthClient, settings: Settings
+        body: Credentials,
+        client: AuthClient,
+        settings: Settings,
+        limiter: RateLimiterDep,
+        address: ClientAddress,
     ) -> SessionPublic:
         """Exchange e-mail and password for a token pair."""
+        account = account_key(body.email)
+        await before_login(limiter, account, address)
         command = AuthenticateUser(
             email=body.email,
             password=body.password,
-            client_address=_client_address(request, settings.trust_forwarded_for),
+            client_address=address,
             reply_to=client.reply_topic,
         )
-        return _session(await _ask(client, command, settings.retry_after_s))
+        reply = await _authenticate(client, command, settings.retry_after_s, limiter, account)
+        return _session(reply)
 
     @router.post("/refresh")
     async def refresh(body: RefreshTokenIn, client: AuthClient, settings: Settings) -> TokensPublic:

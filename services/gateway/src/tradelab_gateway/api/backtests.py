@@ -32,6 +32,7 @@ from tradelab_gateway.api.backtests_schemas import (
 from tradelab_gateway.api.datasets import ready_dataset, store_of
 from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
 from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.api.rate_limits import JOB_SUBMISSION_LIMIT
 from tradelab_gateway.api.results_files import equity_points, trade_rows
 from tradelab_gateway.api.service_replies import ask
 from tradelab_gateway.api.stored import TableFormat, read_stored, stored_table
@@ -78,7 +79,12 @@ def _run(reply: BacktestReply) -> RunInfo:
     return reply.run
 
 
-@router.post("/api/v1/backtests", status_code=202, response_model=BacktestPublic)
+@router.post(
+    "/api/v1/backtests",
+    status_code=202,
+    response_model=BacktestPublic,
+    dependencies=[JOB_SUBMISSION_LIMIT],
+)
 async def submit(
     body: BacktestCreate,
     request: Request,

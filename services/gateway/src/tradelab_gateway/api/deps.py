@@ -8,6 +8,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from tradelab_gateway.adapters.auth_rpc import AuthRpcClient, AuthUnavailableError
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.domain.idempotency import InvalidIdempotencyKeyError, checked_key
+from tradelab_gateway.ratelimit.client_address import client_address
+from tradelab_gateway.ratelimit.limiter import RateLimiter
 from tradelab_gateway.security.key_cache import KeyCache
 from tradelab_gateway.security.tokens import InvalidTokenError, Principal, key_id, verify
 from tradelab_gateway.settings import GatewaySettings
@@ -41,6 +43,20 @@ def get_settings(request: Request) -> GatewaySettings:
     """The gateway's settings."""
     settings: GatewaySettings = request.app.state.settings
     return settings
+
+
+def get_rate_limiter(request: Request) -> RateLimiter:
+    """The replica's rate limiter (its counts live in the shared Redis)."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+def get_client_address(request: Request) -> str:
+    """The client's address, read through the trusted proxies (GATEWAY_TRUSTED_PROXIES)."""
+    settings = get_settings(request)
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return client_address(peer, forwarded, settings.trusted_proxies)
 
 
 async def current_user(
@@ -94,3 +110,5 @@ CurrentUser = Annotated[Principal, Depends(current_user)]
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 AuthClient = Annotated[AuthRpcClient, Depends(get_auth_client)]
 Settings = Annotated[GatewaySettings, Depends(get_settings)]
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+ClientAddress = Annotated[str, Depends(get_client_address)]

@@ -29,6 +29,7 @@ from tradelab_gateway.api.montecarlo_schemas import (
     MonteCarloPublic,
 )
 from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.api.rate_limits import JOB_SUBMISSION_LIMIT
 from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
 router = APIRouter(prefix="/api/v1/monte-carlo", tags=["monte-carlo"])
@@ -51,7 +52,9 @@ def _study(reply: MonteCarloReply) -> MonteCarloInfo:
     return reply.monte_carlo
 
 
-@router.post("", status_code=202, response_model=MonteCarloPublic)
+@router.post(
+    "", status_code=202, response_model=MonteCarloPublic, dependencies=[JOB_SUBMISSION_LIMIT]
+)
 async def submit(
     body: MonteCarloCreate,
     request: Request,

@@ -42,6 +42,7 @@ from tradelab_gateway.api.backtests import ask_engine
 from tradelab_gateway.api.datasets import ready_dataset
 from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
 from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.api.rate_limits import JOB_SUBMISSION_LIMIT
 from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
 WALK_FORWARD_POINTS = 2000
@@ -182,7 +183,9 @@ def _refuse_too_large(body: OptimizationCreate, search: SearchMethod, limits: Se
         raise ProblemError(422, refusal, code="validation_error", extra={"errors": errors})
 
 
-@router.post("", status_code=202, response_model=OptimizationPublic)
+@router.post(
+    "", status_code=202, response_model=OptimizationPublic, dependencies=[JOB_SUBMISSION_LIMIT]
+)
 async def submit(
     body: OptimizationCreate,
     request: Request,

@@ -49,6 +49,7 @@ from tradelab_gateway.api.quick_schemas import (
     QuickTradesPublic,
     with_pnl,
 )
+from tradelab_gateway.api.rate_limits import JOB_SUBMISSION_LIMIT
 from tradelab_gateway.api.results_files import equity_points, trade_rows
 from tradelab_gateway.api.service_replies import ServiceReply
 from tradelab_runtime.storage import LocalObjectStore
@@ -294,7 +295,10 @@ QUICK_FORM_SCHEMA = {
 
 
 @router.post(
-    "/api/v1/backtests/quick", response_model=QuickBacktestPublic, openapi_extra=QUICK_FORM_SCHEMA
+    "/api/v1/backtests/quick",
+    response_model=QuickBacktestPublic,
+    openapi_extra=QUICK_FORM_SCHEMA,
+    dependencies=[JOB_SUBMISSION_LIMIT],
 )
 async def quick_backtest(
     request: Request, user: CurrentUser, settings: Settings
