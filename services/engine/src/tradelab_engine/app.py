@@ -68,6 +68,8 @@ def build_app(settings: EngineSettings) -> FastAPI:
         quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
         strategies=StrategyRepository(runtime.database()),
         failpoints=Failpoints.parse(settings.failpoints),
+        quota_limits=settings.quota_limits(),
+        database=runtime.database(),
     )
     optimization_deps = OptimizationDeps(
         engine=deps,

@@ -20,7 +20,8 @@ from tradelab_contracts.engine_rpc import (
     SubmitOptimization,
 )
 from tradelab_engine.lifecycle.idempotency import Earlier, IdempotencyKeyTakenError
-from tradelab_engine.service import error_reply
+from tradelab_engine.service import error_reply, quota_refusal
+from tradelab_runtime.quotas import QuotaExceededError
 
 JobT = TypeVar("JobT")
 SubmitJob = SubmitBacktest | SubmitOptimization | SubmitMonteCarlo
@@ -39,6 +40,14 @@ def replay(
     return answer(earlier.job)
 
 
+async def _admitted(cmd: SubmitJob, create: Callable[[], Awaitable[EngineReply]]) -> EngineReply:
+    """Run ``create``; a job its owner's quota has no room for is refused as ``quota_exceeded``."""
+    try:
+        return await create()
+    except QuotaExceededError as exc:
+        return quota_refusal(cmd, exc)
+
+
 async def submit_once(
     cmd: SubmitJob,
     find: Find[JobT],
@@ -48,11 +57,11 @@ async def submit_once(
     """Run ``create`` unless ``cmd``'s key names an earlier job of its owner, then answer that."""
     key = cmd.idempotency_key
     if key is None:
-        return await create()
+        return await _admitted(cmd, create)
     earlier = await find(cmd.owner_id, key)
     if earlier is None:
         try:
-            return await create()
+            return await _admitted(cmd, create)
         except IdempotencyKeyTakenError:
             # A concurrent retry stored its job first; answer that one.
             earlier = await find(cmd.owner_id, key)
