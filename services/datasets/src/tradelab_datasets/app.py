@@ -31,6 +31,7 @@ def build_app(settings: DatasetsSettings) -> FastAPI:
         clock=runtime.clock,
         quick_slots=asyncio.Semaphore(settings.quick_max_concurrent),
         limits=settings.limits(),
+        quotas=settings.quotas(),
     )
     policy = RetryPolicy(
         max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s

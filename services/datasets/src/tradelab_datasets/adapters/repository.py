@@ -18,14 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from tradelab_contracts.base import Message
 from tradelab_contracts.datasets import DatasetDeclaration, DatasetRejectReason, DatasetUploaded
 from tradelab_contracts.datasets_rpc import DatasetInfo, DatasetStatus, ListDatasets
+from tradelab_datasets.domain.quotas import DatasetQuotas, Footprint
 from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox
+from tradelab_runtime.quotas import lock_owner
 
 from .tables import SCHEMA, datasets
 
 Announcement = tuple[Message, str, bytes]
 """An event with its topic and key, stored with the write it announces."""
 PENDING = DatasetStatus.PENDING.value
+STORING = (PENDING, DatasetStatus.READY.value)
+"""Statuses whose upload counts against the stored-bytes quota (a rejected one keeps no file)."""
 
 
 def _info(row: sa.RowMapping) -> DatasetInfo:
@@ -99,10 +103,39 @@ class DatasetRepository:
         await self.outbox.add(conn, message, topic, key)
 
     async def add_pending(
-        self, upload: DatasetUploaded, now: datetime, announce: Announcement
+        self,
+        upload: DatasetUploaded,
+        now: datetime,
+        announce: Announcement,
+        quotas: DatasetQuotas | None = None,
     ) -> tuple[DatasetInfo, bool]:
         """Insert a pending dataset and store ``announce`` with it; return it and True, or the
-        owner's same-bytes one and False (nothing announced)."""
+        owner's same-bytes one and False (nothing announced, never refused).
+
+        A new dataset is admitted against ``quotas`` under the owner's quota lock, so two
+        uploads racing for the last place are counted one after the other.
+
+        Raises
+        ------
+        tradelab_runtime.quotas.QuotaExceededError
+            If the new dataset would take its owner over a quota.
+        """
+        async with self.outbox.begin() as conn:
+            await lock_owner(conn, datasets.name, upload.owner_id)
+            same = await self._same_bytes(conn, upload)
+            if same is not None:
+                return same, False
+            if quotas is not None:
+                quotas.admit(await _footprint(conn, upload.owner_id), upload.size_bytes)
+            return await self._insert_pending(conn, upload, now, announce)
+
+    async def _insert_pending(
+        self,
+        conn: AsyncConnection,
+        upload: DatasetUploaded,
+        now: datetime,
+        announce: Announcement,
+    ) -> tuple[DatasetInfo, bool]:
         declared = upload.declared
         values: dict[str, Any] = {
             "id": upload.dataset_id,
@@ -122,21 +155,34 @@ class DatasetRepository:
             "dispatched_at": now,
         }
         stmt = insert(datasets).values(values).on_conflict_do_nothing().returning(datasets)
-        async with self.outbox.begin() as conn:
-            row = (await conn.execute(stmt)).mappings().first()
-            if row is not None:
-                await self._announce(conn, announce)
-                await audit.record(
-                    conn, SCHEMA, upload.owner_id, "dataset.uploaded", "dataset", upload.dataset_id
-                )
-                return _info(row), True
-            existing = await conn.execute(
-                sa.select(datasets).where(
-                    datasets.c.owner_id == upload.owner_id,
-                    datasets.c.raw_sha256 == upload.raw_sha256,
-                )
+        row = (await conn.execute(stmt)).mappings().first()
+        if row is None:  # the same id again (a redelivered request): the dataset it made
+            same = await self._same_bytes(conn, upload)
+            if same is None:
+                msg = f"dataset {upload.dataset_id} exists with other bytes"
+                raise RuntimeError(msg)
+            return same, False
+        await self._announce(conn, announce)
+        await audit.record(
+            conn, SCHEMA, upload.owner_id, "dataset.uploaded", "dataset", upload.dataset_id
+        )
+        return _info(row), True
+
+    @staticmethod
+    async def _same_bytes(conn: AsyncConnection, upload: DatasetUploaded) -> DatasetInfo | None:
+        existing = await conn.execute(
+            sa.select(datasets).where(
+                datasets.c.owner_id == upload.owner_id,
+                datasets.c.raw_sha256 == upload.raw_sha256,
             )
-            return _info(existing.mappings().one()), False
+        )
+        row = existing.mappings().first()
+        return _info(row) if row is not None else None
+
+    async def footprint(self, owner_id: UUID) -> Footprint:
+        """What ``owner_id`` keeps now (for quota usage and the pre-upload check)."""
+        async with self._engine.connect() as conn:
+            return await _footprint(conn, owner_id)
 
     async def get(self, owner_id: UUID, dataset_id: UUID) -> DatasetInfo | None:
         """Return the owner's dataset, or None (also for another user's dataset)."""
@@ -275,3 +321,15 @@ class DatasetRepository:
             sa.select(sa.func.count()).where(datasets.c.storage_uri == storage_uri)
         )
         return bool(count)
+
+
+async def _footprint(conn: AsyncConnection, owner_id: UUID) -> Footprint:
+    stored = sa.case((datasets.c.status.in_(STORING), datasets.c.size_bytes), else_=0)
+    row = (
+        await conn.execute(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(stored), 0)).where(
+                datasets.c.owner_id == owner_id
+            )
+        )
+    ).one()
+    return Footprint(datasets=int(row[0]), stored_bytes=int(row[1]))
