@@ -25,6 +25,7 @@ from .api.quick import quick_router
 from .api.service_replies import install_unavailable_handlers
 from .api.strategies import strategies_router
 from .api.system import system_router
+from .api.usage import usage_router
 from .api.ws import ws_router
 from .domain.hub import EventHub
 from .domain.service_registry import ServiceRegistry
@@ -74,6 +75,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             ws_router(),
             montecarlo_router(),
             optimizations_router(),
+            usage_router(),
         ],
     )
     app.state.settings = settings
