@@ -40,7 +40,7 @@ def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> Non
         optimizations=10,
         walk_forward=10,
         monte_carlo=10,
-        monte_carlo_simulation_bars=50_000_000,
+        monte_carlo_simulation_bars=500_000_000,
         saved_strategies=100,
     )
     monkeypatch.setenv("ENGINE_QUOTA_BACKTESTS", "2")

@@ -13,7 +13,7 @@ class QuotaLimits:
     optimizations: int = 10
     walk_forward: int = 10
     monte_carlo: int = 10
-    monte_carlo_simulation_bars: int = 50_000_000
+    monte_carlo_simulation_bars: int = 500_000_000
     saved_strategies: int = 100
 
     def of(self, quota: Quota) -> int:

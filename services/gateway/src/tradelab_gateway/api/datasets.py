@@ -135,11 +135,17 @@ def _declaration(fields: dict[str, str]) -> DatasetDeclaration:
         raise ProblemError(422, detail, code="validation_error") from exc
 
 
-async def _receive(request: Request, settings: Settings) -> tuple[dict[str, str], ReceivedFile]:
+def _declared_length(request: Request, settings: Settings) -> int:
+    """The body's declared size (0 if unsaid); 413 when it cannot hold an allowed upload."""
     limit = settings.max_upload_bytes
     declared_length = int(request.headers.get("content-length") or 0)
     if declared_length > limit + 1024 * 1024:  # multipart overhead on top of the file
         raise ProblemError(413, f"Uploads are limited to {limit} bytes.", code="too_large")
+    return declared_length
+
+
+async def _receive(request: Request, settings: Settings) -> tuple[dict[str, str], ReceivedFile]:
+    limit = settings.max_upload_bytes
     try:
         fields, received = await receive_upload(
             request.headers.get("content-type", ""),
@@ -163,7 +169,7 @@ MULTIPART_ALLOWANCE = 16 * 1024
 async def _check_quota(request: Request, user_id: UUID, settings: Settings) -> None:
     """Let the datasets service refuse an upload its quotas have no room for before its body is
     read; the file's size is taken from ``Content-Length`` less the multipart framing."""
-    declared_length = int(request.headers.get("content-length") or 0)
+    declared_length = _declared_length(request, settings)
     size = min(max(declared_length - MULTIPART_ALLOWANCE, 0), settings.max_upload_bytes)
     command = CheckUpload(
         reply_to=datasets_client(request).reply_topic, owner_id=user_id, size_bytes=size
