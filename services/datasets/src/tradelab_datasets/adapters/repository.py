@@ -16,13 +16,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradelab_contracts.base import Message
-from tradelab_contracts.datasets import DatasetDeclaration, DatasetRejectReason, DatasetUploaded
+from tradelab_contracts.datasets import DatasetUploaded
 from tradelab_contracts.datasets_rpc import DatasetInfo, DatasetStatus, ListDatasets
 from tradelab_datasets.domain.quotas import DatasetQuotas, Footprint
 from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox
 from tradelab_runtime.quotas import lock_owner
 
+from .rows import info_of, uploaded_of
 from .tables import SCHEMA, datasets
 
 Announcement = tuple[Message, str, bytes]
@@ -30,46 +31,6 @@ Announcement = tuple[Message, str, bytes]
 PENDING = DatasetStatus.PENDING.value
 STORING = (PENDING, DatasetStatus.READY.value)
 """Statuses whose upload counts against the stored-bytes quota (a rejected one keeps no file)."""
-
-
-def _info(row: sa.RowMapping) -> DatasetInfo:
-    return DatasetInfo(
-        id=row["id"],
-        owner_id=row["owner_id"],
-        status=DatasetStatus(row["status"]),
-        filename=row["filename"],
-        name=row["name"],
-        symbol=row["symbol"],
-        exchange=row["exchange"],
-        timeframe=row["timeframe"],
-        rows=row["rows"],
-        start=row["start_at"],
-        end=row["end_at"],
-        columns=row["columns"],
-        size_bytes=row["size_bytes"],
-        raw_sha256=row["raw_sha256"],
-        content_sha256=row["content_sha256"],
-        storage_uri=row["storage_uri"],
-        quality_score=row["quality_score"],
-        quality=row["quality"],
-        reject_reason=DatasetRejectReason(row["reject_reason"]) if row["reject_reason"] else None,
-        reject_message=row["reject_message"],
-        created_at=row["created_at"],
-    )
-
-
-def uploaded_of(row: sa.RowMapping) -> DatasetUploaded:
-    """Rebuild the upload announcement of a pending dataset from its row."""
-    return DatasetUploaded(
-        dataset_id=row["id"],
-        owner_id=row["owner_id"],
-        storage_uri=row["raw_uri"],
-        filename=row["filename"],
-        size_bytes=row["size_bytes"],
-        raw_sha256=row["raw_sha256"],
-        declared=DatasetDeclaration.model_validate(row["declared"]),
-        correlation_id=row["correlation_id"],
-    )
 
 
 @dataclass(frozen=True)
@@ -166,7 +127,7 @@ class DatasetRepository:
         await audit.record(
             conn, SCHEMA, upload.owner_id, "dataset.uploaded", "dataset", upload.dataset_id
         )
-        return _info(row), True
+        return info_of(row), True
 
     @staticmethod
     async def _same_bytes(conn: AsyncConnection, upload: DatasetUploaded) -> DatasetInfo | None:
@@ -177,7 +138,7 @@ class DatasetRepository:
             )
         )
         row = existing.mappings().first()
-        return _info(row) if row is not None else None
+        return info_of(row) if row is not None else None
 
     async def footprint(self, owner_id: UUID) -> Footprint:
         """What ``owner_id`` keeps now (for quota usage and the pre-upload check)."""
@@ -193,7 +154,7 @@ class DatasetRepository:
                 )
             )
             row = result.mappings().first()
-        return _info(row) if row is not None else None
+        return info_of(row) if row is not None else None
 
     async def raw_uri(self, dataset_id: UUID) -> str | None:
         """Return where a dataset's raw upload lives (None once ingested or deleted)."""
@@ -219,7 +180,7 @@ class DatasetRepository:
                 .limit(query.limit)
                 .offset(query.offset)
             )
-            return [_info(r) for r in rows.mappings()], int(total or 0)
+            return [info_of(r) for r in rows.mappings()], int(total or 0)
 
     async def finish(
         self, dataset_id: UUID, values: dict[str, Any], now: datetime, announce: Announcement
@@ -237,7 +198,7 @@ class DatasetRepository:
             if row is not None:
                 await self._announce(conn, announce)
                 await self._audit_finish(conn, row)
-        return _info(row) if row is not None else None
+        return info_of(row) if row is not None else None
 
     @staticmethod
     async def _audit_finish(conn: AsyncConnection, row: sa.RowMapping) -> None:
@@ -304,7 +265,7 @@ class DatasetRepository:
                 return None
             await self._announce(conn, announce)
             await audit.record(conn, SCHEMA, owner_id, "dataset.deleted", "dataset", dataset_id)
-            info = _info(row)
+            info = info_of(row)
             parquet_unused = info.storage_uri is not None and not await self._referenced(
                 conn, info.storage_uri
             )
