@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tradelab_contracts.datasets_rpc import DatasetsErrorCode, DatasetsReply, RegisterUpload
 from tradelab_contracts.engine import EngineOptions
 from tradelab_contracts.engine_rpc import (
+    BacktestReply,
     CancelBacktestRequest,
     CreateStrategy,
     EngineErrorCode,
@@ -357,3 +358,25 @@ async def test_an_upload_past_the_stored_bytes_is_refused_with_the_numbers(
     assert refused_quota(answer) == QuotaUsage(
         quota=Quota.STORED_BYTES, usage=len(kept), limit=40, requested=35
     )
+
+
+@pytest.mark.asyncio
+async def test_two_retries_with_one_key_at_the_last_place_both_answer_the_same_run(
+    engine: Engine,
+) -> None:
+    for _ in range(RACES):
+        owner = uuid.uuid4()
+        assert (await submit_backtest(backtest(engine, owner, 5), engine.deps)).ok
+        retry = backtest(engine, owner, 6).model_copy(
+            update={"idempotency_key": "retry-1", "request_sha256": "1" * 64}
+        )
+
+        answers = await asyncio.gather(
+            submit_backtest(retry, engine.deps), submit_backtest(retry, engine.deps)
+        )
+
+        assert all(a.ok for a in answers), [a.error for a in answers]
+        assert {a.run.id for a in answers if isinstance(a, BacktestReply) and a.run} == {
+            retry.run_id
+        }
+        assert (await usage_of(engine, owner))[Quota.BACKTESTS] == 2
