@@ -48,6 +48,16 @@ E2E_ENV = {
     "GATEWAY_WS_AUTH_TIMEOUT_S": "2",
     "GATEWAY_WS_PING_INTERVAL_S": "1",
     "GATEWAY_WS_IDLE_TIMEOUT_S": "5",
+    # Low quotas so tests/e2e/test_quotas.py reaches each with a few requests; each stays above
+    # what any other e2e module's user holds at once (16 backtests in test_engine_failover, three
+    # studies in test_monte_carlo, uploads of at most a few MiB).
+    "DATASETS_QUOTA_DATASETS": "6",
+    "DATASETS_QUOTA_STORED_BYTES": str(4 * 1024 * 1024),
+    "ENGINE_QUOTA_BACKTESTS": "16",
+    "ENGINE_QUOTA_OPTIMIZATIONS": "4",
+    "ENGINE_QUOTA_WALK_FORWARD": "2",
+    "ENGINE_QUOTA_MONTE_CARLO": "6",
+    "ENGINE_QUOTA_SAVED_STRATEGIES": "5",
 }
 
 

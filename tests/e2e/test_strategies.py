@@ -195,16 +195,3 @@ def test_deleting_a_saved_strategy_leaves_its_runs_with_their_rules(
     kept = gateway.get(f"/api/v1/backtests/{run['id']}", headers=auth(user_token)).json()
     assert (kept["strategy"], kept["parameters"]) == ("rules", created["rules"])
     assert kept["summary"] == run["summary"]
-
-
-def test_a_user_keeps_at_most_200_saved_strategies(gateway: httpx.Client, user_token: str) -> None:
-    for index in range(200):
-        response = save(gateway, user_token, {"name": f"keep_{index:03d}", **CROSS})
-        assert response.status_code == 201, response.text
-    refused = save(gateway, user_token, {"name": "one_too_many", **CROSS})
-    assert refused.status_code == 422, refused.text
-    assert "200 saved strategies" in refused.json()["detail"]
-    assert (
-        gateway.delete("/api/v1/strategies/keep_000", headers=auth(user_token)).status_code == 204
-    )
-    assert save(gateway, user_token, {"name": "one_too_many", **CROSS}).status_code == 201

@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, Field, TypeAdapter
 from tradelab_contracts.auth import ReplyTopic
 from tradelab_contracts.base import ContractModel, Reply, Request, Sha256, StorageUri
 from tradelab_contracts.datasets import DatasetDeclaration, DatasetRejectReason
+from tradelab_contracts.quotas import QuotaUsage
 
 
 class DatasetStatus(StrEnum):
@@ -61,7 +62,11 @@ class DatasetsCommand(Request):
 
 
 class RegisterUpload(DatasetsCommand):
-    """Record an uploaded raw file and start its ingestion (or return the same earlier upload)."""
+    """Record an uploaded raw file and start its ingestion (or return the same earlier upload).
+
+    Refused as ``quota_exceeded`` when a new dataset of ``size_bytes`` would take the owner over
+    their datasets or stored-bytes quota (the same bytes again are answered, never refused).
+    """
 
     kind: Literal["register_upload"] = Field(
         default="register_upload", description="Discriminator."
@@ -133,13 +138,29 @@ class NormaliseQuickUpload(DatasetsCommand):
     )
 
 
+class CheckUpload(DatasetsCommand):
+    """Say whether an upload of about ``size_bytes`` would fit the owner's quotas, before its
+    bytes are received: ok, or ``quota_exceeded``. `RegisterUpload` checks again, race-free."""
+
+    kind: Literal["check_upload"] = Field(default="check_upload", description="Discriminator.")
+    size_bytes: int = Field(ge=0, description="Bytes the upload will hold at most.")
+
+
+class GetDatasetsUsage(DatasetsCommand):
+    """The owner's usage and limit of every quota the datasets service enforces."""
+
+    kind: Literal["usage"] = Field(default="usage", description="Discriminator.")
+
+
 DatasetsRequest: TypeAlias = Annotated[
     RegisterUpload
     | ListDatasets
     | GetDataset
     | PreviewDataset
     | DeleteDataset
-    | NormaliseQuickUpload,
+    | NormaliseQuickUpload
+    | CheckUpload
+    | GetDatasetsUsage,
     Field(discriminator="kind"),
 ]
 """Any datasets request, told apart by its ``kind``."""
@@ -151,6 +172,8 @@ DATASETS_REQUEST_TYPES: tuple[type[DatasetsCommand], ...] = (
     PreviewDataset,
     DeleteDataset,
     NormaliseQuickUpload,
+    CheckUpload,
+    GetDatasetsUsage,
 )
 DATASETS_REQUEST_ADAPTER: TypeAdapter[DatasetsRequest] = TypeAdapter(DatasetsRequest)
 
@@ -165,6 +188,8 @@ class DatasetsErrorCode(StrEnum):
     INTERNAL = "internal"
     REPLY_TOO_LARGE = "reply_too_large"
     """The answer would not fit in one broker message (``KAFKA_MAX_MESSAGE_BYTES``)."""
+    QUOTA_EXCEEDED = "quota_exceeded"
+    """The upload would take the owner over a quota (named in ``DatasetsError.quota``)."""
 
 
 class DatasetsError(ContractModel):
@@ -174,6 +199,9 @@ class DatasetsError(ContractModel):
     message: str = Field(max_length=1024, description="Human-readable explanation.")
     reason: DatasetRejectReason | None = Field(
         default=None, description="Why the file was refused (code 'rejected')."
+    )
+    quota: QuotaUsage | None = Field(
+        default=None, description="The quota a 'quota_exceeded' refusal ran into."
     )
 
 
@@ -216,4 +244,7 @@ class DatasetsReply(Reply):
     preview: DatasetPreview | None = Field(default=None, description="Preview (preview).")
     quick: QuickBars | None = Field(
         default=None, description="The bars written (normalise_quick_upload)."
+    )
+    quotas: list[QuotaUsage] | None = Field(
+        default=None, description="Every quota of the datasets service (usage)."
     )

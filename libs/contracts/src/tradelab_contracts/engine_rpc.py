@@ -41,10 +41,12 @@ from tradelab_contracts.optimization import (
     SearchMethod,
     WalkForward,
 )
+from tradelab_contracts.quotas import QuotaUsage
 from tradelab_contracts.rules import RuleSet
 
 MAX_SAVED_STRATEGIES = 200
-"""Saved rule strategies one user may keep, at most."""
+"""Saved rule strategies one user may keep, at most (the engine's quota setting,
+``ENGINE_QUOTA_SAVED_STRATEGIES``, may only lower it)."""
 
 
 class RunStatus(StrEnum):
@@ -124,8 +126,9 @@ class ListStrategies(EngineCommand):
 class CreateStrategy(EngineCommand):
     """Save a rule strategy under a name of the owner's.
 
-    Refused as ``invalid`` when the name is a catalogue name or the owner already keeps
-    `MAX_SAVED_STRATEGIES`; as ``conflict`` when the owner already has one of that name.
+    Refused as ``invalid`` when the name is a catalogue name; as ``quota_exceeded`` when the
+    owner already keeps as many as their quota allows; as ``conflict`` when the owner already has
+    one of that name.
     """
 
     kind: Literal["create_strategy"] = Field(
@@ -459,6 +462,13 @@ class CancelMonteCarloRequest(EngineCommand):
     simulation_id: UUID = Field(description="Study id.")
 
 
+class GetEngineUsage(EngineCommand):
+    """The owner's usage and limit of every quota the engine enforces."""
+
+    kind: Literal["get_usage"] = Field(default="get_usage", description="Discriminator.")
+    owner_id: UUID = Field(description="Requesting user.")
+
+
 MonteCarloRequest: TypeAlias = (
     SubmitMonteCarlo | ListMonteCarlo | GetMonteCarlo | CancelMonteCarloRequest
 )
@@ -485,7 +495,8 @@ EngineRequest: TypeAlias = Annotated[
     | ListActiveJobs
     | MonteCarloRequest
     | CreateStrategy
-    | DeleteStrategy,
+    | DeleteStrategy
+    | GetEngineUsage,
     Field(discriminator="kind"),
 ]
 """Any engine request, told apart by its ``kind``."""
@@ -512,6 +523,7 @@ ENGINE_REQUEST_TYPES: tuple[type[EngineCommand], ...] = (
     CancelMonteCarloRequest,
     CreateStrategy,
     DeleteStrategy,
+    GetEngineUsage,
 )
 ENGINE_REQUEST_ADAPTER: TypeAdapter[EngineRequest] = TypeAdapter(EngineRequest)
 
@@ -528,6 +540,8 @@ class EngineErrorCode(StrEnum):
     """The owner's Idempotency-Key names an earlier job of a different request."""
     REPLY_TOO_LARGE = "reply_too_large"
     """The answer would not fit in one broker message (``KAFKA_MAX_MESSAGE_BYTES``)."""
+    QUOTA_EXCEEDED = "quota_exceeded"
+    """The request would take the owner over a quota (named in ``EngineError.quota``)."""
 
 
 class EngineError(ContractModel):
@@ -537,6 +551,9 @@ class EngineError(ContractModel):
     message: str = Field(max_length=2048, description="Human-readable explanation.")
     errors: list[dict[str, str]] = Field(
         default_factory=list, description="Field-level problems: {field, message}."
+    )
+    quota: QuotaUsage | None = Field(
+        default=None, description="The quota a ``quota_exceeded`` refusal ran into."
     )
 
 
@@ -801,6 +818,16 @@ class ActiveJobsReply(EngineReply):
     payload = ("runs", "optimizations", "monte_carlos")
 
 
+class UsageReply(EngineReply):
+    """Answer to `GetEngineUsage`."""
+
+    kind: Literal["engine.usage"] = Field(default="engine.usage")
+    quotas: list[QuotaUsage] | None = Field(
+        default=None, description="Every quota the engine enforces, with usage and limit."
+    )
+    payload = ("quotas",)
+
+
 REPLY_OF: dict[type[EngineCommand], type[EngineReply]] = {
     ListStrategies: StrategiesReply,
     CreateStrategy: StrategyReply,
@@ -823,6 +850,7 @@ REPLY_OF: dict[type[EngineCommand], type[EngineReply]] = {
     CancelMonteCarloRequest: MonteCarloReply,
     ListMonteCarlo: MonteCarloPageReply,
     ListActiveJobs: ActiveJobsReply,
+    GetEngineUsage: UsageReply,
 }
 """The reply class of each engine request: the engine answers with it, the gateway expects it."""
 

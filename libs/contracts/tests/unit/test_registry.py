@@ -87,6 +87,7 @@ def test_commands_are_named_imperatively_and_events_in_the_past_tense() -> None:
         "Normalise",
         "Compare",
         "Create",
+        "Check",
     )
     for message_type in message_types():
         is_imperative = message_type.__name__.startswith(imperative)

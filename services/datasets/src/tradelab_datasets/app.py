@@ -34,6 +34,7 @@ def build_app(settings: DatasetsSettings) -> FastAPI:
         limits=settings.limits(),
         max_ingest_starts=settings.max_ingest_starts,
         page_bytes=page_budget(settings.kafka_max_message_bytes),
+        quotas=settings.quotas(),
     )
     policy = RetryPolicy(
         max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s

@@ -7,11 +7,13 @@ from faststream.kafka import KafkaBroker
 from tradelab_contracts.datasets import DatasetUploaded
 from tradelab_contracts.datasets_rpc import (
     DATASETS_REQUEST_ADAPTER,
+    CheckUpload,
     DatasetsErrorCode,
     DatasetsReply,
     DatasetsRequest,
     DeleteDataset,
     GetDataset,
+    GetDatasetsUsage,
     ListDatasets,
     NormaliseQuickUpload,
     PreviewDataset,
@@ -22,7 +24,7 @@ from tradelab_runtime.consumers import RetryPolicy, work_subscriber
 from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.responder import DEFAULT_MAX_MESSAGE_BYTES, Routes, serve_requests
 
-from . import service
+from . import service, usage
 from .service import Deps
 
 GROUP = "datasets"
@@ -39,6 +41,8 @@ def request_routes(deps: Deps) -> Routes[DatasetsRequest, DatasetsReply]:
             PreviewDataset: partial(service.preview_dataset, deps=deps),
             DeleteDataset: partial(service.delete_dataset, deps=deps),
             NormaliseQuickUpload: partial(service.normalise_quick_upload, deps=deps),
+            CheckUpload: partial(usage.check_upload, deps=deps),
+            GetDatasetsUsage: partial(usage.get_usage, deps=deps),
         },
         internal_error=partial(
             service.error_reply, code=DatasetsErrorCode.INTERNAL, message="Internal error."

@@ -40,6 +40,7 @@ from tradelab_runtime.clock import Clock
 from tradelab_runtime.deadlines import check_deadline
 from tradelab_runtime.logging import get_logger
 from tradelab_runtime.pages import fit_page, page_budget
+from tradelab_runtime.quotas import QuotaExceededError
 from tradelab_runtime.storage import LocalObjectStore
 
 from .adapters.repository import Announcement, DatasetRepository
@@ -47,6 +48,7 @@ from .domain.bounds import Limits
 from .domain.errors import IngestError
 from .domain.ingest import IngestResult, ingest_file
 from .domain.preview import preview
+from .domain.quotas import DatasetQuotas
 from .domain.storage_format import write_parquet
 
 log = get_logger(__name__)
@@ -69,9 +71,12 @@ class Deps:
     rejected instead of read again: no crash loop on a file that kills the process."""
     page_bytes: int = field(default_factory=page_budget)
     """What a list reply's items may take, so the reply fits in one broker message (`fit_page`)."""
+    quotas: DatasetQuotas = field(default_factory=DatasetQuotas)
+    """What one user may keep; every new upload is admitted against it."""
 
 
-def _reply(cmd: Message, **fields: Any) -> DatasetsReply:
+def reply(cmd: Message, **fields: Any) -> DatasetsReply:
+    """A reply to ``cmd`` with ``fields``."""
     return DatasetsReply(request_id=cmd.message_id, correlation_id=correlation_of(cmd), **fields)
 
 
@@ -82,11 +87,22 @@ def error_reply(
     reason: DatasetRejectReason | None = None,
 ) -> DatasetsReply:
     error = DatasetsError(code=code, message=message[:1024], reason=reason)
-    return _reply(cmd, ok=False, error=error)
+    return reply(cmd, ok=False, error=error)
+
+
+def quota_refusal(cmd: Message, exc: QuotaExceededError) -> DatasetsReply:
+    """The ``quota_exceeded`` reply to a request that would take its owner over a quota."""
+    error = DatasetsError(
+        code=DatasetsErrorCode.QUOTA_EXCEEDED, message=str(exc)[:1024], quota=exc.usage
+    )
+    return reply(cmd, ok=False, error=error)
 
 
 async def register_upload(cmd: RegisterUpload, deps: Deps) -> DatasetsReply:
-    """Record the upload and announce it for ingestion; the same bytes again return the first."""
+    """Record the upload and announce it for ingestion; the same bytes again return the first.
+
+    A new upload its owner's quotas have no room for is refused (``quota_exceeded``) and its
+    raw file removed."""
     upload = DatasetUploaded(
         dataset_id=cmd.dataset_id,
         owner_id=cmd.owner_id,
@@ -97,10 +113,16 @@ async def register_upload(cmd: RegisterUpload, deps: Deps) -> DatasetsReply:
         declared=cmd.declared,
         correlation_id=correlation_of(cmd),
     )
-    info, created = await deps.repo.add_pending(upload, deps.clock.now(), announce_upload(upload))
+    try:
+        info, created = await deps.repo.add_pending(
+            upload, deps.clock.now(), announce_upload(upload), deps.quotas
+        )
+    except QuotaExceededError as exc:
+        deps.store.delete(cmd.storage_uri)
+        return quota_refusal(cmd, exc)
     if not created:
         deps.store.delete(cmd.storage_uri)  # the earlier upload already holds these bytes
-    return _reply(cmd, ok=True, dataset=info, created=created)
+    return reply(cmd, ok=True, dataset=info, created=created)
 
 
 def announce_upload(upload: DatasetUploaded) -> Announcement:
@@ -232,7 +254,7 @@ async def give_up(upload: DatasetUploaded, announcements: int, deps: Deps) -> No
 async def list_datasets(cmd: ListDatasets, deps: Deps) -> DatasetsReply:
     """Return a page of the owner's datasets."""
     page, total = await deps.repo.page(cmd)
-    return _reply(cmd, ok=True, datasets=fit_page(page, deps.page_bytes), total=total)
+    return reply(cmd, ok=True, datasets=fit_page(page, deps.page_bytes), total=total)
 
 
 async def get_dataset(cmd: GetDataset, deps: Deps) -> DatasetsReply:
@@ -240,7 +262,7 @@ async def get_dataset(cmd: GetDataset, deps: Deps) -> DatasetsReply:
     info = await deps.repo.get(cmd.owner_id, cmd.dataset_id)
     if info is None:
         return error_reply(cmd, DatasetsErrorCode.NOT_FOUND, "No such dataset.")
-    return _reply(cmd, ok=True, dataset=info)
+    return reply(cmd, ok=True, dataset=info)
 
 
 async def preview_dataset(cmd: PreviewDataset, deps: Deps) -> DatasetsReply:
@@ -251,7 +273,7 @@ async def preview_dataset(cmd: PreviewDataset, deps: Deps) -> DatasetsReply:
     if info.status != DatasetStatus.READY or info.storage_uri is None:
         return error_reply(cmd, DatasetsErrorCode.NOT_READY, f"The dataset is {info.status.value}.")
     frame = await asyncio.to_thread(pl.read_parquet, deps.store.path(info.storage_uri))
-    return _reply(cmd, ok=True, dataset=info, preview=preview(frame, cmd.rows))
+    return reply(cmd, ok=True, dataset=info, preview=preview(frame, cmd.rows))
 
 
 async def delete_dataset(cmd: DeleteDataset, deps: Deps) -> DatasetsReply:
@@ -267,7 +289,7 @@ async def delete_dataset(cmd: DeleteDataset, deps: Deps) -> DatasetsReply:
         deps.store.delete(deleted.raw_uri)
     if deleted.parquet_unused and deleted.info.storage_uri:
         deps.store.delete(deleted.info.storage_uri)
-    return _reply(cmd, ok=True, dataset=deleted.info)
+    return reply(cmd, ok=True, dataset=deleted.info)
 
 
 async def normalise_quick_upload(cmd: NormaliseQuickUpload, deps: Deps) -> DatasetsReply:
@@ -309,4 +331,4 @@ async def normalise_quick_upload(cmd: NormaliseQuickUpload, deps: Deps) -> Datas
         quality_score=result.quality.score,
         warnings=list(result.warnings),
     )
-    return _reply(cmd, ok=True, quick=bars)
+    return reply(cmd, ok=True, quick=bars)

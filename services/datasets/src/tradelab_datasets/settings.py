@@ -4,8 +4,11 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from tradelab_datasets.domain.bounds import Limits
+from tradelab_datasets.domain.quotas import DatasetQuotas
 from tradelab_datasets.domain.sniff import SAMPLE_BYTES
 from tradelab_runtime.settings import ServiceSettings
+
+QUOTA_DEFAULTS = DatasetQuotas()
 
 
 class DatasetsSettings(ServiceSettings):
@@ -70,6 +73,24 @@ class DatasetsSettings(ServiceSettings):
         description="Uncompressed bytes of a Parquet file's data, read from its footer; more "
         "are refused with 'too_large' before anything is decompressed.",
     )
+
+    quota_datasets: int = Field(
+        default=QUOTA_DEFAULTS.datasets,
+        ge=1,
+        le=1_000_000,
+        description="Datasets one user may keep, whatever their status; one more upload is "
+        "refused (429, quota 'datasets').",
+    )
+    quota_stored_bytes: int = Field(
+        default=QUOTA_DEFAULTS.stored_bytes,
+        ge=1,
+        description="Bytes of the uploads of one user's pending and ready datasets together; "
+        "an upload that would pass it is refused (429, quota 'stored_bytes').",
+    )
+
+    def quotas(self) -> DatasetQuotas:
+        """The per-user quotas, for the use cases."""
+        return DatasetQuotas(datasets=self.quota_datasets, stored_bytes=self.quota_stored_bytes)
 
     def limits(self) -> Limits:
         """The size bounds of an upload, for the domain."""

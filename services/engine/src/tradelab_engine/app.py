@@ -70,6 +70,8 @@ def build_app(settings: EngineSettings) -> FastAPI:
         strategies=StrategyRepository(runtime.database()),
         failpoints=Failpoints.parse(settings.failpoints),
         page_bytes=page_budget(settings.kafka_max_message_bytes),
+        quota_limits=settings.quota_limits(),
+        database=runtime.database(),
     )
     optimization_deps = OptimizationDeps(
         engine=deps,

@@ -37,6 +37,7 @@ from .montecarlo.use_cases import MonteCarloDeps
 from .optimizations import use_cases as optimizations
 from .optimizations.deps import OptimizationDeps
 from .optimizations.subscribers import register_optimization_handlers
+from .quotas import use_cases as quotas
 from .service import EngineDeps
 
 log = get_logger(__name__)
@@ -67,6 +68,7 @@ def request_routes(
             active_jobs.request_handlers(deps, opt, mc),
             optimizations.request_handlers(opt),
             montecarlo.request_handlers(mc),
+            quotas.request_handlers(deps),
         ),
         internal_error=internal_error,
         too_large=too_large,

@@ -20,7 +20,8 @@ from tradelab_contracts.engine_rpc import (
     SubmitOptimization,
 )
 from tradelab_engine.lifecycle.idempotency import Earlier, IdempotencyKeyTakenError
-from tradelab_engine.service import error_reply
+from tradelab_engine.service import error_reply, quota_refusal
+from tradelab_runtime.quotas import QuotaExceededError
 
 JobT = TypeVar("JobT")
 SubmitJob = SubmitBacktest | SubmitOptimization | SubmitMonteCarlo
@@ -39,23 +40,38 @@ def replay(
     return answer(earlier.job)
 
 
+async def _admitted(cmd: SubmitJob, create: Callable[[], Awaitable[EngineReply]]) -> EngineReply:
+    """Run ``create``; a job its owner's quota has no room for is refused as ``quota_exceeded``."""
+    try:
+        return await create()
+    except QuotaExceededError as exc:
+        return quota_refusal(cmd, exc)
+
+
 async def submit_once(
     cmd: SubmitJob,
     find: Find[JobT],
     create: Callable[[], Awaitable[EngineReply]],
     answer: Callable[[JobT], EngineReply],
 ) -> EngineReply:
-    """Run ``create`` unless ``cmd``'s key names an earlier job of its owner, then answer that."""
+    """Run ``create`` unless ``cmd``'s key names an earlier job of its owner, then answer that.
+
+    A job the owner's quota has no room for is refused as ``quota_exceeded``, unless a retry
+    with the same key took the place meanwhile: then that job is the answer.
+    """
     key = cmd.idempotency_key
     if key is None:
-        return await create()
+        return await _admitted(cmd, create)
     earlier = await find(cmd.owner_id, key)
     if earlier is None:
         try:
             return await create()
-        except IdempotencyKeyTakenError:
-            # A concurrent retry stored its job first; answer that one.
+        except (IdempotencyKeyTakenError, QuotaExceededError) as exc:
+            # A concurrent retry stored its job first (and, at the quota's last place, was
+            # counted before this one); answer that one.
             earlier = await find(cmd.owner_id, key)
+            if earlier is None and isinstance(exc, QuotaExceededError):
+                return quota_refusal(cmd, exc)
             if earlier is None:  # ... and it was deleted since: nothing to answer with
                 raise
     return replay(cmd, earlier, answer)

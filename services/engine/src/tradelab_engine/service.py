@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradelab_contracts.base import Message, correlation_of
 from tradelab_contracts.engine_rpc import (
@@ -23,11 +24,13 @@ from tradelab_contracts.engine_rpc import (
 from tradelab_runtime.clock import Clock
 from tradelab_runtime.failpoints import Failpoints
 from tradelab_runtime.pages import page_budget
+from tradelab_runtime.quotas import QuotaExceededError
 from tradelab_runtime.responder import RequestHandlers
 from tradelab_runtime.storage import LocalObjectStore
 
 from .adapters.strategy_repository import StrategyRepository
 from .backtests.repository import RunRepository
+from .quotas.limits import QuotaLimits
 from .strategies.base import UnknownStrategyError
 from .strategies.catalogue import STRATEGIES, catalogue_entry
 from .strategy_resolution import StrategyRefusedError
@@ -59,6 +62,10 @@ class EngineDeps:
     """Users' saved rule strategies; None where a use case needs none (tests)."""
     page_bytes: int = field(default_factory=page_budget)
     """What a list reply's items may take, so the reply fits in one broker message (`fit_page`)."""
+    quota_limits: QuotaLimits = field(default_factory=QuotaLimits)
+    """What one user may hold at once; every submission is admitted against it."""
+    database: AsyncEngine | None = None
+    """The engine's database, for reads across its tables (quota usage); None in unit tests."""
 
 
 def reply(cmd: EngineCommand, **fields: Any) -> EngineReply:
@@ -74,6 +81,14 @@ def error_reply(
 ) -> EngineReply:
     """A failed reply to ``cmd``, of its request kind's class (``REPLY_OF``)."""
     error = EngineError(code=code, message=message[:2048], errors=errors or [])
+    return _answer(cmd, {"ok": False, "error": error})
+
+
+def quota_refusal(cmd: EngineCommand, exc: QuotaExceededError) -> EngineReply:
+    """The ``quota_exceeded`` reply to a request that would take its owner over a quota."""
+    error = EngineError(
+        code=EngineErrorCode.QUOTA_EXCEEDED, message=str(exc)[:2048], quota=exc.usage
+    )
     return _answer(cmd, {"ok": False, "error": error})
 
 

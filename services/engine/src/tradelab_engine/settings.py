@@ -3,9 +3,13 @@
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from tradelab_contracts.engine_rpc import MAX_SAVED_STRATEGIES
 from tradelab_contracts.search_limits import DEFAULT_MAX_COMBINATIONS, DEFAULT_MAX_PARAMETER_VALUES
 from tradelab_engine.domain.optimize import DEFAULT_HEATMAP_MAX_CELLS
+from tradelab_engine.quotas.limits import QuotaLimits
 from tradelab_runtime.settings import ServiceSettings
+
+QUOTA_DEFAULTS = QuotaLimits()
 
 
 class EngineSettings(ServiceSettings):
@@ -50,6 +54,35 @@ class EngineSettings(ServiceSettings):
     restarted empty loses queued messages)."""
     sweep_interval_s: float = Field(default=5.0, gt=0.0, le=600.0)
     """How often the sweeper looks for expired leases and stale queued jobs."""
+    quota_backtests: int = Field(default=QUOTA_DEFAULTS.backtests, ge=1, le=100_000)
+    """Queued and running backtests one user may have; one more is refused (429,
+    quota 'backtests')."""
+    quota_optimizations: int = Field(default=QUOTA_DEFAULTS.optimizations, ge=1, le=10_000)
+    """Queued and running optimisations (without walk-forward) one user may have."""
+    quota_walk_forward: int = Field(default=QUOTA_DEFAULTS.walk_forward, ge=1, le=10_000)
+    """Queued and running walk-forward optimisations one user may have."""
+    quota_monte_carlo: int = Field(default=QUOTA_DEFAULTS.monte_carlo, ge=1, le=10_000)
+    """Queued and running Monte Carlo studies one user may have."""
+    quota_monte_carlo_simulation_bars: int = Field(
+        default=QUOTA_DEFAULTS.monte_carlo_simulation_bars, ge=1, le=10**12
+    )
+    """Simulations x bars of one user's queued and running Monte Carlo studies together (a
+    single study over it is refused too)."""
+    quota_saved_strategies: int = Field(
+        default=QUOTA_DEFAULTS.saved_strategies, ge=1, le=MAX_SAVED_STRATEGIES
+    )
+    """Saved rule strategies one user may keep."""
+
+    def quota_limits(self) -> QuotaLimits:
+        """The per-user quotas, for the use cases."""
+        return QuotaLimits(
+            backtests=self.quota_backtests,
+            optimizations=self.quota_optimizations,
+            walk_forward=self.quota_walk_forward,
+            monte_carlo=self.quota_monte_carlo,
+            monte_carlo_simulation_bars=self.quota_monte_carlo_simulation_bars,
+            saved_strategies=self.quota_saved_strategies,
+        )
 
     @model_validator(mode="after")
     def _no_pacing_in_production(self) -> "EngineSettings":

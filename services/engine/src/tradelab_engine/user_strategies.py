@@ -5,20 +5,18 @@ from functools import partial
 from typing import Any
 
 from tradelab_contracts.engine_rpc import (
-    MAX_SAVED_STRATEGIES,
     CreateStrategy,
     DeleteStrategy,
     EngineErrorCode,
     EngineReply,
 )
+from tradelab_contracts.quotas import Quota
+from tradelab_runtime.quotas import QuotaExceededError
 from tradelab_runtime.responder import RequestHandlers
 
-from .adapters.strategy_repository import (
-    DuplicateStrategyError,
-    StrategyRepository,
-    TooManyStrategiesError,
-)
-from .service import EngineDeps, error_reply, reply
+from .adapters.strategy_repository import DuplicateStrategyError, StrategyRepository
+from .quotas.repository import admission
+from .service import EngineDeps, error_reply, quota_refusal, reply
 from .strategies.catalogue import STRATEGIES
 
 
@@ -45,17 +43,13 @@ async def create_strategy(cmd: CreateStrategy, deps: EngineDeps) -> EngineReply:
             cmd.description,
             cmd.rules.model_dump(mode="json"),
             deps.clock.now(),
-            MAX_SAVED_STRATEGIES,
+            admission(cmd.owner_id, deps.quota_limits, (Quota.SAVED_STRATEGIES, 1)),
         )
     except DuplicateStrategyError:
         message = f"You already have a strategy named {cmd.name}."
         return _refuse(cmd, EngineErrorCode.CONFLICT, message)
-    except TooManyStrategiesError:
-        message = (
-            f"You already keep {MAX_SAVED_STRATEGIES} saved strategies, the most allowed; "
-            "delete one first."
-        )
-        return _refuse(cmd, EngineErrorCode.INVALID, message)
+    except QuotaExceededError as exc:
+        return quota_refusal(cmd, exc)
     return reply(cmd, strategy=info)
 
 

@@ -26,6 +26,7 @@ from .api.rate_limits import install_rate_limit_handlers
 from .api.service_replies import install_unavailable_handlers
 from .api.strategies import strategies_router
 from .api.system import system_router
+from .api.usage import usage_router
 from .api.ws import ws_router
 from .domain.hub import EventHub
 from .domain.service_registry import ServiceRegistry
@@ -77,6 +78,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             ws_router(),
             montecarlo_router(),
             optimizations_router(),
+            usage_router(),
         ],
     )
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

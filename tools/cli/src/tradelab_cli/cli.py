@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from tradelab_cli.commands import auth, backtests, datasets, optimizations, strategies
+from tradelab_cli.commands import auth, backtests, datasets, optimizations, strategies, usage
 from tradelab_cli.session import session_of
 
 app = typer.Typer(
@@ -17,6 +17,7 @@ app = typer.Typer(
 app.command("login")(auth.login)
 app.command("register")(auth.register)
 app.command("logout")(auth.logout)
+app.command("usage")(usage.usage)
 app.add_typer(datasets.app, name="datasets")
 app.add_typer(strategies.app, name="strategies")
 app.add_typer(backtests.app, name="backtest")

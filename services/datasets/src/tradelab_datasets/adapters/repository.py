@@ -16,56 +16,21 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradelab_contracts.base import Message
-from tradelab_contracts.datasets import DatasetDeclaration, DatasetRejectReason, DatasetUploaded
+from tradelab_contracts.datasets import DatasetUploaded
 from tradelab_contracts.datasets_rpc import DatasetInfo, DatasetStatus, ListDatasets
+from tradelab_datasets.domain.quotas import DatasetQuotas, Footprint
 from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox
+from tradelab_runtime.quotas import lock_owner
 
+from .rows import info_of, uploaded_of
 from .tables import SCHEMA, datasets
 
 Announcement = tuple[Message, str, bytes]
 """An event with its topic and key, stored with the write it announces."""
 PENDING = DatasetStatus.PENDING.value
-
-
-def _info(row: sa.RowMapping) -> DatasetInfo:
-    return DatasetInfo(
-        id=row["id"],
-        owner_id=row["owner_id"],
-        status=DatasetStatus(row["status"]),
-        filename=row["filename"],
-        name=row["name"],
-        symbol=row["symbol"],
-        exchange=row["exchange"],
-        timeframe=row["timeframe"],
-        rows=row["rows"],
-        start=row["start_at"],
-        end=row["end_at"],
-        columns=row["columns"],
-        size_bytes=row["size_bytes"],
-        raw_sha256=row["raw_sha256"],
-        content_sha256=row["content_sha256"],
-        storage_uri=row["storage_uri"],
-        quality_score=row["quality_score"],
-        quality=row["quality"],
-        reject_reason=DatasetRejectReason(row["reject_reason"]) if row["reject_reason"] else None,
-        reject_message=row["reject_message"],
-        created_at=row["created_at"],
-    )
-
-
-def uploaded_of(row: sa.RowMapping) -> DatasetUploaded:
-    """Rebuild the upload announcement of a pending dataset from its row."""
-    return DatasetUploaded(
-        dataset_id=row["id"],
-        owner_id=row["owner_id"],
-        storage_uri=row["raw_uri"],
-        filename=row["filename"],
-        size_bytes=row["size_bytes"],
-        raw_sha256=row["raw_sha256"],
-        declared=DatasetDeclaration.model_validate(row["declared"]),
-        correlation_id=row["correlation_id"],
-    )
+STORING = (PENDING, DatasetStatus.READY.value)
+"""Statuses whose upload counts against the stored-bytes quota (a rejected one keeps no file)."""
 
 
 @dataclass(frozen=True)
@@ -99,10 +64,39 @@ class DatasetRepository:
         await self.outbox.add(conn, message, topic, key)
 
     async def add_pending(
-        self, upload: DatasetUploaded, now: datetime, announce: Announcement
+        self,
+        upload: DatasetUploaded,
+        now: datetime,
+        announce: Announcement,
+        quotas: DatasetQuotas | None = None,
     ) -> tuple[DatasetInfo, bool]:
         """Insert a pending dataset and store ``announce`` with it; return it and True, or the
-        owner's same-bytes one and False (nothing announced)."""
+        owner's same-bytes one and False (nothing announced, never refused).
+
+        A new dataset is admitted against ``quotas`` under the owner's quota lock, so two
+        uploads racing for the last place are counted one after the other.
+
+        Raises
+        ------
+        tradelab_runtime.quotas.QuotaExceededError
+            If the new dataset would take its owner over a quota.
+        """
+        async with self.outbox.begin() as conn:
+            await lock_owner(conn, datasets.name, upload.owner_id)
+            same = await self._same_bytes(conn, upload)
+            if same is not None:
+                return same, False
+            if quotas is not None:
+                quotas.admit(await _footprint(conn, upload.owner_id), upload.size_bytes)
+            return await self._insert_pending(conn, upload, now, announce)
+
+    async def _insert_pending(
+        self,
+        conn: AsyncConnection,
+        upload: DatasetUploaded,
+        now: datetime,
+        announce: Announcement,
+    ) -> tuple[DatasetInfo, bool]:
         declared = upload.declared
         values: dict[str, Any] = {
             "id": upload.dataset_id,
@@ -122,21 +116,34 @@ class DatasetRepository:
             "dispatched_at": now,
         }
         stmt = insert(datasets).values(values).on_conflict_do_nothing().returning(datasets)
-        async with self.outbox.begin() as conn:
-            row = (await conn.execute(stmt)).mappings().first()
-            if row is not None:
-                await self._announce(conn, announce)
-                await audit.record(
-                    conn, SCHEMA, upload.owner_id, "dataset.uploaded", "dataset", upload.dataset_id
-                )
-                return _info(row), True
-            existing = await conn.execute(
-                sa.select(datasets).where(
-                    datasets.c.owner_id == upload.owner_id,
-                    datasets.c.raw_sha256 == upload.raw_sha256,
-                )
+        row = (await conn.execute(stmt)).mappings().first()
+        if row is None:  # the same id again (a redelivered request): the dataset it made
+            same = await self._same_bytes(conn, upload)
+            if same is None:
+                msg = f"dataset {upload.dataset_id} exists with other bytes"
+                raise RuntimeError(msg)
+            return same, False
+        await self._announce(conn, announce)
+        await audit.record(
+            conn, SCHEMA, upload.owner_id, "dataset.uploaded", "dataset", upload.dataset_id
+        )
+        return info_of(row), True
+
+    @staticmethod
+    async def _same_bytes(conn: AsyncConnection, upload: DatasetUploaded) -> DatasetInfo | None:
+        existing = await conn.execute(
+            sa.select(datasets).where(
+                datasets.c.owner_id == upload.owner_id,
+                datasets.c.raw_sha256 == upload.raw_sha256,
             )
-            return _info(existing.mappings().one()), False
+        )
+        row = existing.mappings().first()
+        return info_of(row) if row is not None else None
+
+    async def footprint(self, owner_id: UUID) -> Footprint:
+        """What ``owner_id`` keeps now (for quota usage and the pre-upload check)."""
+        async with self._engine.connect() as conn:
+            return await _footprint(conn, owner_id)
 
     async def get(self, owner_id: UUID, dataset_id: UUID) -> DatasetInfo | None:
         """Return the owner's dataset, or None (also for another user's dataset)."""
@@ -147,7 +154,7 @@ class DatasetRepository:
                 )
             )
             row = result.mappings().first()
-        return _info(row) if row is not None else None
+        return info_of(row) if row is not None else None
 
     async def raw_uri(self, dataset_id: UUID) -> str | None:
         """Return where a dataset's raw upload lives (None once ingested or deleted)."""
@@ -203,7 +210,7 @@ class DatasetRepository:
                 .limit(query.limit)
                 .offset(query.offset)
             )
-            return [_info(r) for r in rows.mappings()], int(total or 0)
+            return [info_of(r) for r in rows.mappings()], int(total or 0)
 
     async def finish(
         self, dataset_id: UUID, values: dict[str, Any], now: datetime, announce: Announcement
@@ -221,7 +228,7 @@ class DatasetRepository:
             if row is not None:
                 await self._announce(conn, announce)
                 await self._audit_finish(conn, row)
-        return _info(row) if row is not None else None
+        return info_of(row) if row is not None else None
 
     @staticmethod
     async def _audit_finish(conn: AsyncConnection, row: sa.RowMapping) -> None:
@@ -288,7 +295,7 @@ class DatasetRepository:
                 return None
             await self._announce(conn, announce)
             await audit.record(conn, SCHEMA, owner_id, "dataset.deleted", "dataset", dataset_id)
-            info = _info(row)
+            info = info_of(row)
             parquet_unused = info.storage_uri is not None and not await self._referenced(
                 conn, info.storage_uri
             )
@@ -305,3 +312,15 @@ class DatasetRepository:
             sa.select(sa.func.count()).where(datasets.c.storage_uri == storage_uri)
         )
         return bool(count)
+
+
+async def _footprint(conn: AsyncConnection, owner_id: UUID) -> Footprint:
+    stored = sa.case((datasets.c.status.in_(STORING), datasets.c.size_bytes), else_=0)
+    row = (
+        await conn.execute(
+            sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(stored), 0)).where(
+                datasets.c.owner_id == owner_id
+            )
+        )
+    ).one()
+    return Footprint(datasets=int(row[0]), stored_bytes=int(row[1]))

@@ -1,8 +1,8 @@
 """Saved rule strategies in PostgreSQL; every query is scoped to its owner.
 
 A name is unique per owner (a unique constraint, so two concurrent saves of one name store one).
-The per-user limit is checked under a transaction-scoped advisory lock on the owner, so
-concurrent saves cannot together pass it.
+The per-user quota is checked in the insert's transaction under the owner's quota lock
+(``quotas.repository``), so concurrent saves cannot together pass it.
 """
 
 from datetime import datetime
@@ -15,16 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradelab_contracts.engine_rpc import StrategyInfo
 from tradelab_contracts.rules import RuleSet
+from tradelab_engine.quotas.repository import Admit
 
 from .tables import user_strategies
 
 
 class DuplicateStrategyError(Exception):
     """The owner already has a saved strategy of that name."""
-
-
-class TooManyStrategiesError(Exception):
-    """The owner already keeps the most saved strategies allowed."""
 
 
 def _info(row: sa.RowMapping) -> StrategyInfo:
@@ -52,27 +49,19 @@ class StrategyRepository:
         description: str,
         rules: dict[str, Any],
         now: datetime,
-        limit: int,
+        admit: Admit,
     ) -> StrategyInfo:
-        """Save a strategy of the owner's.
+        """Save a strategy of the owner's once ``admit`` (the owner's quota check) let it in.
 
         Raises
         ------
-        TooManyStrategiesError
-            If the owner already keeps ``limit`` of them.
+        tradelab_runtime.quotas.QuotaExceededError
+            If the owner already keeps as many as their quota allows.
         DuplicateStrategyError
             If the owner already has one called ``name``.
         """
         async with self._engine.begin() as conn:
-            lock = sa.func.pg_advisory_xact_lock(sa.func.hashtext(str(owner_id)))
-            await conn.execute(sa.select(lock))
-            count = await conn.scalar(
-                sa.select(sa.func.count())
-                .select_from(user_strategies)
-                .where(user_strategies.c.owner_id == owner_id)
-            )
-            if (count or 0) >= limit:
-                raise TooManyStrategiesError
+            await admit(conn)
             values = {
                 "id": uuid4(),
                 "owner_id": owner_id,

@@ -62,6 +62,15 @@ def idempotency_index(table: str) -> str:
     return f"uq_{table}_owner_idempotency_key"
 
 
+def _active_index(table: str) -> sa.Index:
+    """The owner's queued and running jobs, counted by every quota check (migration 0013)."""
+    return sa.Index(
+        f"ix_{table}_owner_active",
+        "owner_id",
+        postgresql_where=sa.text("status IN ('queued', 'running')"),
+    )
+
+
 def _idempotency(table: str) -> list[SchemaItem]:
     """The key a job was submitted with and its request's hash; one job per owner and key."""
     bounded = (
@@ -117,6 +126,7 @@ runs = sa.Table(
     *_attempt_checks("runs"),
     *_money_checks("runs", "options"),
     *_idempotency("runs"),
+    _active_index("runs"),
 )
 
 optimizations = sa.Table(
@@ -167,6 +177,7 @@ optimizations = sa.Table(
     _check("optimizations", "failure_reason", one_of("failure_reason", FailureReason)),
     _check("optimizations", "attempt", "attempt >= 0"),
     *_idempotency("optimizations"),
+    _active_index("optimizations"),
 )
 
 optimization_chunks = sa.Table(
@@ -265,6 +276,10 @@ monte_carlo = sa.Table(
     _check("monte_carlo", "simulations_done", "simulations_done >= 0"),
     *_money_checks("monte_carlo", "spec->'options'"),
     *_idempotency("monte_carlo"),
+    # Migration 0013: bars each simulation steps through, for the simulation-bars quota.
+    sa.Column("bars", sa.BigInteger(), nullable=False, server_default="0"),
+    _check("monte_carlo", "bars", "bars >= 0"),
+    _active_index("monte_carlo"),
 )
 
 # --- Saved rule strategies (migration 0007) -------------------------------------------------------

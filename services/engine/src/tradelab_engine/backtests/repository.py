@@ -20,6 +20,7 @@ from tradelab_contracts.engine_rpc import ListBacktests, RunInfo, RunStatus
 from tradelab_engine.adapters.tables import SCHEMA, runs
 from tradelab_engine.lifecycle.idempotency import Earlier, key_conflicts, keyed
 from tradelab_engine.lifecycle.store import Announce, Announcement, JobStore
+from tradelab_engine.quotas.repository import Admit
 from tradelab_runtime import audit
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
@@ -65,14 +66,20 @@ class RunRepository:
         self._engine = engine
         self.jobs = jobs
 
-    async def add(self, values: dict[str, Any], announce: Announce) -> RunInfo:
+    async def add(
+        self, values: dict[str, Any], announce: Announce, admit: Admit | None = None
+    ) -> RunInfo:
         """Insert a run (queued, or completed when answered from the cache) and store the message
-        it implies (its job, or its completion) in the same transaction.
+        it implies (its job, or its completion) in the same transaction, once ``admit`` (the
+        owner's quota check) let it in.
 
-        Raises `IdempotencyKeyTakenError` when the owner already has a run with its key."""
+        Raises `IdempotencyKeyTakenError` when the owner already has a run with its key, and
+        `QuotaExceededError` when ``admit`` refuses it."""
         stmt = sa.insert(runs).values(dispatched_at=values["created_at"], **values)
         with key_conflicts(runs):
             async with self.jobs.outbox.begin() as conn:
+                if admit is not None:
+                    await admit(conn)
                 row = (await conn.execute(stmt.returning(runs))).mappings().one()
                 await self.jobs.store_event(conn, announce(row))
                 detail = {"cached": row["cached"]}

@@ -29,6 +29,7 @@ from tradelab_contracts.engine_rpc import (
     RunStatus,
     SubmitBacktest,
 )
+from tradelab_contracts.quotas import Quota
 from tradelab_contracts.topics import (
     BACKTEST_CANCEL_REQUESTED,
     BACKTEST_CANCELLED,
@@ -40,6 +41,7 @@ from tradelab_engine.domain.cache_key import cache_key
 from tradelab_engine.idempotency import submit_once
 from tradelab_engine.lifecycle.idempotency import key_columns
 from tradelab_engine.lifecycle.store import Announcement
+from tradelab_engine.quotas.repository import admission
 from tradelab_engine.service import EngineDeps, error_reply, refusal, reply
 from tradelab_engine.strategies.base import UnknownStrategyError
 from tradelab_engine.strategy_resolution import StrategyRefusedError, resolve_strategy
@@ -120,7 +122,8 @@ async def _submit(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
         )
         return job, BACKTEST_REQUESTED, cmd.run_id.bytes
 
-    return reply(cmd, run=await deps.repo.add(values, dispatch))
+    admit = admission(cmd.owner_id, deps.quota_limits, (Quota.BACKTESTS, 1))
+    return reply(cmd, run=await deps.repo.add(values, dispatch, admit))
 
 
 def _cached_completion(

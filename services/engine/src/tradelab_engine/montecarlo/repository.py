@@ -35,6 +35,7 @@ from tradelab_contracts.montecarlo import (
 from tradelab_engine.adapters.tables import SCHEMA, monte_carlo
 from tradelab_engine.lifecycle.idempotency import Earlier, key_columns, key_conflicts, keyed
 from tradelab_engine.lifecycle.store import Announce, Announcement, JobStore
+from tradelab_engine.quotas.repository import Admit
 from tradelab_runtime import audit
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
@@ -120,15 +121,21 @@ class MonteCarloRepository:
         now: datetime,
         announce: Announce,
         submitted: IdempotentSubmit | None = None,
+        admit: Admit | None = None,
+        bars: int = 0,
     ) -> MonteCarloInfo:
-        """Queue a study and store its job message in the same transaction; with the
-        ``submitted`` request's Idempotency-Key, if it has one.
+        """Queue a study and store its job message in the same transaction, once ``admit`` (the
+        owner's quota check) let it in; with the ``submitted`` request's Idempotency-Key, if it
+        has one, and the ``bars`` each simulation steps through.
 
-        Raises `IdempotencyKeyTakenError` when the owner already has a study with that key."""
+        Raises `IdempotencyKeyTakenError` when the owner already has a study with that key, and
+        `QuotaExceededError` when ``admit`` refuses it."""
         keys = key_columns(submitted) if submitted is not None else {}
-        values = row_values(spec, now) | keys | {"dispatched_at": now}
+        values = row_values(spec, now) | keys | {"dispatched_at": now, "bars": bars}
         with key_conflicts(monte_carlo):
             async with self.jobs.outbox.begin() as conn:
+                if admit is not None:
+                    await admit(conn)
                 stmt = sa.insert(monte_carlo).values(values).returning(monte_carlo)
                 created = (await conn.execute(stmt)).mappings().one()
                 await self.jobs.store_event(conn, announce(created))

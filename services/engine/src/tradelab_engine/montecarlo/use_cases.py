@@ -27,6 +27,7 @@ from tradelab_contracts.montecarlo import (
     MonteCarloSpec,
     RunMonteCarlo,
 )
+from tradelab_contracts.quotas import Quota
 from tradelab_contracts.topics import (
     MONTECARLO_CANCEL_REQUESTED,
     MONTECARLO_CANCELLED,
@@ -34,6 +35,8 @@ from tradelab_contracts.topics import (
 )
 from tradelab_engine.idempotency import submit_once
 from tradelab_engine.lifecycle.store import Announcement
+from tradelab_engine.quotas.limits import simulation_bars
+from tradelab_engine.quotas.repository import admission
 from tradelab_engine.service import EngineDeps, error_reply, refusal, reply
 from tradelab_engine.strategies.base import UnknownStrategyError
 from tradelab_engine.strategy_resolution import StrategyRefusedError, resolve_strategy
@@ -41,6 +44,7 @@ from tradelab_runtime.pages import fit_page
 from tradelab_runtime.responder import RequestHandlers
 
 from .repository import MonteCarloRepository
+from .work import study_bars
 
 NOT_FOUND = "No such Monte Carlo study."
 
@@ -109,11 +113,29 @@ async def _submit(cmd: SubmitMonteCarlo, deps: MonteCarloDeps) -> EngineReply:
         fields["strategy"] = resolved.name
         fields["parameters"] = resolved.params.model_dump(mode="json")
     job = RunMonteCarlo(**fields, correlation_id=correlation_of(cmd))
-    now = deps.engine.clock.now()
+    bars = await _bars(cmd, deps)
+    admit = admission(
+        cmd.owner_id,
+        deps.engine.quota_limits,
+        (Quota.MONTE_CARLO, 1),
+        (Quota.MONTE_CARLO_SIMULATION_BARS, simulation_bars(cmd.n_simulations, bars)),
+    )
     info = await deps.repo.add(
-        job, now, lambda _: (job, MONTECARLO_REQUESTED, job.simulation_id.bytes), cmd
+        job,
+        deps.engine.clock.now(),
+        lambda _: (job, MONTECARLO_REQUESTED, job.simulation_id.bytes),
+        cmd,
+        admit,
+        bars,
     )
     return reply(cmd, monte_carlo=info)
+
+
+async def _bars(cmd: SubmitMonteCarlo, deps: MonteCarloDeps) -> int:
+    """The bars each of the study's simulations steps through (see ``work.py``)."""
+    run_id = cmd.source_run_id if cmd.method in BOOTSTRAP_METHODS else None
+    run = None if run_id is None else await deps.engine.repo.get(cmd.owner_id, run_id)
+    return await study_bars(cmd, run, deps.engine.store)
 
 
 async def get_monte_carlo(cmd: GetMonteCarlo, deps: MonteCarloDeps) -> EngineReply:

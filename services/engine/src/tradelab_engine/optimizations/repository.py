@@ -34,6 +34,7 @@ from tradelab_engine.adapters.tables import (
 from tradelab_engine.domain.optimize import ResultRow
 from tradelab_engine.lifecycle.idempotency import key_conflicts
 from tradelab_engine.lifecycle.store import ACTIVE, Announce, JobStore
+from tradelab_engine.quotas.repository import Admit
 from tradelab_runtime import audit
 
 from .messages import chunk_message, genetic_job, is_genetic
@@ -66,14 +67,17 @@ class OptimizationRepository(OptimizationQueries):
         chunks: list[dict[str, Any]],
         folds: list[dict[str, Any]] | None = None,
         correlation_id: UUID | None = None,
+        admit: Admit | None = None,
     ) -> OptimizationInfo:
         """Store a new optimisation, its chunks and folds, and the messages that start it (its
-        chunks, or its genetic search), in one transaction.
+        chunks, or its genetic search), in one transaction, once ``admit`` (the owner's quota
+        check) let it in.
 
-        Raises `IdempotencyKeyTakenError` when the owner already has one with its key."""
+        Raises `IdempotencyKeyTakenError` when the owner already has one with its key, and
+        `QuotaExceededError` when ``admit`` refuses it."""
         folds = folds or []
         with key_conflicts(optimizations):
-            return await self._add(values, chunks, folds, correlation_id)
+            return await self._add(values, chunks, folds, correlation_id, admit)
 
     async def _add(
         self,
@@ -81,9 +85,12 @@ class OptimizationRepository(OptimizationQueries):
         chunks: list[dict[str, Any]],
         folds: list[dict[str, Any]],
         correlation_id: UUID | None,
+        admit: Admit | None,
     ) -> OptimizationInfo:
         outbox = self.jobs.outbox
         async with outbox.begin() as conn:
+            if admit is not None:
+                await admit(conn)
             stmt = optimizations.insert().values(
                 {**values, "folds": len(folds), "dispatched_at": values["created_at"]}
             )

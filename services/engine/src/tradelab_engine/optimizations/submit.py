@@ -30,6 +30,8 @@ from tradelab_engine.domain.search import (
 from tradelab_engine.domain.walkforward import Fold, WalkForwardError, plan_folds
 from tradelab_engine.idempotency import submit_once
 from tradelab_engine.lifecycle.idempotency import key_columns
+from tradelab_engine.quotas.limits import optimization_quota
+from tradelab_engine.quotas.repository import Admission, admission
 from tradelab_engine.service import error_reply, reply
 from tradelab_engine.strategies.base import UnknownStrategyError
 from tradelab_engine.strategies.catalogue import STRATEGIES
@@ -102,8 +104,14 @@ async def _submit(cmd: SubmitOptimization, deps: OptimizationDeps) -> EngineRepl
         return await _submit_walk_forward(cmd, cmd.walk_forward, plan, deps)
     chunks = _grid_chunks(plan, deps.chunk_size)
     values = _new_row(cmd, len(plan.combinations), plan.skipped, len(chunks), deps)
-    info = await deps.repo.add(values, chunks, None, correlation_of(cmd))
+    info = await deps.repo.add(values, chunks, None, correlation_of(cmd), _admit(cmd, 0, deps))
     return reply(cmd, optimization=info)
+
+
+def _admit(cmd: SubmitOptimization, folds: int, deps: OptimizationDeps) -> Admission:
+    """The owner's quota check of a new optimisation (walk-forward ones have their own)."""
+    limits = deps.engine.quota_limits
+    return admission(cmd.owner_id, limits, (optimization_quota(folds), 1))
 
 
 async def _strategy_problem(cmd: SubmitOptimization, deps: OptimizationDeps) -> EngineReply | None:
@@ -183,7 +191,8 @@ async def _submit_walk_forward(
     ]
     values = _new_row(cmd, total, plan.skipped * len(folds), len(chunks), deps)
     fold_rows = [_fold_row(fold, bars.time, per_fold_chunks) for fold in folds]
-    info = await deps.repo.add(values, chunks, fold_rows, correlation_of(cmd))
+    admit = _admit(cmd, len(folds), deps)
+    info = await deps.repo.add(values, chunks, fold_rows, correlation_of(cmd), admit)
     return reply(cmd, optimization=info)
 
 

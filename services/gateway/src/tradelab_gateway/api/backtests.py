@@ -34,7 +34,7 @@ from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.rate_limits import JOB_SUBMISSION_LIMIT
 from tradelab_gateway.api.results_files import equity_points, trade_rows
-from tradelab_gateway.api.service_replies import ask
+from tradelab_gateway.api.service_replies import QUOTA_STATUS, ask
 from tradelab_gateway.api.stored import TableFormat, read_stored, stored_table
 from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
@@ -44,6 +44,7 @@ STATUS_BY_CODE = {
     EngineErrorCode.CONFLICT: 409,
     EngineErrorCode.IDEMPOTENCY_KEY_REUSED: 422,
     EngineErrorCode.INTERNAL: 500,
+    EngineErrorCode.QUOTA_EXCEEDED: QUOTA_STATUS,
 }
 router = APIRouter(tags=["backtests"])
 R = TypeVar("R", bound=EngineReply)

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from tradelab_contracts.datasets import DatasetDeclaration
 from tradelab_contracts.datasets_rpc import (
+    CheckUpload,
     DatasetInfo,
     DatasetsCommand,
     DatasetsErrorCode,
@@ -39,7 +40,7 @@ from tradelab_gateway.api.datasets_schemas import (
 )
 from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.problems import ProblemError
-from tradelab_gateway.api.service_replies import ask
+from tradelab_gateway.api.service_replies import QUOTA_STATUS, ask
 from tradelab_gateway.api.stored import TableFormat, stored_table
 from tradelab_runtime.storage import LocalObjectStore
 
@@ -47,12 +48,14 @@ STATUS_BY_CODE = {
     DatasetsErrorCode.NOT_FOUND: 404,
     DatasetsErrorCode.NOT_READY: 409,
     DatasetsErrorCode.INTERNAL: 500,
+    DatasetsErrorCode.QUOTA_EXCEEDED: QUOTA_STATUS,
 }
 PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 DECLARATION_FIELDS = ("name", "symbol", "exchange", "timeframe", "timezone")
 
 
-def _client(request: Request) -> DatasetsRpcClient:
+def datasets_client(request: Request) -> DatasetsRpcClient:
+    """The replica's datasets request/reply client."""
     client: DatasetsRpcClient = request.app.state.datasets_client
     return client
 
@@ -66,7 +69,7 @@ async def ask_datasets(
     request: Request, command: DatasetsCommand, retry_after_s: int
 ) -> DatasetsReply:
     """Ask the datasets service; its refusals become problems."""
-    client = _client(request)
+    client = datasets_client(request)
     return await ask(
         lambda: client.call(command),
         service="datasets",
@@ -92,7 +95,7 @@ async def ready_dataset(
 
     ``purpose`` ends the refusal: "only ready datasets can be {purpose}"."""
     command = GetDataset(
-        reply_to=_client(request).reply_topic, owner_id=user_id, dataset_id=dataset_id
+        reply_to=datasets_client(request).reply_topic, owner_id=user_id, dataset_id=dataset_id
     )
     info = (await ask_datasets(request, command, retry_after_s)).dataset
     if (
@@ -132,11 +135,17 @@ def _declaration(fields: dict[str, str]) -> DatasetDeclaration:
         raise ProblemError(422, detail, code="validation_error") from exc
 
 
-async def _receive(request: Request, settings: Settings) -> tuple[dict[str, str], ReceivedFile]:
+def _declared_length(request: Request, settings: Settings) -> int:
+    """The body's declared size (0 if unsaid); 413 when it cannot hold an allowed upload."""
     limit = settings.max_upload_bytes
     declared_length = int(request.headers.get("content-length") or 0)
     if declared_length > limit + 1024 * 1024:  # multipart overhead on top of the file
         raise ProblemError(413, f"Uploads are limited to {limit} bytes.", code="too_large")
+    return declared_length
+
+
+async def _receive(request: Request, settings: Settings) -> tuple[dict[str, str], ReceivedFile]:
+    limit = settings.max_upload_bytes
     try:
         fields, received = await receive_upload(
             request.headers.get("content-type", ""),
@@ -153,6 +162,21 @@ async def _receive(request: Request, settings: Settings) -> tuple[dict[str, str]
     return fields, received
 
 
+MULTIPART_ALLOWANCE = 16 * 1024
+"""Bytes of a multipart body that are not the file (boundaries, part headers, form fields)."""
+
+
+async def _check_quota(request: Request, user_id: UUID, settings: Settings) -> None:
+    """Let the datasets service refuse an upload its quotas have no room for before its body is
+    read; the file's size is taken from ``Content-Length`` less the multipart framing."""
+    declared_length = _declared_length(request, settings)
+    size = min(max(declared_length - MULTIPART_ALLOWANCE, 0), settings.max_upload_bytes)
+    command = CheckUpload(
+        reply_to=datasets_client(request).reply_topic, owner_id=user_id, size_bytes=size
+    )
+    await ask_datasets(request, command, settings.retry_after_s)
+
+
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
 
@@ -164,6 +188,7 @@ def datasets_router() -> APIRouter:
 @router.post("", status_code=202, response_model=DatasetPublic)
 async def upload(request: Request, user: CurrentUser, settings: Settings) -> JSONResponse:
     """Upload a CSV or Parquet file; it is ingested in the background (status pending)."""
+    await _check_quota(request, user.user_id, settings)
     fields, received = await _receive(request, settings)
     try:
         declared = _declaration(fields)
@@ -173,7 +198,7 @@ async def upload(request: Request, user: CurrentUser, settings: Settings) -> JSO
     dataset_id = uuid.uuid4()
     uri = store_of(request).put_file(f"raw/{user.user_id}/{dataset_id}", received.path)
     command = RegisterUpload(
-        reply_to=_client(request).reply_topic,
+        reply_to=datasets_client(request).reply_topic,
         owner_id=user.user_id,
         dataset_id=dataset_id,
         storage_uri=uri,
@@ -206,7 +231,7 @@ async def list_datasets(
 ) -> DatasetPage:
     """List your datasets, newest first."""
     command = ListDatasets(
-        reply_to=_client(request).reply_topic,
+        reply_to=datasets_client(request).reply_topic,
         owner_id=user.user_id,
         limit=limit,
         offset=offset,
@@ -220,7 +245,7 @@ async def list_datasets(
 
 async def _get(request: Request, user_id: UUID, dataset_id: UUID, retry: int) -> DatasetsReply:
     command = GetDataset(
-        reply_to=_client(request).reply_topic, owner_id=user_id, dataset_id=dataset_id
+        reply_to=datasets_client(request).reply_topic, owner_id=user_id, dataset_id=dataset_id
     )
     return await ask_datasets(request, command, retry)
 
@@ -256,7 +281,7 @@ async def preview(
 ) -> PreviewPublic:
     """Return the first and last rows and summary statistics."""
     command = PreviewDataset(
-        reply_to=_client(request).reply_topic,
+        reply_to=datasets_client(request).reply_topic,
         owner_id=user.user_id,
         dataset_id=dataset_id,
         rows=rows,
@@ -291,7 +316,7 @@ async def delete(
 ) -> Response:
     """Delete a dataset and its files."""
     command = DeleteDataset(
-        reply_to=_client(request).reply_topic, owner_id=user.user_id, dataset_id=dataset_id
+        reply_to=datasets_client(request).reply_topic, owner_id=user.user_id, dataset_id=dataset_id
     )
     await ask_datasets(request, command, settings.retry_after_s)
     return Response(status_code=204)

@@ -6,6 +6,7 @@ from typing import Any, Protocol, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from tradelab_contracts.quotas import QuotaUsage
 from tradelab_gateway.adapters.rpc import BROKER_ERRORS, ServiceUnavailableError
 from tradelab_gateway.api.deps import unavailable
 from tradelab_gateway.api.problems import ProblemError, problem_response
@@ -45,9 +46,27 @@ async def ask(
     if error is None:
         raise ProblemError(500, f"The {service} service gave an empty answer.")
     errors = getattr(error, "errors", None)
-    extra = {"errors": errors} if errors else {}
+    extra: dict[str, Any] = {"errors": errors} if errors else {}
+    quota: QuotaUsage | None = getattr(error, "quota", None)
+    if quota is not None:
+        extra |= quota_fields(quota)
     status = status_by_code.get(error.code, 500)
     raise ProblemError(status, error.message, code=error.code.value, extra=extra)
+
+
+QUOTA_STATUS = 429
+"""A refusal for a quota (code ``quota_exceeded``). 429 rather than 403: the request is allowed
+to this user and succeeds again once jobs finish or data is deleted, and clients already back off
+on 429. No ``Retry-After``: when room frees up depends on the user's own jobs and deletions."""
+
+
+def quota_fields(quota: QuotaUsage) -> dict[str, Any]:
+    """The members a ``quota_exceeded`` problem adds: the quota, its usage, limit and request."""
+    fields: dict[str, Any] = {"quota": quota.quota.value, "usage": quota.usage}
+    fields["limit"] = quota.limit
+    if quota.requested is not None:
+        fields["requested"] = quota.requested
+    return fields
 
 
 def install_unavailable_handlers(app: FastAPI, retry_after_s: int) -> None:
