@@ -280,5 +280,8 @@ user_strategies = sa.Table(
     sa.UniqueConstraint("owner_id", "name", name="uq_user_strategies_owner_name"),
 )
 
+JOB_TABLES = (runs, optimizations, monte_carlo)
+"""Every table of jobs a user queues: a fair claim counts a user's running jobs over all of them."""
+
 # Append-only (a trigger refuses UPDATE, DELETE and TRUNCATE; migration 0009).
 audit_log = sa.Table(AUDIT_TABLE, metadata, *audit_columns())
