@@ -12,13 +12,28 @@ import pytest_asyncio
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tradelab_contracts.engine import BacktestCompleted, EngineOptions, RunBacktest
-from tradelab_contracts.engine_rpc import SubmitBacktest
+from tradelab_contracts.engine_rpc import (
+    OptimizationReply,
+    RunStatus,
+    SubmitBacktest,
+    SubmitOptimization,
+)
 from tradelab_contracts.montecarlo import MonteCarloMethod, MonteCarloSpec, Priority
+from tradelab_contracts.optimization import (
+    GeneticSearch,
+    Objective,
+    OptimizationCompleted,
+    RunOptimization,
+)
 from tradelab_contracts.topics import reply_topic
 from tradelab_engine.backtests.repository import RunRepository
 from tradelab_engine.backtests.use_cases import submit_backtest
 from tradelab_engine.backtests.worker import run_job
 from tradelab_engine.montecarlo.repository import MonteCarloRepository
+from tradelab_engine.optimizations.deps import OptimizationDeps
+from tradelab_engine.optimizations.evolver import give_up_genetic, run_genetic
+from tradelab_engine.optimizations.repository import OptimizationRepository
+from tradelab_engine.optimizations.submit import submit_optimization
 from tradelab_engine.service import EngineDeps
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.storage import LocalObjectStore
@@ -165,3 +180,61 @@ async def test_a_high_priority_study_reorders_its_owners_studies_but_not_another
 
     assert taken == [b_normal, a_high, a_normal]
     assert await studies.take("worker-a", clock.now()) is None
+
+
+async def queue_genetic(
+    deps: OptimizationDeps, owner_id: uuid.UUID, dataset_uri: str
+) -> RunOptimization:
+    """Submit a small genetic search of ``owner_id`` a second after the last; its job message."""
+    clock_of(deps.engine).advance(1)
+    answer = await submit_optimization(
+        SubmitOptimization(
+            reply_to=reply_topic("gw-test"),
+            optimization_id=uuid.uuid4(),
+            owner_id=owner_id,
+            dataset_id=uuid.uuid4(),
+            dataset_uri=dataset_uri,
+            dataset_sha256="c" * 64,
+            timeframe="1h",
+            strategy="sma_cross",
+            parameter_space={"fast": [3, 4, 5, 6], "slow": [20, 30]},
+            search=GeneticSearch(population=4, generations=2, seed=5),
+            objective=Objective(metric="sharpe"),
+            options=EngineOptions(fee_rate=0.001),
+        ),
+        deps,
+    )
+    assert isinstance(answer, OptimizationReply)
+    assert answer.ok, answer.error
+    job = (await recorder_of(deps.engine).events(RunOptimization))[-1]
+    assert isinstance(job, RunOptimization)
+    return job
+
+
+@pytest.mark.asyncio
+async def test_a_genetic_turn_runs_the_fair_search_and_its_give_up_fails_that_search(
+    deps: EngineDeps,
+) -> None:
+    recorder = recorder_of(deps)
+    opt = OptimizationDeps(
+        engine=deps, repo=OptimizationRepository(recorder.engine, recorder.optimizations)
+    )
+    dataset = random_walk_dataset(deps.store, 600, seed=11, drift=0.0002, step_s=3600)
+    broken = await queue_genetic(opt, uuid.uuid4(), "file:///nowhere/bars.parquet")
+    sound = await queue_genetic(opt, uuid.uuid4(), dataset)
+
+    # The sound search's message comes first, but the turn is the broken one's (waiting longest).
+    with pytest.raises(Exception) as raised:  # noqa: PT011 - whatever the store raises
+        await run_genetic(sound, opt)
+    await give_up_genetic(sound, raised.value, opt)  # its retries spent
+    await run_genetic(broken, opt)  # the next turn runs the sound search
+
+    failed, completed = (
+        await opt.repo.get(None, broken.optimization_id),
+        await opt.repo.get(None, sound.optimization_id),
+    )
+    assert failed is not None
+    assert completed is not None
+    assert (failed.status, completed.status) == (RunStatus.FAILED, RunStatus.COMPLETED)
+    [event] = await recorder.events(OptimizationCompleted)
+    assert event.optimization_id == sound.optimization_id

@@ -1,12 +1,12 @@
 """Optimisations as a job kind of the shared lifecycle.
 
-A genetic search is one job (``RunOptimization``) that one replica claims under a lease, exactly
-like a backtest: the sweeper re-queues it when its worker died and the next claim resumes from the
-stored generations. A grid or random search is many chunk messages and no lease: the sweeper
-publishes again the undone chunks of one that made no progress for ``redispatch_after_s`` (a
-broker restarted empty lost them; a chunk is counted once, so a duplicate is harmless), or, when
-every chunk is stored but the end is not (its replica died while writing the files), its last
-chunk, whose delivery completes it.
+A genetic search is one job that one replica claims under a lease on a turn (``RunOptimization``,
+``lifecycle.fair``), exactly like a backtest: the sweeper re-queues it when its worker died and
+the next claim resumes from the stored generations. A grid or random search is many chunk
+messages and no lease: the sweeper publishes again the undone chunks of one that made no
+progress for ``redispatch_after_s`` (a broker restarted empty lost them; a chunk is counted once,
+so a duplicate is harmless), or, when every chunk is stored but the end is not (its replica died
+while writing the files), its last chunk, whose delivery completes it.
 """
 
 from dataclasses import dataclass
