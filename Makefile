@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := ./scripts/uv
 
-.PHONY: up test lint typecheck unit integration e2e schemas bench soak setup browser redis clean
+.PHONY: up test lint typecheck unit integration e2e schemas bench soak bench-fairness setup browser redis clean
 
 setup: ## install uv (if missing) and the whole workspace from uv.lock
 	@$(UV) sync --all-packages --frozen
@@ -42,6 +42,9 @@ schemas: setup ## regenerate the committed JSON schemas and AsyncAPI document of
 
 soak: setup ## 10 minutes of mixed jobs with random service kills; prints what was lost (must be 0)
 	TRADELAB_STATE_DIR=$${TRADELAB_STATE_DIR:-/tmp/tradelab-soak} $(UV) run --frozen python bench/soak.py $(SOAK_ARGS)
+
+bench-fairness: setup ## user B's one backtest with and without user A's 200 queued; prints the waits and ratio
+	TRADELAB_STATE_DIR=$${TRADELAB_STATE_DIR:-/tmp/bench-fairness} $(UV) run --frozen python bench/fairness.py $(FAIRNESS_ARGS)
 
 clean: ## remove the local stack's state (logs, throwaway database cluster)
 	rm -rf .tradelab

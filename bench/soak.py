@@ -41,6 +41,12 @@ ENV = {
     "ENGINE_SWEEP_INTERVAL_S": "1",
     "ENGINE_REDISPATCH_AFTER_S": "20",
     "RETRY_FIRST_DELAY_S": "0.2",
+    # The soak measures loss under kills, not quotas or rate limits: a backlog that builds up
+    # while the engines are down must not be refused.
+    "ENGINE_QUOTA_BACKTESTS": "100000",
+    "ENGINE_QUOTA_OPTIMIZATIONS": "10000",
+    "ENGINE_QUOTA_MONTE_CARLO": "10000",
+    "GATEWAY_RATE_LIMIT_JOBS_PER_USER": "100000/minute",
 }
 KILLABLE = ("engine", "engine-b", "datasets", "analytics")
 

@@ -391,7 +391,9 @@ class MonteCarloInfo(ContractModel):
     method: MonteCarloMethod = Field(description="How outcomes are simulated.")
     n_simulations: int = Field(ge=1, description="Outcomes to simulate.")
     seed: Seed = Field(description="Random seed (the same seed reproduces the same numbers).")
-    priority: Priority = Field(description="Scheduling priority.")
+    priority: Priority = Field(
+        description="Order among the owner's own queued studies (never ahead of other users')."
+    )
     drawdown_threshold: float = Field(gt=0, le=1, description="Drawdown threshold asked for.")
     block_size: int | None = Field(default=None, description="Bars per block (block_bootstrap).")
     horizon_bars: int | None = Field(default=None, description="Steps per path, if set.")

@@ -48,7 +48,8 @@ BOOTSTRAP_METHODS = frozenset(
 
 
 class Priority(StrEnum):
-    """Scheduling priority of a job among the engine's queued work."""
+    """Scheduling priority of a study among its owner's own queued studies (users take turns
+    first, whatever the priority)."""
 
     HIGH = "high"
     NORMAL = "normal"
@@ -96,7 +97,10 @@ class MonteCarloSpec(ContractModel):
     drawdown_threshold: float = Field(
         default=0.2, gt=0, le=1, description="Drawdown whose probability of breach is reported."
     )
-    priority: Priority = Field(default=Priority.NORMAL, description="Scheduling priority.")
+    priority: Priority = Field(
+        default=Priority.NORMAL,
+        description="Order among the owner's own queued studies (never ahead of other users').",
+    )
 
     @model_validator(mode="after")
     def _inputs_match_method(self) -> Self:

@@ -71,6 +71,16 @@ def _active_index(table: str) -> sa.Index:
     )
 
 
+def _started_index(table: str) -> sa.Index:
+    """When the owner's latest job started, read by every fair claim (migration 0014)."""
+    return sa.Index(
+        f"ix_{table}_owner_started",
+        "owner_id",
+        "started_at",
+        postgresql_where=sa.text("started_at IS NOT NULL"),
+    )
+
+
 def _idempotency(table: str) -> list[SchemaItem]:
     """The key a job was submitted with and its request's hash; one job per owner and key."""
     bounded = (
@@ -127,6 +137,7 @@ runs = sa.Table(
     *_money_checks("runs", "options"),
     *_idempotency("runs"),
     _active_index("runs"),
+    _started_index("runs"),
 )
 
 optimizations = sa.Table(
@@ -178,6 +189,7 @@ optimizations = sa.Table(
     _check("optimizations", "attempt", "attempt >= 0"),
     *_idempotency("optimizations"),
     _active_index("optimizations"),
+    _started_index("optimizations"),
 )
 
 optimization_chunks = sa.Table(
@@ -280,6 +292,7 @@ monte_carlo = sa.Table(
     sa.Column("bars", sa.BigInteger(), nullable=False, server_default="0"),
     _check("monte_carlo", "bars", "bars >= 0"),
     _active_index("monte_carlo"),
+    _started_index("monte_carlo"),
 )
 
 # --- Saved rule strategies (migration 0007) -------------------------------------------------------
@@ -294,6 +307,9 @@ user_strategies = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("owner_id", "name", name="uq_user_strategies_owner_name"),
 )
+
+JOB_TABLES = (runs, optimizations, monte_carlo)
+"""Every table of jobs a user queues: a fair claim counts a user's running jobs over all of them."""
 
 # Append-only (a trigger refuses UPDATE, DELETE and TRUNCATE; migration 0009).
 audit_log = sa.Table(AUDIT_TABLE, metadata, *audit_columns())

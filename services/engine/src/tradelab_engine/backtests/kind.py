@@ -1,6 +1,7 @@
 """Backtest runs as a job kind of the shared lifecycle: how a run is dispatched and given up."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -25,9 +26,23 @@ class BacktestJobs:
     table: sa.Table = runs
     entity: str = "backtest"
 
+    @property
+    def queue_order(self) -> tuple[sa.ColumnElement[Any], ...]:
+        """A user's runs in order of submission."""
+        return (runs.c.created_at, runs.c.id)
+
+    @property
+    def turns(self) -> sa.ColumnElement[bool]:
+        """Any run."""
+        return sa.true()
+
     def dispatch(self, row: sa.RowMapping) -> Announcement:
         """The ``RunBacktest`` of a queued run."""
-        job = RunBacktest(
+        return self.job(row), BACKTEST_REQUESTED, row["id"].bytes
+
+    def job(self, row: sa.RowMapping) -> RunBacktest:
+        """The ``RunBacktest`` of a run's row."""
+        return RunBacktest(
             run_id=row["id"],
             owner_id=row["owner_id"],
             dataset_id=row["dataset_id"],
@@ -38,7 +53,6 @@ class BacktestJobs:
             options=EngineOptions.model_validate(row["options"]),
             timeframe=row["timeframe"],
         )
-        return job, BACKTEST_REQUESTED, row["id"].bytes
 
     def gave_up(self, row: sa.RowMapping) -> Announcement:
         """The ``BacktestFailed`` of a run given up."""

@@ -15,9 +15,10 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tradelab_contracts.engine import BacktestSummary, EngineOptions, FailureReason
+from tradelab_contracts.engine import BacktestSummary, EngineOptions, FailureReason, RunBacktest
 from tradelab_contracts.engine_rpc import ListBacktests, RunInfo, RunStatus
 from tradelab_engine.adapters.tables import SCHEMA, runs
+from tradelab_engine.backtests.kind import BacktestJobs
 from tradelab_engine.lifecycle.idempotency import Earlier, key_conflicts, keyed
 from tradelab_engine.lifecycle.store import Announce, Announcement, JobStore
 from tradelab_engine.quotas.repository import Admit
@@ -49,6 +50,11 @@ def _info(row: sa.RowMapping) -> RunInfo:
     )
 
 
+def _claim(row: sa.RowMapping) -> "Claim":
+    job = BacktestJobs().job(row)
+    return Claim(_info(row), row["attempt"], row["dataset_uri"], row["timeframe"], job)
+
+
 @dataclass(frozen=True)
 class Claim:
     """A run this worker may now execute, as attempt ``attempt``."""
@@ -57,6 +63,8 @@ class Claim:
     attempt: int
     dataset_uri: str
     timeframe: str | None
+    job: RunBacktest
+    """The run's job, as its message carries it."""
 
 
 class RunRepository:
@@ -151,7 +159,15 @@ class RunRepository:
         row = await self.jobs.claim(run_id, worker, now)
         if row is None:
             return None
-        return Claim(_info(row), row["attempt"], row["dataset_uri"], row["timeframe"])
+        return _claim(row)
+
+    async def take(self, worker: str, now: datetime) -> Claim | None:
+        """Take the next claimable run in the fair order (``lifecycle.fair``) as a new attempt;
+        None when no run is claimable."""
+        row = await self.jobs.take(worker, now)
+        if row is None:
+            return None
+        return _claim(row)
 
     async def set_progress(self, run_id: UUID, attempt: int, progress: float) -> int | None:
         """Record progress of the current attempt; return the event's sequence number, or None

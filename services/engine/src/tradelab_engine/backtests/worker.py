@@ -1,5 +1,6 @@
-"""The backtest worker: claim, load, simulate in chunks (progress, cancellation), store,
-announce. Exactly one terminal event per run, whatever the redeliveries."""
+"""The backtest worker: take a turn (claim the next run in the fair order), load, simulate in
+chunks (progress, cancellation), store, announce. Exactly one terminal event per run, whatever
+the redeliveries."""
 
 import asyncio
 import contextlib
@@ -105,11 +106,20 @@ def _summary(result: BacktestResult) -> BacktestSummary:
     return BacktestSummary.model_validate(asdict(result.summary))
 
 
-async def run_job(job: RunBacktest, deps: EngineDeps) -> None:
-    """Execute one run if it is still to be done; store its one terminal event."""
-    claim = await deps.repo.claim(job.run_id, deps.worker, deps.clock.now())
+def turn_job(message: RunBacktest, claim: Claim) -> RunBacktest:
+    """The job of the run a turn claimed: the message itself when it named that run (its
+    correlation carries on), else the run's own job rebuilt from its row."""
+    return message if claim.job.run_id == message.run_id else claim.job
+
+
+async def run_job(message: RunBacktest, deps: EngineDeps) -> None:
+    """Take one turn: execute the next claimable run in the fair order (``lifecycle.fair``),
+    whichever run ``message`` named, and store its one terminal event. Every queued run has a
+    message of its own, so a run this turn did not take is taken by another."""
+    claim = await deps.repo.take(deps.worker, deps.clock.now())
     if claim is None:
-        return  # finished, cancelled, deleted or held by a live worker: a no-op
+        return  # nothing claimable: finished, cancelled, deleted or held by live workers
+    job = turn_job(message, claim)
     run_id = str(job.run_id)
     started = time.monotonic()
     send = progress_sender(job, claim.attempt, deps)

@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tradelab_contracts.base import Message
 from tradelab_contracts.engine_rpc import RunStatus
-from tradelab_engine.adapters.tables import SCHEMA
+from tradelab_engine.adapters.tables import JOB_TABLES, SCHEMA
 from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox
+
+from .fair import next_job
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 Announcement = tuple[Message, str, bytes]
@@ -34,6 +36,14 @@ class JobKind(Protocol):
     @property
     def entity(self) -> str:
         """What the audit log calls a job of the kind (``backtest``, ``optimization``...)."""
+
+    @property
+    def queue_order(self) -> tuple[sa.ColumnElement[Any], ...]:
+        """The order one user's claimable jobs of the kind are taken in (oldest first)."""
+
+    @property
+    def turns(self) -> sa.ColumnElement[bool]:
+        """Which jobs of the table a job message's turn may take (``sa.true()``: any)."""
 
     def dispatch(self, row: sa.RowMapping) -> Announcement | None:
         """The job message that (re)starts a queued job (None: its work travels in messages of
@@ -62,11 +72,19 @@ class LeaseTerms:
 class JobStore:
     """Claim, renew, record progress of and finish the jobs of one table."""
 
-    def __init__(self, kind: JobKind, outbox: Outbox, terms: LeaseTerms) -> None:
+    def __init__(
+        self,
+        kind: JobKind,
+        outbox: Outbox,
+        terms: LeaseTerms,
+        peers: tuple[sa.Table, ...] = JOB_TABLES,
+    ) -> None:
         self.kind = kind
         self.table = kind.table
         self.outbox = outbox
         self.terms = terms
+        self.peers = peers
+        """The job tables whose running jobs count towards a user's share (``lifecycle.fair``)."""
 
     def claimable(self, now: datetime) -> sa.ColumnElement[bool]:
         """A job a worker may take: queued, or running under a lease that expired."""
@@ -102,6 +120,17 @@ class JobStore:
         )
         async with self.outbox.begin() as conn:
             row: sa.RowMapping | None = (await conn.execute(stmt)).mappings().first()
+        return row
+
+    async def take(self, worker: str, now: datetime) -> sa.RowMapping | None:
+        """Take the next claimable job in the fair order (``lifecycle.fair``) as a new attempt;
+        None when no job of the kind is claimable."""
+        t = self.table
+        waiting = sa.and_(self.claimable(now), self.kind.turns)
+        chosen = next_job(t, waiting, self.kind.queue_order, self.peers)
+        stmt = sa.update(t).where(t.c.id == chosen).values(self.claim_values(worker, now))
+        async with self.outbox.begin() as conn:
+            row: sa.RowMapping | None = (await conn.execute(stmt.returning(t))).mappings().first()
         return row
 
     def owned(self, job_id: UUID, attempt: int | None) -> list[sa.ColumnElement[bool]]:

@@ -2,6 +2,7 @@
 given up."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -23,6 +24,18 @@ class MonteCarloJobs:
 
     table: sa.Table = monte_carlo
     entity: str = "monte_carlo"
+
+    @property
+    def queue_order(self) -> tuple[sa.ColumnElement[Any], ...]:
+        """A user's studies by their priority, then in order of submission: a priority reorders
+        its owner's studies only (``lifecycle.fair`` chooses the user first)."""
+        t = monte_carlo
+        return (t.c.priority_rank, t.c.created_at, t.c.id)
+
+    @property
+    def turns(self) -> sa.ColumnElement[bool]:
+        """Any study."""
+        return sa.true()
 
     def dispatch(self, row: sa.RowMapping) -> Announcement:
         """A ``RunMonteCarlo`` turn for a queued study."""

@@ -1,12 +1,13 @@
 """Monte Carlo studies in PostgreSQL: the priority queue, claims and results; every query a user
 makes is scoped to its owner.
 
-The table is the queue. Each job message is a turn to run one study: the consumer takes the most
-urgent claimable study (lowest ``priority_rank``, then oldest) with ``FOR UPDATE SKIP LOCKED``, as
-a new ``attempt`` under a lease (the shared job lifecycle, ``lifecycle.store``). If the process
-dies, its lease expires and the study is taken again on the next turn (the sweeper publishes
-one); only the latest attempt may finish a study, and its terminal event is stored with its
-final state, so exactly one is published.
+The table is the queue. Each job message is a turn to run one study: the consumer takes the next
+claimable study in the fair order (``lifecycle.fair``: the user with the fewest running jobs, then
+the one served least recently; then that user's most urgent study, lowest ``priority_rank`` then
+oldest) with ``FOR UPDATE SKIP LOCKED``, as a new ``attempt`` under a lease (the shared job
+lifecycle, ``lifecycle.store``). If the process dies, its lease expires and the study is taken
+again on the next turn (the sweeper publishes one); only the latest attempt may finish a study,
+and its terminal event is stored with its final state, so exactly one is published.
 """
 
 from collections.abc import Callable
@@ -193,24 +194,9 @@ class MonteCarloRepository:
             return [_info(r) for r in rows.mappings()], int(total or 0)
 
     async def take(self, worker: str, now: datetime) -> StudyClaim | None:
-        """Take the most urgent claimable study as a new attempt (None when none is)."""
-        t = monte_carlo
-        most_urgent = (
-            sa.select(t.c.id)
-            .where(self.jobs.claimable(now))
-            .order_by(t.c.priority_rank, t.c.created_at, t.c.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        stmt = (
-            sa.update(t)
-            .where(t.c.id == most_urgent)
-            .values(self.jobs.claim_values(worker, now))
-            .returning(t)
-        )
-        async with self.jobs.outbox.begin() as conn:
-            row = (await conn.execute(stmt)).mappings().first()
+        """Take the next claimable study in the fair order as a new attempt (None when none is):
+        the user's turn first (``lifecycle.fair``), then their most urgent study."""
+        row = await self.jobs.take(worker, now)
         if row is None:
             return None
         info = _info(row)

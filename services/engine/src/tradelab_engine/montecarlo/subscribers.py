@@ -22,10 +22,11 @@ def register_montecarlo_handlers(
     """Subscribe the study runner and the cancel listener."""
 
     # One study at a time per replica, committed after it ends, under the failure policy (as
-    # backtests, and for the same reasons). Each message is a turn: the runner takes the most
-    # urgent claimable study, so a high-priority study submitted while this replica is busy runs
-    # before low ones queued earlier, and a study whose worker died is taken over once its
-    # lease expired.
+    # backtests, and for the same reasons). Each message is a turn: the runner takes the next
+    # claimable study in the fair order (lifecycle.fair: the user with the fewest running jobs,
+    # then that user's most urgent study), so a user's high-priority study runs before their low
+    # ones queued earlier but never before another user's, and a study whose worker died is
+    # taken over once its lease expired.
     async def run_study(job: RunMonteCarlo) -> None:
         await worker.run_next_study(job, deps)
 

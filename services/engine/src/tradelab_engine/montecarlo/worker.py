@@ -1,5 +1,6 @@
-"""The Monte Carlo worker: take the most urgent queued study, load its source, simulate stream by
-stream (progress, cancellation), store the outcomes, announce. One terminal event per study."""
+"""The Monte Carlo worker: take the next queued study in the fair order, load its source, simulate
+stream by stream (progress, cancellation), store the outcomes, announce. One terminal event per
+study."""
 
 import asyncio
 import contextlib
@@ -110,8 +111,8 @@ async def _source(claim: StudyClaim, deps: MonteCarloDeps) -> RunInfo | None:
 
 
 async def run_next_study(job: RunMonteCarlo, deps: MonteCarloDeps) -> None:
-    """Take one turn: run the most urgent queued study (or resume the one this message started
-    before its consumer died) and publish its one terminal event."""
+    """Take one turn: run the next queued study in the fair order (or resume the one this message
+    started before its consumer died) and publish its one terminal event."""
     engine = deps.engine
     await deps.repo.ensure(job, engine.clock.now())
     claim = await deps.repo.take(engine.worker, engine.clock.now())

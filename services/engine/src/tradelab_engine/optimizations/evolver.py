@@ -1,4 +1,5 @@
-"""The genetic evolver: one replica claims a genetic search (a lease, as any job) and evolves it
+"""The genetic evolver: each ``RunOptimization`` is a turn on which one replica claims the next
+genetic search in the fair order (``lifecycle.fair``; a lease, as any job) and evolves it
 generation by generation, each generation stored as one chunk (counted once).
 
 A replica that takes it over (after a crash, once the lease expired and the sweeper re-queued it)
@@ -11,6 +12,7 @@ optimisation once the retries are spent.
 import asyncio
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from tradelab_contracts.optimization import BarWindow, GeneticSearch, RunOptimization
 from tradelab_engine.domain.bars import Bars
@@ -24,6 +26,7 @@ from tradelab_runtime.logging import get_logger
 
 from .completion import complete_if_done, fail
 from .deps import OptimizationDeps
+from .messages import genetic_run
 from .repository import FoldTest
 from .search_rules import accept_rule
 from .walk_forward import window_test
@@ -33,13 +36,25 @@ log = get_logger(__name__)
 Stopped = Callable[[], bool]
 
 
-async def run_genetic(job: RunOptimization, deps: OptimizationDeps) -> None:
-    """Claim the search and evolve it to the end, then complete it; a no-op if it ended or a
-    live replica holds it."""
+class GeneticTurnError(Exception):
+    """The genetic search a turn took stopped on an error. It names that search, which the
+    give-up fails: a turn's message may have named another one."""
+
+    def __init__(self, optimization_id: UUID, cause: Exception) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.optimization_id = optimization_id
+        self.cause = type(cause).__name__
+
+
+async def run_genetic(message: RunOptimization, deps: OptimizationDeps) -> None:
+    """Take one turn: claim the next genetic search in the fair order (``lifecycle.fair``),
+    whichever search ``message`` named, evolve it to the end and complete it; a no-op when none
+    is claimable (ended, or held by live replicas)."""
     engine, jobs = deps.engine, deps.repo.jobs
-    claim = await jobs.claim(job.optimization_id, engine.worker, engine.clock.now())
+    claim = await jobs.take(engine.worker, engine.clock.now())
     if claim is None:
         return
+    job = message if claim["id"] == message.optimization_id else genetic_run(claim)
     attempt: int = claim["attempt"]
     key = str(job.optimization_id)
     lease = holding_lease(
@@ -50,19 +65,23 @@ async def run_genetic(job: RunOptimization, deps: OptimizationDeps) -> None:
             evolved = await _evolve(job, deps, lambda: key in engine.cancelled)
         if evolved:
             await complete_if_done(job.optimization_id, deps, attempt)
-    except Exception:
+    except Exception as exc:
         # Queued again at once, so the failure policy's retry claims it without waiting out
         # the lease (and the sweeper publishes it again should the retry never come).
         await jobs.release(job.optimization_id, attempt, engine.clock.now())
-        raise
+        raise GeneticTurnError(job.optimization_id, exc) from exc
     finally:
         engine.cancelled.discard(key)
 
 
-async def give_up_genetic(job: RunOptimization, exc: Exception, deps: OptimizationDeps) -> None:
-    """Fail a genetic search whose retries are spent (the failure policy's give-up)."""
-    message = f"The genetic search stopped on an error: {type(exc).__name__}."
-    await fail(job.optimization_id, message, deps)
+async def give_up_genetic(message: RunOptimization, exc: Exception, deps: OptimizationDeps) -> None:
+    """Fail the genetic search whose retries are spent (the failure policy's give-up): the one
+    the last turn took, which ``exc`` names."""
+    if isinstance(exc, GeneticTurnError):
+        optimization_id, cause = exc.optimization_id, exc.cause
+    else:
+        optimization_id, cause = message.optimization_id, type(exc).__name__
+    await fail(optimization_id, f"The genetic search stopped on an error: {cause}.", deps)
 
 
 async def _evolve(job: RunOptimization, deps: OptimizationDeps, stopped: Stopped) -> bool:

@@ -1,16 +1,17 @@
 """Optimisations as a job kind of the shared lifecycle.
 
-A genetic search is one job (``RunOptimization``) that one replica claims under a lease, exactly
-like a backtest: the sweeper re-queues it when its worker died and the next claim resumes from the
-stored generations. A grid or random search is many chunk messages and no lease: the sweeper
-publishes again the undone chunks of one that made no progress for ``redispatch_after_s`` (a
-broker restarted empty lost them; a chunk is counted once, so a duplicate is harmless), or, when
-every chunk is stored but the end is not (its replica died while writing the files), its last
-chunk, whose delivery completes it.
+A genetic search is one job that one replica claims under a lease on a turn (``RunOptimization``,
+``lifecycle.fair``), exactly like a backtest: the sweeper re-queues it when its worker died and
+the next claim resumes from the stored generations. A grid or random search is many chunk
+messages and no lease: the sweeper publishes again the undone chunks of one that made no
+progress for ``redispatch_after_s`` (a broker restarted empty lost them; a chunk is counted once,
+so a duplicate is harmless), or, when every chunk is stored but the end is not (its replica died
+while writing the files), its last chunk, whose delivery completes it.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,7 +27,9 @@ from .messages import chunk_message, failed_event, genetic_job, is_genetic
 log = get_logger(__name__)
 BATCH = 100
 LEGACY = "The optimisation was interrupted by an engine upgrade and cannot resume; submit it again."
-GRID = optimizations.c.spec["search"]["kind"].astext != "genetic"
+SEARCH_KIND: sa.ColumnElement[str] = optimizations.c.spec["search"]["kind"].astext
+GRID = SEARCH_KIND != "genetic"
+GENETIC = SEARCH_KIND == "genetic"
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,16 @@ class OptimizationJobs:
 
     table: sa.Table = optimizations
     entity: str = "optimization"
+
+    @property
+    def queue_order(self) -> tuple[sa.ColumnElement[Any], ...]:
+        """A user's genetic searches in order of submission."""
+        return (optimizations.c.created_at, optimizations.c.id)
+
+    @property
+    def turns(self) -> sa.ColumnElement[bool]:
+        """Genetic searches only: a grid's work is its chunks, which no turn claims."""
+        return GENETIC
 
     def dispatch(self, row: sa.RowMapping) -> Announcement | None:
         """A genetic search's ``RunOptimization``; None for a grid, whose chunks are

@@ -78,8 +78,14 @@ def chunk_message(
 
 def genetic_job(optimization: Row, correlation_id: UUID | None = None) -> Announcement:
     """The ``RunOptimization`` that hands a genetic search to one replica."""
+    job = genetic_run(optimization, correlation_id)
+    return job, OPTIMIZATION_REQUESTED, optimization["id"].bytes
+
+
+def genetic_run(optimization: Row, correlation_id: UUID | None = None) -> RunOptimization:
+    """The ``RunOptimization`` of a stored genetic search."""
     spec = optimization["spec"]
-    job = RunOptimization.model_validate(
+    return RunOptimization.model_validate(
         {
             **{k: spec.get(k) for k in ("parameter_space", "search", "objective", "options")},
             "constraints": spec.get("constraints") or [],
@@ -95,7 +101,6 @@ def genetic_job(optimization: Row, correlation_id: UUID | None = None) -> Announ
             "correlation_id": correlation_id,
         }
     )
-    return job, OPTIMIZATION_REQUESTED, optimization["id"].bytes
 
 
 def failed_event(optimization: Row, correlation_id: UUID | None = None) -> Announcement:

@@ -46,7 +46,11 @@ class MonteCarloCreate(BaseModel):
         default=None, description="Random seed; drawn (and returned) when absent."
     )
     priority: Priority = Field(
-        default=Priority.NORMAL, description="high studies are started before normal, then low."
+        default=Priority.NORMAL,
+        description=(
+            "Among your own queued studies, high are started before normal, then low; it never "
+            "moves a study ahead of another user's (users take turns)."
+        ),
     )
     drawdown_threshold: float = Field(
         default=0.2, gt=0, le=1, description="Report the probability of a drawdown beyond this."
