@@ -59,7 +59,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     )
     register_job_event_subscriber(runtime.broker, hub, settings.instance_id)
     rpc = attach_rpc(runtime, settings.rpc_timeout_s)
-    auth_client = AuthRpcClient(rpc)
+    auth_client = AuthRpcClient(rpc, settings.bus_keyring())
     app = build_service_app(
         runtime,
         migrations=None,
@@ -84,7 +84,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     app.state.engine_client = EngineRpcClient(rpc)
     app.state.analytics_client = AnalyticsRpcClient(rpc)
     app.state.object_store = LocalObjectStore.from_url(settings.object_store_url)
-    app.state.key_cache = KeyCache(_key_fetcher(auth_client))
+    app.state.key_cache = KeyCache(_key_fetcher(auth_client), ttl_s=settings.jwks_ttl_s)
     app.include_router(quick_router())
     install_problem_handlers(app)
     install_unavailable_handlers(app, settings.retry_after_s)

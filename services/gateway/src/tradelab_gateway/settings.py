@@ -1,5 +1,7 @@
 """Settings of the gateway (environment variables prefixed ``GATEWAY_``)."""
 
+from typing import ClassVar
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -14,6 +16,8 @@ class GatewaySettings(ServiceSettings):
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
 
+    USES_BUS_KEYS: ClassVar[bool] = True
+
     service_name: str = "gateway"
     port: int = 8000
     expected_services: tuple[str, ...] = Field(
@@ -25,6 +29,13 @@ class GatewaySettings(ServiceSettings):
     )
     retry_after_s: int = Field(
         default=5, ge=1, description="Retry-After sent with a 503 when a service does not answer."
+    )
+    jwks_ttl_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=60,
+        description="Most seconds the auth service's public keys are cached: a signing key "
+        "removed from AUTH_SIGNING_KEYS stops verifying at the gateway within this time.",
     )
     trust_forwarded_for: bool = Field(
         default=False,

@@ -11,7 +11,7 @@ from tradelab_auth.domain.users import User
 from tradelab_contracts.auth import AuthenticateUser, RefreshSession, RevokeSession
 from tradelab_runtime.logging import get_logger
 
-from .common import AuthDeps, Outcome, issue_token_pair, user_info
+from .common import AuthDeps, Outcome, issue_token_pair, opened, user_info
 
 log = get_logger(__name__)
 
@@ -23,6 +23,9 @@ async def authenticate(cmd: AuthenticateUser, deps: AuthDeps) -> Outcome:
     the same amount of hashing work. Too many recent failures for the e-mail or the client address
     answer ``throttled`` before any password is checked.
     """
+    password = opened(deps, cmd, "password")
+    if password is None:
+        return Outcome(error=errors.UNREADABLE_SECRET)
     now = deps.clock.now()
     limits = deps.throttle_limits
     email = normalise_email(cmd.email)
@@ -34,13 +37,13 @@ async def authenticate(cmd: AuthenticateUser, deps: AuthDeps) -> Outcome:
     if (wait := throttle_wait(by_email, by_ip, limits, now)) is not None:
         return Outcome(error=errors.throttled(wait))
     stored_hash = None if user is None else user.password_hash
-    matches = await asyncio.to_thread(deps.hashing.verify, stored_hash, cmd.password)
+    matches = await asyncio.to_thread(deps.hashing.verify, stored_hash, password)
     if user is None or not matches or not user.is_active:
         async with deps.store.transaction() as tx:
             await tx.add_failures(keys, now)
             await tx.purge_failures(now - limits.window)
         return Outcome(error=errors.INVALID_CREDENTIALS)
-    return await _log_in(user, cmd.password, keys[0], deps)
+    return await _log_in(user, password, keys[0], deps)
 
 
 async def _log_in(user: User, password: str, throttle_key: str, deps: AuthDeps) -> Outcome:
@@ -64,9 +67,12 @@ async def refresh(cmd: RefreshSession, deps: AuthDeps) -> Outcome:
     The token row is locked (``SELECT ... FOR UPDATE``) from the check to the rotation, so of two
     concurrent refreshes with one token exactly one succeeds; the other then sees a rotated token.
     """
+    presented = opened(deps, cmd, "refresh_token")
+    if presented is None:
+        return Outcome(error=errors.UNREADABLE_SECRET)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        token = await tx.refresh_token_for_update(hash_refresh_token(cmd.refresh_token))
+        token = await tx.refresh_token_for_update(hash_refresh_token(presented))
         verdict = judge_refresh(token, now)
         if token is None or verdict is RefreshVerdict.INVALID:
             return Outcome(error=errors.INVALID_TOKEN)
@@ -89,9 +95,12 @@ async def refresh(cmd: RefreshSession, deps: AuthDeps) -> Outcome:
 
 async def revoke(cmd: RevokeSession, deps: AuthDeps) -> Outcome:
     """Revoke the whole family of a refresh token (log out); already revoked is still ok."""
+    presented = opened(deps, cmd, "refresh_token")
+    if presented is None:
+        return Outcome(error=errors.UNREADABLE_SECRET)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        token = await tx.refresh_token_for_update(hash_refresh_token(cmd.refresh_token))
+        token = await tx.refresh_token_for_update(hash_refresh_token(presented))
         if token is None:
             return Outcome(error=errors.INVALID_TOKEN)
         await tx.revoke_family(token.family_id, now)
