@@ -45,6 +45,8 @@ E2E_ENV = {
     "GATEWAY_WS_AUTH_TIMEOUT_S": "2",
     "GATEWAY_WS_PING_INTERVAL_S": "1",
     "GATEWAY_WS_IDLE_TIMEOUT_S": "5",
+    # Public keys cached 2 s, so a signing key removed from auth is refused quickly.
+    "GATEWAY_JWKS_TTL_S": "2",
 }
 
 
