@@ -164,6 +164,12 @@ class ServiceSettings(BaseSettings):
                 "kafka_sasl_username and kafka_sasl_password"
             )
             raise ValueError(msg)
+        password = self.kafka_sasl_password.get_secret_value()
+        weak = password.strip().lower() in PLACEHOLDER_SECRETS or len(password) < 12
+        sasl = self.kafka_security_protocol != "PLAINTEXT"
+        if self.environment == "production" and sasl and weak:
+            msg = "kafka_sasl_password is a placeholder or shorter than 12 characters"
+            raise ValueError(msg)
         return self
 
     @model_validator(mode="after")
