@@ -152,8 +152,12 @@ class TokenPair(ContractModel):
     """An access token and the refresh token that renews it, in clear: only inside auth and the
     gateway; on the bus it travels as a `SealedTokenPair`."""
 
-    access_token: str = Field(min_length=1, description="Signed JWT access token; never logged.")
-    refresh_token: str = Field(min_length=1, description="Opaque refresh token; never logged.")
+    access_token: str = Field(
+        min_length=1, description="Signed JWT access token; never logged.", repr=False
+    )
+    refresh_token: str = Field(
+        min_length=1, description="Opaque refresh token; never logged.", repr=False
+    )
     token_type: Literal["bearer"] = Field(default="bearer", description="Always 'bearer'.")
     expires_in: int = Field(gt=0, description="Seconds until the access token expires.")
 

@@ -131,3 +131,9 @@ def test_standard_base64_keys_are_accepted_and_repr_hides_them() -> None:
     keys = BusKeys.parse(f" k1:{encoded} ")
     assert keys.kids == ("k1",)
     assert encoded not in repr(keys)
+
+
+def test_a_clear_token_pair_does_not_show_its_tokens_in_repr() -> None:
+    pair = TokenPair(access_token="a.b.c", refresh_token="opaque-token-value", expires_in=900)
+    assert "opaque-token-value" not in repr(pair)
+    assert "a.b.c" not in repr(pair)
