@@ -22,11 +22,11 @@ until k kafka-broker-api-versions > /dev/null 2>&1; do
 done
 
 # Users: one SCRAM-SHA-512 principal per service.
-k kafka-configs --alter --entity-type users --entity-name gateway --add-config "SCRAM-SHA-512=[iterations=8192,password=${KAFKA_PASSWORD_GATEWAY:?set KAFKA_PASSWORD_GATEWAY}]"
-k kafka-configs --alter --entity-type users --entity-name auth --add-config "SCRAM-SHA-512=[iterations=8192,password=${KAFKA_PASSWORD_AUTH:?set KAFKA_PASSWORD_AUTH}]"
-k kafka-configs --alter --entity-type users --entity-name datasets --add-config "SCRAM-SHA-512=[iterations=8192,password=${KAFKA_PASSWORD_DATASETS:?set KAFKA_PASSWORD_DATASETS}]"
-k kafka-configs --alter --entity-type users --entity-name engine --add-config "SCRAM-SHA-512=[iterations=8192,password=${KAFKA_PASSWORD_ENGINE:?set KAFKA_PASSWORD_ENGINE}]"
-k kafka-configs --alter --entity-type users --entity-name analytics --add-config "SCRAM-SHA-512=[iterations=8192,password=${KAFKA_PASSWORD_ANALYTICS:?set KAFKA_PASSWORD_ANALYTICS}]"
+k kafka-configs --alter --entity-type users --entity-name gateway --add-config "SCRAM-SHA-512=[iterations=8192,password=${SCRAM_PASSWORD_GATEWAY:?set SCRAM_PASSWORD_GATEWAY}]"
+k kafka-configs --alter --entity-type users --entity-name auth --add-config "SCRAM-SHA-512=[iterations=8192,password=${SCRAM_PASSWORD_AUTH:?set SCRAM_PASSWORD_AUTH}]"
+k kafka-configs --alter --entity-type users --entity-name datasets --add-config "SCRAM-SHA-512=[iterations=8192,password=${SCRAM_PASSWORD_DATASETS:?set SCRAM_PASSWORD_DATASETS}]"
+k kafka-configs --alter --entity-type users --entity-name engine --add-config "SCRAM-SHA-512=[iterations=8192,password=${SCRAM_PASSWORD_ENGINE:?set SCRAM_PASSWORD_ENGINE}]"
+k kafka-configs --alter --entity-type users --entity-name analytics --add-config "SCRAM-SHA-512=[iterations=8192,password=${SCRAM_PASSWORD_ANALYTICS:?set SCRAM_PASSWORD_ANALYTICS}]"
 
 # Topics (the services run with CREATE_TOPICS=false under ACLs).
 k kafka-topics --create --if-not-exists --topic system.service.heartbeat.v1 --partitions 1 --replication-factor "$REPLICATION"

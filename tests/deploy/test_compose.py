@@ -311,7 +311,8 @@ def test_kafka_enforces_scram_and_acls_and_applies_the_generated_access_script(
     advertised = env["KAFKA_ADVERTISED_LISTENERS"].split(",")
     assert "CLIENT://kafka:9092" in advertised
     for variable in KAFKA_PASSWORDS:  # the users are created with the services' passwords
-        assert env[variable] == KAFKA_PASSWORDS[variable]
+        assert env[variable.replace("KAFKA_", "SCRAM_")] == KAFKA_PASSWORDS[variable]
+    assert not [name for name in env if name.startswith("KAFKA_PASSWORD")]
     mounts = [m.split(":")[:2] for m in kafka["volumes"]]
     assert ["./infra/k8s/kafka-access.sh", "/opt/tradelab/kafka-access.sh"] in mounts
     script = " ".join(kafka["command"])

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.files import K8S, REPO, service_names
+from tests.deploy.files import K8S, REPO, load_yaml, load_yaml_documents, service_names
 from tradelab_contracts.access import REPLY_TOPIC_PREFIX, SERVICE_ACCESS, ServiceAccess
 from tradelab_contracts.topics import ALL_TOPICS, AUTH_REQUESTS, is_reply_topic
 from tradelab_runtime import service_app
@@ -123,3 +123,25 @@ def test_script_creates_every_topic_and_gives_auth_requests_short_retention() ->
     assert f"--entity-name {AUTH_REQUESTS} --add-config retention.ms=" in text
     for service in service_names():
         assert f'--entity-name {service} --add-config "SCRAM-SHA-512=' in text
+
+
+def test_k8s_job_runs_the_script_with_every_service_password() -> None:
+    (job,) = load_yaml_documents(K8S / "kafka-access.yaml")
+    kustomization = load_yaml(K8S / "kustomization.yaml")
+    assert "kafka-access.yaml" in kustomization["resources"]
+    (generated,) = kustomization["configMapGenerator"]
+    assert generated["files"] == [SCRIPT.name]
+    pod = job["spec"]["template"]["spec"]
+    (main,) = pod["containers"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in main["volumeMounts"]}
+    script_dir = main["command"][-1].rsplit("/", 1)[0]
+    assert volumes[mounts[script_dir]]["configMap"]["name"] == generated["name"]
+    env = {e["name"]: e for e in main["env"]}
+    for service in service_names():
+        ref = env[f"SCRAM_PASSWORD_{service.upper()}"]["valueFrom"]["secretKeyRef"]
+        assert (ref["name"], ref["key"]) == (
+            "tradelab-secrets",
+            f"KAFKA_PASSWORD_{service.upper()}",
+        )
+    assert env["ADMIN_CONFIG"]["value"].startswith("/etc/tradelab-kafka-admin/")
