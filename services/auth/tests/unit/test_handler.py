@@ -15,6 +15,7 @@ from tradelab_contracts.auth import (
     AuthReply,
     GetPublicKeys,
     GetUser,
+    RefreshSession,
     RegisterUser,
     UserRegistered,
 )
@@ -154,3 +155,23 @@ async def test_registration_reply_carries_the_tokens_sealed_for_that_reply_only(
     assert reply.tokens is not None
     with pytest.raises(SealingError):  # copied into another reply, the seal no longer opens
         BusKeys.development().open_tokens(reply.tokens, uuid4())
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("structured_logs")
+async def test_a_seal_that_does_not_open_is_answered_internal_and_logged_by_key_id_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wiring = Wiring(make_deps())
+    token = "a-refresh-token-value-that-must-not-be-logged"
+    original = sealed(RefreshSession, {"refresh_token": token}, reply_to=REPLY)
+    moved = RefreshSession(refresh_token=original.refresh_token, reply_to=REPLY)  # new message id
+    async with TestKafkaBroker(wiring.broker) as broker:
+        await broker.publish(moved.model_dump_json().encode(), AUTH_REQUESTS)
+    [reply] = wiring.replies
+    assert reply.error is not None
+    assert reply.error.code is AuthErrorCode.INTERNAL
+    assert "sealed field refused" in caplog.text
+    assert original.refresh_token.kid in caplog.text
+    assert token not in caplog.text
+    assert original.refresh_token.ciphertext not in caplog.text
