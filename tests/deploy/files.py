@@ -98,6 +98,18 @@ def generate_signing_key(*args: str) -> str:
     return done.stdout
 
 
+def generate_bus_key(*args: str) -> str:
+    """Run scripts/generate-bus-key and return the entry (or line) it prints."""
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "generate-bus-key"), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return done.stdout.strip()
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """Read ``KEY=value`` lines (comments and blank lines skipped) of a .env file."""
     values: dict[str, str] = {}

@@ -17,6 +17,7 @@ KNOWN_KINDS: dict[str, set[str]] = {
     "": {"Namespace", "ConfigMap", "Secret", "Service", "PersistentVolumeClaim"},
     "apps": {"Deployment"},
     "autoscaling": {"HorizontalPodAutoscaler"},
+    "batch": {"Job"},
 }
 
 _LIST = re.compile(r"List\[(?P<item>.+)\]")

@@ -15,6 +15,7 @@ from tests.deploy.files import (
     MissingVariableError,
     compose_environment,
     dockerfile_instructions,
+    generate_bus_key,
     generate_signing_key,
     interpolate_tree,
     load_yaml,
@@ -48,9 +49,19 @@ def signing_key() -> str:
     return generate_signing_key()
 
 
+KAFKA_PASSWORDS = {
+    f"KAFKA_PASSWORD_{name.upper()}": f"{name}-kafka-password" for name in service_names()
+}
+
+
 @pytest.fixture(scope="module")
 def secrets_env(signing_key: str) -> dict[str, str]:
-    return {"POSTGRES_PASSWORD": "a-test-password", "AUTH_SIGNING_KEYS": signing_key}
+    return {
+        "POSTGRES_PASSWORD": "a-test-password",
+        "AUTH_SIGNING_KEYS": signing_key,
+        "BUS_KEYS": generate_bus_key(),
+        **KAFKA_PASSWORDS,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +173,7 @@ def test_kafka_advertises_the_address_the_services_use(compose: dict[str, Any]) 
     assert re.fullmatch(r"apache/kafka:4\.\d+\.\d+", kafka["image"])
     env = kafka["environment"]
     assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
-    assert "PLAINTEXT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert "CLIENT://kafka:9092" in env["KAFKA_ADVERTISED_LISTENERS"].split(",")
 
 
 def test_postgres_is_pinned_and_kept_on_a_volume(compose: dict[str, Any]) -> None:
@@ -205,7 +216,12 @@ def test_one_image_built_once_for_every_service(compose: dict[str, Any]) -> None
 
 def test_secrets_come_only_from_required_variables() -> None:
     text = COMPOSE.read_text(encoding="utf-8")
-    assert required_variables(text) == {"AUTH_SIGNING_KEYS", "POSTGRES_PASSWORD"}
+    assert required_variables(text) == {
+        "AUTH_SIGNING_KEYS",
+        "POSTGRES_PASSWORD",
+        "BUS_KEYS",
+        *KAFKA_PASSWORDS,
+    }
     raw = load_yaml(COMPOSE)
     secret_values = [
         raw["services"]["auth"]["environment"]["AUTH_SIGNING_KEYS"],
@@ -214,10 +230,11 @@ def test_secrets_come_only_from_required_variables() -> None:
     ]
     for value in secret_values:
         assert re.fullmatch(r"\$\{[A-Z_]+:\?[^}]+\}", value), value
-    with pytest.raises(MissingVariableError, match="AUTH_SIGNING_KEYS"):
-        interpolate_tree(raw, {"POSTGRES_PASSWORD": "x"})
-    with pytest.raises(MissingVariableError, match="POSTGRES_PASSWORD"):
-        interpolate_tree(raw, {"AUTH_SIGNING_KEYS": "x"})
+    everything = dict.fromkeys(required_variables(text), "x")
+    for name in everything:
+        missing_one = {k: v for k, v in everything.items() if k != name}
+        with pytest.raises(MissingVariableError, match=name):
+            interpolate_tree(raw, missing_one)
 
 
 def test_only_auth_receives_the_signing_keys(compose: dict[str, Any]) -> None:
@@ -244,7 +261,7 @@ def test_auth_refuses_the_placeholder_signing_key_of_env_example(
     compose = interpolate_tree(load_yaml(COMPOSE), example)
     env = container_env(compose, image_env, "auth")
     assert env["AUTH_SIGNING_KEYS"] == example["AUTH_SIGNING_KEYS"]
-    with pytest.raises(ValidationError, match="signing_keys"):
+    with pytest.raises(ValidationError, match=r"kafka_sasl_password|signing_keys|bus_keys"):
         settings_from_env(monkeypatch, "auth", env)
 
 
@@ -259,3 +276,62 @@ def test_env_line_of_the_key_script_is_a_valid_signing_key(
     settings = settings_from_env(monkeypatch, "auth", env)
     assert isinstance(settings, AuthSettings)
     assert settings.signing_keys.get_secret_value() == pem
+
+
+@pytest.mark.parametrize("service", service_names())
+def test_every_service_logs_in_to_kafka_as_its_own_scram_user(
+    monkeypatch: pytest.MonkeyPatch,
+    compose: dict[str, Any],
+    image_env: dict[str, str],
+    service: str,
+) -> None:
+    raw_env = load_yaml(COMPOSE)["services"][service]["environment"]
+    own_variable = f"KAFKA_PASSWORD_{service.upper()}"
+    assert own_variable in raw_env[f"{service.upper()}_KAFKA_SASL_PASSWORD"]
+    settings = settings_from_env(monkeypatch, service, container_env(compose, image_env, service))
+    assert settings.kafka_security_protocol == "SASL_PLAINTEXT"
+    assert settings.kafka_sasl_mechanism == "SCRAM-SHA-512"
+    assert settings.kafka_sasl_username == service
+    assert settings.kafka_sasl_password.get_secret_value() == KAFKA_PASSWORDS[own_variable]
+    assert settings.create_topics is False  # the ACLs let no service create shared topics
+
+
+def test_only_gateway_and_auth_receive_the_bus_keys(compose: dict[str, Any]) -> None:
+    holders = {
+        name
+        for name, spec in compose["services"].items()
+        if "BUS_KEYS" in spec.get("environment", {})
+    }
+    assert holders == {"gateway", "auth"}
+
+
+def test_kafka_enforces_scram_and_acls_and_applies_the_generated_access_script(
+    compose: dict[str, Any],
+) -> None:
+    kafka = compose["services"]["kafka"]
+    env = kafka["environment"]
+    listeners = dict(
+        item.split(":", 1) for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
+    assert listeners["CLIENT"] == "SASL_PLAINTEXT"
+    assert env["KAFKA_SASL_ENABLED_MECHANISMS"] == "SCRAM-SHA-512"
+    assert (
+        "ScramLoginModule" in env["KAFKA_LISTENER_NAME_CLIENT_SCRAM___SHA___512_SASL_JAAS_CONFIG"]
+    )
+    assert env["KAFKA_AUTHORIZER_CLASS_NAME"].endswith("StandardAuthorizer")
+    assert env["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    # The super user is ANONYMOUS, which only the loopback PLAINTEXT listeners can be.
+    assert env["KAFKA_SUPER_USERS"] == "User:ANONYMOUS"
+    for listener in env["KAFKA_LISTENERS"].split(","):
+        name, _, address = listener.partition("://")
+        assert listeners[name] != "PLAINTEXT" or address.startswith("127.0.0.1:"), listener
+    advertised = env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert "CLIENT://kafka:9092" in advertised
+    for variable in KAFKA_PASSWORDS:  # the users are created with the services' passwords
+        assert env[variable.replace("KAFKA_", "SCRAM_")] == KAFKA_PASSWORDS[variable]
+    assert not [name for name in env if name.startswith("KAFKA_PASSWORD")]
+    mounts = [m.split(":")[:2] for m in kafka["volumes"]]
+    assert ["./infra/k8s/kafka-access.sh", "/opt/tradelab/kafka-access.sh"] in mounts
+    script = " ".join(kafka["command"])
+    assert "/opt/tradelab/kafka-access.sh" in script
+    assert "kafka-access-applied" in " ".join(kafka["healthcheck"]["test"])

@@ -15,6 +15,7 @@ from tests.deploy.files import (
     K8S,
     REPO,
     dockerfile_instructions,
+    generate_bus_key,
     generate_signing_key,
     load_yaml,
     load_yaml_documents,
@@ -35,7 +36,10 @@ KUSTOMIZATION_KEYS = {
 }  # fmt: skip
 INFRASTRUCTURE = {"redis"}
 """Deployments of other images than tradelab's (Kafka and PostgreSQL run outside the manifests)."""
-SECRET_TEST_VALUES = {"PGPASSWORD": "a-test-password"}
+SECRET_TEST_VALUES = {
+    "PGPASSWORD": "a-test-password",
+    **{f"KAFKA_PASSWORD_{name.upper()}": f"{name}-kafka-test-password" for name in service_names()},
+}
 CONTAINER_TMP = "/tmp"  # noqa: S108 (a path inside the containers; this test writes nothing)
 
 
@@ -101,7 +105,11 @@ def pod_env(
 def test_secret(objects: list[Manifest]) -> Manifest:
     """The Secret template filled in as an operator would (a fresh key from the script)."""
     secret = copy.deepcopy(find(objects, "Secret", "tradelab-secrets"))
-    secret["stringData"] = {**SECRET_TEST_VALUES, "AUTH_SIGNING_KEYS": generate_signing_key()}
+    secret["stringData"] = {
+        **SECRET_TEST_VALUES,
+        "AUTH_SIGNING_KEYS": generate_signing_key(),
+        "BUS_KEYS": generate_bus_key(),
+    }
     return secret
 
 
@@ -209,6 +217,13 @@ def test_service_settings_accept_the_pod_environment(
     settings = settings_from_env(monkeypatch, service, env)
     assert settings.environment == "production"
     assert settings.host == "0.0.0.0"
+    # Its own Kafka principal over SASL/SCRAM and TLS; topics come from the kafka-access Job.
+    assert settings.kafka_security_protocol == "SASL_SSL"
+    assert settings.kafka_sasl_mechanism == "SCRAM-SHA-512"
+    assert settings.kafka_sasl_username == service
+    own_password = test_secret["stringData"][f"KAFKA_PASSWORD_{service.upper()}"]
+    assert settings.kafka_sasl_password.get_secret_value() == own_password
+    assert settings.create_topics is False
     main = container(deployment)
     assert named_port(deployment, "http") == settings.port
     for probe, path in (
@@ -332,6 +347,9 @@ def test_secret_template_holds_no_values_and_covers_every_reference(
                 referenced.setdefault(ref["key"], set()).add(deployment["metadata"]["name"])
     assert set(referenced) == set(template["stringData"])
     assert referenced["AUTH_SIGNING_KEYS"] == {"auth"}
+    assert referenced["BUS_KEYS"] == {"auth", "gateway"}
+    for name in service_names():  # each service reads its own Kafka password, no other
+        assert referenced[f"KAFKA_PASSWORD_{name.upper()}"] == {name}
     configmap = find(objects, "ConfigMap", "tradelab-config")
     assert not set(configmap["data"]) & set(template["stringData"])
 
@@ -341,7 +359,22 @@ def test_auth_refuses_the_empty_secret_template(
 ) -> None:
     template = find(objects, "Secret", "tradelab-secrets")
     env = pod_env(objects, image_env, find(objects, "Deployment", "auth"), template)
-    with pytest.raises(ValidationError, match="signing_keys"):
+    with pytest.raises(ValidationError, match=r"kafka_sasl_password|signing_keys|bus_keys"):
+        settings_from_env(monkeypatch, "auth", env)
+
+
+@pytest.mark.parametrize("key", ["KAFKA_PASSWORD_AUTH", "BUS_KEYS", "AUTH_SIGNING_KEYS"])
+def test_auth_refuses_each_secret_left_empty(
+    monkeypatch: pytest.MonkeyPatch,
+    objects: list[Manifest],
+    image_env: dict[str, str],
+    test_secret: Manifest,
+    key: str,
+) -> None:
+    secret = copy.deepcopy(test_secret)
+    secret["stringData"][key] = ""
+    env = pod_env(objects, image_env, find(objects, "Deployment", "auth"), secret)
+    with pytest.raises(ValidationError, match=r"kafka_sasl_password|signing_keys|bus_keys"):
         settings_from_env(monkeypatch, "auth", env)
 
 

@@ -58,6 +58,8 @@ E2E_ENV = {
     "ENGINE_QUOTA_WALK_FORWARD": "2",
     "ENGINE_QUOTA_MONTE_CARLO": "6",
     "ENGINE_QUOTA_SAVED_STRATEGIES": "5",
+    # Public keys cached 2 s, so a signing key removed from auth is refused quickly.
+    "GATEWAY_JWKS_TTL_S": "2",
 }
 
 

@@ -88,6 +88,7 @@ from tradelab_contracts.registry import (
     parse_message,
     topic_for,
 )
+from tradelab_contracts.sealed import SealedSecret, SealedTokenPair
 from tradelab_contracts.system import (
     DeadLettered,
     ServiceHeartbeat,
@@ -163,6 +164,8 @@ __all__ = [
     "RunMonteCarlo",
     "RunOptimization",
     "RunOptimizationChunk",
+    "SealedSecret",
+    "SealedTokenPair",
     "SearchMethod",
     "ServiceHeartbeat",
     "ServiceStatus",

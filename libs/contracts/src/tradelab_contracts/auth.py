@@ -2,8 +2,9 @@
 
 A gateway publishes an `AuthRequest` on ``auth.rpc.request.v1`` with ``reply_to`` set to its own
 reply topic (`tradelab_contracts.topics.reply_topic`); the auth service answers with an `AuthReply`
-whose ``request_id`` is the request's ``message_id``. Secrets (passwords, tokens) must travel, so
-they are plain strings: never log these messages' fields.
+whose ``request_id`` is the request's ``message_id``. Secrets (passwords, refresh tokens, the
+issued token pair) travel sealed (`SealedSecret`, opened only by the gateway and auth with the bus
+keys), bound to their message and field; the clear values exist only inside those two processes.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from uuid import UUID
 from pydantic import AwareDatetime, Field, StringConstraints, TypeAdapter, model_validator
 
 from tradelab_contracts.base import ContractModel, Event, Reply, Request
+from tradelab_contracts.sealed import SealedSecret, SealedTokenPair
 
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=320)]
 """An e-mail address, checked only for shape; the auth service normalises it."""
 
-# Bounded so a hostile request cannot make argon2 hash megabytes.
-Secret = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+MAX_SECRET_CHARS = 1024
+"""Longest password or token accepted (bounded so argon2 never hashes megabytes); checked by the
+gateway before sealing and by auth again after opening."""
 
 ReplyTopic = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9._-]{1,249}$")]
 """A legal Kafka topic name."""
@@ -37,7 +40,7 @@ class RegisterUser(AuthCommand):
 
     kind: Literal["register"] = Field(default="register", description="Request discriminator.")
     email: Email = Field(description="E-mail address, the login name.")
-    password: Secret = Field(description="Password in clear; never logged.")
+    password: SealedSecret = Field(description="Password, sealed (field name 'password').")
 
 
 class AuthenticateUser(AuthCommand):
@@ -47,7 +50,7 @@ class AuthenticateUser(AuthCommand):
         default="authenticate", description="Request discriminator."
     )
     email: Email = Field(description="E-mail address, the login name.")
-    password: Secret = Field(description="Password in clear; never logged.")
+    password: SealedSecret = Field(description="Password, sealed (field name 'password').")
     client_address: str = Field(
         min_length=1, max_length=128, description="Client IP address, for login throttling."
     )
@@ -57,14 +60,18 @@ class RefreshSession(AuthCommand):
     """Exchange a refresh token for a new token pair; the old refresh token is revoked."""
 
     kind: Literal["refresh"] = Field(default="refresh", description="Request discriminator.")
-    refresh_token: Secret = Field(description="Refresh token; never logged.")
+    refresh_token: SealedSecret = Field(
+        description="Refresh token, sealed (field name 'refresh_token')."
+    )
 
 
 class RevokeSession(AuthCommand):
     """Revoke a refresh token (log out)."""
 
     kind: Literal["revoke"] = Field(default="revoke", description="Request discriminator.")
-    refresh_token: Secret = Field(description="Refresh token; never logged.")
+    refresh_token: SealedSecret = Field(
+        description="Refresh token, sealed (field name 'refresh_token')."
+    )
 
 
 class GetUser(AuthCommand):
@@ -144,10 +151,15 @@ class AuthError(ContractModel):
 
 
 class TokenPair(ContractModel):
-    """An access token and the refresh token that renews it."""
+    """An access token and the refresh token that renews it, in clear: only inside auth and the
+    gateway; on the bus it travels as a `SealedTokenPair`."""
 
-    access_token: str = Field(min_length=1, description="Signed JWT access token; never logged.")
-    refresh_token: str = Field(min_length=1, description="Opaque refresh token; never logged.")
+    access_token: str = Field(
+        min_length=1, description="Signed JWT access token; never logged.", repr=False
+    )
+    refresh_token: str = Field(
+        min_length=1, description="Opaque refresh token; never logged.", repr=False
+    )
     token_type: Literal["bearer"] = Field(default="bearer", description="Always 'bearer'.")
     expires_in: int = Field(gt=0, description="Seconds until the access token expires.")
 
@@ -178,7 +190,9 @@ class AuthReply(Reply):
     """The auth service answered a request: either ``error`` or the requested data is set."""
 
     error: AuthError | None = Field(default=None, description="Why it failed (when not ok).")
-    tokens: TokenPair | None = Field(default=None, description="Issued tokens (login, refresh).")
+    tokens: SealedTokenPair | None = Field(
+        default=None, description="Issued tokens (login, refresh), sealed for the gateway."
+    )
     user: UserInfo | None = Field(default=None, description="The user (register, login, get).")
     keys: list[PublicJwk] | None = Field(default=None, description="Public keys (JWKS).")
 

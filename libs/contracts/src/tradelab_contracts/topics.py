@@ -16,6 +16,18 @@ _LOW = 1
 _JOBS = 4
 _CHUNKS = 16
 
+SHORT_RETENTION_MS = 10 * 60 * 1000
+"""How long the broker keeps request/reply topics that carry credentials (sealed, but a leaked
+bus key must not unlock weeks of history): a reply is useless after the gateway's RPC timeout."""
+SHORT_SEGMENT_MS = 5 * 60 * 1000
+"""Segment roll time of those topics: Kafka deletes whole closed segments only, so without it the
+retention above would wait for the default 7-day roll."""
+SHORT_RETENTION: tuple[tuple[str, str], ...] = (
+    ("retention.ms", str(SHORT_RETENTION_MS)),
+    ("segment.ms", str(SHORT_SEGMENT_MS)),
+)
+"""Per-topic configs of the credential-carrying topics (the auth requests, the reply topics)."""
+
 SYSTEM_HEARTBEAT = "system.service.heartbeat.v1"
 SYSTEM_DEAD_LETTERED = "system.message.dead-lettered.v1"
 
@@ -71,17 +83,25 @@ class TopicSpec:
         Partition count at creation; the upper bound on consumers sharing the work.
     description
         What the topic carries and who consumes it.
+    configs
+        Per-topic broker configs set at creation, as ``(name, value)`` pairs (e.g. retention).
     """
 
     name: str
     partitions: int
     description: str
+    configs: tuple[tuple[str, str], ...] = ()
 
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(SYSTEM_HEARTBEAT, _LOW, "Periodic liveness of every service instance."),
     TopicSpec(SYSTEM_DEAD_LETTERED, _LOW, "Messages a consumer gave up on after its retries."),
-    TopicSpec(AUTH_REQUESTS, _JOBS, "Auth commands from gateways; replies go to reply topics."),
+    TopicSpec(
+        AUTH_REQUESTS,
+        _JOBS,
+        "Auth commands from gateways (secrets sealed); replies go to reply topics.",
+        SHORT_RETENTION,
+    ),
     TopicSpec(AUTH_USER_REGISTERED, _LOW, "A user account was created."),
     TopicSpec(
         AUTH_USER_DELETED, _LOW, "A user account was deleted; every service erases its data."
@@ -163,4 +183,5 @@ def reply_topic_spec(instance_id: str) -> TopicSpec:
         reply_topic(instance_id),
         REPLY_TOPIC_PARTITIONS,
         f"Auth replies for gateway instance {instance_id}.",
+        SHORT_RETENTION,
     )

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from tradelab_contracts.analytics import ReportReady
-from tradelab_contracts.auth import AuthReply, TokenPair, UserInfo
+from tradelab_contracts.auth import AuthReply, UserInfo
 from tradelab_contracts.base import Message, correlation_of
 from tradelab_contracts.datasets import DatasetIngested
 from tradelab_contracts.engine import (
@@ -28,6 +28,7 @@ from tradelab_contracts.optimization import (
     RunOptimization,
     WalkForward,
 )
+from tradelab_contracts.sealed import SealedSecret, SealedTokenPair
 from tradelab_contracts.system import ServiceHeartbeat, ServiceStatus, payload_preview
 
 OWNER = UUID(int=1)
@@ -35,8 +36,7 @@ RUN = UUID(int=2)
 DATASET = UUID(int=3)
 SHA = "ab" * 32
 T0 = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-JWT = "header.claims.signature"
-OPAQUE = "opaque-refresh-value"
+SEALED = SealedSecret(kid="k1", nonce="A" * 16, ciphertext="B" * 32)
 
 ONE_PER_MODULE: list[Message] = [
     ServiceHeartbeat(
@@ -51,7 +51,7 @@ ONE_PER_MODULE: list[Message] = [
     AuthReply(
         request_id=RUN,
         ok=True,
-        tokens=TokenPair(access_token=JWT, refresh_token=OPAQUE, expires_in=900),
+        tokens=SealedTokenPair(access_token=SEALED, refresh_token=SEALED, expires_in=900),
         user=UserInfo(id=OWNER, email="quant@example.com", created_at=T0),
     ),
     DatasetIngested(

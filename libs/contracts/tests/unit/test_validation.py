@@ -26,12 +26,13 @@ from tradelab_contracts.optimization import (
     RunOptimization,
     RunOptimizationChunk,
 )
+from tradelab_contracts.sealed import SealedSecret
 
 OWNER = UUID(int=1)
 JOB = UUID(int=2)
 SHA = "0" * 64
 REPLY_TO = "gateway.rpc.reply-gw-1.v1"
-OPAQUE = "opaque-refresh-value"
+SEALED = {"kid": "k1", "nonce": "A" * 16, "ciphertext": "B" * 32}
 
 
 @pytest.mark.parametrize(
@@ -91,12 +92,26 @@ def test_monte_carlo_refuses_more_than_a_million_simulations() -> None:
 
 
 def test_auth_request_union_parses_the_command_named_by_kind() -> None:
-    payload = json.dumps({"kind": "refresh", "refresh_token": OPAQUE, "reply_to": REPLY_TO})
+    payload = json.dumps({"kind": "refresh", "refresh_token": SEALED, "reply_to": REPLY_TO})
 
     request = AUTH_REQUEST_ADAPTER.validate_json(payload)
 
     assert isinstance(request, RefreshSession)
-    assert request.refresh_token == OPAQUE
+    assert request.refresh_token.kid == SEALED["kid"]
+
+
+def test_auth_request_refuses_a_secret_in_clear() -> None:
+    payload = json.dumps({"kind": "refresh", "refresh_token": "opaque", "reply_to": REPLY_TO})
+
+    with pytest.raises(ValidationError, match="refresh_token"):
+        AUTH_REQUEST_ADAPTER.validate_json(payload)
+
+
+def test_sealed_secret_repr_shows_the_key_id_only() -> None:
+    sealed = SealedSecret.model_validate(SEALED)
+
+    assert SEALED["ciphertext"] not in repr(sealed)
+    assert SEALED["nonce"] not in repr(sealed)
 
 
 def test_auth_request_union_refuses_an_unknown_kind() -> None:

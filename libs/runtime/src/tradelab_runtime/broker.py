@@ -5,6 +5,7 @@ import logging
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.security import BaseSecurity
 from opentelemetry.sdk.trace import TracerProvider
 
 RPC_FETCH_MAX_WAIT_MS = 10
@@ -32,9 +33,15 @@ class ServiceBroker(KafkaBroker):
 
 
 def make_broker(
-    bootstrap: str, client_id: str, tracer_provider: TracerProvider | None = None
+    bootstrap: str,
+    client_id: str,
+    tracer_provider: TracerProvider | None = None,
+    security: BaseSecurity | None = None,
 ) -> KafkaBroker:
     """Build a broker that carries trace context in message headers.
+
+    ``security`` is the SASL/SCRAM login where the broker enforces ACLs
+    (`tradelab_runtime.kafka_security.broker_security`); None on the development broker.
 
     ``acks="all"`` so an acknowledged publish survives a broker failover. The idempotent producer
     is left off: the development broker (Tansu) does not support it, and correctness comes from
@@ -43,6 +50,7 @@ def make_broker(
     return ServiceBroker(
         bootstrap.split(","),
         client_id=client_id,
+        security=security,
         acks="all",
         enable_idempotence=False,
         graceful_timeout=10.0,

@@ -2,7 +2,8 @@
 auto-creation, so every process that needs topics creates them itself at start."""
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -10,17 +11,37 @@ from aiokafka.errors import TopicAlreadyExistsError
 from tradelab_contracts.topics import TopicSpec
 
 
-async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], replication: int = 1) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="tradelab-admin")
+def _admin(bootstrap: str, options: Mapping[str, Any] | None) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap.split(","), client_id="tradelab-admin", **(options or {})
+    )
+
+
+def new_topic(spec: TopicSpec, replication: int) -> NewTopic:
+    """Return the creation request of ``spec``, its per-topic configs (retention) included."""
+    return NewTopic(
+        name=spec.name,
+        num_partitions=spec.partitions,
+        replication_factor=replication,
+        topic_configs=dict(spec.configs),
+    )
+
+
+async def ensure_topics(
+    bootstrap: str,
+    specs: Iterable[TopicSpec],
+    replication: int = 1,
+    options: Mapping[str, Any] | None = None,
+) -> None:
+    """Create the topics that do not exist yet; existing ones are left as they are.
+
+    ``options`` are aiokafka client arguments (SASL, `tradelab_runtime.kafka_security`).
+    """
+    admin = _admin(bootstrap, options)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [
-            NewTopic(name=s.name, num_partitions=s.partitions, replication_factor=replication)
-            for s in specs
-            if s.name not in existing
-        ]
+        missing = [new_topic(s, replication) for s in specs if s.name not in existing]
         if missing:
             # Another process may create them between our list and our create.
             with contextlib.suppress(TopicAlreadyExistsError):
@@ -29,10 +50,12 @@ async def ensure_topics(bootstrap: str, specs: Iterable[TopicSpec], replication:
         await admin.close()
 
 
-async def delete_topics(bootstrap: str, names: Iterable[str]) -> None:
+async def delete_topics(
+    bootstrap: str, names: Iterable[str], options: Mapping[str, Any] | None = None
+) -> None:
     """Delete topics (a process's own, at shutdown): the development broker keeps every topic
     in memory, so per-instance topics would otherwise pile up across restarts."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="tradelab-admin")
+    admin = _admin(bootstrap, options)
     await admin.start()
     try:
         await admin.delete_topics(list(names))

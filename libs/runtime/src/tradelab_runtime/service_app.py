@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from faststream.kafka import KafkaBroker
@@ -20,6 +21,7 @@ from .database import make_engine, ping_database
 from .health import Readiness, health_router
 from .heartbeat import HeartbeatPublisher
 from .kafka_admin import ensure_topics
+from .kafka_security import broker_security, client_options
 from .logging import configure_logging, get_logger
 from .migrations import upgrade_to_head
 from .outbox import JSON_HEADERS, Outbox, PendingEvent
@@ -51,6 +53,8 @@ class Runtime:
     whatever ``create_topics`` says, since no operator can know their names in advance."""
     outbox: Outbox | None = None
     """The service's transactional outbox, relayed while the service runs (``use_outbox``)."""
+    kafka_options: dict[str, Any] = field(default_factory=dict)
+    """aiokafka arguments of this process's Kafka login (SASL), for admin clients."""
 
     def database(self) -> AsyncEngine:
         """The database engine (for services created with a database)."""
@@ -84,10 +88,12 @@ def create_runtime(
     tracer_provider = configure_tracing(
         settings.service_name, settings.instance_id, settings.otel_traces_exporter
     )
+    security = broker_security(settings)
     broker = make_broker(
         settings.kafka_bootstrap,
         f"{settings.service_name}-{settings.instance_id}",
         tracer_provider,
+        security,
     )
     readiness = Readiness({}, settings.readiness_timeout_s)
 
@@ -104,7 +110,9 @@ def create_runtime(
             return await ping_database(db)
 
         readiness.add("database", database_ok)
-    return Runtime(settings, broker, engine, readiness, tracer_provider, clock or SystemClock())
+    runtime = Runtime(settings, broker, engine, readiness, tracer_provider, clock or SystemClock())
+    runtime.kafka_options = client_options(security)
+    return runtime
 
 
 BROKER_STOP_TIMEOUT_S = 5.0
@@ -135,7 +143,9 @@ async def _prepare_storage(
     wanted = [*(ALL_TOPICS if settings.create_topics else ()), *runtime.own_topics]
 
     async def topics() -> None:
-        await ensure_topics(settings.kafka_bootstrap, wanted, settings.topic_replication)
+        await ensure_topics(
+            settings.kafka_bootstrap, wanted, settings.topic_replication, runtime.kafka_options
+        )
 
     if wanted:
         await retry_until("broker", topics, timeout_s)
@@ -154,7 +164,10 @@ async def _keep_own_topics(runtime: Runtime) -> None:
         await asyncio.sleep(settings.heartbeat_interval_s)
         try:
             await ensure_topics(
-                settings.kafka_bootstrap, runtime.own_topics, settings.topic_replication
+                settings.kafka_bootstrap,
+                runtime.own_topics,
+                settings.topic_replication,
+                runtime.kafka_options,
             )
         except Exception as exc:  # the broker is away: try again at the next beat
             log.debug("own topics not checked", error=str(exc))

@@ -10,7 +10,7 @@ import secrets
 import socket
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -18,6 +18,8 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from .sealing import BusKeys, SealingError
 
 Environment = Literal["development", "test", "production"]
 LogFormat = Literal["json", "console"]
@@ -49,7 +51,8 @@ class _SharedEnvSource(EnvSettingsSource):
 class ServiceSettings(BaseSettings):
     """Settings every service has; subclasses set ``env_prefix`` and their own defaults."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    # hide_input_in_errors: a validation error would otherwise quote secrets (bus keys, SASL).
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
 
     SHARED_FIELDS: ClassVar[frozenset[str]] = frozenset(
         {
@@ -68,8 +71,13 @@ class ServiceSettings(BaseSettings):
             "jwt_audience",
             "retry_max_attempts",
             "retry_first_delay_s",
+            "bus_keys",
+            "kafka_security_protocol",
+            "kafka_sasl_mechanism",
         }
     )
+    USES_BUS_KEYS: ClassVar[bool] = False
+    """Whether this service seals or opens secrets on the bus (production then needs keys)."""
 
     service_name: str = Field(description="Name the service reports in heartbeats and logs.")
     environment: Environment = "development"
@@ -83,6 +91,23 @@ class ServiceSettings(BaseSettings):
         le=100 * 1024 * 1024,
         description="The broker's message.max.bytes: a reply whose JSON would not fit (16 KiB "
         "kept for key, headers and framing) is answered with the error 'reply_too_large'.",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT",
+        description="PLAINTEXT for the development broker; SASL_SSL (or SASL_PLAINTEXT inside a "
+        "private network) where the broker runs SASL/SCRAM with per-service ACLs.",
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str = Field(
+        default="", description="This service's own Kafka principal (per service, never shared)."
+    )
+    kafka_sasl_password: SecretStr = Field(
+        default=SecretStr(""), description="The principal's SCRAM password (per service)."
+    )
+    kafka_ssl_cafile: str = Field(
+        default="", description="CA bundle that signed the broker's certificate (SASL_SSL)."
     )
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/tradelab"
     log_format: LogFormat = "console"
@@ -105,6 +130,12 @@ class ServiceSettings(BaseSettings):
     )
     retry_first_delay_s: float = Field(
         default=0.5, gt=0, le=60, description="Back-off after the first failed attempt (doubles)."
+    )
+    bus_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Keys that seal secrets on the bus: 'kid:base64key' entries (32-byte keys), "
+        "comma-separated; the first seals, all open. Empty outside production means the "
+        "well-known development key; production refuses empty, short or development keys.",
     )
     failpoints: str = Field(
         default="",
@@ -130,6 +161,46 @@ class ServiceSettings(BaseSettings):
             msg = "failpoints are a test setting and are refused in production"
             raise ValueError(msg)
         return self
+
+    @model_validator(mode="after")
+    def _check_kafka_sasl(self) -> "ServiceSettings":
+        if self.kafka_security_protocol != "PLAINTEXT" and not (
+            self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()
+        ):
+            msg = (
+                f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                "kafka_sasl_username and kafka_sasl_password"
+            )
+            raise ValueError(msg)
+        password = self.kafka_sasl_password.get_secret_value()
+        weak = password.strip().lower() in PLACEHOLDER_SECRETS or len(password) < 12
+        sasl = self.kafka_security_protocol != "PLAINTEXT"
+        if self.environment == "production" and sasl and weak:
+            msg = "kafka_sasl_password is a placeholder or shorter than 12 characters"
+            raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _check_bus_keys(self) -> "ServiceSettings":
+        value = self.bus_keys.get_secret_value()
+        if value.strip():
+            try:  # fail at start, not at the first login
+                keys = BusKeys.parse(value)
+            except SealingError as exc:
+                msg = f"bus_keys (BUS_KEYS): {exc}"
+                raise ValueError(msg) from None
+            if self.environment == "production" and keys.is_development:
+                msg = "bus_keys (BUS_KEYS) holds the development key; refused in production"
+                raise ValueError(msg)
+        elif self.environment == "production" and self.USES_BUS_KEYS:
+            msg = "bus_keys (BUS_KEYS) must hold at least one 'kid:base64key' in production"
+            raise ValueError(msg)
+        return self
+
+    def bus_keyring(self) -> BusKeys:
+        """Return the bus keys (the development key when none are set, never in production)."""
+        value = self.bus_keys.get_secret_value()
+        return BusKeys.parse(value) if value.strip() else BusKeys.development()
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> "ServiceSettings":

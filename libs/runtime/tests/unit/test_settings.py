@@ -1,7 +1,12 @@
+import base64
+from typing import ClassVar
+
 import pytest
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 
+from tradelab_runtime.kafka_security import broker_security, client_options
+from tradelab_runtime.sealing import BusKeys
 from tradelab_runtime.settings import ServiceSettings
 
 
@@ -52,3 +57,83 @@ def test_instance_id_defaults_to_a_valid_unique_id() -> None:
     first, second = DemoSettings(), DemoSettings()
     assert first.instance_id != second.instance_id
     assert first.instance_id.replace("-", "").isalnum()
+
+
+class SealingDemoSettings(DemoSettings):
+    USES_BUS_KEYS: ClassVar[bool] = True
+
+
+@pytest.fixture
+def production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DEMO_SIGNING_KEY", "f3a9c1d27b")
+
+
+@pytest.mark.usefixtures("production")
+def test_production_service_that_seals_refuses_to_start_without_bus_keys() -> None:
+    with pytest.raises(ValidationError, match="bus_keys"):
+        SealingDemoSettings()
+
+
+@pytest.mark.usefixtures("production")
+@pytest.mark.parametrize(
+    "value",
+    ["changeme", "k1:c2hvcnQ=", "dev:" + base64.b64encode(bytes(32)).decode()],
+    ids=["placeholder", "short key", "zero key"],
+)
+def test_production_refuses_placeholder_or_short_bus_keys(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("BUS_KEYS", value)
+    with pytest.raises(ValidationError, match="bus_keys"):
+        SealingDemoSettings()
+
+
+@pytest.mark.usefixtures("production")
+def test_production_refuses_the_development_bus_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUS_KEYS", BusKeys.development().keys[0][0] + ":" + _dev_key_b64())
+    with pytest.raises(ValidationError, match="development key"):
+        SealingDemoSettings()
+
+
+@pytest.mark.usefixtures("production")
+def test_prefixed_bus_keys_win_and_the_first_seals(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BUS_KEYS", BusKeys.generate_entry("shared"))
+    monkeypatch.setenv(
+        "DEMO_BUS_KEYS", f"{BusKeys.generate_entry('new')},{BusKeys.generate_entry('old')}"
+    )
+    settings = SealingDemoSettings()
+    assert settings.bus_keyring().kids == ("new", "old")
+    assert "new:" not in repr(settings)
+
+
+def test_development_without_bus_keys_uses_the_development_key() -> None:
+    assert DemoSettings().bus_keyring().is_development
+
+
+def test_sasl_protocol_needs_a_username_and_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    with pytest.raises(ValidationError, match="kafka_sasl_username"):
+        DemoSettings()
+
+
+def test_sasl_settings_become_scram_client_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("DEMO_KAFKA_SASL_USERNAME", "demo")
+    monkeypatch.setenv("DEMO_KAFKA_SASL_PASSWORD", "s3cret-s3cret")
+    options = client_options(broker_security(DemoSettings()))
+    assert options["security_protocol"] == "SASL_PLAINTEXT"
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert (options["sasl_plain_username"], options["sasl_plain_password"]) == (
+        "demo",
+        "s3cret-s3cret",
+    )
+
+
+def test_plaintext_is_the_default_and_adds_no_client_options() -> None:
+    assert client_options(broker_security(DemoSettings())) == {}
+
+
+def _dev_key_b64() -> str:
+    [(_, key)] = BusKeys.development().keys
+    return base64.b64encode(key).decode()

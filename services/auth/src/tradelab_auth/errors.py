@@ -20,6 +20,13 @@ INTERNAL = AuthError(
     code=AuthErrorCode.INTERNAL, message="The auth service failed unexpectedly; try again later."
 )
 
+UNREADABLE_SECRET = AuthError(
+    code=AuthErrorCode.INTERNAL,
+    message="The auth service could not read the request's credentials; try again later.",
+)
+"""A sealed field did not open (bus keys differ between gateway and auth, or it was tampered
+with): the sender's fault or the operator's, never the user's."""
+
 
 def reply_too_large(message: str) -> AuthError:
     """Return the error for an answer that would not fit in one broker message."""

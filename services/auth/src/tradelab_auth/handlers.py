@@ -7,6 +7,7 @@ only a request's kind, id and, for one that does not parse, where and why (never
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+from uuid import uuid4
 
 from faststream.kafka import KafkaBroker
 
@@ -14,6 +15,7 @@ from tradelab_contracts.auth import AUTH_REQUEST_ADAPTER, AuthReply, AuthRequest
 from tradelab_contracts.base import correlation_of
 from tradelab_contracts.topics import AUTH_REQUESTS
 from tradelab_runtime.responder import Handler, Routes, serve_requests
+from tradelab_runtime.sealing import BusKeys
 
 from . import errors
 from .service import USE_CASES, AuthDeps, Outcome
@@ -21,14 +23,18 @@ from .service import USE_CASES, AuthDeps, Outcome
 AUTH_GROUP = "auth"
 
 
-def reply_to(cmd: AuthRequest, outcome: Outcome) -> AuthReply:
-    """Return the reply that carries ``outcome`` back to the sender of ``cmd``."""
+def reply_to(cmd: AuthRequest, outcome: Outcome, bus: BusKeys) -> AuthReply:
+    """Return the reply that carries ``outcome`` back to the sender of ``cmd``, issued tokens
+    sealed for it (the reply's id is chosen first: the seal binds the tokens to it)."""
+    message_id = uuid4()
+    tokens = None if outcome.tokens is None else bus.seal_tokens(outcome.tokens, message_id)
     return AuthReply(
+        message_id=message_id,
         request_id=cmd.message_id,
         correlation_id=correlation_of(cmd),
         ok=outcome.error is None,
         error=outcome.error,
-        tokens=outcome.tokens,
+        tokens=tokens,
         user=outcome.user,
         keys=outcome.keys,
     )
@@ -36,12 +42,22 @@ def reply_to(cmd: AuthRequest, outcome: Outcome) -> AuthReply:
 
 def internal_error(cmd: AuthRequest) -> AuthReply:
     """Return the reply to a request whose use case failed unexpectedly."""
-    return reply_to(cmd, Outcome(error=errors.INTERNAL))
+    return AuthReply(
+        request_id=cmd.message_id,
+        correlation_id=correlation_of(cmd),
+        ok=False,
+        error=errors.INTERNAL,
+    )
 
 
 def too_large(cmd: AuthRequest, message: str) -> AuthReply:
     """Return the reply to a request whose answer would not fit in a broker message."""
-    return reply_to(cmd, Outcome(error=errors.reply_too_large(message)))
+    return AuthReply(
+        request_id=cmd.message_id,
+        correlation_id=correlation_of(cmd),
+        ok=False,
+        error=errors.reply_too_large(message),
+    )
 
 
 def answering(
@@ -51,7 +67,7 @@ def answering(
     outbox already, stored with the change they announce)."""
 
     async def run(cmd: AuthRequest) -> AuthReply:
-        return reply_to(cmd, await use_case(cmd, deps))
+        return reply_to(cmd, await use_case(cmd, deps), deps.bus)
 
     return run
 

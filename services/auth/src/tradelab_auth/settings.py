@@ -7,7 +7,7 @@ processes sign with an ephemeral key and production refuses to start. ``AUTH_JWT
 checks the same values.
 """
 
-from typing import Self
+from typing import ClassVar, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -24,6 +24,8 @@ class AuthSettings(ServiceSettings):
     model_config = SettingsConfigDict(
         env_prefix="AUTH_", extra="ignore", frozen=True, hide_input_in_errors=True
     )
+
+    USES_BUS_KEYS: ClassVar[bool] = True
 
     service_name: str = "auth"
     port: int = 8001

@@ -8,6 +8,7 @@ import jwt
 import pytest
 
 from services.auth.tests.integration.kafka_client import AuthClient, tail
+from services.auth.tests.unit.fakes import sealed, tokens_of
 from tradelab_contracts.auth import (
     AuthenticateUser,
     AuthErrorCode,
@@ -37,16 +38,17 @@ async def test_register_login_refresh_then_replay_revokes_the_whole_family(
 ) -> None:
     client, topic = auth
     registered = await client.call(
-        RegisterUser(email="Ann@Example.org", password=PASSWORD, reply_to=topic)
+        sealed(RegisterUser, {"password": PASSWORD}, email="Ann@Example.org", reply_to=topic)
     )
     assert registered.ok, registered.error
     assert registered.user is not None
     assert registered.user.email == "ann@example.org"
 
     login = await client.call(
-        AuthenticateUser(
+        sealed(
+            AuthenticateUser,
+            {"password": PASSWORD},
             email="ann@example.org",
-            password=PASSWORD,
             client_address="10.0.0.1",
             reply_to=topic,
         )
@@ -56,25 +58,25 @@ async def test_register_login_refresh_then_replay_revokes_the_whole_family(
     assert login.user == registered.user
 
     rotated = await client.call(
-        RefreshSession(refresh_token=login.tokens.refresh_token, reply_to=topic)
+        sealed(RefreshSession, {"refresh_token": tokens_of(login).refresh_token}, reply_to=topic)
     )
     assert rotated.ok, rotated.error
     assert rotated.tokens is not None
 
     replay = await client.call(
-        RefreshSession(refresh_token=login.tokens.refresh_token, reply_to=topic)
+        sealed(RefreshSession, {"refresh_token": tokens_of(login).refresh_token}, reply_to=topic)
     )
     assert error_code(replay) is AuthErrorCode.INVALID_TOKEN
     newer = await client.call(
-        RefreshSession(refresh_token=rotated.tokens.refresh_token, reply_to=topic)
+        sealed(RefreshSession, {"refresh_token": tokens_of(rotated).refresh_token}, reply_to=topic)
     )
     assert error_code(newer) is AuthErrorCode.INVALID_TOKEN
 
     # The registration's own family was never replayed: it still works, until logout.
     assert registered.tokens is not None
-    own = registered.tokens.refresh_token
-    assert (await client.call(RevokeSession(refresh_token=own, reply_to=topic))).ok
-    after_logout = await client.call(RefreshSession(refresh_token=own, reply_to=topic))
+    own = tokens_of(registered).refresh_token
+    assert (await client.call(sealed(RevokeSession, {"refresh_token": own}, reply_to=topic))).ok
+    after_logout = await client.call(sealed(RefreshSession, {"refresh_token": own}, reply_to=topic))
     assert error_code(after_logout) is AuthErrorCode.INVALID_TOKEN
 
 
@@ -84,13 +86,13 @@ async def test_access_token_verifies_with_the_published_keys_and_names_the_user(
 ) -> None:
     client, topic = auth
     registered = await client.call(
-        RegisterUser(email="bob@example.org", password=PASSWORD, reply_to=topic)
+        sealed(RegisterUser, {"password": PASSWORD}, email="bob@example.org", reply_to=topic)
     )
     keys = await client.call(GetPublicKeys(reply_to=topic))
     assert registered.tokens is not None
     assert registered.user is not None
     assert keys.keys is not None
-    token = registered.tokens.access_token
+    token = tokens_of(registered).access_token
     [jwk] = [k for k in keys.keys if k.kid == jwt.get_unverified_header(token)["kid"]]
     public = jwt.PyJWK(json.loads(jwk.model_dump_json(exclude_none=True))).key
     claims = jwt.decode(
@@ -101,7 +103,7 @@ async def test_access_token_verifies_with_the_published_keys_and_names_the_user(
         issuer="tradelab-auth",
     )
     assert claims["sub"] == str(registered.user.id)
-    assert claims["exp"] - claims["iat"] == registered.tokens.expires_in == 900
+    assert claims["exp"] - claims["iat"] == tokens_of(registered).expires_in == 900
 
     found = await client.call(GetUser(user_id=registered.user.id, reply_to=topic))
     assert found.user == registered.user
@@ -113,11 +115,11 @@ async def test_two_refreshes_with_one_token_yield_exactly_one_success(
 ) -> None:
     client, topic = auth
     registered = await client.call(
-        RegisterUser(email="cat@example.org", password=PASSWORD, reply_to=topic)
+        sealed(RegisterUser, {"password": PASSWORD}, email="cat@example.org", reply_to=topic)
     )
     assert registered.tokens is not None
-    token = registered.tokens.refresh_token
-    both = [RefreshSession(refresh_token=token, reply_to=topic) for _ in range(2)]
+    token = tokens_of(registered).refresh_token
+    both = [sealed(RefreshSession, {"refresh_token": token}, reply_to=topic) for _ in range(2)]
     await asyncio.gather(*(client.send(cmd) for cmd in both))
     replies = await client.replies(cmd.message_id for cmd in both)
     assert sorted(r.ok for r in replies) == [False, True]
@@ -131,7 +133,7 @@ async def test_registration_publishes_user_registered(
 ) -> None:
     client, topic = auth
     async with tail(kafka.bootstrap, AUTH_USER_REGISTERED) as events:
-        cmd = RegisterUser(email="dan@example.org", password=PASSWORD, reply_to=topic)
+        cmd = sealed(RegisterUser, {"password": PASSWORD}, email="dan@example.org", reply_to=topic)
         registered = await client.call(cmd)
         assert registered.user is not None
         user_id = registered.user.id
@@ -152,11 +154,17 @@ async def test_failed_logins_do_not_leak_existence_nor_refuse_the_owner(
     auth: tuple[AuthClient, str],
 ) -> None:
     client, topic = auth
-    await client.call(RegisterUser(email="eve@example.org", password=PASSWORD, reply_to=topic))
+    await client.call(
+        sealed(RegisterUser, {"password": PASSWORD}, email="eve@example.org", reply_to=topic)
+    )
 
     def attempt(email: str, password: str) -> AuthenticateUser:
-        return AuthenticateUser(
-            email=email, password=password, client_address="10.1.2.3", reply_to=topic
+        return sealed(
+            AuthenticateUser,
+            {"password": password},
+            email=email,
+            client_address="10.1.2.3",
+            reply_to=topic,
         )
 
     wrong = await client.call(attempt("eve@example.org", "not the password"))

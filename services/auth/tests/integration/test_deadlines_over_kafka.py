@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from services.auth.tests.integration.kafka_client import AuthClient
+from services.auth.tests.unit.fakes import sealed
 from tradelab_contracts.auth import RegisterUser
 from tradelab_contracts.base import utc_now
 
@@ -21,12 +22,17 @@ async def test_a_registration_past_its_deadline_gets_no_reply_and_creates_no_acc
 ) -> None:
     client, topic = auth
     late_email = f"late-{secrets.token_hex(4)}@example.org"
-    late = RegisterUser(
-        email=late_email, password=PASSWORD, reply_to=topic, deadline=utc_now() - MINUTE
+    late = sealed(
+        RegisterUser,
+        {"password": PASSWORD},
+        email=late_email,
+        reply_to=topic,
+        deadline=utc_now() - MINUTE,
     )
-    fresh = RegisterUser(
+    fresh = sealed(
+        RegisterUser,
+        {"password": PASSWORD},
         email=f"fresh-{secrets.token_hex(4)}@example.org",
-        password=PASSWORD,
         reply_to=topic,
         deadline=utc_now() + MINUTE,
     )
@@ -41,8 +47,12 @@ async def test_a_registration_past_its_deadline_gets_no_reply_and_creates_no_acc
 
     # Nothing was stored for the late one: its address is still free.
     again = await client.call(
-        RegisterUser(
-            email=late_email, password=PASSWORD, reply_to=topic, deadline=utc_now() + MINUTE
+        sealed(
+            RegisterUser,
+            {"password": PASSWORD},
+            email=late_email,
+            reply_to=topic,
+            deadline=utc_now() + MINUTE,
         )
     )
     assert again.ok, again.error
@@ -54,7 +64,9 @@ async def test_a_request_without_a_deadline_is_answered_as_from_an_older_gateway
 ) -> None:
     client, topic = auth
     email = f"old-{secrets.token_hex(4)}@example.org"
-    reply = await client.call(RegisterUser(email=email, password=PASSWORD, reply_to=topic))
+    reply = await client.call(
+        sealed(RegisterUser, {"password": PASSWORD}, email=email, reply_to=topic)
+    )
     assert reply.ok, reply.error
     assert reply.user is not None
     assert reply.user.email == email

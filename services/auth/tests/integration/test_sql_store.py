@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.auth.tests.integration.kafka_client import FAST_ARGON2
+from services.auth.tests.unit.fakes import sealed
 from tradelab_auth.adapters.repository import SqlAuthStore
 from tradelab_auth.adapters.tables import SCHEMA
 from tradelab_auth.app import MIGRATIONS
@@ -57,7 +58,9 @@ async def publish_nothing(event: PendingEvent) -> None:
 
 
 async def sign_up(deps: AuthDeps, email: str) -> TokenPair:
-    outcome = await register(RegisterUser(email=email, password=PASSWORD, reply_to=REPLY), deps)
+    outcome = await register(
+        sealed(RegisterUser, {"password": PASSWORD}, email=email, reply_to=REPLY), deps
+    )
     assert outcome.tokens is not None, outcome.error
     return outcome.tokens
 
@@ -83,7 +86,7 @@ async def test_migration_creates_the_auth_tables(engine: AsyncEngine) -> None:
 async def test_concurrent_refreshes_of_one_token_let_exactly_one_through(deps: AuthDeps) -> None:
     pair = await sign_up(deps, "ann@example.org")
     for _ in range(5):
-        same_token = RefreshSession(refresh_token=pair.refresh_token, reply_to=REPLY)
+        same_token = sealed(RefreshSession, {"refresh_token": pair.refresh_token}, reply_to=REPLY)
         outcomes = await asyncio.gather(*(refresh(same_token, deps) for _ in range(3)))
         winners = [o for o in outcomes if o.error is None]
         assert len(winners) == 1
@@ -91,9 +94,10 @@ async def test_concurrent_refreshes_of_one_token_let_exactly_one_through(deps: A
         assert losers == [AuthErrorCode.INVALID_TOKEN] * 2
         # The losers saw a rotated token: the family is revoked; start a new one for the next round.
         login = await authenticate(
-            AuthenticateUser(
+            sealed(
+                AuthenticateUser,
+                {"password": PASSWORD},
                 email="ann@example.org",
-                password=PASSWORD,
                 client_address="10.0.0.1",
                 reply_to=REPLY,
             ),
@@ -108,7 +112,7 @@ async def test_concurrent_registrations_of_one_email_create_one_account(
     deps: AuthDeps, engine: AsyncEngine
 ) -> None:
     commands = [
-        RegisterUser(email=email, password=PASSWORD, reply_to=REPLY)
+        sealed(RegisterUser, {"password": PASSWORD}, email=email, reply_to=REPLY)
         for email in ("bob@example.org", "BOB@example.org", "Bob@Example.org")
     ]
     outcomes = await asyncio.gather(*(register(cmd, deps) for cmd in commands))

@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 from uuid import UUID
 
 from tradelab_auth.domain.hashing import HashingParams, PasswordHashing
@@ -13,7 +14,11 @@ from tradelab_auth.domain.refresh import RefreshToken
 from tradelab_auth.domain.users import EmailAlreadyRegisteredError, User
 from tradelab_auth.service import AuthDeps
 from tradelab_auth.settings import AuthSettings
+from tradelab_contracts.auth import AuthReply, TokenPair
 from tradelab_contracts.base import Message
+from tradelab_runtime.sealing import BusKeys
+
+M = TypeVar("M", bound=Message)
 
 T0 = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 FAST_HASHING = HashingParams(time_cost=1, memory_cost=8192, parallelism=1)
@@ -126,3 +131,15 @@ def make_deps(
         hashing=hashing or PasswordHashing(FAST_HASHING),
         settings=settings or make_settings(),
     )
+
+
+def sealed(cls: type[M], secrets: dict[str, str], **fields: Any) -> M:
+    """Build a request as the gateway does, its secrets sealed with the test settings' bus keys
+    (the development key: test settings set none)."""
+    return BusKeys.development().command(cls, secrets, **fields)
+
+
+def tokens_of(reply: AuthReply) -> TokenPair:
+    """Open the token pair of a reply as the gateway does."""
+    assert reply.tokens is not None, reply.error
+    return BusKeys.development().open_tokens(reply.tokens, reply.message_id)

@@ -5,7 +5,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from services.auth.tests.unit.fakes import FakeStore, make_deps
+from services.auth.tests.unit.fakes import FakeStore, make_deps, sealed
 from tradelab_auth.service import handle, register
 from tradelab_contracts.auth import AuthErrorCode, DeleteUser, RegisterUser, UserDeleted
 from tradelab_contracts.topics import reply_topic
@@ -33,7 +33,12 @@ async def test_deleting_an_account_removes_the_user_and_announces_it_once() -> N
     eraser = FakeEraser(store)
     deps = dataclasses.replace(make_deps(store), eraser=eraser)
     created = await register(
-        RegisterUser(email="ann@example.org", password="correct horse battery", reply_to=REPLY),
+        sealed(
+            RegisterUser,
+            {"password": "correct horse battery"},
+            email="ann@example.org",
+            reply_to=REPLY,
+        ),
         deps,
     )
     assert created.user is not None

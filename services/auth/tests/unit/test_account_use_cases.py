@@ -6,7 +6,7 @@ from uuid import uuid4
 import jwt
 import pytest
 
-from services.auth.tests.unit.fakes import T0, FakeClock, FakeStore, make_deps
+from services.auth.tests.unit.fakes import T0, FakeClock, FakeStore, make_deps, sealed
 from tradelab_auth.service import get_public_keys, get_user, handle, register
 from tradelab_contracts.auth import (
     AuthErrorCode,
@@ -22,7 +22,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def registration(email: str = "Ann@Example.org", password: str = PASSWORD) -> RegisterUser:
-    return RegisterUser(email=email, password=password, reply_to=REPLY)
+    return sealed(RegisterUser, {"password": password}, email=email, reply_to=REPLY)
 
 
 @pytest.mark.asyncio
@@ -111,3 +111,14 @@ async def test_dispatch_routes_each_request_kind_to_its_use_case() -> None:
     assert registered.tokens is not None
     keys = await handle(GetPublicKeys(reply_to=REPLY), deps)
     assert keys.keys is not None
+
+
+@pytest.mark.asyncio
+async def test_a_password_sealed_for_another_message_is_refused_and_nothing_is_stored() -> None:
+    store = FakeStore()
+    original = registration()
+    replayed = RegisterUser(email="eve@example.org", password=original.password, reply_to=REPLY)
+    outcome = await register(replayed, make_deps(store))
+    assert outcome.error is not None
+    assert outcome.error.code is AuthErrorCode.INTERNAL
+    assert store.tables.users == {}

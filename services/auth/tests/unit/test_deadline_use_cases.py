@@ -4,7 +4,14 @@ from datetime import timedelta
 
 import pytest
 
-from services.auth.tests.unit.fakes import FAST_HASHING, T0, FakeClock, FakeStore, make_deps
+from services.auth.tests.unit.fakes import (
+    FAST_HASHING,
+    T0,
+    FakeClock,
+    FakeStore,
+    make_deps,
+    sealed,
+)
 from tradelab_auth.domain.hashing import PasswordHashing
 from tradelab_auth.service import authenticate, register
 from tradelab_contracts.auth import AuthenticateUser, RegisterUser
@@ -34,7 +41,9 @@ class CountingHashing(PasswordHashing):
 
 
 def registration(deadline_in: timedelta) -> RegisterUser:
-    return RegisterUser(email=EMAIL, password=PASSWORD, reply_to=REPLY, deadline=T0 + deadline_in)
+    return sealed(
+        RegisterUser, {"password": PASSWORD}, email=EMAIL, reply_to=REPLY, deadline=T0 + deadline_in
+    )
 
 
 @pytest.mark.asyncio
@@ -62,9 +71,10 @@ async def test_a_login_past_its_deadline_checks_no_password() -> None:
     deps = make_deps(store, clock, hashing=hashing)
     assert (await register(registration(deadline_in=SECOND), deps)).error is None
     clock.advance(60)
-    late = AuthenticateUser(
+    late = sealed(
+        AuthenticateUser,
+        {"password": "a wrong guess"},
         email=EMAIL,
-        password="a wrong guess",
         client_address="10.0.0.1",
         reply_to=REPLY,
         deadline=clock.now() - SECOND,

@@ -7,7 +7,7 @@ from uuid import uuid4
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
-from services.auth.tests.unit.fakes import FakeStore, make_deps
+from services.auth.tests.unit.fakes import FakeStore, make_deps, sealed, tokens_of
 from tradelab_auth.handlers import register_auth_handler
 from tradelab_auth.service import AuthDeps
 from tradelab_contracts.auth import (
@@ -15,11 +15,13 @@ from tradelab_contracts.auth import (
     AuthReply,
     GetPublicKeys,
     GetUser,
+    RefreshSession,
     RegisterUser,
     UserRegistered,
 )
 from tradelab_contracts.topics import AUTH_REQUESTS, AUTH_USER_REGISTERED, reply_topic
 from tradelab_runtime.logging import configure_logging
+from tradelab_runtime.sealing import BusKeys, SealingError
 
 REPLY = reply_topic("unit")
 PASSWORD = "correct horse battery staple"
@@ -75,7 +77,7 @@ async def test_request_is_answered_on_its_reply_topic_with_ids_tied_to_it() -> N
 @pytest.mark.asyncio
 async def test_registration_stores_user_registered_and_replies_with_user_and_tokens() -> None:
     wiring = Wiring(make_deps())
-    cmd = RegisterUser(email="ann@example.org", password=PASSWORD, reply_to=REPLY)
+    cmd = sealed(RegisterUser, {"password": PASSWORD}, email="ann@example.org", reply_to=REPLY)
     async with TestKafkaBroker(wiring.broker) as broker:
         await broker.publish(cmd.model_dump_json().encode(), AUTH_REQUESTS)
     [reply] = wiring.replies
@@ -130,8 +132,46 @@ async def test_unparseable_request_is_dropped_and_logged_without_its_password(
 @pytest.mark.asyncio
 async def test_request_naming_a_topic_that_is_not_a_reply_topic_gets_no_answer() -> None:
     wiring = Wiring(make_deps())
-    cmd = RegisterUser(email="ann@example.org", password=PASSWORD, reply_to=AUTH_USER_REGISTERED)
+    cmd = sealed(
+        RegisterUser, {"password": PASSWORD}, email="ann@example.org", reply_to=AUTH_USER_REGISTERED
+    )
     async with TestKafkaBroker(wiring.broker) as broker:
         await broker.publish(cmd.model_dump_json().encode(), AUTH_REQUESTS)
     assert wiring.replies == []
     assert wiring.registered == []
+
+
+@pytest.mark.asyncio
+async def test_registration_reply_carries_the_tokens_sealed_for_that_reply_only() -> None:
+    wiring = Wiring(make_deps())
+    cmd = sealed(RegisterUser, {"password": PASSWORD}, email="ann@example.org", reply_to=REPLY)
+    async with TestKafkaBroker(wiring.broker) as broker:
+        await broker.publish(cmd.model_dump_json().encode(), AUTH_REQUESTS)
+    [reply] = wiring.replies
+    tokens = tokens_of(reply)
+    wire = reply.model_dump_json()
+    assert tokens.refresh_token not in wire
+    assert tokens.access_token not in wire
+    assert reply.tokens is not None
+    with pytest.raises(SealingError):  # copied into another reply, the seal no longer opens
+        BusKeys.development().open_tokens(reply.tokens, uuid4())
+
+
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("structured_logs")
+async def test_a_seal_that_does_not_open_is_answered_internal_and_logged_by_key_id_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wiring = Wiring(make_deps())
+    token = "a-refresh-token-value-that-must-not-be-logged"
+    original = sealed(RefreshSession, {"refresh_token": token}, reply_to=REPLY)
+    moved = RefreshSession(refresh_token=original.refresh_token, reply_to=REPLY)  # new message id
+    async with TestKafkaBroker(wiring.broker) as broker:
+        await broker.publish(moved.model_dump_json().encode(), AUTH_REQUESTS)
+    [reply] = wiring.replies
+    assert reply.error is not None
+    assert reply.error.code is AuthErrorCode.INTERNAL
+    assert "sealed field refused" in caplog.text
+    assert original.refresh_token.kid in caplog.text
+    assert token not in caplog.text
+    assert original.refresh_token.ciphertext not in caplog.text

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from services.auth.tests.unit.fakes import FakeClock, FakeStore, make_deps, make_settings
+from services.auth.tests.unit.fakes import FakeClock, FakeStore, make_deps, make_settings, sealed
 from tradelab_auth.domain.hashing import HashingParams, PasswordHashing
 from tradelab_auth.domain.refresh import hash_refresh_token
 from tradelab_auth.service import AuthDeps, authenticate, refresh, register, revoke
@@ -26,15 +26,19 @@ WRONG_GUESS = "not the password"
 
 
 def login(email: str = EMAIL, password: str = PASSWORD, ip: str = "10.0.0.1") -> AuthenticateUser:
-    return AuthenticateUser(email=email, password=password, client_address=ip, reply_to=REPLY)
+    return sealed(
+        AuthenticateUser, {"password": password}, email=email, client_address=ip, reply_to=REPLY
+    )
 
 
 def refreshing(token: str) -> RefreshSession:
-    return RefreshSession(refresh_token=token, reply_to=REPLY)
+    return sealed(RefreshSession, {"refresh_token": token}, reply_to=REPLY)
 
 
 async def registered(deps: AuthDeps) -> TokenPair:
-    outcome = await register(RegisterUser(email=EMAIL, password=PASSWORD, reply_to=REPLY), deps)
+    outcome = await register(
+        sealed(RegisterUser, {"password": PASSWORD}, email=EMAIL, reply_to=REPLY), deps
+    )
     assert outcome.tokens is not None
     return outcome.tokens
 
@@ -169,7 +173,7 @@ async def test_logout_revokes_the_family_and_is_ok_twice() -> None:
     deps = make_deps()
     first = await registered(deps)
     second = await rotate(deps, first.refresh_token)
-    logout = RevokeSession(refresh_token=second.refresh_token, reply_to=REPLY)
+    logout = sealed(RevokeSession, {"refresh_token": second.refresh_token}, reply_to=REPLY)
     assert (await revoke(logout, deps)).error is None
     assert (await revoke(logout, deps)).error is None  # already revoked: still ok
     after = await refresh(refreshing(second.refresh_token), deps)
@@ -180,7 +184,8 @@ async def test_logout_revokes_the_family_and_is_ok_twice() -> None:
 @pytest.mark.asyncio
 async def test_logout_with_an_unknown_token_is_invalid() -> None:
     outcome = await revoke(
-        RevokeSession(refresh_token=secrets.token_urlsafe(32), reply_to=REPLY), make_deps()
+        sealed(RevokeSession, {"refresh_token": secrets.token_urlsafe(32)}, reply_to=REPLY),
+        make_deps(),
     )
     assert outcome.error is not None
     assert outcome.error.code is AuthErrorCode.INVALID_TOKEN

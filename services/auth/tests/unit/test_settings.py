@@ -6,6 +6,7 @@ from pydantic import ValidationError
 from tradelab_auth.app import load_key_ring
 from tradelab_auth.domain.keys import SigningKey
 from tradelab_auth.settings import AuthSettings
+from tradelab_runtime.sealing import BusKeys
 
 
 @pytest.fixture(autouse=True)
@@ -18,8 +19,11 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "JWT_ISSUER",
         "AUTH_JWT_AUDIENCE",
         "JWT_AUDIENCE",
+        "AUTH_BUS_KEYS",
     ):
         monkeypatch.delenv(name, raising=False)
+    # A real bus key, so the production cases below fail (or pass) on the signing keys alone.
+    monkeypatch.setenv("BUS_KEYS", BusKeys.generate_entry("k1"))
 
 
 def pem(key: Ed25519PrivateKey) -> str:
@@ -99,3 +103,10 @@ def test_prefixed_issuer_wins_over_the_stack_wide_one(monkeypatch: pytest.Monkey
     monkeypatch.setenv("JWT_ISSUER", "stack-issuer")
     monkeypatch.setenv("AUTH_JWT_ISSUER", "auth-issuer")
     assert AuthSettings().jwt_issuer == "auth-issuer"
+
+
+def test_production_without_bus_keys_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BUS_KEYS")
+    monkeypatch.setenv("AUTH_SIGNING_KEYS", pem(Ed25519PrivateKey.generate()))
+    with pytest.raises(ValidationError, match="bus_keys"):
+        AuthSettings(environment="production")

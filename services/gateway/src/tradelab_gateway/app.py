@@ -63,7 +63,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     )
     register_job_event_subscriber(runtime.broker, hub, settings.instance_id)
     rpc = attach_rpc(runtime, settings.rpc_timeout_s)
-    auth_client = AuthRpcClient(rpc)
+    auth_client = AuthRpcClient(rpc, settings.bus_keyring())
     app = build_service_app(
         runtime,
         migrations=None,
@@ -90,7 +90,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     app.state.engine_client = EngineRpcClient(rpc)
     app.state.analytics_client = AnalyticsRpcClient(rpc)
     app.state.object_store = LocalObjectStore.from_url(settings.object_store_url)
-    app.state.key_cache = KeyCache(_key_fetcher(auth_client))
+    app.state.key_cache = KeyCache(_key_fetcher(auth_client), ttl_s=settings.jwks_ttl_s)
     app.state.rate_limiter = limiter = build_rate_limiter(settings)
     runtime.on_shutdown.append(limiter.aclose)
     app.include_router(quick_router())

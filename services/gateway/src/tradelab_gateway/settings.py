@@ -1,6 +1,6 @@
 """Settings of the gateway (environment variables prefixed ``GATEWAY_``)."""
 
-from typing import Self
+from typing import ClassVar, Self
 
 from pydantic import Field, IPvAnyNetwork, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -16,6 +16,8 @@ class GatewaySettings(ServiceSettings):
     """Configuration of one gateway replica."""
 
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", frozen=True)
+
+    USES_BUS_KEYS: ClassVar[bool] = True
 
     service_name: str = "gateway"
     port: int = 8000
@@ -33,6 +35,13 @@ class GatewaySettings(ServiceSettings):
     )
     retry_after_s: int = Field(
         default=5, ge=1, description="Retry-After sent with a 503 when a service does not answer."
+    )
+    jwks_ttl_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=60,
+        description="Most seconds the auth service's public keys are cached: a signing key "
+        "removed from AUTH_SIGNING_KEYS stops verifying at the gateway within this time.",
     )
     trust_forwarded_for: bool = Field(
         default=False,

@@ -44,3 +44,62 @@ async def test_unknown_key_ids_cannot_make_it_refetch_more_than_once_per_period(
     for forged in ("x", "y", "z"):
         assert (await cache.get(forged)) is None
     assert auth.calls == 1
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class DownAuth(FakeAuth):
+    def __init__(self, *kids: str) -> None:
+        super().__init__(*kids)
+        self.down = False
+
+    async def fetch(self) -> list[dict[str, Any]]:
+        if self.down:
+            self.calls += 1
+            raise TimeoutError("auth is not answering")
+        return await super().fetch()
+
+
+@pytest.mark.asyncio
+async def test_a_key_removed_at_auth_stops_verifying_once_the_set_is_older_than_the_ttl() -> None:
+    auth, clock = FakeAuth("k2", "k1"), FakeClock()
+    cache = KeyCache(auth.fetch, ttl_s=30, min_refresh_s=3600, clock=clock)
+    assert await cache.get("k1") is not None
+    auth.kids = ["k2"]  # k1 removed from AUTH_SIGNING_KEYS
+    clock.now += 30
+    assert await cache.get("k1") is not None  # not yet older than the TTL
+    clock.now += 0.5
+    assert await cache.get("k1") is None
+    assert await cache.get("k2") is not None
+    assert auth.calls == 2
+
+
+@pytest.mark.asyncio
+async def test_with_auth_down_the_last_set_is_kept_and_retried_at_most_every_period() -> None:
+    auth, clock = DownAuth("k1"), FakeClock()
+    cache = KeyCache(auth.fetch, ttl_s=30, min_refresh_s=10, clock=clock)
+    await cache.get("k1")
+    auth.down = True
+    clock.now += 31
+    assert await cache.get("k1") is not None
+    assert await cache.get("k1") is not None
+    assert auth.calls == 2  # one failed attempt, not one per request
+    clock.now += 10
+    auth.down, auth.kids = False, ["k2"]
+    assert await cache.get("k1") is None
+    assert auth.calls == 3
+
+
+@pytest.mark.asyncio
+async def test_with_auth_down_and_no_keys_yet_the_lookup_fails() -> None:
+    auth = DownAuth("k1")
+    auth.down = True
+    cache = KeyCache(auth.fetch, ttl_s=30, clock=FakeClock())
+    with pytest.raises(TimeoutError):
+        await cache.get("k1")

@@ -19,7 +19,7 @@ from .ports import free_port, port_open
 from .postgres import PostgresServer, create_database, drop_database, postgres_server
 from .redis import RedisServer, redis_server
 from .services import DEFAULT_PORTS, SERVICES, ServiceProcess, wait_until_ready
-from .state import dev_signing_key, reap_leftovers, state_dir
+from .state import dev_bus_keys, dev_signing_key, reap_leftovers, state_dir
 
 
 async def create_topics(bootstrap: str, specs: tuple[TopicSpec, ...]) -> None:
@@ -106,10 +106,14 @@ def running_services(
         **({"GATEWAY_REDIS_URL": redis_url} if redis_url else {}),
         **(extra_env or {}),
     }
-    own_env = dict.fromkeys(SERVICES, env)
+    own_env = {name: dict(env) for name in SERVICES}
     if not os.environ.get("AUTH_SIGNING_KEYS") and "AUTH_SIGNING_KEYS" not in env:
         # Tokens outlive a restart of auth; only auth is given the key.
-        own_env["auth"] = {**env, "AUTH_SIGNING_KEYS": dev_signing_key()}
+        own_env["auth"]["AUTH_SIGNING_KEYS"] = dev_signing_key()
+    if not os.environ.get("BUS_KEYS") and "BUS_KEYS" not in env:
+        # Only the two ends of the credential exchange hold the key that seals it.
+        for name in ("gateway", "auth"):
+            own_env[name]["BUS_KEYS"] = dev_bus_keys()
     stack = Stack(database_url, kafka_bootstrap)
     for name in SERVICES:
         stack.processes[name] = ServiceProcess(name, ports[name], own_env[name])

@@ -13,6 +13,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
+from tradelab_runtime.sealing import BusKeys
+
 
 def state_dir() -> Path:
     """Return the state directory (``TRADELAB_STATE_DIR`` or ``./.tradelab``), created."""
@@ -24,6 +26,7 @@ def state_dir() -> Path:
 
 BROKER = "tansu"
 SIGNING_KEY_FILE = "auth-signing-key.pem"
+BUS_KEYS_FILE = "bus-keys"
 
 
 def dev_signing_key() -> str:
@@ -38,11 +41,25 @@ def dev_signing_key() -> str:
     if not path.exists():
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-        scratch = path.with_suffix(f".{os.getpid()}.tmp")
-        scratch.touch(mode=0o600)
-        scratch.write_bytes(pem)
-        scratch.replace(path)  # two launchers at once: one key wins, both read it
+        _write_private(path, pem)
     return path.read_text(encoding="ascii")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    scratch = path.with_suffix(f".{os.getpid()}.tmp")
+    scratch.touch(mode=0o600)
+    scratch.write_bytes(data)
+    scratch.replace(path)  # two launchers at once: one wins, both read it
+
+
+def dev_bus_keys() -> str:
+    """The local stack's bus key (``BUS_KEYS`` of gateway and auth), made once and kept in the
+    state directory, so the secrets they exchange are sealed with a key of this machine's own
+    rather than the well-known development key."""
+    path = state_dir() / BUS_KEYS_FILE
+    if not path.exists():
+        _write_private(path, BusKeys.generate_entry("local").encode())
+    return path.read_text(encoding="ascii").strip()
 
 
 def _cmdline(pid: int) -> str | None:

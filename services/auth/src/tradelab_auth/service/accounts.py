@@ -11,7 +11,7 @@ from tradelab_contracts.base import correlation_of
 from tradelab_contracts.topics import AUTH_USER_REGISTERED
 from tradelab_runtime.deadlines import check_deadline
 
-from .common import AuthDeps, Outcome, issue_token_pair, user_info
+from .common import AuthDeps, Outcome, issue_token_pair, opened, user_info
 
 
 async def register(cmd: RegisterUser, deps: AuthDeps) -> Outcome:
@@ -36,15 +36,18 @@ async def register(cmd: RegisterUser, deps: AuthDeps) -> Outcome:
     DeadlineExceededError
         When ``cmd``'s deadline has passed before the password is hashed (nothing stored).
     """
+    password = opened(deps, cmd, "password")
+    if password is None:
+        return Outcome(error=errors.UNREADABLE_SECRET)
     email = normalise_email(cmd.email)
-    if (problem := password_problem(cmd.password, email)) is not None:
+    if (problem := password_problem(password, email)) is not None:
         return Outcome(error=errors.weak_password(problem))
     async with deps.store.transaction() as tx:
         taken = await tx.user_by_email(email) is not None
     if taken:  # answer early: no point spending a hash on it
         return Outcome(error=errors.EMAIL_TAKEN)
     check_deadline(cmd, deps.clock)  # nor on a requester that stopped waiting
-    password_hash = await asyncio.to_thread(deps.hashing.hash, cmd.password)
+    password_hash = await asyncio.to_thread(deps.hashing.hash, password)
     now = deps.clock.now()
     user = User(
         id=uuid4(), email=email, password_hash=password_hash, created_at=now, updated_at=now

@@ -12,11 +12,17 @@ from tradelab_auth.domain.tokens import TokenPolicy, issue_access_token
 from tradelab_auth.domain.users import User
 from tradelab_auth.ports import AuthStore, AuthTx
 from tradelab_auth.settings import AuthSettings
-from tradelab_contracts.auth import AuthError, PublicJwk, TokenPair, UserInfo
+from tradelab_contracts.auth import MAX_SECRET_CHARS, AuthError, PublicJwk, TokenPair, UserInfo
+from tradelab_contracts.base import Message
+from tradelab_contracts.sealed import SealedSecret
 from tradelab_runtime.clock import Clock
+from tradelab_runtime.logging import get_logger
+from tradelab_runtime.sealing import BusKeys, SealingError
 
 if TYPE_CHECKING:
     from .erasure import AccountEraser
+
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,11 @@ class AuthDeps:
     """Deletes accounts (``DeleteUser``); None where a test needs none."""
 
     @property
+    def bus(self) -> BusKeys:
+        """Return the keys that open sealed request fields and seal issued tokens."""
+        return self.settings.bus_keyring()
+
+    @property
     def token_policy(self) -> TokenPolicy:
         """Return issuer, audience and lifetime of access tokens."""
         s = self.settings
@@ -66,6 +77,18 @@ class Outcome:
     tokens: TokenPair | None = None
     user: UserInfo | None = None
     keys: list[PublicJwk] | None = None
+
+
+def opened(deps: AuthDeps, cmd: Message, field_name: str) -> str | None:
+    """Return the clear value of the sealed field ``field_name`` of ``cmd``, or None when it does
+    not open (logged with its key id, never its value) or exceeds the secret bound."""
+    sealed: SealedSecret = getattr(cmd, field_name)
+    try:
+        clear = deps.bus.open(sealed, message_id=cmd.message_id, field_name=field_name)
+    except SealingError as exc:
+        log.warning("sealed field refused", field=field_name, kid=sealed.kid, reason=str(exc))
+        return None
+    return clear if 0 < len(clear) <= MAX_SECRET_CHARS else None
 
 
 def user_info(user: User) -> UserInfo:

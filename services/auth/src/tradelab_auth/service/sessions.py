@@ -15,7 +15,7 @@ from tradelab_contracts.auth import AuthenticateUser, RefreshSession, RevokeSess
 from tradelab_runtime.deadlines import check_deadline
 from tradelab_runtime.logging import get_logger
 
-from .common import AuthDeps, Outcome, issue_token_pair, user_info
+from .common import AuthDeps, Outcome, issue_token_pair, opened, user_info
 
 log = get_logger(__name__)
 
@@ -28,15 +28,18 @@ async def authenticate(cmd: AuthenticateUser, deps: AuthDeps) -> Outcome:
     ``DeadlineExceededError`` before the hash (nothing recorded). Failed logins are throttled by
     the gateway (per account and address, and per address), not here.
     """
+    password = opened(deps, cmd, "password")
+    if password is None:
+        return Outcome(error=errors.UNREADABLE_SECRET)
     email = normalise_email(cmd.email)
     async with deps.store.transaction() as tx:
         user = await tx.user_by_email(email)
     stored_hash = None if user is None else user.password_hash
     check_deadline(cmd, deps.clock)  # the hash is the expensive step: not for nobody
-    matches = await asyncio.to_thread(deps.hashing.verify, stored_hash, cmd.password)
+    matches = await asyncio.to_thread(deps.hashing.verify, stored_hash, password)
     if user is None or not matches or not user.is_active:
         return Outcome(error=errors.INVALID_CREDENTIALS)
-    return await _log_in(user, cmd.password, deps)
+    return await _log_in(user, password, deps)
 
 
 async def _log_in(user: User, password: str, deps: AuthDeps) -> Outcome:
@@ -59,9 +62,12 @@ async def refresh(cmd: RefreshSession, deps: AuthDeps) -> Outcome:
     The token row is locked (``SELECT ... FOR UPDATE``) from the check to the rotation, so of two
     concurrent refreshes with one token exactly one succeeds; the other then sees a rotated token.
     """
+    presented = opened(deps, cmd, "refresh_token")
+    if presented is None:
+        return Outcome(error=errors.UNREADABLE_SECRET)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        token = await tx.refresh_token_for_update(hash_refresh_token(cmd.refresh_token))
+        token = await tx.refresh_token_for_update(hash_refresh_token(presented))
         verdict = judge_refresh(token, now)
         if token is None or verdict is RefreshVerdict.INVALID:
             return Outcome(error=errors.INVALID_TOKEN)
@@ -84,9 +90,12 @@ async def refresh(cmd: RefreshSession, deps: AuthDeps) -> Outcome:
 
 async def revoke(cmd: RevokeSession, deps: AuthDeps) -> Outcome:
     """Revoke the whole family of a refresh token (log out); already revoked is still ok."""
+    presented = opened(deps, cmd, "refresh_token")
+    if presented is None:
+        return Outcome(error=errors.UNREADABLE_SECRET)
     now = deps.clock.now()
     async with deps.store.transaction() as tx:
-        token = await tx.refresh_token_for_update(hash_refresh_token(cmd.refresh_token))
+        token = await tx.refresh_token_for_update(hash_refresh_token(presented))
         if token is None:
             return Outcome(error=errors.INVALID_TOKEN)
         await tx.revoke_family(token.family_id, now)

@@ -146,7 +146,9 @@ def attach_rpc(runtime: Runtime, timeout_s: float) -> RpcClient:
 
     async def drop_reply_topic() -> None:
         try:
-            await delete_topics(settings.kafka_bootstrap, [client.reply_topic])
+            await delete_topics(
+                settings.kafka_bootstrap, [client.reply_topic], runtime.kafka_options
+            )
         except Exception as exc:
             log.warning("could not delete reply topic", topic=client.reply_topic, error=str(exc))
 

@@ -12,6 +12,7 @@ from tradelab_contracts.auth import (
     RefreshSession,
     RegisterUser,
     RevokeSession,
+    TokenPair,
 )
 from tradelab_gateway.adapters.auth_rpc import AuthRpcClient, AuthUnavailableError
 from tradelab_gateway.api.auth_schemas import (
@@ -36,8 +37,10 @@ from tradelab_gateway.ratelimit.limiter import RateLimiter
 from tradelab_gateway.ratelimit.login import after_failed_login, after_login, before_login
 from tradelab_gateway.ratelimit.policy import LimitName, account_key
 from tradelab_gateway.security.key_cache import KeyCache
+from tradelab_runtime.logging import get_logger
+from tradelab_runtime.sealing import SealingError
 
-JWKS_MAX_AGE_S = 60.0
+log = get_logger(__name__)
 STATUS_BY_CODE = {
     AuthErrorCode.EMAIL_TAKEN: 409,
     AuthErrorCode.WEAK_PASSWORD: 422,
@@ -71,11 +74,23 @@ async def _ask(client: AuthRpcClient, command: AuthCommand, retry_after_s: int) 
     return reply
 
 
-def _session(reply: AuthReply) -> SessionPublic:
-    if reply.tokens is None or reply.user is None:
+def _tokens(client: AuthRpcClient, reply: AuthReply) -> TokenPair:
+    try:
+        tokens = client.tokens(reply)
+    except SealingError as exc:  # bus keys differ between gateway and auth (never the user's)
+        log.error("auth reply tokens did not open", reason=str(exc))
+        raise ProblemError(500, "The authentication service gave an unreadable answer.") from exc
+    if tokens is None:
+        raise ProblemError(500, "The authentication service gave an incomplete answer.")
+    return tokens
+
+
+def _session(client: AuthRpcClient, reply: AuthReply) -> SessionPublic:
+    if reply.user is None:
         raise ProblemError(500, "The authentication service gave an incomplete answer.")
     return SessionPublic(
-        **reply.tokens.model_dump(), user=UserPublic(**reply.user.model_dump(mode="json"))
+        **_tokens(client, reply).model_dump(),
+        user=UserPublic(**reply.user.model_dump(mode="json")),
     )
 
 
@@ -111,10 +126,8 @@ def auth_router() -> APIRouter:
     ) -> SessionPublic:
         """Create an account and return its first token pair."""
         await limiter.hit(LimitName.REGISTRATION_PER_ADDRESS, address)
-        command = RegisterUser(
-            email=body.email, password=body.password, reply_to=client.reply_topic
-        )
-        return _session(await _ask(client, command, settings.retry_after_s))
+        command = client.sealed(RegisterUser, {"password": body.password}, email=body.email)
+        return _session(client, await _ask(client, command, settings.retry_after_s))
 
     @router.post("/login")
     async def login(
@@ -127,28 +140,23 @@ def auth_router() -> APIRouter:
         """Exchange e-mail and password for a token pair."""
         account = account_key(body.email)
         await before_login(limiter, account, address)
-        command = AuthenticateUser(
-            email=body.email,
-            password=body.password,
-            client_address=address,
-            reply_to=client.reply_topic,
+        command = client.sealed(
+            AuthenticateUser, {"password": body.password}, email=body.email, client_address=address
         )
         reply = await _authenticate(client, command, settings.retry_after_s, limiter, account)
-        return _session(reply)
+        return _session(client, reply)
 
     @router.post("/refresh")
     async def refresh(body: RefreshTokenIn, client: AuthClient, settings: Settings) -> TokensPublic:
         """Rotate a refresh token: the old one stops working, a new pair is returned."""
-        command = RefreshSession(refresh_token=body.refresh_token, reply_to=client.reply_topic)
+        command = client.sealed(RefreshSession, {"refresh_token": body.refresh_token})
         reply = await _ask(client, command, settings.retry_after_s)
-        if reply.tokens is None:
-            raise ProblemError(500, "The authentication service gave an incomplete answer.")
-        return TokensPublic(**reply.tokens.model_dump())
+        return TokensPublic(**_tokens(client, reply).model_dump())
 
     @router.post("/logout", status_code=204)
     async def logout(body: RefreshTokenIn, client: AuthClient, settings: Settings) -> Response:
         """Revoke the refresh token and every token rotated from the same login."""
-        command = RevokeSession(refresh_token=body.refresh_token, reply_to=client.reply_topic)
+        command = client.sealed(RevokeSession, {"refresh_token": body.refresh_token})
         await _ask(client, command, settings.retry_after_s)
         return Response(status_code=204)
 
@@ -179,11 +187,10 @@ def jwks_router() -> APIRouter:
         """Return the public keys that verify access tokens."""
         cache: KeyCache = request.app.state.key_cache
         try:
-            await cache.ensure_fresh(max_age_s=JWKS_MAX_AGE_S)
+            keys = await cache.current()
         except AuthUnavailableError as exc:
-            if not cache.keys:
-                raise unavailable(settings.retry_after_s) from exc
-        return JwksPublic(keys=cache.keys)
+            raise unavailable(settings.retry_after_s) from exc
+        return JwksPublic(keys=keys)
 
     router.add_api_route("/.well-known/jwks.json", jwks, methods=["GET"])
     router.add_api_route("/api/v1/.well-known/jwks.json", jwks, methods=["GET"])
