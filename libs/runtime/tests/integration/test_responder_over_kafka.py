@@ -1,6 +1,7 @@
 """The shared responder on a real Kafka broker: a reply too large for one message arrives as the
 service's typed ``reply_too_large`` error, and a reply that fits arrives whole."""
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator
 from typing import Any
@@ -80,8 +81,17 @@ async def wired(kafka: BrokerInfo) -> AsyncIterator[tuple[KafkaBroker, AIOKafkaC
 async def ask(wired: tuple[KafkaBroker, AIOKafkaConsumer, str], window: int) -> AnalyticsReply:
     broker, consumer, topic = wired
     cmd = GetRolling(reply_to=topic, owner_id=uuid4(), run_id=uuid4(), window=window)
-    await broker.publish(cmd, ANALYTICS_REQUESTS, key=cmd.message_id.bytes)
-    record = await consumer.getone()
+    # The responder's group starts at the latest offset, which its consumer resolves at its first
+    # fetch: a request published before that is skipped. Sent again until answered (the same
+    # request: a second answer is never read).
+    async with asyncio.timeout(120):
+        while True:
+            await broker.publish(cmd, ANALYTICS_REQUESTS, key=cmd.message_id.bytes)
+            try:
+                record = await asyncio.wait_for(consumer.getone(), timeout=5)
+            except TimeoutError:
+                continue
+            break
     reply = AnalyticsReply.model_validate_json(record.value)
     assert reply.request_id == cmd.message_id
     return reply
