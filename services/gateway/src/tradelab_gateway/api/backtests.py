@@ -34,7 +34,7 @@ from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.results_files import equity_points, trade_rows
 from tradelab_gateway.api.service_replies import ask
-from tradelab_gateway.api.stored import TableFormat, read_stored, stored_table
+from tradelab_gateway.api.stored import TABLE_DOWNLOAD, TableFormat, read_stored, stored_table
 from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
 STATUS_BY_CODE = {
@@ -181,7 +181,11 @@ async def equity(
     return EquityPublic(run_id=run_id, total_points=total, points=rows)
 
 
-@router.get("/api/v1/backtests/{run_id}/equity/download", response_class=FileResponse)
+@router.get(
+    "/api/v1/backtests/{run_id}/equity/download",
+    response_class=FileResponse,
+    responses=TABLE_DOWNLOAD,
+)
 async def equity_download(
     run_id: UUID,
     request: Request,

@@ -36,11 +36,12 @@ from tradelab_gateway.api.datasets_schemas import (
     DatasetPublic,
     PreviewPublic,
     QualityPublic,
+    upload_form_schema,
 )
 from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.service_replies import ask
-from tradelab_gateway.api.stored import TableFormat, stored_table
+from tradelab_gateway.api.stored import TABLE_DOWNLOAD, TableFormat, stored_table
 from tradelab_runtime.storage import LocalObjectStore
 
 STATUS_BY_CODE = {
@@ -161,7 +162,13 @@ def datasets_router() -> APIRouter:
     return router
 
 
-@router.post("", status_code=202, response_model=DatasetPublic)
+@router.post(
+    "",
+    status_code=202,
+    response_model=DatasetPublic,
+    responses={200: {"model": DatasetPublic, "description": "Uploaded before: that dataset."}},
+    openapi_extra=upload_form_schema(),
+)
 async def upload(request: Request, user: CurrentUser, settings: Settings) -> JSONResponse:
     """Upload a CSV or Parquet file; it is ingested in the background (status pending)."""
     fields, received = await _receive(request, settings)
@@ -267,7 +274,7 @@ async def preview(
     return PreviewPublic(dataset_id=dataset_id, **reply.preview.model_dump())
 
 
-@router.get("/{dataset_id}/download", response_class=FileResponse)
+@router.get("/{dataset_id}/download", response_class=FileResponse, responses=TABLE_DOWNLOAD)
 async def download(
     dataset_id: UUID,
     request: Request,
