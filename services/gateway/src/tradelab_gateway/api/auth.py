@@ -18,6 +18,7 @@ from tradelab_gateway.api.auth_schemas import (
     Credentials,
     JwksPublic,
     RefreshTokenIn,
+    Registration,
     SessionPublic,
     TokensPublic,
     UserPublic,
@@ -80,7 +81,7 @@ def auth_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
     @router.post("/register", status_code=201)
-    async def register(body: Credentials, client: AuthClient, settings: Settings) -> SessionPublic:
+    async def register(body: Registration, client: AuthClient, settings: Settings) -> SessionPublic:
         """Create an account and return its first token pair."""
         command = RegisterUser(
             email=body.email, password=body.password, reply_to=client.reply_topic

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
 from tradelab_contracts.engine_rpc import (
@@ -53,7 +53,7 @@ def _study(reply: MonteCarloReply) -> MonteCarloInfo:
 
 @router.post("", status_code=202, response_model=MonteCarloPublic)
 async def submit(
-    body: MonteCarloCreate,
+    body: Annotated[MonteCarloCreate, Body()],
     request: Request,
     user: CurrentUser,
     settings: Settings,

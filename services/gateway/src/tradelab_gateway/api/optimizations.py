@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from tradelab_contracts.engine import EngineOptions
 from tradelab_contracts.engine_rpc import (
@@ -32,6 +32,7 @@ from tradelab_contracts.engine_rpc import (
 )
 from tradelab_contracts.optimization import (
     Constraint,
+    GridSearch,
     Objective,
     ParameterSpace,
     SearchMethod,
@@ -41,6 +42,7 @@ from tradelab_contracts.search_limits import SearchLimits, size_refusal
 from tradelab_gateway.api.backtests import ask_engine
 from tradelab_gateway.api.datasets import ready_dataset
 from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
+from tradelab_gateway.api.optimizations_schemas import SearchIn
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
@@ -63,8 +65,8 @@ class OptimizationCreate(BaseModel):
         "the most random samples or population x generations; larger searches are refused with "
         "422 naming their size.",
     )
-    search: dict[str, Any] = Field(
-        default_factory=lambda: {"kind": "grid"},
+    search: SearchIn = Field(
+        default_factory=GridSearch,
         description='{"kind": "grid"}, {"kind": "random", "n_samples": N, "seed": S} or '
         '{"kind": "genetic", "population": P, "generations": G, "mutation_rate": 0.1, '
         '"crossover_rate": 0.8, "seed": S}; the seed is drawn (and returned) when absent.',
@@ -155,20 +157,12 @@ def _info(reply: OptimizationReply) -> OptimizationInfo:
     return reply.optimization
 
 
-def _search(raw: dict[str, Any]) -> SearchMethod:
-    search = dict(raw)
-    if search.get("kind") in {"random", "genetic"} and search.get("seed") is None:
-        search["seed"] = secrets.randbelow(2**31)
-    try:
-        return SEARCH_ADAPTER.validate_python(search)
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(["search", *map(str, e["loc"])]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        raise ProblemError(
-            422, "Invalid search method.", code="validation_error", extra={"errors": errors}
-        ) from exc
+def _search(requested: SearchIn) -> SearchMethod:
+    """The search to run: a random or genetic search without a seed gets one drawn."""
+    if isinstance(requested, GridSearch) or requested.seed is not None:
+        return SEARCH_ADAPTER.validate_python(requested.model_dump())
+    drawn = requested.model_dump() | {"seed": secrets.randbelow(2**31)}
+    return SEARCH_ADAPTER.validate_python(drawn)
 
 
 def _refuse_too_large(body: OptimizationCreate, search: SearchMethod, limits: SearchLimits) -> None:
