@@ -11,6 +11,8 @@ EmailIn = Annotated[
 ]
 # The password policy lives in the auth service; here only a bound so nobody posts megabytes.
 PasswordIn = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+# The policy's length bounds (tradelab_auth.domain.passwords), so the document states them.
+NewPasswordIn = Annotated[str, StringConstraints(min_length=10, max_length=128)]
 TokenIn = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
@@ -24,10 +26,8 @@ class Credentials(BaseModel):
 class Registration(Credentials):
     """``POST /auth/register``: the password policy's length bounds checked here already."""
 
-    password: PasswordIn = Field(
-        min_length=10,
-        max_length=128,
-        description="10 to 128 characters (Unicode code points), not the e-mail address.",
+    password: NewPasswordIn = Field(
+        description="10 to 128 characters (Unicode code points), not the e-mail address."
     )
 
 
