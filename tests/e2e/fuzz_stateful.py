@@ -37,6 +37,7 @@ def test_sequences_of_calls_answer_as_documented(client: httpx.Client) -> None:
     )
     # Deleting the world's user would turn every later call into a 401.
     machine = schema.exclude(path="/api/v1/auth/me", method="DELETE").as_state_machine()
+    answered: list[tuple[str, int]] = []
 
     class AsTheWorldsUser(machine):  # type: ignore[misc,valid-type]  # built at run time
         def before_call(self, case: Case[Any]) -> None:
@@ -49,6 +50,7 @@ def test_sequences_of_calls_answer_as_documented(client: httpx.Client) -> None:
         def validate_response(
             self, response: Response, case: Case[Any], *args: Any, **kwargs: Any
         ) -> None:
+            answered.append((f"{case.method} {case.operation.path}", response.status_code))
             case.validate_response(response, checks=CHECKS, headers=world.headers())
 
     AsTheWorldsUser.run(
@@ -62,3 +64,6 @@ def test_sequences_of_calls_answer_as_documented(client: httpx.Client) -> None:
             suppress_health_check=list(HealthCheck),
         )
     )
+    chained = {label for label, status in answered if status < 300}
+    print(f"stateful: {len(answered)} calls, {len(chained)} operations answered 2xx")
+    assert len(chained) > 1, answered

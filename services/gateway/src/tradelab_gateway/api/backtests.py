@@ -31,6 +31,7 @@ from tradelab_gateway.api.backtests_schemas import (
 )
 from tradelab_gateway.api.datasets import ready_dataset, store_of
 from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
+from tradelab_gateway.api.paging import Offset
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.results_files import equity_points, trade_rows
 from tradelab_gateway.api.service_replies import ask
@@ -120,7 +121,7 @@ async def list_backtests(
     user: CurrentUser,
     settings: Settings,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     status: RunStatus | None = None,
 ) -> BacktestPage:
     """Your runs, newest first."""
@@ -206,7 +207,7 @@ async def trades(
     user: CurrentUser,
     settings: Settings,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TradesPublic:
     """The trades, oldest first."""
     run = _finished(await _get(request, user.user_id, run_id, settings.retry_after_s))

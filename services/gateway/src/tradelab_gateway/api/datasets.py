@@ -39,6 +39,7 @@ from tradelab_gateway.api.datasets_schemas import (
     upload_form_schema,
 )
 from tradelab_gateway.api.deps import CurrentUser, Settings
+from tradelab_gateway.api.paging import Offset
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.service_replies import ask
 from tradelab_gateway.api.stored import TABLE_DOWNLOAD, TableFormat, stored_table
@@ -207,7 +208,7 @@ async def list_datasets(
     user: CurrentUser,
     settings: Settings,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     symbol: Annotated[str | None, Query(max_length=64)] = None,
     timeframe: Annotated[str | None, Query(max_length=16)] = None,
 ) -> DatasetPage:

@@ -28,6 +28,7 @@ from tradelab_gateway.api.montecarlo_schemas import (
     MonteCarloPage,
     MonteCarloPublic,
 )
+from tradelab_gateway.api.paging import Offset
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
@@ -105,7 +106,7 @@ async def list_studies(
     user: CurrentUser,
     settings: Settings,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     status: RunStatus | None = None,
     method: MonteCarloMethod | None = None,
 ) -> MonteCarloPage:

@@ -43,6 +43,7 @@ from tradelab_gateway.api.backtests import ask_engine
 from tradelab_gateway.api.datasets import ready_dataset
 from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
 from tradelab_gateway.api.optimizations_schemas import SearchIn
+from tradelab_gateway.api.paging import Fold, Offset
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
@@ -231,7 +232,7 @@ async def list_optimizations(
     settings: Settings,
     status: RunStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> OptimizationPage:
     """Your optimisations, newest first."""
     client = request.app.state.engine_client
@@ -270,8 +271,8 @@ async def results(
     order_by: str | None = Query(default=None, description="A metric; the objective if absent"),
     descending: bool | None = Query(default=None, description="Best first if absent"),
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    fold: Annotated[int | None, Query(ge=0, description="One walk-forward fold only")] = None,
+    offset: Offset = 0,
+    fold: Fold = None,
 ) -> ResultsPage:
     """Evaluated combinations with their metrics: the top N is the first page."""
     command = GetOptimizationResults(
@@ -303,7 +304,7 @@ async def heatmap(
     x: Annotated[str, Query(min_length=1, description="Parameter on the x axis")],
     y: Annotated[str, Query(min_length=1, description="Parameter on the y axis")],
     metric: Annotated[str | None, Query(description="The objective's metric if absent")] = None,
-    fold: Annotated[int | None, Query(ge=0, description="One walk-forward fold only")] = None,
+    fold: Fold = None,
 ) -> Heatmap:
     """A metric over two parameters; each cell holds the best value over the other ones."""
     command = GetOptimizationHeatmap(
