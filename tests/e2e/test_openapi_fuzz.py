@@ -111,3 +111,20 @@ def test_an_offset_past_any_list_is_refused_not_a_500(
         response = client.get(url, params={"offset": offset}, headers=world.headers())
         assert response.status_code == status, response.text
     assert response.json()["items"] == []
+
+
+def test_a_nul_character_in_an_upload_field_is_refused_not_a_500(
+    world: World, client: httpx.Client
+) -> None:
+    """``make fuzz`` sent ``exchange`` with a NUL character, which PostgreSQL text cannot hold."""
+    response = client.post(
+        "/api/v1/datasets",
+        headers=world.headers(),
+        files={"file": ("nul.csv", b"time,close\n2024-01-02,1\n", "text/csv")},
+        data={"exchange": "NAS\x00DAQ", "symbol": "GOOG"},
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"] == [
+        {"field": "exchange", "message": "must not contain NUL characters"}
+    ]

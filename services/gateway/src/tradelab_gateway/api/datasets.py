@@ -120,6 +120,11 @@ def _dataset(reply: DatasetsReply) -> DatasetInfo:
 
 
 def _declaration(fields: dict[str, str]) -> DatasetDeclaration:
+    with_nul = [k for k in (*DECLARATION_FIELDS, "column_mapping") if "\x00" in fields.get(k, "")]
+    if with_nul:  # PostgreSQL text cannot hold it: the datasets service answered 500
+        errors = [{"field": k, "message": "must not contain NUL characters"} for k in with_nul]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise ProblemError(422, detail, code="validation_error", extra={"errors": errors})
     values: dict[str, object] = {k: fields[k] for k in DECLARATION_FIELDS if fields.get(k)}
     try:
         if fields.get("column_mapping"):

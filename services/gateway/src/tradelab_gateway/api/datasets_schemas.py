@@ -9,6 +9,9 @@ from pydantic import BaseModel, Field
 from tradelab_contracts.datasets import DatasetDeclaration
 from tradelab_contracts.datasets_rpc import DatasetInfo
 
+NO_NUL = "^[^\\u0000]*$"
+"""Text parts hold no NUL character (PostgreSQL text cannot store one)."""
+
 
 def upload_form_schema() -> dict[str, Any]:
     """The multipart form of ``POST /api/v1/datasets``: the ``file`` part and what the uploader
@@ -27,6 +30,8 @@ def upload_form_schema() -> dict[str, Any]:
             "maxLength": declared[name]["anyOf"][0]["maxLength"],
             "description": declared[name]["description"] + " Empty: not declared.",
         }
+    for name in ("name", "symbol", "exchange", "timeframe", "timezone", "column_mapping"):
+        declared[name]["pattern"] = NO_NUL
     file = {"type": "string", "format": "binary", "description": "CSV or Parquet file."}
     return {
         "requestBody": {
