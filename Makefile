@@ -39,7 +39,8 @@ schemas: setup ## regenerate the committed JSON schemas and AsyncAPI document of
 
 fuzz: setup ## schemathesis against a fresh stack: FUZZ_EXAMPLES (100) cases per operation, coverage and stateful phases
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} FUZZ_STEPS=$${FUZZ_STEPS:-10} FUZZ_COVERAGE=$${FUZZ_COVERAGE:-1} \
-		$(UV) run --frozen pytest tests/e2e/test_openapi_fuzz.py tests/e2e/fuzz_stateful.py -m e2e
+		$(UV) run --frozen pytest tests/e2e/test_openapi_fuzz.py tests/e2e/fuzz_stateful.py \
+		--timeout=$${FUZZ_TIMEOUT_S:-3600}
 
 soak: setup ## 10 minutes of mixed jobs with random service kills; prints what was lost (must be 0)
 	TRADELAB_STATE_DIR=$${TRADELAB_STATE_DIR:-/tmp/tradelab-soak} $(UV) run --frozen python bench/soak.py $(SOAK_ARGS)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis import Case, Response
 
 from tests.e2e.fuzz import CHECKS, CONFIG, EXAMPLES, build_world, fill, gateway_document
@@ -38,6 +39,7 @@ def test_sequences_of_calls_answer_as_documented(client: httpx.Client) -> None:
     # Deleting the world's user would turn every later call into a 401.
     machine = schema.exclude(path="/api/v1/auth/me", method="DELETE").as_state_machine()
     answered: list[tuple[str, int]] = []
+    failed: list[tuple[str, int]] = []
 
     class AsTheWorldsUser(machine):  # type: ignore[misc,valid-type]  # built at run time
         def before_call(self, case: Case[Any]) -> None:
@@ -50,10 +52,30 @@ def test_sequences_of_calls_answer_as_documented(client: httpx.Client) -> None:
         def validate_response(
             self, response: Response, case: Case[Any], *args: Any, **kwargs: Any
         ) -> None:
-            answered.append((f"{case.method} {case.operation.path}", response.status_code))
-            case.validate_response(response, checks=CHECKS, headers=world.headers())
+            label = f"{case.method} {case.operation.path}"
+            answered.append((label, response.status_code))
+            try:
+                case.validate_response(response, checks=CHECKS, headers=world.headers())
+            except Exception:
+                failed.append((label, response.status_code))
+                raise
 
-    AsTheWorldsUser.run(
+    try:
+        run(AsTheWorldsUser)
+    except FlakyStrategyDefinition:
+        # Links feed ids the API returned, so a sequence replayed later can draw differently
+        # (a bundle filled or emptied meanwhile); Hypothesis calls that flaky. Only a failed
+        # check is a finding, and it is recorded when it happens.
+        print(f"stateful: Hypothesis replay diverged on the API's state; failed checks {failed}")
+    assert not failed, failed
+    chained = {label for label, status in answered if status < 300}
+    print(f"stateful: {len(answered)} calls, {len(chained)} operations answered 2xx")
+    assert len(chained) > 1, answered
+
+
+def run(machine: Any) -> None:
+    """Walk ``FUZZ_EXAMPLES`` sequences of up to ``FUZZ_STEPS`` calls, derandomized."""
+    machine.run(
         settings=settings(
             max_examples=EXAMPLES,
             stateful_step_count=STEPS,
@@ -64,6 +86,3 @@ def test_sequences_of_calls_answer_as_documented(client: httpx.Client) -> None:
             suppress_health_check=list(HealthCheck),
         )
     )
-    chained = {label for label, status in answered if status < 300}
-    print(f"stateful: {len(answered)} calls, {len(chained)} operations answered 2xx")
-    assert len(chained) > 1, answered
