@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := ./scripts/uv
 
-.PHONY: up test lint typecheck unit integration e2e schemas bench soak bench-fairness setup browser redis clean
+.PHONY: up test lint typecheck unit integration e2e schemas bench soak bench-fairness fuzz setup browser redis clean
 
 setup: ## install uv (if missing) and the whole workspace from uv.lock
 	@$(UV) sync --all-packages --frozen
@@ -39,6 +39,11 @@ e2e: setup browser redis
 
 schemas: setup ## regenerate the committed JSON schemas and AsyncAPI document of the contracts
 	$(UV) run --frozen tradelab-contracts-export
+
+fuzz: setup ## schemathesis against a fresh stack: FUZZ_EXAMPLES (100) cases per operation, coverage and stateful phases
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} FUZZ_STEPS=$${FUZZ_STEPS:-10} FUZZ_COVERAGE=$${FUZZ_COVERAGE:-1} \
+		$(UV) run --frozen pytest tests/e2e/test_openapi_fuzz.py tests/e2e/fuzz_stateful.py \
+		--timeout=$${FUZZ_TIMEOUT_S:-3600}
 
 soak: setup ## 10 minutes of mixed jobs with random service kills; prints what was lost (must be 0)
 	TRADELAB_STATE_DIR=$${TRADELAB_STATE_DIR:-/tmp/tradelab-soak} $(UV) run --frozen python bench/soak.py $(SOAK_ARGS)

@@ -50,7 +50,7 @@ def assert_bounded(growths: dict[str, Growth]) -> str:
 def assert_rate_limited(response: httpx.Response, limit: str) -> None:
     assert response.status_code == 429, response.text
     assert response.headers["content-type"] == "application/problem+json"
-    assert (response.json()["code"], response.json()["limit"]) == ("rate_limited", limit)
+    assert (response.json()["code"], response.json()["rate_limit"]) == ("rate_limited", limit)
     assert int(response.headers["retry-after"]) >= 1
 
 

@@ -19,6 +19,7 @@ from .api.auth import auth_router, jwks_router
 from .api.backtests import backtests_router
 from .api.datasets import datasets_router
 from .api.montecarlo import montecarlo_router
+from .api.openapi_doc import document_errors
 from .api.optimizations import optimizations_router
 from .api.problems import install_problem_handlers
 from .api.quick import quick_router
@@ -95,6 +96,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     runtime.on_shutdown.append(limiter.aclose)
     app.include_router(quick_router())
     install_problem_handlers(app)
+    document_errors(app)
     install_unavailable_handlers(app, settings.retry_after_s)
     install_rate_limit_handlers(app, settings.retry_after_s)
     return app

@@ -41,7 +41,7 @@ async def test_refusal_names_the_limit_with_retry_after() -> None:
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"] == "42"
     body = response.json()
-    assert (body["code"], body["limit"], body["retry_after_s"]) == (
+    assert (body["code"], body["rate_limit"], body["retry_after_s"]) == (
         "rate_limited",
         "registration_per_address",
         42,

@@ -19,6 +19,7 @@ from tradelab_gateway.api.auth_schemas import (
     Credentials,
     JwksPublic,
     RefreshTokenIn,
+    Registration,
     SessionPublic,
     TokensPublic,
     UserPublic,
@@ -118,7 +119,7 @@ def auth_router() -> APIRouter:
 
     @router.post("/register", status_code=201)
     async def register(
-        body: Credentials,
+        body: Registration,
         client: AuthClient,
         settings: Settings,
         limiter: RateLimiterDep,

@@ -11,14 +11,24 @@ EmailIn = Annotated[
 ]
 # The password policy lives in the auth service; here only a bound so nobody posts megabytes.
 PasswordIn = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+# The policy's length bounds (tradelab_auth.domain.passwords), so the document states them.
+NewPasswordIn = Annotated[str, StringConstraints(min_length=10, max_length=128)]
 TokenIn = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
 
 
 class Credentials(BaseModel):
-    """``POST /auth/register`` and ``POST /auth/login``."""
+    """``POST /auth/login`` (and, with the policy's bounds, ``POST /auth/register``)."""
 
     email: EmailIn = Field(max_length=320, description="E-mail address (the login name).")
     password: PasswordIn = Field(description="10 to 128 characters, not the e-mail address.")
+
+
+class Registration(Credentials):
+    """``POST /auth/register``: the password policy's length bounds checked here already."""
+
+    password: NewPasswordIn = Field(
+        description="10 to 128 characters (Unicode code points), not the e-mail address."
+    )
 
 
 class RefreshTokenIn(BaseModel):

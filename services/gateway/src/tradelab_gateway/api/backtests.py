@@ -31,11 +31,12 @@ from tradelab_gateway.api.backtests_schemas import (
 )
 from tradelab_gateway.api.datasets import ready_dataset, store_of
 from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
+from tradelab_gateway.api.paging import Offset
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.rate_limits import JOB_SUBMISSION_LIMIT
 from tradelab_gateway.api.results_files import equity_points, trade_rows
 from tradelab_gateway.api.service_replies import QUOTA_STATUS, ask
-from tradelab_gateway.api.stored import TableFormat, read_stored, stored_table
+from tradelab_gateway.api.stored import TABLE_DOWNLOAD, TableFormat, read_stored, stored_table
 from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
 STATUS_BY_CODE = {
@@ -127,7 +128,7 @@ async def list_backtests(
     user: CurrentUser,
     settings: Settings,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     status: RunStatus | None = None,
 ) -> BacktestPage:
     """Your runs, newest first."""
@@ -188,7 +189,11 @@ async def equity(
     return EquityPublic(run_id=run_id, total_points=total, points=rows)
 
 
-@router.get("/api/v1/backtests/{run_id}/equity/download", response_class=FileResponse)
+@router.get(
+    "/api/v1/backtests/{run_id}/equity/download",
+    response_class=FileResponse,
+    responses=TABLE_DOWNLOAD,
+)
 async def equity_download(
     run_id: UUID,
     request: Request,
@@ -209,7 +214,7 @@ async def trades(
     user: CurrentUser,
     settings: Settings,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TradesPublic:
     """The trades, oldest first."""
     run = _finished(await _get(request, user.user_id, run_id, settings.retry_after_s))

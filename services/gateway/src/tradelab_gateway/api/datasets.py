@@ -37,11 +37,13 @@ from tradelab_gateway.api.datasets_schemas import (
     DatasetPublic,
     PreviewPublic,
     QualityPublic,
+    upload_form_schema,
 )
 from tradelab_gateway.api.deps import CurrentUser, Settings
+from tradelab_gateway.api.paging import Offset
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.service_replies import QUOTA_STATUS, ask
-from tradelab_gateway.api.stored import TableFormat, stored_table
+from tradelab_gateway.api.stored import TABLE_DOWNLOAD, TableFormat, stored_table
 from tradelab_runtime.storage import LocalObjectStore
 
 STATUS_BY_CODE = {
@@ -121,6 +123,11 @@ def _dataset(reply: DatasetsReply) -> DatasetInfo:
 
 
 def _declaration(fields: dict[str, str]) -> DatasetDeclaration:
+    with_nul = [k for k in (*DECLARATION_FIELDS, "column_mapping") if "\x00" in fields.get(k, "")]
+    if with_nul:  # PostgreSQL text cannot hold it: the datasets service answered 500
+        errors = [{"field": k, "message": "must not contain NUL characters"} for k in with_nul]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        raise ProblemError(422, detail, code="validation_error", extra={"errors": errors})
     values: dict[str, object] = {k: fields[k] for k in DECLARATION_FIELDS if fields.get(k)}
     try:
         if fields.get("column_mapping"):
@@ -185,7 +192,13 @@ def datasets_router() -> APIRouter:
     return router
 
 
-@router.post("", status_code=202, response_model=DatasetPublic)
+@router.post(
+    "",
+    status_code=202,
+    response_model=DatasetPublic,
+    responses={200: {"model": DatasetPublic, "description": "Uploaded before: that dataset."}},
+    openapi_extra=upload_form_schema(),
+)
 async def upload(request: Request, user: CurrentUser, settings: Settings) -> JSONResponse:
     """Upload a CSV or Parquet file; it is ingested in the background (status pending)."""
     await _check_quota(request, user.user_id, settings)
@@ -225,7 +238,7 @@ async def list_datasets(
     user: CurrentUser,
     settings: Settings,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     symbol: Annotated[str | None, Query(max_length=64)] = None,
     timeframe: Annotated[str | None, Query(max_length=16)] = None,
 ) -> DatasetPage:
@@ -292,7 +305,7 @@ async def preview(
     return PreviewPublic(dataset_id=dataset_id, **reply.preview.model_dump())
 
 
-@router.get("/{dataset_id}/download", response_class=FileResponse)
+@router.get("/{dataset_id}/download", response_class=FileResponse, responses=TABLE_DOWNLOAD)
 async def download(
     dataset_id: UUID,
     request: Request,

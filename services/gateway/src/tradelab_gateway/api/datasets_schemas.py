@@ -6,7 +6,47 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from tradelab_contracts.datasets import DatasetDeclaration
 from tradelab_contracts.datasets_rpc import DatasetInfo
+
+NO_NUL = "^[^\\u0000]*$"
+"""Text parts hold no NUL character (PostgreSQL text cannot store one)."""
+
+
+def upload_form_schema() -> dict[str, Any]:
+    """The multipart form of ``POST /api/v1/datasets``: the ``file`` part and what the uploader
+    declares about it (``DatasetDeclaration``), each a text part; ``column_mapping`` is JSON."""
+    declared = DatasetDeclaration.model_json_schema()["properties"]
+    mapping = declared["column_mapping"]
+    declared["column_mapping"] = {
+        "type": "string",
+        "contentMediaType": "application/json",
+        "contentSchema": {key: mapping[key] for key in ("type", "additionalProperties")},
+        "description": "JSON object: " + mapping["description"],
+    }
+    for name in ("name", "symbol", "exchange", "timeframe"):
+        declared[name] = {
+            "type": "string",
+            "maxLength": declared[name]["anyOf"][0]["maxLength"],
+            "description": declared[name]["description"] + " Empty: not declared.",
+        }
+    for name in ("name", "symbol", "exchange", "timeframe", "timezone", "column_mapping"):
+        declared[name]["pattern"] = NO_NUL
+    file = {"type": "string", "format": "binary", "description": "CSV or Parquet file."}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {"file": file, **declared},
+                    }
+                }
+            },
+        }
+    }
 
 
 class DatasetPublic(BaseModel):

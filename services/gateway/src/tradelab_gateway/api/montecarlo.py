@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
 from tradelab_contracts.engine_rpc import (
@@ -28,6 +28,7 @@ from tradelab_gateway.api.montecarlo_schemas import (
     MonteCarloPage,
     MonteCarloPublic,
 )
+from tradelab_gateway.api.paging import Offset
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.rate_limits import JOB_SUBMISSION_LIMIT
 from tradelab_gateway.domain.idempotency import replayed, request_sha256
@@ -56,7 +57,7 @@ def _study(reply: MonteCarloReply) -> MonteCarloInfo:
     "", status_code=202, response_model=MonteCarloPublic, dependencies=[JOB_SUBMISSION_LIMIT]
 )
 async def submit(
-    body: MonteCarloCreate,
+    body: Annotated[MonteCarloCreate, Body()],
     request: Request,
     user: CurrentUser,
     settings: Settings,
@@ -108,7 +109,7 @@ async def list_studies(
     user: CurrentUser,
     settings: Settings,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     status: RunStatus | None = None,
     method: MonteCarloMethod | None = None,
 ) -> MonteCarloPage:

@@ -1,44 +1,24 @@
 """Request and response bodies of ``/api/v1/monte-carlo``."""
 
 from datetime import datetime
-from typing import Any, Self
+from typing import Annotated, Any, Literal, TypeAlias
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from tradelab_contracts.base import Parameters, Seed, StrategyName
 from tradelab_contracts.engine import EngineOptions
 from tradelab_contracts.engine_rpc import MonteCarloInfo
-from tradelab_contracts.montecarlo import (
-    BOOTSTRAP_METHODS,
-    MonteCarloMethod,
-    MonteCarloResults,
-    Priority,
-)
+from tradelab_contracts.montecarlo import MonteCarloMethod, MonteCarloResults, Priority
 
 MAX_SIMULATIONS = 100_000
-GBM_ONLY = ("dataset_id", "strategy", "parameters", "options")
 
 
-class MonteCarloCreate(BaseModel):
-    """``POST /api/v1/monte-carlo``: resample a finished backtest (``run_id``) or run a strategy
-    on simulated price paths (``dataset_id`` + ``strategy``)."""
+class _StudyCreate(BaseModel):
+    """What every method of ``POST /api/v1/monte-carlo`` takes."""
 
     model_config = ConfigDict(extra="forbid")
 
-    method: MonteCarloMethod = Field(
-        description="bootstrap_trades, bootstrap_returns, block_bootstrap (need run_id) or "
-        "gbm_paths (needs dataset_id and strategy)."
-    )
-    run_id: UUID | None = Field(default=None, description="A completed backtest of yours.")
-    dataset_id: UUID | None = Field(default=None, description="A ready dataset (gbm_paths).")
-    strategy: StrategyName | None = Field(default=None, description="Strategy (gbm_paths).")
-    parameters: Parameters = Field(
-        default_factory=dict, description="Strategy parameters (gbm_paths); defaults fill gaps."
-    )
-    options: EngineOptions = Field(
-        default_factory=EngineOptions, description="Simulation options (gbm_paths)."
-    )
     n_simulations: int = Field(
         default=1_000, ge=1, le=MAX_SIMULATIONS, description="Simulated outcomes."
     )
@@ -55,12 +35,6 @@ class MonteCarloCreate(BaseModel):
     drawdown_threshold: float = Field(
         default=0.2, gt=0, le=1, description="Report the probability of a drawdown beyond this."
     )
-    block_size: int | None = Field(
-        default=None,
-        ge=1,
-        le=10_000,
-        description="Bars per block (block_bootstrap); cube root of the bar count if absent.",
-    )
     horizon_bars: int | None = Field(
         default=None,
         ge=1,
@@ -69,27 +43,74 @@ class MonteCarloCreate(BaseModel):
         "if absent.",
     )
 
-    @model_validator(mode="after")
-    def _source_matches_method(self) -> Self:
-        if self.method in BOOTSTRAP_METHODS:
-            if self.run_id is None:
-                msg = f"{self.method.value} resamples a finished backtest: give run_id"
-                raise ValueError(msg)
-            extra = [name for name in GBM_ONLY if name in self.model_fields_set]
-            if extra:
-                msg = f"{', '.join(extra)} only apply to gbm_paths"
-                raise ValueError(msg)
-        else:
-            if self.run_id is not None:
-                msg = "gbm_paths simulates a dataset: give dataset_id and strategy, not run_id"
-                raise ValueError(msg)
-            if self.dataset_id is None or self.strategy is None:
-                msg = "gbm_paths needs dataset_id and strategy"
-                raise ValueError(msg)
-        if self.block_size is not None and self.method != MonteCarloMethod.BLOCK_BOOTSTRAP:
-            msg = "block_size only applies to block_bootstrap"
-            raise ValueError(msg)
-        return self
+
+class _ResampleCreate(_StudyCreate):
+    run_id: UUID = Field(description="A completed backtest of yours.")
+
+    @property
+    def dataset_id(self) -> None:
+        return None
+
+    @property
+    def strategy(self) -> None:
+        return None
+
+    @property
+    def parameters(self) -> Parameters:
+        return {}
+
+    @property
+    def options(self) -> EngineOptions:
+        return EngineOptions()
+
+
+class BootstrapCreate(_ResampleCreate):
+    """Resample a finished backtest's trades or bar returns."""
+
+    method: Literal[MonteCarloMethod.BOOTSTRAP_TRADES, MonteCarloMethod.BOOTSTRAP_RETURNS]
+
+    @property
+    def block_size(self) -> None:
+        return None
+
+
+class BlockBootstrapCreate(_ResampleCreate):
+    """Resample a finished backtest's bar returns in blocks."""
+
+    method: Literal[MonteCarloMethod.BLOCK_BOOTSTRAP]
+    block_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="Bars per block; cube root of the bar count if absent.",
+    )
+
+
+class GbmPathsCreate(_StudyCreate):
+    """Run a strategy on price paths simulated from a dataset's returns."""
+
+    method: Literal[MonteCarloMethod.GBM_PATHS]
+    dataset_id: UUID = Field(description="A ready dataset of yours.")
+    strategy: StrategyName = Field(description="Name from /strategies.")
+    parameters: Parameters = Field(
+        default_factory=dict, description="Strategy parameters; defaults fill gaps."
+    )
+    options: EngineOptions = Field(default_factory=EngineOptions, description="Simulation options.")
+
+    @property
+    def run_id(self) -> None:
+        return None
+
+    @property
+    def block_size(self) -> None:
+        return None
+
+
+MonteCarloCreate: TypeAlias = Annotated[
+    BootstrapCreate | BlockBootstrapCreate | GbmPathsCreate, Field(discriminator="method")
+]
+"""``POST /api/v1/monte-carlo``: resample a finished backtest (``run_id``) or run a strategy on
+simulated price paths (``gbm_paths``: ``dataset_id`` + ``strategy``), told apart by ``method``."""
 
 
 class MonteCarloPublic(BaseModel):

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from tradelab_contracts.engine import EngineOptions
 from tradelab_contracts.engine_rpc import (
@@ -32,6 +32,7 @@ from tradelab_contracts.engine_rpc import (
 )
 from tradelab_contracts.optimization import (
     Constraint,
+    GridSearch,
     Objective,
     ParameterSpace,
     SearchMethod,
@@ -41,6 +42,8 @@ from tradelab_contracts.search_limits import SearchLimits, size_refusal
 from tradelab_gateway.api.backtests import ask_engine
 from tradelab_gateway.api.datasets import ready_dataset
 from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
+from tradelab_gateway.api.optimizations_schemas import SearchIn
+from tradelab_gateway.api.paging import Fold, Offset
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.rate_limits import JOB_SUBMISSION_LIMIT
 from tradelab_gateway.domain.idempotency import replayed, request_sha256
@@ -67,8 +70,8 @@ class OptimizationCreate(BaseModel):
         "the most random samples or population x generations; larger searches are refused with "
         "422 naming their size.",
     )
-    search: dict[str, Any] = Field(
-        default_factory=lambda: {"kind": "grid"},
+    search: SearchIn = Field(
+        default_factory=GridSearch,
         description='{"kind": "grid"}, {"kind": "random", "n_samples": N, "seed": S} or '
         '{"kind": "genetic", "population": P, "generations": G, "mutation_rate": 0.1, '
         '"crossover_rate": 0.8, "seed": S}; the seed is drawn (and returned) when absent.',
@@ -159,20 +162,12 @@ def _info(reply: OptimizationReply) -> OptimizationInfo:
     return reply.optimization
 
 
-def _search(raw: dict[str, Any]) -> SearchMethod:
-    search = dict(raw)
-    if search.get("kind") in {"random", "genetic"} and search.get("seed") is None:
-        search["seed"] = secrets.randbelow(2**31)
-    try:
-        return SEARCH_ADAPTER.validate_python(search)
-    except ValidationError as exc:
-        errors = [
-            {"field": ".".join(["search", *map(str, e["loc"])]), "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        raise ProblemError(
-            422, "Invalid search method.", code="validation_error", extra={"errors": errors}
-        ) from exc
+def _search(requested: SearchIn) -> SearchMethod:
+    """The search to run: a random or genetic search without a seed gets one drawn."""
+    if isinstance(requested, GridSearch) or requested.seed is not None:
+        return SEARCH_ADAPTER.validate_python(requested.model_dump())
+    drawn = requested.model_dump() | {"seed": secrets.randbelow(2**31)}
+    return SEARCH_ADAPTER.validate_python(drawn)
 
 
 def _refuse_too_large(body: OptimizationCreate, search: SearchMethod, limits: SearchLimits) -> None:
@@ -243,7 +238,7 @@ async def list_optimizations(
     settings: Settings,
     status: RunStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> OptimizationPage:
     """Your optimisations, newest first."""
     client = request.app.state.engine_client
@@ -282,8 +277,8 @@ async def results(
     order_by: str | None = Query(default=None, description="A metric; the objective if absent"),
     descending: bool | None = Query(default=None, description="Best first if absent"),
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    fold: Annotated[int | None, Query(ge=0, description="One walk-forward fold only")] = None,
+    offset: Offset = 0,
+    fold: Fold = None,
 ) -> ResultsPage:
     """Evaluated combinations with their metrics: the top N is the first page."""
     command = GetOptimizationResults(
@@ -315,7 +310,7 @@ async def heatmap(
     x: Annotated[str, Query(min_length=1, description="Parameter on the x axis")],
     y: Annotated[str, Query(min_length=1, description="Parameter on the y axis")],
     metric: Annotated[str | None, Query(description="The objective's metric if absent")] = None,
-    fold: Annotated[int | None, Query(ge=0, description="One walk-forward fold only")] = None,
+    fold: Fold = None,
 ) -> Heatmap:
     """A metric over two parameters; each cell holds the best value over the other ones."""
     command = GetOptimizationHeatmap(

@@ -13,7 +13,7 @@ RATE_LIMIT_UNAVAILABLE = "rate_limit_unavailable"
 
 
 def install_rate_limit_handlers(app: FastAPI, retry_after_s: int) -> None:
-    """Answer 429 ``rate_limited`` naming the limit, and 503 when Redis does not answer.
+    """Answer 429 ``rate_limited`` naming the limit (``rate_limit``), 503 when Redis is silent.
 
     Without Redis no limit can be checked, and the limits guard what an attacker wants most
     (password guessing, argon2 work, the job queue): the request is refused, not waved through.
@@ -27,7 +27,7 @@ def install_rate_limit_handlers(app: FastAPI, retry_after_s: int) -> None:
             f"{exc.retry_after_s} s.",
             code=RATE_LIMITED,
             headers={"Retry-After": str(exc.retry_after_s)},
-            extra={"limit": exc.limit.value, "retry_after_s": exc.retry_after_s},
+            extra={"rate_limit": exc.limit.value, "retry_after_s": exc.retry_after_s},
         )
         return problem_response(problem, request.url.path)
 

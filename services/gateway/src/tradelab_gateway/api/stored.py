@@ -11,7 +11,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import BinaryIO, Literal, ParamSpec, TypeVar
+from typing import Any, BinaryIO, Literal, ParamSpec, TypeVar
 from urllib.parse import quote
 
 import polars as pl
@@ -23,6 +23,16 @@ from tradelab_runtime.storage import LocalObjectStore
 CHUNK_BYTES = 256 * 1024
 TableFormat = Literal["csv", "parquet"]
 PARQUET_TYPE = "application/vnd.apache.parquet"
+TABLE_DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The table as CSV (format=csv) or Parquet (format=parquet), streamed.",
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            PARQUET_TYPE: {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+"""The answer of a ``stored_table`` route, for its OpenAPI document."""
 P = ParamSpec("P")
 T = TypeVar("T")
 
