@@ -174,7 +174,10 @@ def test_repeated_failures_from_one_address_are_throttled_with_retry_after(
     assert throttled.status_code == 429
     assert throttled.headers["content-type"] == "application/problem+json"
     body = throttled.json()
-    assert (body["code"], body["limit"]) == ("rate_limited", "login_failures_per_account_address")
+    assert (body["code"], body["rate_limit"]) == (
+        "rate_limited",
+        "login_failures_per_account_address",
+    )
     assert 0 < int(throttled.headers["retry-after"]) <= 15 * 60
 
 

@@ -273,16 +273,20 @@ def walk_forward_report(
     ctx: typer.Context,
     optimization_id: Annotated[str, typer.Argument(help="Optimisation id.")],
     max_points: Annotated[
-        int, typer.Option(min=2, help="Out-of-sample equity points in --json, at most.")
-    ] = 2000,
+        int | None,
+        typer.Option(
+            min=2,
+            help="Out-of-sample equity points in --json, at most (the server's default, 2,000 "
+            "or its GATEWAY_EQUITY_MAX_POINTS if lower, when absent).",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Show a walk-forward optimisation's folds and out-of-sample results."""
     out = Output(json_output)
     with session_of(ctx).client() as api:
-        report: dict[str, Any] = api.get(
-            f"/optimizations/{optimization_id}/walk-forward", {"max_points": max_points}
-        )
+        query = {} if max_points is None else {"max_points": max_points}
+        report: dict[str, Any] = api.get(f"/optimizations/{optimization_id}/walk-forward", query)
     if out.json_mode:
         out.emit(report)
         return
