@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 import redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .ports import free_port, wait_for_port
@@ -34,10 +35,17 @@ class RedisServer:
 
 def answers(url: str) -> bool:
     """Return whether the Redis at ``url`` answers ``PING``."""
-    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    # A loaded machine (a test run beside it) can keep a local Redis from answering within a
+    # second: a refused connection answers at once, so a slow answer is worth a few tries.
+    client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=1)
     try:
-        return bool(client.ping())
-    except (RedisError, OSError):
+        for _ in range(3):
+            try:
+                return bool(client.ping())
+            except RedisConnectionError:
+                return False
+            except (RedisError, OSError):
+                continue
         return False
     finally:
         client.close()
