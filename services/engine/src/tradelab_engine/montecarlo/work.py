@@ -4,6 +4,8 @@ its source has, as ``sources.py`` will resample or simulate)."""
 
 import asyncio
 
+from polars.exceptions import PolarsError
+
 from tradelab_contracts.engine_rpc import RunInfo
 from tradelab_contracts.montecarlo import MonteCarloMethod, MonteCarloSpec
 from tradelab_runtime.storage import LocalObjectStore
@@ -14,7 +16,8 @@ from .files import row_count
 async def study_bars(spec: MonteCarloSpec, run: RunInfo | None, store: LocalObjectStore) -> int:
     """The bars each simulation of ``spec`` steps through (``run``: the bootstrap's source).
 
-    A source whose file cannot be read counts 0: the study then fails in the worker anyway.
+    A source whose file is missing or not Parquet counts 0: the study then fails in the worker
+    anyway.
     """
     if spec.horizon_bars is not None:
         return spec.horizon_bars
@@ -25,5 +28,5 @@ async def study_bars(spec: MonteCarloSpec, run: RunInfo | None, store: LocalObje
         return 0
     try:
         return await asyncio.to_thread(row_count, store.path(uri))
-    except (OSError, ValueError):
+    except (OSError, ValueError, PolarsError):  # polars: a file that is not Parquet
         return 0
