@@ -3,8 +3,8 @@
 A job message is a turn, not the order of work: the worker that receives one takes the next job
 of the message's kind in this order, whichever job the message named.
 
-1. The user with the fewest running jobs, counted over every job kind (``peers``): a user whose
-   backlog keeps every worker busy yields to one who has nothing running.
+1. The user with the fewest running jobs, counted over every job table (``JOB_TABLES``): a user
+   whose backlog keeps every worker busy yields to one who has nothing running.
 2. Among those, the user served least recently (whose latest job, of any kind, started
    longest ago; never served first), so that with one worker two users with queued jobs take
    turns instead of the oldest backlog running to its end; then the user waiting longest (whose
@@ -17,48 +17,46 @@ take two different jobs. The shares are read without locks, so two concurrent cl
 favour the same user once; fairness holds from one claim to the next, not within one instant.
 """
 
+import functools
+import operator
 from collections.abc import Sequence
 
 import sqlalchemy as sa
 
 from tradelab_contracts.engine_rpc import RunStatus
+from tradelab_engine.adapters.tables import JOB_TABLES
 
 
-def running_jobs(
-    owner_id: sa.ColumnElement[object], peers: Sequence[sa.Table]
-) -> sa.ColumnElement[int]:
-    """The number of running jobs of ``owner_id`` over every table of ``peers``."""
+def running_jobs(owner_id: sa.ColumnElement[object]) -> sa.ColumnElement[int]:
+    """The number of running jobs of ``owner_id`` over every job table."""
     counts = []
-    for table in peers:
-        peer = table.alias()
+    for table in JOB_TABLES:
+        peer = table.alias()  # the outer query reads one of them: no correlation with it
         counts.append(
             sa.select(sa.func.count())
             .where(peer.c.owner_id == owner_id, peer.c.status == RunStatus.RUNNING.value)
             .scalar_subquery()
         )
-    return sum(counts[1:], counts[0]) if counts else sa.literal(0)
+    return functools.reduce(operator.add, counts)
 
 
-def last_served(
-    owner_id: sa.ColumnElement[object], peers: Sequence[sa.Table]
-) -> sa.ColumnElement[object]:
-    """When ``owner_id``'s latest job of any table of ``peers`` started (NULL: never)."""
+def last_served(owner_id: sa.ColumnElement[object]) -> sa.ColumnElement[object]:
+    """When ``owner_id``'s latest job of any job table started (NULL: never)."""
     latest = []
-    for table in peers:
+    for table in JOB_TABLES:
         peer = table.alias()
         latest.append(
             sa.select(sa.func.max(peer.c.started_at))
             .where(peer.c.owner_id == owner_id)
             .scalar_subquery()
         )
-    return latest[0] if len(latest) == 1 else sa.func.greatest(*latest)  # NULLs are ignored
+    return sa.func.greatest(*latest)  # NULLs are ignored
 
 
 def next_job(
     table: sa.Table,
     waiting: sa.ColumnElement[bool],
     queue_order: Sequence[sa.ColumnElement[object]],
-    peers: Sequence[sa.Table],
 ) -> sa.ScalarSelect[object]:
     """The id of the job of ``table`` (meeting ``waiting``) to take next, locked, in the fair
     order of the module docstring."""
@@ -71,8 +69,8 @@ def next_job(
     shares = sa.select(
         owners.c.owner_id,
         owners.c.since,
-        running_jobs(owners.c.owner_id, peers).label("running"),
-        last_served(owners.c.owner_id, peers).label("served"),
+        running_jobs(owners.c.owner_id).label("running"),
+        last_served(owners.c.owner_id).label("served"),
     ).subquery("shares")
     return (
         sa.select(table.c.id)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tradelab_contracts.base import Message
 from tradelab_contracts.engine_rpc import RunStatus
-from tradelab_engine.adapters.tables import JOB_TABLES, SCHEMA
+from tradelab_engine.adapters.tables import SCHEMA
 from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox
 
@@ -72,19 +72,11 @@ class LeaseTerms:
 class JobStore:
     """Claim, renew, record progress of and finish the jobs of one table."""
 
-    def __init__(
-        self,
-        kind: JobKind,
-        outbox: Outbox,
-        terms: LeaseTerms,
-        peers: tuple[sa.Table, ...] = JOB_TABLES,
-    ) -> None:
+    def __init__(self, kind: JobKind, outbox: Outbox, terms: LeaseTerms) -> None:
         self.kind = kind
         self.table = kind.table
         self.outbox = outbox
         self.terms = terms
-        self.peers = peers
-        """The job tables whose running jobs count towards a user's share (``lifecycle.fair``)."""
 
     def claimable(self, now: datetime) -> sa.ColumnElement[bool]:
         """A job a worker may take: queued, or running under a lease that expired."""
@@ -127,7 +119,7 @@ class JobStore:
         None when no job of the kind is claimable."""
         t = self.table
         waiting = sa.and_(self.claimable(now), self.kind.turns)
-        chosen = next_job(t, waiting, self.kind.queue_order, self.peers)
+        chosen = next_job(t, waiting, self.kind.queue_order)
         stmt = sa.update(t).where(t.c.id == chosen).values(self.claim_values(worker, now))
         async with self.outbox.begin() as conn:
             row: sa.RowMapping | None = (await conn.execute(stmt.returning(t))).mappings().first()
