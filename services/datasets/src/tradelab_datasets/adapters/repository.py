@@ -68,7 +68,7 @@ class DatasetRepository:
         upload: DatasetUploaded,
         now: datetime,
         announce: Announcement,
-        quotas: DatasetQuotas | None = None,
+        quotas: DatasetQuotas,
     ) -> tuple[DatasetInfo, bool]:
         """Insert a pending dataset and store ``announce`` with it; return it and True, or the
         owner's same-bytes one and False (nothing announced, never refused).
@@ -86,8 +86,7 @@ class DatasetRepository:
             same = await self._same_bytes(conn, upload)
             if same is not None:
                 return same, False
-            if quotas is not None:
-                quotas.admit(await _footprint(conn, upload.owner_id), upload.size_bytes)
+            quotas.admit(await _footprint(conn, upload.owner_id), upload.size_bytes)
             return await self._insert_pending(conn, upload, now, announce)
 
     async def _insert_pending(
@@ -117,12 +116,9 @@ class DatasetRepository:
         }
         stmt = insert(datasets).values(values).on_conflict_do_nothing().returning(datasets)
         row = (await conn.execute(stmt)).mappings().first()
-        if row is None:  # the same id again (a redelivered request): the dataset it made
-            same = await self._same_bytes(conn, upload)
-            if same is None:
-                msg = f"dataset {upload.dataset_id} exists with other bytes"
-                raise RuntimeError(msg)
-            return same, False
+        if row is None:  # a redelivery with these bytes was found above, under the owner's lock
+            msg = f"dataset {upload.dataset_id} exists with other bytes"
+            raise RuntimeError(msg)
         await self._announce(conn, announce)
         await audit.record(
             conn, SCHEMA, upload.owner_id, "dataset.uploaded", "dataset", upload.dataset_id
