@@ -90,8 +90,9 @@ async def test_a_run_whose_worker_died_is_taken_over_after_its_lease_and_complet
     assert isinstance(clock, MovingClock)
     job = await submit(deps, write_dataset(deps.store))
     # Worker A claimed the job and died (SIGKILL: no lease renewal, no terminal state).
-    dead = await deps.repo.claim(job.run_id, "worker-a", clock.now())
+    dead = await deps.repo.take("worker-a", clock.now())
     assert dead is not None
+    assert dead.info.id == job.run_id
     assert dead.attempt == 1
 
     # The broker redelivers the message while A's lease still holds: a no-op.
@@ -134,7 +135,9 @@ async def test_a_job_interrupted_too_often_fails_once_with_a_reason(deps: Engine
     assert isinstance(clock, MovingClock)
     job = await submit(deps, write_dataset(deps.store))
     for worker in ("a", "b", "c"):  # three workers take it and die in turn
-        assert await deps.repo.claim(job.run_id, worker, clock.now()) is not None
+        taken = await deps.repo.take(worker, clock.now())
+        assert taken is not None
+        assert taken.info.id == job.run_id
         clock.advance(TERMS.lease_s + 1)
         await sweep_once(deps.repo.jobs, clock.now())
 

@@ -312,7 +312,9 @@ async def test_a_genetic_search_whose_worker_died_is_taken_over_and_completes_on
     optimization_id = await submit(deps, search)
     [job] = await recorder.events(RunOptimization)
     # Worker A claimed it and died (no lease renewal, nothing stored).
-    assert await recorder.optimizations.claim(optimization_id, "worker-a", clock.now()) is not None
+    taken = await recorder.optimizations.take("worker-a", clock.now())
+    assert taken is not None
+    assert taken["id"] == optimization_id
 
     await run_genetic(job, deps)  # redelivered while A's lease holds: a no-op
     assert await status_of(deps, optimization_id) == ("running", 0, 0)

@@ -154,13 +154,6 @@ class RunRepository:
             )
             return [_info(r) for r in rows.mappings()], int(total or 0)
 
-    async def claim(self, run_id: UUID, worker: str, now: datetime) -> Claim | None:
-        """Take a queued run, or one whose worker's lease expired, as a new attempt."""
-        row = await self.jobs.claim(run_id, worker, now)
-        if row is None:
-            return None
-        return _claim(row)
-
     async def take(self, worker: str, now: datetime) -> Claim | None:
         """Take the next claimable run in the fair order (``lifecycle.fair``) as a new attempt;
         None when no run is claimable."""

@@ -101,19 +101,6 @@ class JobStore:
             "updated_at": now,
         }
 
-    async def claim(self, job_id: UUID, worker: str, now: datetime) -> sa.RowMapping | None:
-        """Take job ``job_id`` as a new attempt, if it is claimable."""
-        t = self.table
-        stmt = (
-            sa.update(t)
-            .where(t.c.id == job_id, self.claimable(now))
-            .values(self.claim_values(worker, now))
-            .returning(t)
-        )
-        async with self.outbox.begin() as conn:
-            row: sa.RowMapping | None = (await conn.execute(stmt)).mappings().first()
-        return row
-
     async def take(self, worker: str, now: datetime) -> sa.RowMapping | None:
         """Take the next claimable job in the fair order (``lifecycle.fair``) as a new attempt;
         None when no job of the kind is claimable."""
