@@ -33,8 +33,8 @@ def test_the_datasets_quotas_are_not_the_engines() -> None:
 
 
 def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("BACKTESTS", "MONTE_CARLO_SIMULATION_BARS", "SAVED_STRATEGIES"):
-        monkeypatch.delenv(f"ENGINE_QUOTA_{name}", raising=False)
+    for quota in ENGINE_QUOTAS:  # all six are asserted below, whatever the environment holds
+        monkeypatch.delenv(f"ENGINE_QUOTA_{quota.value.upper()}", raising=False)
     assert EngineSettings().quota_limits() == QuotaLimits(
         backtests=50,
         optimizations=10,
