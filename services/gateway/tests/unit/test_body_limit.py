@@ -17,7 +17,7 @@ JSON = {"content-type": "application/json"}
 def make_app() -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=LIMIT)
+    app.add_middleware(BodyLimit, max_bytes=LIMIT, upload_paths=("/upload",))
 
     @app.post("/things")
     async def create(body: dict[str, Any]) -> dict[str, int]:
@@ -66,7 +66,10 @@ async def test_a_chunked_body_is_counted_and_refused_once_past_the_limit() -> No
 
     response = await post("/things", content=chunks(), headers=JSON)
     assert response.status_code == 413
-    assert "limited to 1,024 bytes" in response.json()["detail"]
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "too_large"
+    assert "limited to 1,024 bytes" in problem["detail"]
 
 
 @pytest.mark.asyncio
@@ -74,3 +77,11 @@ async def test_a_file_upload_is_left_to_the_upload_limits() -> None:
     response = await post("/upload", files={"file": ("bars.csv", b"x" * (4 * LIMIT))})
     assert response.status_code == 200
     assert response.json()["bytes"] > 4 * LIMIT
+
+
+@pytest.mark.asyncio
+async def test_a_body_that_only_calls_itself_an_upload_is_bounded() -> None:
+    multipart = {"content-type": "multipart/form-data; boundary=x"}
+    response = await post("/things", content=b"x" * (4 * LIMIT), headers=multipart)
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"

@@ -184,7 +184,10 @@ async def _check_quota(request: Request, user_id: UUID, settings: Settings) -> N
     await ask_datasets(request, command, settings.retry_after_s)
 
 
-router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
+UPLOAD_PATH = "/api/v1/datasets"
+"""``POST`` uploads here; its multipart body is bounded by the upload limits
+(``security.body_limit``)."""
+router = APIRouter(prefix=UPLOAD_PATH, tags=["datasets"])
 
 
 def datasets_router() -> APIRouter:

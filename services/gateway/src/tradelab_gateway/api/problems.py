@@ -37,6 +37,15 @@ class ProblemError(Exception):
         self.extra = extra or {}
 
 
+class CodedHTTPException(StarletteHTTPException):
+    """An ``HTTPException`` with a problem ``code``, for code under FastAPI's body reader: it lets
+    only an ``HTTPException`` through and turns anything else into a 400."""
+
+    def __init__(self, status: int, detail: str, *, code: str) -> None:
+        super().__init__(status, detail)
+        self.code = code
+
+
 def problem_response(problem: ProblemError, instance: str) -> JSONResponse:
     """Render ``problem`` for the request path ``instance``."""
     body = {
@@ -78,9 +87,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers or {})
-        return problem_response(
-            ProblemError(exc.status_code, str(exc.detail), headers=headers), request.url.path
-        )
+        code = exc.code if isinstance(exc, CodedHTTPException) else None
+        problem = ProblemError(exc.status_code, str(exc.detail), code=code, headers=headers)
+        return problem_response(problem, request.url.path)
 
     @app.exception_handler(Exception)
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:

@@ -64,6 +64,8 @@ DATASETS_STATUS = {DatasetsErrorCode.REJECTED: 422, DatasetsErrorCode.TIMEOUT: 4
 ENGINE_STATUS = {EngineErrorCode.INVALID: 422, EngineErrorCode.TIMEOUT: 408}
 ReplyT = TypeVar("ReplyT", bound=ServiceReply)
 
+UPLOAD_PATH = "/api/v1/backtests/quick"
+"""Its multipart body is bounded by the upload limits (``security.body_limit``)."""
 router = APIRouter(tags=["backtests"])
 
 
@@ -295,7 +297,7 @@ QUICK_FORM_SCHEMA = {
 
 
 @router.post(
-    "/api/v1/backtests/quick",
+    UPLOAD_PATH,
     response_model=QuickBacktestPublic,
     openapi_extra=QUICK_FORM_SCHEMA,
     dependencies=[JOB_SUBMISSION_LIMIT],
