@@ -35,7 +35,7 @@ from tradelab_gateway.api.datasets_schemas import (
 )
 from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.paging import Offset
-from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.api.problems import ProblemError, invalid_fields
 from tradelab_gateway.api.service_replies import QUOTA_STATUS, ask
 from tradelab_gateway.api.stored import TABLE_DOWNLOAD, TableFormat, stored_table
 from tradelab_gateway.api.uploads import declared_length, receive_form
@@ -120,9 +120,9 @@ def _dataset(reply: DatasetsReply) -> DatasetInfo:
 def _declaration(fields: dict[str, str]) -> DatasetDeclaration:
     with_nul = [k for k in (*DECLARATION_FIELDS, "column_mapping") if "\x00" in fields.get(k, "")]
     if with_nul:  # PostgreSQL text cannot hold it: the datasets service answered 500
-        errors = [{"field": k, "message": "must not contain NUL characters"} for k in with_nul]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise ProblemError(422, detail, code="validation_error", extra={"errors": errors})
+        raise invalid_fields(
+            [{"field": k, "message": "must not contain NUL characters"} for k in with_nul]
+        )
     values: dict[str, object] = {k: fields[k] for k in DECLARATION_FIELDS if fields.get(k)}
     try:
         if fields.get("column_mapping"):

@@ -46,6 +46,13 @@ class CodedHTTPException(StarletteHTTPException):
         self.code = code
 
 
+def invalid_fields(errors: list[dict[str, str]], detail: str | None = None) -> ProblemError:
+    """The 422 ``validation_error`` problem naming each invalid field of ``errors``
+    (``field``, ``message``); ``detail`` defaults to them all, joined."""
+    text = detail or "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return ProblemError(422, text, code="validation_error", extra={"errors": errors})
+
+
 def problem_response(problem: ProblemError, instance: str) -> JSONResponse:
     """Render ``problem`` for the request path ``instance``."""
     body = {
@@ -79,10 +86,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = _field_errors(exc)
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        problem = ProblemError(422, detail, code="validation_error", extra={"errors": errors})
-        return problem_response(problem, request.url.path)
+        return problem_response(invalid_fields(_field_errors(exc)), request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
