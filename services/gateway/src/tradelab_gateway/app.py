@@ -17,11 +17,13 @@ from .adapters.rpc import attach_rpc
 from .api.analytics import analytics_router
 from .api.auth import auth_router, jwks_router
 from .api.backtests import backtests_router
+from .api.datasets import UPLOAD_PATH as DATASET_UPLOAD_PATH
 from .api.datasets import datasets_router
 from .api.montecarlo import montecarlo_router
 from .api.openapi_doc import document_errors
 from .api.optimizations import optimizations_router
 from .api.problems import install_problem_handlers
+from .api.quick import UPLOAD_PATH as QUICK_UPLOAD_PATH
 from .api.quick import quick_router
 from .api.rate_limits import install_rate_limit_handlers
 from .api.service_replies import install_unavailable_handlers
@@ -82,7 +84,11 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             usage_router(),
         ],
     )
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        upload_paths=(DATASET_UPLOAD_PATH, QUICK_UPLOAD_PATH),
+    )
     app.state.settings = settings
     app.state.rpc = rpc
     app.state.event_hub = hub

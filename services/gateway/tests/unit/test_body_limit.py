@@ -1,6 +1,7 @@
 """Request bodies other than uploads are bounded before they are read: 413 problem+json."""
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -8,7 +9,9 @@ import pytest
 from fastapi import FastAPI, Request
 
 from tradelab_gateway.api.problems import install_problem_handlers
+from tradelab_gateway.app import build_app
 from tradelab_gateway.security.body_limit import BodyLimit
+from tradelab_gateway.settings import GatewaySettings
 
 LIMIT = 1024
 JSON = {"content-type": "application/json"}
@@ -17,7 +20,7 @@ JSON = {"content-type": "application/json"}
 def make_app() -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=LIMIT)
+    app.add_middleware(BodyLimit, max_bytes=LIMIT, upload_paths=("/upload",))
 
     @app.post("/things")
     async def create(body: dict[str, Any]) -> dict[str, int]:
@@ -66,7 +69,10 @@ async def test_a_chunked_body_is_counted_and_refused_once_past_the_limit() -> No
 
     response = await post("/things", content=chunks(), headers=JSON)
     assert response.status_code == 413
-    assert "limited to 1,024 bytes" in response.json()["detail"]
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "too_large"
+    assert "limited to 1,024 bytes" in problem["detail"]
 
 
 @pytest.mark.asyncio
@@ -74,3 +80,31 @@ async def test_a_file_upload_is_left_to_the_upload_limits() -> None:
     response = await post("/upload", files={"file": ("bars.csv", b"x" * (4 * LIMIT))})
     assert response.status_code == 200
     assert response.json()["bytes"] > 4 * LIMIT
+
+
+@pytest.mark.asyncio
+async def test_a_body_that_only_calls_itself_an_upload_is_bounded() -> None:
+    multipart = {"content-type": "multipart/form-data; boundary=x"}
+    response = await post("/things", content=b"x" * (4 * LIMIT), headers=multipart)
+    assert response.status_code == 413
+    assert response.json()["code"] == "too_large"
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/api/v1/datasets", 401),  # past the body limit, to the route's own checks
+        ("/api/v1/backtests/quick", 401),
+        ("/api/v1/backtests", 413),
+    ],
+)
+async def test_the_gateway_exempts_its_upload_routes_only(
+    tmp_path: Path, path: str, status: int
+) -> None:
+    settings = GatewaySettings(object_store_url=f"file://{tmp_path}", max_body_bytes=LIMIT)
+    transport = httpx.ASGITransport(app=build_app(settings))
+    multipart = {"content-type": "multipart/form-data; boundary=x"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+        response = await client.post(path, content=b"x" * (4 * LIMIT), headers=multipart)
+    assert response.status_code == status, response.text

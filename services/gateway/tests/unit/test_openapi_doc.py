@@ -1,9 +1,12 @@
 """The OpenAPI document lists each operation's problem answers and requires union tags."""
 
+from pathlib import Path
 from typing import Any
 
-from tradelab_gateway.api.openapi_doc import add_error_responses, require_tags
+from tradelab_gateway.api.openapi_doc import REFUSALS, add_error_responses, require_tags
 from tradelab_gateway.api.problems import PROBLEM_JSON
+from tradelab_gateway.app import build_app
+from tradelab_gateway.settings import GatewaySettings
 
 
 def _document() -> dict[str, Any]:
@@ -76,3 +79,13 @@ def test_a_union_tag_with_a_default_becomes_required_in_every_variant() -> None:
     assert schemas["Sma"]["required"] == ["period", "type"]
     assert schemas["Price"]["required"] == ["type"]
     assert "required" not in schemas["Rule"]
+
+
+def test_every_listed_refusal_names_an_operation_of_the_gateway(tmp_path: Path) -> None:
+    settings = GatewaySettings(object_store_url=f"file://{tmp_path}")
+    document = build_app(settings).openapi()
+    operations = {(method, path) for path, ops in document["paths"].items() for method in ops}
+    assert set(REFUSALS) - operations == set()  # a renamed route leaves its refusals unlisted
+    for method, path in REFUSALS:
+        listed = document["paths"][path][method]["responses"]
+        assert {str(status) for status in REFUSALS[method, path]} <= set(listed)

@@ -42,12 +42,13 @@ from tradelab_runtime.logging import get_logger
 from tradelab_runtime.sealing import SealingError
 
 log = get_logger(__name__)
+# No THROTTLED: the auth service stopped throttling (the gateway's rate limits do it, in Redis),
+# and so stopped sending it or ``retry_after_s``; the contract keeps both (changes are additive).
 STATUS_BY_CODE = {
     AuthErrorCode.EMAIL_TAKEN: 409,
     AuthErrorCode.WEAK_PASSWORD: 422,
     AuthErrorCode.INVALID_CREDENTIALS: 401,
     AuthErrorCode.INVALID_TOKEN: 401,
-    AuthErrorCode.THROTTLED: 429,
     AuthErrorCode.NOT_FOUND: 404,
     AuthErrorCode.INTERNAL: 500,
 }
@@ -60,9 +61,8 @@ def _problem(reply: AuthReply) -> ProblemError:
     status = STATUS_BY_CODE.get(error.code, 500)
     if status == 401:
         return unauthorized(error.message)
-    headers = {"Retry-After": str(error.retry_after_s)} if error.retry_after_s else {}
     extra = {"errors": [{"field": error.field, "message": error.message}]} if error.field else {}
-    return ProblemError(status, error.message, code=error.code.value, headers=headers, extra=extra)
+    return ProblemError(status, error.message, code=error.code.value, extra=extra)
 
 
 async def _ask(client: AuthRpcClient, command: AuthCommand, retry_after_s: int) -> AuthReply:

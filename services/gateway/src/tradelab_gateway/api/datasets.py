@@ -26,12 +26,6 @@ from tradelab_contracts.datasets_rpc import (
     RegisterUpload,
 )
 from tradelab_gateway.adapters.datasets_rpc import DatasetsRpcClient
-from tradelab_gateway.adapters.upload import (
-    MalformedUploadError,
-    ReceivedFile,
-    UploadTooLargeError,
-    receive_upload,
-)
 from tradelab_gateway.api.datasets_schemas import (
     DatasetPage,
     DatasetPublic,
@@ -41,9 +35,10 @@ from tradelab_gateway.api.datasets_schemas import (
 )
 from tradelab_gateway.api.deps import CurrentUser, Settings
 from tradelab_gateway.api.paging import Offset
-from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.api.problems import ProblemError, invalid_fields
 from tradelab_gateway.api.service_replies import QUOTA_STATUS, ask
 from tradelab_gateway.api.stored import TABLE_DOWNLOAD, TableFormat, stored_table
+from tradelab_gateway.api.uploads import declared_length, receive_form
 from tradelab_runtime.storage import LocalObjectStore
 
 STATUS_BY_CODE = {
@@ -125,9 +120,9 @@ def _dataset(reply: DatasetsReply) -> DatasetInfo:
 def _declaration(fields: dict[str, str]) -> DatasetDeclaration:
     with_nul = [k for k in (*DECLARATION_FIELDS, "column_mapping") if "\x00" in fields.get(k, "")]
     if with_nul:  # PostgreSQL text cannot hold it: the datasets service answered 500
-        errors = [{"field": k, "message": "must not contain NUL characters"} for k in with_nul]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        raise ProblemError(422, detail, code="validation_error", extra={"errors": errors})
+        raise invalid_fields(
+            [{"field": k, "message": "must not contain NUL characters"} for k in with_nul]
+        )
     values: dict[str, object] = {k: fields[k] for k in DECLARATION_FIELDS if fields.get(k)}
     try:
         if fields.get("column_mapping"):
@@ -142,31 +137,8 @@ def _declaration(fields: dict[str, str]) -> DatasetDeclaration:
         raise ProblemError(422, detail, code="validation_error") from exc
 
 
-def _declared_length(request: Request, settings: Settings) -> int:
-    """The body's declared size (0 if unsaid); 413 when it cannot hold an allowed upload."""
-    limit = settings.max_upload_bytes
-    declared_length = int(request.headers.get("content-length") or 0)
-    if declared_length > limit + 1024 * 1024:  # multipart overhead on top of the file
-        raise ProblemError(413, f"Uploads are limited to {limit} bytes.", code="too_large")
-    return declared_length
-
-
-async def _receive(request: Request, settings: Settings) -> tuple[dict[str, str], ReceivedFile]:
-    limit = settings.max_upload_bytes
-    try:
-        fields, received = await receive_upload(
-            request.headers.get("content-type", ""),
-            request.stream(),
-            store_of(request).scratch_dir(),
-            limit,
-        )
-    except UploadTooLargeError as exc:
-        raise ProblemError(413, f"Uploads are limited to {limit} bytes.", code="too_large") from exc
-    except MalformedUploadError as exc:
-        raise ProblemError(400, str(exc), code="malformed_upload") from exc
-    if received is None:
-        raise ProblemError(422, "A 'file' part is required.", code="validation_error")
-    return fields, received
+def _too_large_detail(settings: Settings) -> str:
+    return f"Uploads are limited to {settings.max_upload_bytes} bytes."
 
 
 MULTIPART_ALLOWANCE = 16 * 1024
@@ -176,15 +148,19 @@ MULTIPART_ALLOWANCE = 16 * 1024
 async def _check_quota(request: Request, user_id: UUID, settings: Settings) -> None:
     """Let the datasets service refuse an upload its quotas have no room for before its body is
     read; the file's size is taken from ``Content-Length`` less the multipart framing."""
-    declared_length = _declared_length(request, settings)
-    size = min(max(declared_length - MULTIPART_ALLOWANCE, 0), settings.max_upload_bytes)
+    limit = settings.max_upload_bytes
+    length = declared_length(request, limit, _too_large_detail(settings))
+    size = min(max(length - MULTIPART_ALLOWANCE, 0), limit)
     command = CheckUpload(
         reply_to=datasets_client(request).reply_topic, owner_id=user_id, size_bytes=size
     )
     await ask_datasets(request, command, settings.retry_after_s)
 
 
-router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
+UPLOAD_PATH = "/api/v1/datasets"
+"""``POST`` uploads here; its multipart body is bounded by the upload limits
+(``security.body_limit``)."""
+router = APIRouter(prefix=UPLOAD_PATH, tags=["datasets"])
 
 
 def datasets_router() -> APIRouter:
@@ -202,7 +178,12 @@ def datasets_router() -> APIRouter:
 async def upload(request: Request, user: CurrentUser, settings: Settings) -> JSONResponse:
     """Upload a CSV or Parquet file; it is ingested in the background (status pending)."""
     await _check_quota(request, user.user_id, settings)
-    fields, received = await _receive(request, settings)
+    fields, received = await receive_form(
+        request,
+        store_of(request).scratch_dir(),
+        settings.max_upload_bytes,
+        _too_large_detail(settings),
+    )
     try:
         declared = _declaration(fields)
     except ProblemError:

@@ -6,7 +6,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tradelab_gateway.adapters.auth_rpc import AuthRpcClient, AuthUnavailableError
-from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.api.problems import ProblemError, invalid_fields
 from tradelab_gateway.domain.idempotency import InvalidIdempotencyKeyError, checked_key
 from tradelab_gateway.ratelimit.client_address import client_address
 from tradelab_gateway.ratelimit.limiter import RateLimiter
@@ -101,9 +101,7 @@ def idempotency_key(
         return checked_key(key)
     except InvalidIdempotencyKeyError as exc:
         errors = [{"field": "Idempotency-Key", "message": str(exc)}]
-        raise ProblemError(
-            422, str(exc), code="validation_error", extra={"errors": errors}
-        ) from exc
+        raise invalid_fields(errors, str(exc)) from exc
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

@@ -44,7 +44,7 @@ from tradelab_gateway.api.datasets import ready_dataset
 from tradelab_gateway.api.deps import CurrentUser, IdempotencyKey, Settings
 from tradelab_gateway.api.optimizations_schemas import SearchIn
 from tradelab_gateway.api.paging import Fold, Offset
-from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.api.problems import ProblemError, invalid_fields
 from tradelab_gateway.api.rate_limits import JOB_SUBMISSION_LIMIT
 from tradelab_gateway.domain.idempotency import replayed, request_sha256
 
@@ -174,8 +174,7 @@ def _refuse_too_large(body: OptimizationCreate, search: SearchMethod, limits: Se
     """Refuse a search larger than the limits, counted before the engine is asked."""
     refusal = size_refusal(body.parameter_space, search, limits)
     if refusal is not None:
-        errors = [{"field": "parameter_space", "message": refusal}]
-        raise ProblemError(422, refusal, code="validation_error", extra={"errors": errors})
+        raise invalid_fields([{"field": "parameter_space", "message": refusal}], refusal)
 
 
 @router.post(

@@ -37,6 +37,22 @@ class ProblemError(Exception):
         self.extra = extra or {}
 
 
+class CodedHTTPException(StarletteHTTPException):
+    """An ``HTTPException`` with a problem ``code``, for code under FastAPI's body reader: it lets
+    only an ``HTTPException`` through and turns anything else into a 400."""
+
+    def __init__(self, status: int, detail: str, *, code: str) -> None:
+        super().__init__(status, detail)
+        self.code = code
+
+
+def invalid_fields(errors: list[dict[str, str]], detail: str | None = None) -> ProblemError:
+    """The 422 ``validation_error`` problem naming each invalid field of ``errors``
+    (``field``, ``message``); ``detail`` defaults to them all, joined."""
+    text = detail or "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return ProblemError(422, text, code="validation_error", extra={"errors": errors})
+
+
 def problem_response(problem: ProblemError, instance: str) -> JSONResponse:
     """Render ``problem`` for the request path ``instance``."""
     body = {
@@ -70,17 +86,14 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = _field_errors(exc)
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        problem = ProblemError(422, detail, code="validation_error", extra={"errors": errors})
-        return problem_response(problem, request.url.path)
+        return problem_response(invalid_fields(_field_errors(exc)), request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         headers = dict(exc.headers or {})
-        return problem_response(
-            ProblemError(exc.status_code, str(exc.detail), headers=headers), request.url.path
-        )
+        code = exc.code if isinstance(exc, CodedHTTPException) else None
+        problem = ProblemError(exc.status_code, str(exc.detail), code=code, headers=headers)
+        return problem_response(problem, request.url.path)
 
     @app.exception_handler(Exception)
     async def on_crash(request: Request, exc: Exception) -> JSONResponse:

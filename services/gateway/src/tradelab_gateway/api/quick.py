@@ -35,12 +35,7 @@ from tradelab_contracts.engine_rpc import (
 from tradelab_gateway.adapters.datasets_rpc import DatasetsRpcClient
 from tradelab_gateway.adapters.engine_rpc import EngineRpcClient
 from tradelab_gateway.adapters.rpc import ServiceUnavailableError
-from tradelab_gateway.adapters.upload import (
-    MalformedUploadError,
-    ReceivedFile,
-    UploadTooLargeError,
-    receive_upload,
-)
+from tradelab_gateway.adapters.upload import ReceivedFile
 from tradelab_gateway.api.deps import CurrentUser, Settings, unavailable
 from tradelab_gateway.api.problems import ProblemError
 from tradelab_gateway.api.quick_schemas import (
@@ -52,6 +47,7 @@ from tradelab_gateway.api.quick_schemas import (
 from tradelab_gateway.api.rate_limits import JOB_SUBMISSION_LIMIT
 from tradelab_gateway.api.results_files import equity_points, trade_rows
 from tradelab_gateway.api.service_replies import ServiceReply
+from tradelab_gateway.api.uploads import declared_length, receive_form
 from tradelab_runtime.storage import LocalObjectStore
 
 REPLY_GRACE_S = 2.0
@@ -59,11 +55,12 @@ REPLY_GRACE_S = 2.0
 deadline, measured from its receipt of the request)."""
 LATE_WRITER_S = 10.0
 """After an unanswered request, sweep its objects again this long past the budget."""
-MULTIPART_OVERHEAD = 1024 * 1024
 DATASETS_STATUS = {DatasetsErrorCode.REJECTED: 422, DatasetsErrorCode.TIMEOUT: 408}
 ENGINE_STATUS = {EngineErrorCode.INVALID: 422, EngineErrorCode.TIMEOUT: 408}
 ReplyT = TypeVar("ReplyT", bound=ServiceReply)
 
+UPLOAD_PATH = "/api/v1/backtests/quick"
+"""Its multipart body is bounded by the upload limits (``security.body_limit``)."""
 router = APIRouter(tags=["backtests"])
 
 
@@ -113,25 +110,9 @@ def _store(request: Request) -> LocalObjectStore:
 
 
 async def _receive(request: Request, limit: int) -> tuple[dict[str, str], ReceivedFile]:
-    too_large = ProblemError(
-        413, f"Quick backtests take files up to {limit} bytes.", code="too_large"
-    )
-    if int(request.headers.get("content-length") or 0) > limit + MULTIPART_OVERHEAD:
-        raise too_large
-    try:
-        fields, received = await receive_upload(
-            request.headers.get("content-type", ""),
-            request.stream(),
-            _store(request).scratch_dir(),
-            limit,
-        )
-    except UploadTooLargeError as exc:
-        raise too_large from exc
-    except MalformedUploadError as exc:
-        raise ProblemError(400, str(exc), code="malformed_upload") from exc
-    if received is None:
-        raise ProblemError(422, "A 'file' part is required.", code="validation_error")
-    return fields, received
+    detail = f"Quick backtests take files up to {limit} bytes."
+    declared_length(request, limit, detail)
+    return await receive_form(request, _store(request).scratch_dir(), limit, detail)
 
 
 async def _ask(
@@ -295,7 +276,7 @@ QUICK_FORM_SCHEMA = {
 
 
 @router.post(
-    "/api/v1/backtests/quick",
+    UPLOAD_PATH,
     response_model=QuickBacktestPublic,
     openapi_extra=QUICK_FORM_SCHEMA,
     dependencies=[JOB_SUBMISSION_LIMIT],

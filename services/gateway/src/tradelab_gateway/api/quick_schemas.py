@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, Json, ValidationError
 
 from tradelab_contracts.datasets import DatasetDeclaration
 from tradelab_contracts.engine import BacktestSummary, EngineOptions
-from tradelab_gateway.api.problems import ProblemError
+from tradelab_gateway.api.problems import invalid_fields
 
 DEFAULT_POINTS = 1000
 MAX_POINTS = 100_000
@@ -59,10 +59,7 @@ class QuickBacktestForm(BaseModel):
                 {"field": ".".join(str(p) for p in e["loc"]) or "form", "message": e["msg"]}
                 for e in exc.errors()
             ]
-            detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-            raise ProblemError(
-                422, detail, code="validation_error", extra={"errors": errors}
-            ) from exc
+            raise invalid_fields(errors) from exc
 
     def declaration(self) -> DatasetDeclaration:
         """What the uploader said about the file, as a dataset upload declares it."""

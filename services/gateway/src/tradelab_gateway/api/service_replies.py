@@ -62,8 +62,11 @@ on 429. No ``Retry-After``: when room frees up depends on the user's own jobs an
 
 def quota_fields(quota: QuotaUsage) -> dict[str, Any]:
     """The members a ``quota_exceeded`` problem adds: the quota, its usage, limit and request."""
-    fields: dict[str, Any] = {"quota": quota.quota.value, "usage": quota.usage}
-    fields["limit"] = quota.limit
+    fields: dict[str, Any] = {
+        "quota": quota.quota.value,
+        "usage": quota.usage,
+        "limit": quota.limit,
+    }
     if quota.requested is not None:
         fields["requested"] = quota.requested
     return fields

@@ -6,7 +6,8 @@ The moving-window strategy of `limits` keeps one timestamp per counted request, 
 
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 
 from limits import RateLimitItem
 from limits.aio.storage import RedisStorage, Storage
@@ -47,6 +48,15 @@ def redis_storage(url: str, prefix: str, timeout_s: float) -> tuple[RedisStorage
     return storage, pool
 
 
+@contextmanager
+def _store_answers() -> Iterator[None]:
+    """Turn the store's failure into `RateLimitUnavailableError` (answered 503)."""
+    try:
+        yield
+    except StorageError as exc:
+        raise RateLimitUnavailableError(str(exc)) from exc
+
+
 class RateLimiter:
     """Checks and counts requests against named rules.
 
@@ -81,46 +91,38 @@ class RateLimiter:
 
     async def hit(self, name: LimitName, *ids: str) -> None:
         """Count one request; raise `RateLimitedError` when a rate of ``name`` is exhausted."""
-        for rate in self._rules[name].rates:
-            try:
-                allowed = await self._strategy.hit(rate, name.value, *ids)
-            except StorageError as exc:
-                raise RateLimitUnavailableError(str(exc)) from exc
-            if not allowed:
-                raise await self._refusal(name, rate, ids)
+        await self._refuse_if_any(self._strategy.hit, name, ids)
 
     async def check(self, name: LimitName, *ids: str) -> None:
         """Raise `RateLimitedError` when ``name`` is exhausted, without counting anything."""
-        for rate in self._rules[name].rates:
-            try:
-                allowed = await self._strategy.test(rate, name.value, *ids)
-            except StorageError as exc:
-                raise RateLimitUnavailableError(str(exc)) from exc
-            if not allowed:
-                raise await self._refusal(name, rate, ids)
+        await self._refuse_if_any(self._strategy.test, name, ids)
 
     async def count(self, name: LimitName, *ids: str) -> None:
         """Count one event (a failed login) without refusing anything now."""
         for rate in self._rules[name].rates:
-            try:
+            with _store_answers():
                 await self._strategy.hit(rate, name.value, *ids)
-            except StorageError as exc:
-                raise RateLimitUnavailableError(str(exc)) from exc
 
     async def clear(self, name: LimitName, *ids: str) -> None:
         """Forget what was counted for ``ids`` under ``name``."""
         for rate in self._rules[name].rates:
-            try:
+            with _store_answers():
                 await self._strategy.clear(rate, name.value, *ids)
-            except StorageError as exc:
-                raise RateLimitUnavailableError(str(exc)) from exc
+
+    async def _refuse_if_any(
+        self, ask: Callable[..., Awaitable[bool]], name: LimitName, ids: tuple[str, ...]
+    ) -> None:
+        """Ask each rate of ``name`` in turn (``hit`` or ``test``); refuse at the first full one."""
+        for rate in self._rules[name].rates:
+            with _store_answers():
+                allowed = await ask(rate, name.value, *ids)
+            if not allowed:
+                raise await self._refusal(name, rate, ids)
 
     async def _refusal(
         self, name: LimitName, rate: RateLimitItem, ids: tuple[str, ...]
     ) -> RateLimitedError:
-        try:
+        with _store_answers():
             stats = await self._strategy.get_window_stats(rate, name.value, *ids)
-        except StorageError as exc:
-            raise RateLimitUnavailableError(str(exc)) from exc
         wait = math.ceil(stats.reset_time - self._clock())
         return RateLimitedError(name, max(1, wait))
