@@ -10,7 +10,7 @@ import secrets
 import socket
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -142,6 +142,8 @@ class ServiceSettings(BaseSettings):
         description="Test only: comma-separated failpoints to arm (tradelab_runtime.failpoints); "
         "refused in production.",
     )
+    _bus_keyring: BusKeys = PrivateAttr(default_factory=BusKeys.development)
+    """``bus_keys`` as parsed once at start (`_check_bus_keys`), not again at every use."""
 
     @classmethod
     def settings_customise_sources(
@@ -185,11 +187,11 @@ class ServiceSettings(BaseSettings):
         value = self.bus_keys.get_secret_value()
         if value.strip():
             try:  # fail at start, not at the first login
-                keys = BusKeys.parse(value)
+                self._bus_keyring = BusKeys.parse(value)
             except SealingError as exc:
                 msg = f"bus_keys (BUS_KEYS): {exc}"
                 raise ValueError(msg) from None
-            if self.environment == "production" and keys.is_development:
+            if self.environment == "production" and self._bus_keyring.is_development:
                 msg = "bus_keys (BUS_KEYS) holds the development key; refused in production"
                 raise ValueError(msg)
         elif self.environment == "production" and self.USES_BUS_KEYS:
@@ -198,9 +200,12 @@ class ServiceSettings(BaseSettings):
         return self
 
     def bus_keyring(self) -> BusKeys:
-        """Return the bus keys (the development key when none are set, never in production)."""
-        value = self.bus_keys.get_secret_value()
-        return BusKeys.parse(value) if value.strip() else BusKeys.development()
+        """Return the bus keys (the development key when none are set, never in production).
+
+        Parsed once, when the settings were validated: the auth service asks for them on every
+        request.
+        """
+        return self._bus_keyring
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> "ServiceSettings":

@@ -107,6 +107,15 @@ def test_prefixed_bus_keys_win_and_the_first_seals(monkeypatch: pytest.MonkeyPat
     assert "new:" not in repr(settings)
 
 
+def test_bus_keys_are_parsed_once_at_start_not_at_every_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BUS_KEYS", BusKeys.generate_entry("k1"))
+    settings = DemoSettings()
+    assert settings.bus_keyring() is settings.bus_keyring()
+    assert settings.bus_keyring().kids == ("k1",)
+
+
 def test_development_without_bus_keys_uses_the_development_key() -> None:
     assert DemoSettings().bus_keyring().is_development
 
