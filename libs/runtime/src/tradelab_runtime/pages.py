@@ -34,7 +34,9 @@ def fit_page(items: Sequence[Item], budget_bytes: int) -> list[Item]:
     kept: list[Item] = []
     used = 0
     for item in items:
-        used += len(item.model_dump_json()) + 1  # the separating comma
+        # Bytes, not characters: a name in another script takes two to four bytes a character.
+        # to_json is what model_dump_json runs, without decoding its bytes into a str.
+        used += len(item.__pydantic_serializer__.to_json(item)) + 1  # the separating comma
         if kept and used > budget_bytes:
             break
         kept.append(item)
