@@ -29,7 +29,7 @@ from tradelab_contracts.topics import is_reply_topic
 
 from .broker import RPC_FETCH_MAX_WAIT_MS
 from .clock import Clock, SystemClock
-from .deadlines import EXPIRED_COUNTER, DeadlineExceededError, is_past
+from .deadlines import EXPIRED_COUNTER, DeadlineExceededError, check_deadline
 from .logging import get_logger
 from .outbox import JSON_HEADERS
 
@@ -225,10 +225,8 @@ class Responder(Generic[Req, Rep]):
 
         A request past its deadline, on arrival or at a handler's own check, is dropped instead.
         """
-        if is_past(cmd.deadline, self._clock.now()):
-            self._drop_late(cmd)
-            return
         try:
+            check_deadline(cmd, self._clock)  # on arrival, after any wait for a slot
             body = self.encode(cmd, await self.answer(cmd))
         except DeadlineExceededError:
             self._drop_late(cmd)
