@@ -166,18 +166,17 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_kafka_sasl(self) -> "ServiceSettings":
-        if self.kafka_security_protocol != "PLAINTEXT" and not (
-            self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()
-        ):
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return self  # no login: the SASL fields are not read
+        password = self.kafka_sasl_password.get_secret_value()
+        if not (self.kafka_sasl_username and password):
             msg = (
                 f"kafka_security_protocol {self.kafka_security_protocol} needs "
                 "kafka_sasl_username and kafka_sasl_password"
             )
             raise ValueError(msg)
-        password = self.kafka_sasl_password.get_secret_value()
         weak = password.strip().lower() in PLACEHOLDER_SECRETS or len(password) < 12
-        sasl = self.kafka_security_protocol != "PLAINTEXT"
-        if self.environment == "production" and sasl and weak:
+        if self.environment == "production" and weak:
             msg = "kafka_sasl_password is a placeholder or shorter than 12 characters"
             raise ValueError(msg)
         return self

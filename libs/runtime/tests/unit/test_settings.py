@@ -126,6 +126,23 @@ def test_sasl_protocol_needs_a_username_and_password(monkeypatch: pytest.MonkeyP
         DemoSettings()
 
 
+@pytest.mark.usefixtures("production")
+@pytest.mark.parametrize("password", ["  changeme  ", "eleven-char"])
+def test_production_refuses_a_placeholder_or_short_sasl_password(
+    monkeypatch: pytest.MonkeyPatch, password: str
+) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("DEMO_KAFKA_SASL_USERNAME", "demo")
+    monkeypatch.setenv("DEMO_KAFKA_SASL_PASSWORD", password)
+    with pytest.raises(ValidationError, match="kafka_sasl_password is a placeholder or shorter"):
+        DemoSettings()
+
+
+@pytest.mark.usefixtures("production")
+def test_production_over_plaintext_needs_no_sasl_login() -> None:
+    assert DemoSettings().kafka_sasl_password.get_secret_value() == ""
+
+
 def test_sasl_settings_become_scram_client_options(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
     monkeypatch.setenv("DEMO_KAFKA_SASL_USERNAME", "demo")
