@@ -75,6 +75,15 @@ Publish: TypeAlias = Callable[[bytes, str, bytes], Awaitable[None]]
 """Publish an encoded (JSON) reply to a topic under a key."""
 
 
+def json_bytes(model: BaseModel) -> bytes:
+    """Return ``model``'s JSON as UTF-8 bytes, the bytes a broker message carries.
+
+    What ``model_dump_json().encode()`` returns, without decoding the serializer's bytes into a
+    str and encoding them back (every reply, up to a broker message's size, passes here).
+    """
+    return model.__pydantic_serializer__.to_json(model)
+
+
 def merge_handlers(*tables: RequestHandlers[Rep]) -> dict[type[Any], Handler[Rep]]:
     """Return one table of ``tables``; a request class handled twice is a wiring error."""
     merged: dict[type[Any], Handler[Rep]] = {}
@@ -204,7 +213,7 @@ class Responder(Generic[Req, Rep]):
 
     def encode(self, cmd: Req, reply: Rep) -> bytes:
         """Return ``reply`` as JSON, or the ``too_large`` error's if it would not fit (logged)."""
-        body = reply.model_dump_json().encode()
+        body = json_bytes(reply)
         if len(body) <= self.max_reply_bytes:
             return body
         log.error(
@@ -218,7 +227,7 @@ class Responder(Generic[Req, Rep]):
             f"The answer would take {len(body):,} bytes; at most {self.max_reply_bytes:,} fit "
             "in one broker message. Ask for less (a smaller page)."
         )
-        return self.routes.too_large(cmd, detail).model_dump_json().encode()
+        return json_bytes(self.routes.too_large(cmd, detail))
 
     async def respond(self, cmd: Req) -> None:
         """Answer ``cmd`` and publish the reply; a reply that cannot be delivered is logged.
