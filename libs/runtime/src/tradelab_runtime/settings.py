@@ -210,8 +210,10 @@ class ServiceSettings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> "ServiceSettings":
         if self.environment == "production":
             for name in self.secret_fields():
-                value = str(getattr(self, name) or "")
-                if value.strip().lower() in PLACEHOLDER_SECRETS:
+                value = getattr(self, name) or ""
+                if isinstance(value, SecretStr):  # str() of one is '**********', never a match
+                    value = value.get_secret_value()
+                if str(value).strip().lower() in PLACEHOLDER_SECRETS:
                     msg = f"{name} is unset or a placeholder; set a real secret in the environment"
                     raise ValueError(msg)
         return self

@@ -2,7 +2,7 @@ import base64
 from typing import ClassVar
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from tradelab_runtime.kafka_security import broker_security, client_options
@@ -45,6 +45,28 @@ def test_placeholder_secret_is_refused_in_production(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("ENVIRONMENT", "production")
     with pytest.raises(ValidationError, match="signing_key is unset or a placeholder"):
         DemoSettings()
+
+
+class SecretDemoSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="DEMO_")
+
+    service_name: str = "demo"
+    api_key: SecretStr = SecretStr("")
+
+    def secret_fields(self) -> tuple[str, ...]:
+        return ("api_key",)
+
+
+@pytest.mark.parametrize("value", ["changeme", " Secret "])
+def test_placeholder_in_a_secret_str_field_is_refused_in_production(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DEMO_API_KEY", value)
+    with pytest.raises(ValidationError, match="api_key is unset or a placeholder"):
+        SecretDemoSettings()
+    monkeypatch.setenv("DEMO_API_KEY", "f3a9c1d27b")
+    assert SecretDemoSettings().api_key.get_secret_value() == "f3a9c1d27b"
 
 
 def test_real_secret_is_accepted_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
