@@ -23,15 +23,19 @@ REPLY_TOPIC_PREFIX = "gateway.rpc.reply-"
 
 REQUEST_TOPICS = (t.AUTH_REQUESTS, t.DATASETS_REQUESTS, t.ENGINE_REQUESTS, t.ANALYTICS_REQUESTS)
 _EVERY_SERVICE_WRITES = (t.SYSTEM_HEARTBEAT, t.SYSTEM_DEAD_LETTERED)
-_JOB_EVENTS = tuple(
-    name
-    for job in ("backtest", "optimization", "montecarlo")
-    for name in (
-        f"engine.{job}.progress.v1",
-        f"engine.{job}.completed.v1",
-        f"engine.{job}.failed.v1",
-        f"engine.{job}.cancelled.v1",
-    )
+_JOB_EVENTS = (
+    t.BACKTEST_PROGRESS,
+    t.BACKTEST_COMPLETED,
+    t.BACKTEST_FAILED,
+    t.BACKTEST_CANCELLED,
+    t.OPTIMIZATION_PROGRESS,
+    t.OPTIMIZATION_COMPLETED,
+    t.OPTIMIZATION_FAILED,
+    t.OPTIMIZATION_CANCELLED,
+    t.MONTECARLO_PROGRESS,
+    t.MONTECARLO_COMPLETED,
+    t.MONTECARLO_FAILED,
+    t.MONTECARLO_CANCELLED,
 )
 
 

@@ -52,7 +52,10 @@ class AuthenticateUser(AuthCommand):
     email: Email = Field(description="E-mail address, the login name.")
     password: SealedSecret = Field(description="Password, sealed (field name 'password').")
     client_address: str = Field(
-        min_length=1, max_length=128, description="Client IP address, for login throttling."
+        min_length=1,
+        max_length=128,
+        description="Client IP address (the gateway throttles failed logins by it; auth does "
+        "not read it).",
     )
 
 
@@ -132,6 +135,8 @@ class AuthErrorCode(StrEnum):
     WEAK_PASSWORD = "weak_password"  # noqa: S105 - an error code, not a secret
     INVALID_CREDENTIALS = "invalid_credentials"
     THROTTLED = "throttled"
+    """No longer sent: failed logins are throttled by the gateway (HTTP 429) before a request
+    reaches auth. Kept so older readers still parse (contract changes are additive)."""
     INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret
     NOT_FOUND = "not_found"
     INTERNAL = "internal"
@@ -146,7 +151,10 @@ class AuthError(ContractModel):
     message: str = Field(max_length=1024, description="Human-readable explanation.")
     field: str | None = Field(default=None, description="Input field at fault, if one is.")
     retry_after_s: int | None = Field(
-        default=None, ge=0, description="Seconds to wait before retrying (when throttled)."
+        default=None,
+        ge=0,
+        description="Seconds to wait before retrying (with 'throttled', which auth no longer "
+        "sends).",
     )
 
 

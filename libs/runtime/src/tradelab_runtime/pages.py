@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from .responder import DEFAULT_MAX_MESSAGE_BYTES, HEADROOM_BYTES
+from .responder import DEFAULT_MAX_MESSAGE_BYTES, HEADROOM_BYTES, json_bytes
 
 ENVELOPE_BYTES = 64 * 1024
 """Kept free of a page's items for the rest of the reply (ids, totals, an optimisation's info)."""
@@ -34,7 +34,8 @@ def fit_page(items: Sequence[Item], budget_bytes: int) -> list[Item]:
     kept: list[Item] = []
     used = 0
     for item in items:
-        used += len(item.model_dump_json()) + 1  # the separating comma
+        # Bytes, not characters: a name in another script takes two to four bytes a character.
+        used += len(json_bytes(item)) + 1  # the separating comma
         if kept and used > budget_bytes:
             break
         kept.append(item)

@@ -29,7 +29,7 @@ from tradelab_contracts.topics import is_reply_topic
 
 from .broker import RPC_FETCH_MAX_WAIT_MS
 from .clock import Clock, SystemClock
-from .deadlines import EXPIRED_COUNTER, DeadlineExceededError, is_past
+from .deadlines import EXPIRED_COUNTER, DeadlineExceededError, check_deadline
 from .logging import get_logger
 from .outbox import JSON_HEADERS
 
@@ -73,6 +73,15 @@ RequestHandlers: TypeAlias = Mapping[type[Any], Handler[Rep]]
 
 Publish: TypeAlias = Callable[[bytes, str, bytes], Awaitable[None]]
 """Publish an encoded (JSON) reply to a topic under a key."""
+
+
+def json_bytes(model: BaseModel) -> bytes:
+    """Return ``model``'s JSON as UTF-8 bytes, the bytes a broker message carries.
+
+    What ``model_dump_json().encode()`` returns, without decoding the serializer's bytes into a
+    str and encoding them back (every reply, up to a broker message's size, passes here).
+    """
+    return model.__pydantic_serializer__.to_json(model)
 
 
 def merge_handlers(*tables: RequestHandlers[Rep]) -> dict[type[Any], Handler[Rep]]:
@@ -204,7 +213,7 @@ class Responder(Generic[Req, Rep]):
 
     def encode(self, cmd: Req, reply: Rep) -> bytes:
         """Return ``reply`` as JSON, or the ``too_large`` error's if it would not fit (logged)."""
-        body = reply.model_dump_json().encode()
+        body = json_bytes(reply)
         if len(body) <= self.max_reply_bytes:
             return body
         log.error(
@@ -218,17 +227,15 @@ class Responder(Generic[Req, Rep]):
             f"The answer would take {len(body):,} bytes; at most {self.max_reply_bytes:,} fit "
             "in one broker message. Ask for less (a smaller page)."
         )
-        return self.routes.too_large(cmd, detail).model_dump_json().encode()
+        return json_bytes(self.routes.too_large(cmd, detail))
 
     async def respond(self, cmd: Req) -> None:
         """Answer ``cmd`` and publish the reply; a reply that cannot be delivered is logged.
 
         A request past its deadline, on arrival or at a handler's own check, is dropped instead.
         """
-        if is_past(cmd.deadline, self._clock.now()):
-            self._drop_late(cmd)
-            return
         try:
+            check_deadline(cmd, self._clock)  # on arrival, after any wait for a slot
             body = self.encode(cmd, await self.answer(cmd))
         except DeadlineExceededError:
             self._drop_late(cmd)

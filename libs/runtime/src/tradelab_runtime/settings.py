@@ -10,7 +10,7 @@ import secrets
 import socket
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -142,6 +142,8 @@ class ServiceSettings(BaseSettings):
         description="Test only: comma-separated failpoints to arm (tradelab_runtime.failpoints); "
         "refused in production.",
     )
+    _bus_keyring: BusKeys = PrivateAttr(default_factory=BusKeys.development)
+    """``bus_keys`` as parsed once at start (`_check_bus_keys`), not again at every use."""
 
     @classmethod
     def settings_customise_sources(
@@ -164,18 +166,17 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_kafka_sasl(self) -> "ServiceSettings":
-        if self.kafka_security_protocol != "PLAINTEXT" and not (
-            self.kafka_sasl_username and self.kafka_sasl_password.get_secret_value()
-        ):
+        if self.kafka_security_protocol == "PLAINTEXT":
+            return self  # no login: the SASL fields are not read
+        password = self.kafka_sasl_password.get_secret_value()
+        if not (self.kafka_sasl_username and password):
             msg = (
                 f"kafka_security_protocol {self.kafka_security_protocol} needs "
                 "kafka_sasl_username and kafka_sasl_password"
             )
             raise ValueError(msg)
-        password = self.kafka_sasl_password.get_secret_value()
         weak = password.strip().lower() in PLACEHOLDER_SECRETS or len(password) < 12
-        sasl = self.kafka_security_protocol != "PLAINTEXT"
-        if self.environment == "production" and sasl and weak:
+        if self.environment == "production" and weak:
             msg = "kafka_sasl_password is a placeholder or shorter than 12 characters"
             raise ValueError(msg)
         return self
@@ -185,11 +186,11 @@ class ServiceSettings(BaseSettings):
         value = self.bus_keys.get_secret_value()
         if value.strip():
             try:  # fail at start, not at the first login
-                keys = BusKeys.parse(value)
+                self._bus_keyring = BusKeys.parse(value)
             except SealingError as exc:
                 msg = f"bus_keys (BUS_KEYS): {exc}"
                 raise ValueError(msg) from None
-            if self.environment == "production" and keys.is_development:
+            if self.environment == "production" and self._bus_keyring.is_development:
                 msg = "bus_keys (BUS_KEYS) holds the development key; refused in production"
                 raise ValueError(msg)
         elif self.environment == "production" and self.USES_BUS_KEYS:
@@ -198,16 +199,21 @@ class ServiceSettings(BaseSettings):
         return self
 
     def bus_keyring(self) -> BusKeys:
-        """Return the bus keys (the development key when none are set, never in production)."""
-        value = self.bus_keys.get_secret_value()
-        return BusKeys.parse(value) if value.strip() else BusKeys.development()
+        """Return the bus keys (the development key when none are set, never in production).
+
+        Parsed once, when the settings were validated: the auth service asks for them on every
+        request.
+        """
+        return self._bus_keyring
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> "ServiceSettings":
         if self.environment == "production":
             for name in self.secret_fields():
-                value = str(getattr(self, name) or "")
-                if value.strip().lower() in PLACEHOLDER_SECRETS:
+                value = getattr(self, name) or ""
+                if isinstance(value, SecretStr):  # str() of one is '**********', never a match
+                    value = value.get_secret_value()
+                if str(value).strip().lower() in PLACEHOLDER_SECRETS:
                     msg = f"{name} is unset or a placeholder; set a real secret in the environment"
                     raise ValueError(msg)
         return self

@@ -25,6 +25,12 @@ def test_the_page_stops_before_the_item_that_would_not_fit() -> None:
     assert len(fit_page(items, 1000)) == 10
 
 
+def test_the_budget_counts_bytes_not_characters() -> None:
+    items = [Item(text="é" * 44) for _ in range(10)]  # 55 characters of JSON, 99 bytes
+    assert fit_page(items, 1000) == items
+    assert len(fit_page([*items, items[0]], 1000)) == 10
+
+
 def test_one_item_larger_than_the_budget_is_still_answered() -> None:
     big = item_of_bytes(5000)
     assert fit_page([big, item_of_bytes(20)], 1000) == [big]

@@ -11,7 +11,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from tradelab_contracts.topics import reply_topic
 from tradelab_runtime.logging import configure_logging
-from tradelab_runtime.responder import HEADROOM_BYTES, Responder, Routes, merge_handlers
+from tradelab_runtime.responder import (
+    HEADROOM_BYTES,
+    Responder,
+    Routes,
+    json_bytes,
+    merge_handlers,
+)
 
 REPLY = reply_topic("unit")
 
@@ -249,6 +255,12 @@ async def test_a_reply_of_exactly_the_most_that_fits_is_published_as_it_is() -> 
     await wiring.send(cmd)
     assert wiring.sizes == [MAX_REPLY]
     assert wiring.texts() == [cmd.text]
+
+
+def test_a_reply_is_measured_and_sent_as_its_utf8_json() -> None:
+    cmd = Echo(text="prix \u20ac, \u4fa1\u683c")  # three-byte characters
+    assert json_bytes(cmd) == cmd.model_dump_json().encode()
+    assert len(json_bytes(cmd)) > len(cmd.model_dump_json())
 
 
 def test_a_message_size_leaving_no_room_for_a_reply_is_refused() -> None:

@@ -2,7 +2,7 @@ import base64
 from typing import ClassVar
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from tradelab_runtime.kafka_security import broker_security, client_options
@@ -45,6 +45,28 @@ def test_placeholder_secret_is_refused_in_production(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("ENVIRONMENT", "production")
     with pytest.raises(ValidationError, match="signing_key is unset or a placeholder"):
         DemoSettings()
+
+
+class SecretDemoSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="DEMO_")
+
+    service_name: str = "demo"
+    api_key: SecretStr = SecretStr("")
+
+    def secret_fields(self) -> tuple[str, ...]:
+        return ("api_key",)
+
+
+@pytest.mark.parametrize("value", ["changeme", " Secret "])
+def test_placeholder_in_a_secret_str_field_is_refused_in_production(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DEMO_API_KEY", value)
+    with pytest.raises(ValidationError, match="api_key is unset or a placeholder"):
+        SecretDemoSettings()
+    monkeypatch.setenv("DEMO_API_KEY", "f3a9c1d27b")
+    assert SecretDemoSettings().api_key.get_secret_value() == "f3a9c1d27b"
 
 
 def test_real_secret_is_accepted_in_production(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,6 +129,15 @@ def test_prefixed_bus_keys_win_and_the_first_seals(monkeypatch: pytest.MonkeyPat
     assert "new:" not in repr(settings)
 
 
+def test_bus_keys_are_parsed_once_at_start_not_at_every_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BUS_KEYS", BusKeys.generate_entry("k1"))
+    settings = DemoSettings()
+    assert settings.bus_keyring() is settings.bus_keyring()
+    assert settings.bus_keyring().kids == ("k1",)
+
+
 def test_development_without_bus_keys_uses_the_development_key() -> None:
     assert DemoSettings().bus_keyring().is_development
 
@@ -115,6 +146,23 @@ def test_sasl_protocol_needs_a_username_and_password(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     with pytest.raises(ValidationError, match="kafka_sasl_username"):
         DemoSettings()
+
+
+@pytest.mark.usefixtures("production")
+@pytest.mark.parametrize("password", ["  changeme  ", "eleven-char"])
+def test_production_refuses_a_placeholder_or_short_sasl_password(
+    monkeypatch: pytest.MonkeyPatch, password: str
+) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("DEMO_KAFKA_SASL_USERNAME", "demo")
+    monkeypatch.setenv("DEMO_KAFKA_SASL_PASSWORD", password)
+    with pytest.raises(ValidationError, match="kafka_sasl_password is a placeholder or shorter"):
+        DemoSettings()
+
+
+@pytest.mark.usefixtures("production")
+def test_production_over_plaintext_needs_no_sasl_login() -> None:
+    assert DemoSettings().kafka_sasl_password.get_secret_value() == ""
 
 
 def test_sasl_settings_become_scram_client_options(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ from uuid import uuid4
 
 from faststream.kafka import KafkaBroker
 
-from tradelab_contracts.auth import AUTH_REQUEST_ADAPTER, AuthReply, AuthRequest
+from tradelab_contracts.auth import AUTH_REQUEST_ADAPTER, AuthError, AuthReply, AuthRequest
 from tradelab_contracts.base import correlation_of
 from tradelab_contracts.topics import AUTH_REQUESTS
 from tradelab_runtime.responder import Handler, Routes, serve_requests
@@ -40,24 +40,21 @@ def reply_to(cmd: AuthRequest, outcome: Outcome, bus: BusKeys) -> AuthReply:
     )
 
 
+def _failed(cmd: AuthRequest, error: AuthError) -> AuthReply:
+    # A failure carries nothing to seal, so it needs no bus keys (unlike `reply_to`).
+    return AuthReply(
+        request_id=cmd.message_id, correlation_id=correlation_of(cmd), ok=False, error=error
+    )
+
+
 def internal_error(cmd: AuthRequest) -> AuthReply:
     """Return the reply to a request whose use case failed unexpectedly."""
-    return AuthReply(
-        request_id=cmd.message_id,
-        correlation_id=correlation_of(cmd),
-        ok=False,
-        error=errors.INTERNAL,
-    )
+    return _failed(cmd, errors.INTERNAL)
 
 
 def too_large(cmd: AuthRequest, message: str) -> AuthReply:
     """Return the reply to a request whose answer would not fit in a broker message."""
-    return AuthReply(
-        request_id=cmd.message_id,
-        correlation_id=correlation_of(cmd),
-        ok=False,
-        error=errors.reply_too_large(message),
-    )
+    return _failed(cmd, errors.reply_too_large(message))
 
 
 def answering(

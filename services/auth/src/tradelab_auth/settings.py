@@ -20,10 +20,9 @@ from .domain.keys import parse_private_keys
 class AuthSettings(ServiceSettings):
     """Configuration of one auth process."""
 
-    # hide_input_in_errors: a validation error would otherwise quote the signing keys.
-    model_config = SettingsConfigDict(
-        env_prefix="AUTH_", extra="ignore", frozen=True, hide_input_in_errors=True
-    )
+    # The rest (frozen, extra="ignore", hide_input_in_errors so an error never quotes the signing
+    # keys) is inherited: pydantic merges a subclass's model_config into its parent's.
+    model_config = SettingsConfigDict(env_prefix="AUTH_")
 
     USES_BUS_KEYS: ClassVar[bool] = True
 

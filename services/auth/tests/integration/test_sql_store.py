@@ -1,4 +1,4 @@
-"""The use cases over the real PostgreSQL store: row locks and the unique index."""
+"""The use cases over the real PostgreSQL store: row locks, the unique index, erasure."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from services.auth.tests.integration.kafka_client import FAST_ARGON2
 from services.auth.tests.unit.fakes import sealed
+from tradelab_auth.adapters.erasure import SqlAccountEraser
 from tradelab_auth.adapters.repository import SqlAuthStore
 from tradelab_auth.adapters.tables import SCHEMA
 from tradelab_auth.app import MIGRATIONS
@@ -23,9 +24,10 @@ from tradelab_contracts.auth import (
     RefreshSession,
     RegisterUser,
     TokenPair,
+    UserDeleted,
     UserRegistered,
 )
-from tradelab_contracts.topics import AUTH_USER_REGISTERED, reply_topic
+from tradelab_contracts.topics import AUTH_USER_DELETED, AUTH_USER_REGISTERED, reply_topic
 from tradelab_runtime.audit import audit_table
 from tradelab_runtime.clock import SystemClock
 from tradelab_runtime.migrations import upgrade_to_head
@@ -134,3 +136,25 @@ async def test_concurrent_registrations_of_one_email_create_one_account(
         log = audit_table(SCHEMA)
         audited = (await conn.execute(sa.select(log.c.action, log.c.entity_id, log.c.detail))).all()
     assert audited == [("user.registered", str(registered.user_id), {})]
+
+
+@pytest.mark.asyncio
+async def test_deleting_a_user_takes_their_tokens_and_stores_one_event(
+    deps: AuthDeps, engine: AsyncEngine
+) -> None:
+    await sign_up(deps, "cy@example.org")
+    async with engine.connect() as conn:
+        user_id = await conn.scalar(sa.text("SELECT id FROM auth.users"))
+    eraser = SqlAccountEraser(engine, Outbox(engine, SCHEMA, publish_nothing))
+    event = UserDeleted(user_id=user_id, occurred_at=SystemClock().now())
+
+    assert await eraser.delete(user_id, event)
+    assert not await eraser.delete(user_id, event)  # gone: nothing more to delete or announce
+
+    async with engine.connect() as conn:
+        users = await conn.scalar(sa.text("SELECT count(*) FROM auth.users"))
+        tokens = await conn.scalar(sa.text("SELECT count(*) FROM auth.refresh_tokens"))
+        outbox = outbox_table(SCHEMA)
+        topics = (await conn.scalars(sa.select(outbox.c.topic))).all()
+    assert (users, tokens) == (0, 0)
+    assert sorted(topics) == sorted([AUTH_USER_REGISTERED, AUTH_USER_DELETED])

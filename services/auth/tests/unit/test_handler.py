@@ -8,7 +8,7 @@ import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 
 from services.auth.tests.unit.fakes import FakeStore, make_deps, sealed, tokens_of
-from tradelab_auth.handlers import register_auth_handler
+from tradelab_auth.handlers import register_auth_handler, too_large
 from tradelab_auth.service import AuthDeps
 from tradelab_contracts.auth import (
     AuthErrorCode,
@@ -175,3 +175,17 @@ async def test_a_seal_that_does_not_open_is_answered_internal_and_logged_by_key_
     assert original.refresh_token.kid in caplog.text
     assert token not in caplog.text
     assert original.refresh_token.ciphertext not in caplog.text
+
+
+def test_a_reply_too_large_for_the_broker_is_refused_for_its_request() -> None:
+    cmd = GetUser(user_id=uuid4(), reply_to=REPLY)
+    reply = too_large(cmd, "The answer would take 2,000,000 bytes.")
+    assert (reply.request_id, reply.ok, reply.tokens, reply.user) == (
+        cmd.message_id,
+        False,
+        None,
+        None,
+    )
+    assert reply.error is not None
+    assert reply.error.code is AuthErrorCode.REPLY_TOO_LARGE
+    assert reply.error.message == "The answer would take 2,000,000 bytes."

@@ -110,3 +110,9 @@ def test_production_without_bus_keys_refuses_to_start(monkeypatch: pytest.Monkey
     monkeypatch.setenv("AUTH_SIGNING_KEYS", pem(Ed25519PrivateKey.generate()))
     with pytest.raises(ValidationError, match="bus_keys"):
         AuthSettings(environment="production")
+
+
+def test_settings_inherit_the_base_config_and_cannot_change_once_read() -> None:
+    settings = AuthSettings(unknown_field="ignored")  # type: ignore[call-arg]
+    with pytest.raises(ValidationError, match="frozen"):
+        settings.port = 1  # type: ignore[misc]  # the point: frozen refuses assignment

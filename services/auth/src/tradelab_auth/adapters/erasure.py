@@ -27,10 +27,10 @@ class SqlAccountEraser:
     async def delete(self, user_id: UUID, event: UserDeleted) -> bool:
         """Delete ``user_id`` and store ``event``; False when there was no such user."""
         async with self._outbox.begin() as conn:
-            email = await conn.scalar(
-                sa.delete(users).where(users.c.id == user_id).returning(users.c.email)
+            deleted = await conn.scalar(
+                sa.delete(users).where(users.c.id == user_id).returning(users.c.id)
             )
-            if email is None:
+            if deleted is None:
                 return False
             # Refresh tokens would go with the row (ON DELETE CASCADE); said here all the same.
             await conn.execute(sa.delete(refresh_tokens).where(refresh_tokens.c.user_id == user_id))
