@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -37,7 +37,6 @@ from tradelab_datasets.adapters.tables import SCHEMA as DATASETS_SCHEMA
 from tradelab_datasets.domain.quotas import DatasetQuotas
 from tradelab_datasets.service import Deps, register_upload
 from tradelab_engine.adapters.strategy_repository import StrategyRepository
-from tradelab_engine.backtests.repository import RunRepository
 from tradelab_engine.backtests.use_cases import cancel_backtest, submit_backtest
 from tradelab_engine.montecarlo.repository import MonteCarloRepository
 from tradelab_engine.montecarlo.use_cases import MonteCarloDeps, submit_monte_carlo
@@ -51,7 +50,7 @@ from tradelab_engine.user_strategies import create_strategy
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.storage import LocalObjectStore
 
-from .engine_support import MovingClock, Recorder, random_walk_dataset
+from .engine_support import MovingClock, Recorder, engine_deps, random_walk_dataset
 from .outbox_support import OutboxRecorder
 
 pytestmark = pytest.mark.integration
@@ -84,13 +83,8 @@ async def engine(database_url: str, tmp_path: Path) -> AsyncIterator[Engine]:
     await upgrade_to_head(db, "tradelab_engine:migrations", "engine")
     recorder = Recorder(db)
     store = LocalObjectStore(tmp_path / "objects")
-    deps = EngineDeps(
-        repo=RunRepository(db, recorder.backtests),
-        store=store,
-        publish=recorder.publish,
-        clock=MovingClock(),
-        worker="worker-a",
-        engine_version="test",
+    deps = replace(
+        engine_deps(db, recorder, store),
         strategies=StrategyRepository(db),
         quota_limits=LIMITS,
         database=db,
