@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.helpers import GOOG, auth, minute_bars_csv, run_to_end, upload_goog
+from tests.e2e.helpers import FINAL, GOOG, auth, minute_bars_csv, run_to_end, upload_goog
 from tests.polling import wait_for
 from tradelab_gateway.app import build_app
 from tradelab_gateway.settings import GatewaySettings
@@ -58,7 +58,6 @@ CROSS = {
         "right": {"type": "sma", "period": 50},
     },
 }
-FINAL = {"completed", "failed", "cancelled"}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
