@@ -287,6 +287,12 @@ async def datasets_db(database_url: str) -> AsyncIterator[AsyncEngine]:
     await db.dispose()
 
 
+def datasets_deps(db: AsyncEngine, root: Path, quotas: DatasetQuotas) -> Deps:
+    """The datasets service's collaborators over ``db``, storing under ``root``, with ``quotas``."""
+    repo = DatasetRepository(db, OutboxRecorder(db, DATASETS_SCHEMA).outbox)
+    return Deps(repo=repo, store=LocalObjectStore(root), clock=MovingClock(), quotas=quotas)
+
+
 def upload(store: LocalObjectStore, owner: uuid.UUID, data: bytes) -> RegisterUpload:
     scratch = store.scratch_dir() / f"{uuid.uuid4()}.csv"
     scratch.write_bytes(data)
@@ -305,13 +311,7 @@ def upload(store: LocalObjectStore, owner: uuid.UUID, data: bytes) -> RegisterUp
 async def test_two_uploads_racing_for_the_last_dataset_one_is_registered(
     datasets_db: AsyncEngine, tmp_path: Path
 ) -> None:
-    recorder = OutboxRecorder(datasets_db, DATASETS_SCHEMA)
-    deps = Deps(
-        repo=DatasetRepository(datasets_db, recorder.outbox),
-        store=LocalObjectStore(tmp_path),
-        clock=MovingClock(),
-        quotas=DatasetQuotas(datasets=2, stored_bytes=10_000),
-    )
+    deps = datasets_deps(datasets_db, tmp_path, DatasetQuotas(datasets=2, stored_bytes=10_000))
     for _ in range(RACES):
         owner = uuid.uuid4()
         first = upload(deps.store, owner, b"time,close\n1,1\n")
@@ -336,13 +336,7 @@ async def test_two_uploads_racing_for_the_last_dataset_one_is_registered(
 async def test_an_upload_past_the_stored_bytes_is_refused_with_the_numbers(
     datasets_db: AsyncEngine, tmp_path: Path
 ) -> None:
-    recorder = OutboxRecorder(datasets_db, DATASETS_SCHEMA)
-    deps = Deps(
-        repo=DatasetRepository(datasets_db, recorder.outbox),
-        store=LocalObjectStore(tmp_path),
-        clock=MovingClock(),
-        quotas=DatasetQuotas(datasets=10, stored_bytes=40),
-    )
+    deps = datasets_deps(datasets_db, tmp_path, DatasetQuotas(datasets=10, stored_bytes=40))
     owner = uuid.uuid4()
     kept = b"time,close\n1,1\n2,2\n"  # 19 bytes
     assert (await register_upload(upload(deps.store, owner, kept), deps)).ok
