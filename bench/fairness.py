@@ -22,7 +22,6 @@ Run: ``TRADELAB_STATE_DIR=/tmp/bench-fairness uv run python bench/fairness.py
 """
 
 import argparse
-import io
 import secrets
 import statistics
 import sys
@@ -33,7 +32,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-import numpy as np
+from minute_bars import minute_bars_csv
 
 from tradelab_devstack.stack import throwaway_stack
 
@@ -42,20 +41,6 @@ READY_S = 600  # the JIT takes over a minute when the numba cache is empty
 DONE = {"completed", "failed", "cancelled"}
 SUBMITTERS = 8
 """A's backlog is submitted this many at a time, so it is queued before the engine drains it."""
-
-
-def minute_bars_csv(n: int, seed: int) -> bytes:
-    """A random-walk series of ``n`` one-minute bars as CSV (as ``tests/e2e/helpers.py``)."""
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
-    open_ = np.concatenate(([100.0], close[:-1]))
-    high, low = np.maximum(open_, close) * 1.0005, np.minimum(open_, close) * 0.9995
-    times = np.datetime64("2024-01-02T00:00") + np.arange(n).astype("timedelta64[m]")
-    out = io.StringIO()
-    out.write("timestamp,open,high,low,close,volume\n")
-    for row in zip(times, open_, high, low, close, strict=True):
-        out.write(f"{row[0]}Z,{row[1]:.6f},{row[2]:.6f},{row[3]:.6f},{row[4]:.6f},1000\n")
-    return out.getvalue().encode()
 
 
 class User:

@@ -22,7 +22,6 @@ small grid, a smoke run).
 
 import argparse
 import asyncio
-import io
 import secrets
 import sys
 import time
@@ -32,7 +31,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-import numpy as np
+from minute_bars import minute_bars_csv
 
 from tradelab_devstack.ports import free_port
 from tradelab_devstack.services import ServiceProcess, wait_until_ready
@@ -56,20 +55,6 @@ HEADER = (
     f"{'replicas':>8} {'combos':>7} {'chunks':>6} {'wall s':>8} {'server s':>9} {'stored s':>9}"
     f" {'combos/s':>9}  chunks per worker"
 )
-
-
-def minute_bars_csv(n: int, seed: int) -> bytes:
-    """A random-walk series of ``n`` one-minute bars as CSV (as ``tests/e2e/helpers.py``)."""
-    rng = np.random.default_rng(seed)
-    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.001, n)))
-    open_ = np.concatenate(([100.0], close[:-1]))
-    high, low = np.maximum(open_, close) * 1.0005, np.minimum(open_, close) * 0.9995
-    times = np.datetime64("2024-01-02T00:00") + np.arange(n).astype("timedelta64[m]")
-    out = io.StringIO()
-    out.write("timestamp,open,high,low,close,volume\n")
-    for row in zip(times, open_, high, low, close, strict=True):
-        out.write(f"{row[0]}Z,{row[1]:.6f},{row[2]:.6f},{row[3]:.6f},{row[4]:.6f},1000\n")
-    return out.getvalue().encode()
 
 
 @dataclass(frozen=True)

@@ -263,6 +263,13 @@ def test_auth_refuses_the_placeholder_signing_key_of_env_example(
     assert env["AUTH_SIGNING_KEYS"] == example["AUTH_SIGNING_KEYS"]
     with pytest.raises(ValidationError, match=r"kafka_sasl_password|signing_keys|bus_keys"):
         settings_from_env(monkeypatch, "auth", env)
+    # The first placeholder found is refused, so with only the signing key left a placeholder,
+    # the refusal must name it (else the Kafka password alone would pass this test).
+    real_others = {**example, **KAFKA_PASSWORDS, "BUS_KEYS": generate_bus_key()}
+    env = container_env(interpolate_tree(load_yaml(COMPOSE), real_others), image_env, "auth")
+    assert env["AUTH_SIGNING_KEYS"] == example["AUTH_SIGNING_KEYS"]
+    with pytest.raises(ValidationError, match="signing_keys"):
+        settings_from_env(monkeypatch, "auth", env)
 
 
 def test_env_line_of_the_key_script_is_a_valid_signing_key(

@@ -4,7 +4,7 @@ from ``/proc``, and a check that every service is still healthy afterwards."""
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +67,17 @@ def memory_growth(stack: Stack, service: str, interval_s: float = 0.01) -> Itera
         sampler.join(timeout=5)
     # A bound read from no sample would hold whatever happened.
     assert growth.samples > 1, f"{service}'s memory was not sampled while the case ran"
+
+
+def memory_growths(stack: Stack, services: tuple[str, ...], exits: ExitStack) -> dict[str, Growth]:
+    """Sample each of ``services``' memory (:func:`memory_growth`) until ``exits`` closes."""
+    return {name: exits.enter_context(memory_growth(stack, name)) for name in services}
+
+
+def assert_within_bound(growths: dict[str, Growth]) -> None:
+    """No service grew by :data:`MEMORY_BOUND_MIB` or more."""
+    for name, growth in growths.items():
+        assert growth.grown_mib < MEMORY_BOUND_MIB, f"{name} grew {growth.grown_mib:.1f} MiB"
 
 
 def assert_all_healthy(stack: Stack) -> None:

@@ -23,7 +23,15 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.helpers import GOOG, auth, minute_bars_csv, run_to_end, upload_goog
+from tests.e2e.helpers import (
+    FINAL,
+    GOOG,
+    auth,
+    forwarded_for,
+    minute_bars_csv,
+    run_to_end,
+    upload_goog,
+)
 from tests.polling import wait_for
 from tradelab_gateway.app import build_app
 from tradelab_gateway.settings import GatewaySettings
@@ -58,7 +66,6 @@ CROSS = {
         "right": {"type": "sma", "period": 50},
     },
 }
-FINAL = {"completed", "failed", "cancelled"}
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -93,7 +100,13 @@ class World:
 
 def _user(client: httpx.Client) -> tuple[str, str, str]:
     email = f"fuzz-{secrets.token_hex(6)}@example.com"
-    response = client.post("/api/v1/auth/register", json={"email": email, "password": PASSWORD})
+    # From an address of its own: the generated register cases share 127.0.0.1's count, and
+    # the stateful run of ``make fuzz`` builds its world after they have used it up.
+    response = client.post(
+        "/api/v1/auth/register",
+        json={"email": email, "password": PASSWORD},
+        headers=forwarded_for(),
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     return email, body["access_token"], body["refresh_token"]

@@ -37,6 +37,14 @@ def forwarded_for(address: str | None = None) -> dict[str, str]:
     return {"X-Forwarded-For": address}
 
 
+def assert_rate_limited(response: httpx.Response, limit: str) -> None:
+    """``response`` is the gateway's 429 problem naming rate limit ``limit``, with a Retry-After."""
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert (response.json()["code"], response.json()["rate_limit"]) == ("rate_limited", limit)
+    assert int(response.headers["retry-after"]) >= 1
+
+
 def register(client: httpx.Client, prefix: str) -> str:
     """A new user's access token (registered from an address of its own)."""
     response = client.post(

@@ -21,7 +21,13 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from tests.e2e.abuse import MEMORY_BOUND_MIB, Growth, assert_all_healthy, memory_growth
+from tests.e2e.abuse import (
+    Growth,
+    assert_all_healthy,
+    assert_within_bound,
+    memory_growth,
+    memory_growths,
+)
 from tests.e2e.conftest import E2E_ENV
 from tests.e2e.helpers import FINAL, auth, register
 from tests.polling import wait_for
@@ -137,26 +143,16 @@ def long_run(
     return run
 
 
-def watched(stack: Stack, resources: ExitStack) -> dict[str, Growth]:
-    """Sample the gateway's and the engine's memory until ``resources`` closes."""
-    return {name: resources.enter_context(memory_growth(stack, name)) for name in WATCHED}
-
-
 def report(case: str, elapsed: float, growth: dict[str, Growth]) -> None:
     grown = ", ".join(f"{name} +{g.grown_mib:.1f} MiB" for name, g in growth.items())
     print(f"\n{case}: {elapsed:.2f} s; peak growth {grown}")
-
-
-def assert_within_bound(growth: dict[str, Growth]) -> None:
-    for name, g in growth.items():
-        assert g.grown_mib < MEMORY_BOUND_MIB, f"{name} grew {g.grown_mib:.0f} MiB"
 
 
 def test_equity_without_points_is_thinned_to_the_maximum_without_growing(
     stack: Stack, client: httpx.Client, token: str, long_run: dict[str, Any]
 ) -> None:
     with ExitStack() as resources:
-        growth = watched(stack, resources)
+        growth = memory_growths(stack, WATCHED, resources)
         started = time.monotonic()
         response = client.get(f"/api/v1/backtests/{long_run['id']}/equity", headers=auth(token))
         elapsed = time.monotonic() - started
@@ -192,7 +188,7 @@ def test_the_whole_curve_streams_as_parquet_without_growing(
 ) -> None:
     path = tmp_path / "equity.parquet"
     with ExitStack() as resources:
-        growth = watched(stack, resources)
+        growth = memory_growths(stack, WATCHED, resources)
         started = time.monotonic()
         status = download(client, token, long_run["id"], "parquet", path)
         elapsed = time.monotonic() - started
@@ -210,7 +206,7 @@ def test_the_whole_curve_streams_as_csv_without_growing(
 ) -> None:
     path = tmp_path / "equity.csv"
     with ExitStack() as resources:
-        growth = watched(stack, resources)
+        growth = memory_growths(stack, WATCHED, resources)
         started = time.monotonic()
         status = download(client, token, long_run["id"], "csv", path)
         elapsed = time.monotonic() - started

@@ -16,9 +16,11 @@ from tradelab_contracts.base import Message
 from tradelab_contracts.registry import TOPIC_MESSAGES
 from tradelab_engine.adapters.tables import SCHEMA
 from tradelab_engine.backtests.kind import BacktestJobs
+from tradelab_engine.backtests.repository import RunRepository
 from tradelab_engine.lifecycle.store import JobStore, LeaseTerms
 from tradelab_engine.montecarlo.kind import MonteCarloJobs
 from tradelab_engine.optimizations.kind import OptimizationJobs
+from tradelab_engine.service import EngineDeps
 from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox, PendingEvent
 from tradelab_runtime.storage import LocalObjectStore
@@ -78,6 +80,32 @@ class Recorder:
         while await self.outbox.relay_once():
             pass
         return [m for _, m in self.sent if isinstance(m, kind)]
+
+
+def engine_deps(db: AsyncEngine, recorder: Recorder, store: LocalObjectStore) -> EngineDeps:
+    """The engine's collaborators as one worker (``worker-a``) has them: its runs in ``db``,
+    everything it sends to ``recorder``, a :class:`MovingClock`. Add more with ``replace``."""
+    return EngineDeps(
+        repo=RunRepository(db, recorder.backtests),
+        store=store,
+        publish=recorder.publish,
+        clock=MovingClock(),
+        worker="worker-a",
+        engine_version="test",
+    )
+
+
+def recorder_of(deps: EngineDeps) -> Recorder:
+    """The recorder ``deps`` send to (built by :func:`engine_deps`)."""
+    recorder = deps.publish.__self__  # type: ignore[attr-defined]  # a bound Recorder.publish
+    assert isinstance(recorder, Recorder)
+    return recorder
+
+
+def clock_of(deps: EngineDeps) -> MovingClock:
+    """The clock of ``deps`` (built by :func:`engine_deps`)."""
+    assert isinstance(deps.clock, MovingClock)
+    return deps.clock
 
 
 def random_walk_dataset(

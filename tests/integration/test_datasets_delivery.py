@@ -61,6 +61,13 @@ def stored_goog(store: LocalObjectStore) -> tuple[str, bytes]:
     return store.put_file(f"uploads/{uuid.uuid4()}.csv", scratch), source.read_bytes()
 
 
+class FailingStore(LocalObjectStore):
+    """An object store that cannot be reached: every file put into it fails."""
+
+    def put_file(self, key: str, source: Path) -> str:
+        raise OSError("the object store is unreachable")
+
+
 async def upload_goog(deps: Deps) -> RegisterUpload:
     """Upload and register real daily GOOG bars."""
     uri, data = stored_goog(deps.store)
@@ -172,11 +179,7 @@ async def test_an_ingestion_the_store_fails_raises_for_a_retry_and_the_dataset_s
     cmd = await upload_goog(deps)
     [upload] = await recorder.events(DatasetUploaded)
 
-    class FailingStore(LocalObjectStore):
-        def put_file(self, key: str, source: Path) -> str:
-            raise OSError("the object store is unreachable")
-
-    failing = Deps(repo=deps.repo, store=FailingStore(tmp_path), clock=clock)
+    failing = replace(deps, store=FailingStore(tmp_path))
     with pytest.raises(OSError, match="unreachable"):
         await ingest(upload, failing)
     info = await deps.repo.get(cmd.owner_id, cmd.dataset_id)
@@ -255,10 +258,6 @@ async def test_ingestions_that_fail_and_are_retried_do_not_count_towards_giving_
     deps, recorder = deps_of(engine, tmp_path, clock)
     cmd = await upload_goog(deps)
     [upload] = await recorder.events(DatasetUploaded)
-
-    class FailingStore(LocalObjectStore):
-        def put_file(self, key: str, source: Path) -> str:
-            raise OSError("the object store is unreachable")
 
     failing = replace(deps, store=FailingStore(tmp_path))
     for _ in range(2 * deps.max_ingest_starts):

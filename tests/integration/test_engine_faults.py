@@ -24,8 +24,8 @@ from tradelab_runtime.failpoints import FailpointError, Failpoints
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.storage import LocalObjectStore
 
-from .engine_support import MovingClock, Recorder
-from .test_engine_jobs import recorder_of, submit, write_dataset
+from .engine_support import MovingClock, Recorder, recorder_of
+from .test_engine_jobs import submit, write_dataset
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,6 @@ from tradelab_contracts.engine import (
 )
 from tradelab_contracts.engine_rpc import BacktestReply, RunStatus, SubmitBacktest
 from tradelab_contracts.topics import reply_topic
-from tradelab_engine.backtests.repository import RunRepository
 from tradelab_engine.backtests.use_cases import submit_backtest
 from tradelab_engine.backtests.worker import run_job
 from tradelab_engine.lifecycle.sweeper import sweep_once
@@ -27,7 +26,14 @@ from tradelab_engine.service import EngineDeps
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.storage import LocalObjectStore
 
-from .engine_support import TERMS, MovingClock, Recorder, random_walk_dataset
+from .engine_support import (
+    TERMS,
+    MovingClock,
+    Recorder,
+    engine_deps,
+    random_walk_dataset,
+    recorder_of,
+)
 
 pytestmark = pytest.mark.integration
 BARS = 200_000
@@ -41,22 +47,8 @@ def write_dataset(store: LocalObjectStore) -> str:
 async def deps(database_url: str, tmp_path: Path) -> AsyncIterator[EngineDeps]:
     engine = create_async_engine(database_url)
     await upgrade_to_head(engine, "tradelab_engine:migrations", "engine")
-    recorder = Recorder(engine)
-    yield EngineDeps(
-        repo=RunRepository(engine, recorder.backtests),
-        store=LocalObjectStore(tmp_path / "objects"),
-        publish=recorder.publish,
-        clock=MovingClock(),
-        worker="worker-a",
-        engine_version="test",
-    )
+    yield engine_deps(engine, Recorder(engine), LocalObjectStore(tmp_path / "objects"))
     await engine.dispose()
-
-
-def recorder_of(deps: EngineDeps) -> Recorder:
-    recorder = deps.publish.__self__  # type: ignore[attr-defined]
-    assert isinstance(recorder, Recorder)
-    return recorder
 
 
 async def submit(deps: EngineDeps, dataset_uri: str) -> RunBacktest:

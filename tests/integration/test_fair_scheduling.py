@@ -26,7 +26,6 @@ from tradelab_contracts.optimization import (
     RunOptimization,
 )
 from tradelab_contracts.topics import reply_topic
-from tradelab_engine.backtests.repository import RunRepository
 from tradelab_engine.backtests.use_cases import submit_backtest
 from tradelab_engine.backtests.worker import run_job
 from tradelab_engine.montecarlo.repository import MonteCarloRepository
@@ -38,7 +37,7 @@ from tradelab_engine.service import EngineDeps
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.storage import LocalObjectStore
 
-from .engine_support import MovingClock, Recorder, random_walk_dataset
+from .engine_support import Recorder, clock_of, engine_deps, random_walk_dataset, recorder_of
 
 pytestmark = pytest.mark.integration
 BACKLOG = 30
@@ -49,27 +48,8 @@ BACKLOG = 30
 async def deps(database_url: str, tmp_path: Path) -> AsyncIterator[EngineDeps]:
     engine = create_async_engine(database_url)
     await upgrade_to_head(engine, "tradelab_engine:migrations", "engine")
-    recorder = Recorder(engine)
-    yield EngineDeps(
-        repo=RunRepository(engine, recorder.backtests),
-        store=LocalObjectStore(tmp_path / "objects"),
-        publish=recorder.publish,
-        clock=MovingClock(),
-        worker="worker-a",
-        engine_version="test",
-    )
+    yield engine_deps(engine, Recorder(engine), LocalObjectStore(tmp_path / "objects"))
     await engine.dispose()
-
-
-def recorder_of(deps: EngineDeps) -> Recorder:
-    recorder = deps.publish.__self__  # type: ignore[attr-defined]
-    assert isinstance(recorder, Recorder)
-    return recorder
-
-
-def clock_of(deps: EngineDeps) -> MovingClock:
-    assert isinstance(deps.clock, MovingClock)
-    return deps.clock
 
 
 async def queue_run(deps: EngineDeps, owner_id: uuid.UUID, dataset_uri: str, n: int) -> RunBacktest:

@@ -28,7 +28,6 @@ from tradelab_contracts.engine_rpc import (
 from tradelab_contracts.montecarlo import MonteCarloMethod, RunMonteCarlo
 from tradelab_contracts.optimization import GridSearch, Objective, RunOptimizationChunk
 from tradelab_contracts.topics import reply_topic
-from tradelab_engine.backtests.repository import RunRepository
 from tradelab_engine.backtests.use_cases import submit_backtest
 from tradelab_engine.backtests.worker import run_job
 from tradelab_engine.lifecycle.idempotency import Earlier, IdempotencyKeyTakenError
@@ -41,7 +40,7 @@ from tradelab_engine.service import EngineDeps
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.storage import LocalObjectStore
 
-from .engine_support import MovingClock, Recorder, random_walk_dataset
+from .engine_support import Recorder, engine_deps, random_walk_dataset
 
 pytestmark = pytest.mark.integration
 FIRST = "1" * 64
@@ -66,14 +65,7 @@ async def engine(database_url: str, tmp_path: Path) -> AsyncIterator[Engine]:
     await upgrade_to_head(db, "tradelab_engine:migrations", "engine")
     recorder = Recorder(db)
     store = LocalObjectStore(tmp_path / "objects")
-    deps = EngineDeps(
-        repo=RunRepository(db, recorder.backtests),
-        store=store,
-        publish=recorder.publish,
-        clock=MovingClock(),
-        worker="worker-a",
-        engine_version="test",
-    )
+    deps = engine_deps(db, recorder, store)
     yield Engine(
         backtests=deps,
         optimizations=OptimizationDeps(

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -37,7 +37,6 @@ from tradelab_datasets.adapters.tables import SCHEMA as DATASETS_SCHEMA
 from tradelab_datasets.domain.quotas import DatasetQuotas
 from tradelab_datasets.service import Deps, register_upload
 from tradelab_engine.adapters.strategy_repository import StrategyRepository
-from tradelab_engine.backtests.repository import RunRepository
 from tradelab_engine.backtests.use_cases import cancel_backtest, submit_backtest
 from tradelab_engine.montecarlo.repository import MonteCarloRepository
 from tradelab_engine.montecarlo.use_cases import MonteCarloDeps, submit_monte_carlo
@@ -51,7 +50,7 @@ from tradelab_engine.user_strategies import create_strategy
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.storage import LocalObjectStore
 
-from .engine_support import MovingClock, Recorder, random_walk_dataset
+from .engine_support import MovingClock, Recorder, engine_deps, random_walk_dataset
 from .outbox_support import OutboxRecorder
 
 pytestmark = pytest.mark.integration
@@ -84,13 +83,8 @@ async def engine(database_url: str, tmp_path: Path) -> AsyncIterator[Engine]:
     await upgrade_to_head(db, "tradelab_engine:migrations", "engine")
     recorder = Recorder(db)
     store = LocalObjectStore(tmp_path / "objects")
-    deps = EngineDeps(
-        repo=RunRepository(db, recorder.backtests),
-        store=store,
-        publish=recorder.publish,
-        clock=MovingClock(),
-        worker="worker-a",
-        engine_version="test",
+    deps = replace(
+        engine_deps(db, recorder, store),
         strategies=StrategyRepository(db),
         quota_limits=LIMITS,
         database=db,
@@ -293,6 +287,12 @@ async def datasets_db(database_url: str) -> AsyncIterator[AsyncEngine]:
     await db.dispose()
 
 
+def datasets_deps(db: AsyncEngine, root: Path, quotas: DatasetQuotas) -> Deps:
+    """The datasets service's collaborators over ``db``, storing under ``root``, with ``quotas``."""
+    repo = DatasetRepository(db, OutboxRecorder(db, DATASETS_SCHEMA).outbox)
+    return Deps(repo=repo, store=LocalObjectStore(root), clock=MovingClock(), quotas=quotas)
+
+
 def upload(store: LocalObjectStore, owner: uuid.UUID, data: bytes) -> RegisterUpload:
     scratch = store.scratch_dir() / f"{uuid.uuid4()}.csv"
     scratch.write_bytes(data)
@@ -311,13 +311,7 @@ def upload(store: LocalObjectStore, owner: uuid.UUID, data: bytes) -> RegisterUp
 async def test_two_uploads_racing_for_the_last_dataset_one_is_registered(
     datasets_db: AsyncEngine, tmp_path: Path
 ) -> None:
-    recorder = OutboxRecorder(datasets_db, DATASETS_SCHEMA)
-    deps = Deps(
-        repo=DatasetRepository(datasets_db, recorder.outbox),
-        store=LocalObjectStore(tmp_path),
-        clock=MovingClock(),
-        quotas=DatasetQuotas(datasets=2, stored_bytes=10_000),
-    )
+    deps = datasets_deps(datasets_db, tmp_path, DatasetQuotas(datasets=2, stored_bytes=10_000))
     for _ in range(RACES):
         owner = uuid.uuid4()
         first = upload(deps.store, owner, b"time,close\n1,1\n")
@@ -342,13 +336,7 @@ async def test_two_uploads_racing_for_the_last_dataset_one_is_registered(
 async def test_an_upload_past_the_stored_bytes_is_refused_with_the_numbers(
     datasets_db: AsyncEngine, tmp_path: Path
 ) -> None:
-    recorder = OutboxRecorder(datasets_db, DATASETS_SCHEMA)
-    deps = Deps(
-        repo=DatasetRepository(datasets_db, recorder.outbox),
-        store=LocalObjectStore(tmp_path),
-        clock=MovingClock(),
-        quotas=DatasetQuotas(datasets=10, stored_bytes=40),
-    )
+    deps = datasets_deps(datasets_db, tmp_path, DatasetQuotas(datasets=10, stored_bytes=40))
     owner = uuid.uuid4()
     kept = b"time,close\n1,1\n2,2\n"  # 19 bytes
     assert (await register_upload(upload(deps.store, owner, kept), deps)).ok

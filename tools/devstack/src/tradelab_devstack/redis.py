@@ -19,7 +19,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .ports import free_port, wait_for_port
-from .state import forget, record, state_dir
+from .state import record, state_dir, stop_recorded
 
 LOCAL_URL = "redis://127.0.0.1:6379/0"
 REDIS = "redis"
@@ -86,15 +86,8 @@ class RedisProcess:
     def stop(self) -> None:
         """Stop the server (its counts go with it)."""
         if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
+            stop_recorded(REDIS, self._proc)
             self._proc = None
-            forget(REDIS)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -7,6 +7,7 @@ start can end what a crashed run left behind without touching unrelated processe
 import contextlib
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -86,6 +87,19 @@ def record(name: str, pid: int, argv: list[str]) -> None:
 def forget(name: str) -> None:
     """Drop the pid file of ``name``."""
     (state_dir() / "pids" / f"{name}.pid").unlink(missing_ok=True)
+
+
+def stop_recorded(name: str, proc: subprocess.Popen[bytes]) -> None:
+    """Stop ``proc``, started here and recorded as ``name``: SIGTERM, SIGKILL if it lingers past
+    10 s, then drop its pid file."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    forget(name)
 
 
 def _wait_gone(pid: int, timeout_s: float) -> bool:
