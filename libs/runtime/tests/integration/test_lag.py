@@ -1,0 +1,62 @@
+"""Consumer lag on a real Kafka broker: messages published while a group's consumer holds the
+partitions count as lag until they are read."""
+
+import asyncio
+import secrets
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+
+from tradelab_contracts.topics import TopicSpec
+from tradelab_devstack.kafka import KafkaBroker as BrokerInfo
+from tradelab_runtime.kafka_admin import ensure_topics
+from tradelab_runtime.lag import TopicLag, consumer_lag
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+
+async def _wait_for_lag(broker: KafkaBroker, wanted: int) -> list[TopicLag]:
+    async with asyncio.timeout(30):
+        while True:
+            lags = await consumer_lag(broker)
+            if lags and sum(lag.lag for lag in lags) == wanted:
+                return lags
+            await asyncio.sleep(0.05)
+
+
+async def test_unread_messages_count_as_lag_until_consumed(kafka: BrokerInfo) -> None:
+    topic = f"it-lag-{secrets.token_hex(4)}"
+    group = f"it-lag-{secrets.token_hex(4)}"
+    await ensure_topics(kafka.bootstrap, [TopicSpec(topic, partitions=2, description="lag test")])
+    release = asyncio.Event()
+    seen: list[bytes] = []
+
+    broker = KafkaBroker(kafka.bootstrap)
+
+    @broker.subscriber(
+        topic, group_id=group, auto_offset_reset="earliest", ack_policy=AckPolicy.ACK
+    )
+    async def slow(body: bytes) -> None:
+        await release.wait()
+        seen.append(body)
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+    await broker.start()
+    await producer.start()
+    try:
+        await _wait_for_lag(broker, 0)  # assigned, nothing published yet
+        for i in range(5):
+            await producer.send_and_wait(topic, f"m{i}".encode(), partition=i % 2)
+        # The handler holds the first message it took. No offset is committed yet, so lag counts
+        # from the consumer's position: the four it has not taken.
+        lags = await _wait_for_lag(broker, 4)
+        assert {(lag.group, lag.topic) for lag in lags} == {(group, topic)}
+        release.set()
+        await _wait_for_lag(broker, 0)
+        assert len(seen) == 5
+    finally:
+        release.set()
+        await producer.stop()
+        await broker.stop()
