@@ -4,6 +4,19 @@ import logging
 import sys
 
 import structlog
+from opentelemetry import trace
+
+
+def add_trace_ids(
+    _logger: object, _method: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """Add ``trace_id`` and ``span_id`` (hex, as trace back ends show them) of the current span,
+    so a log line leads to its trace (docs/tracing.md); nothing outside a span."""
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        event.setdefault("trace_id", trace.format_trace_id(span_context.trace_id))
+        event.setdefault("span_id", trace.format_span_id(span_context.span_id))
+    return event
 
 
 def configure_logging(service: str, log_format: str = "console", level: str = "INFO") -> None:
@@ -27,6 +40,7 @@ def configure_logging(service: str, log_format: str = "console", level: str = "I
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
+        add_trace_ids,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
     ]

@@ -9,6 +9,11 @@ row's removal publishes it again), so consumers deduplicate (by ``message_id`` o
 One relay per schema publishes at a time (a transaction-scoped advisory lock), so events leave in
 the order they were committed. The process that writes a row wakes its own relay at once; a poll
 picks up rows other replicas left behind.
+
+A row keeps the trace context of the transaction that wrote it (``trace_context``, added by each
+service's migration with `tradelab_runtime.trace_context.add_trace_context_column`), and the
+relay publishes it under that context, so the trace that changed the state goes on through the
+broker instead of a new one starting at the relay.
 """
 
 import asyncio
@@ -19,11 +24,13 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradelab_contracts.base import Message
 
 from .logging import get_logger
+from .trace_context import TRACE_CONTEXT_COLUMN, TraceCarrier, attached, current_trace_context
 
 OUTBOX_TABLE = "outbox"
 JSON_HEADERS = {"content-type": "application/json"}
@@ -58,6 +65,7 @@ def outbox_table(schema: str) -> sa.TableClause:
         sa.column("payload", sa.LargeBinary()),
         sa.column("message_id", sa.Uuid()),
         sa.column("created_at", sa.DateTime(timezone=True)),
+        sa.column(TRACE_CONTEXT_COLUMN, JSONB(none_as_null=True)),
         schema=schema,
     )
 
@@ -72,6 +80,8 @@ class PendingEvent:
     partition: int | None
     payload: bytes
     message_id: UUID | None
+    trace_context: TraceCarrier | None = None
+    """The trace the event belongs to (the writer's), published as its parent."""
 
 
 RawPublish = Callable[[PendingEvent], Awaitable[None]]
@@ -88,10 +98,16 @@ async def add_raw(
     partition: int | None = None,
     message_id: UUID | None = None,
 ) -> None:
-    """Store an already-serialised event in ``conn``'s transaction (a replayed dead letter)."""
+    """Store an already-serialised event in ``conn``'s transaction (a replayed dead letter),
+    with the current trace context."""
     await conn.execute(
         sa.insert(outbox_table(schema)).values(
-            topic=topic, key=key, partition=partition, payload=payload, message_id=message_id
+            topic=topic,
+            key=key,
+            partition=partition,
+            payload=payload,
+            message_id=message_id,
+            trace_context=current_trace_context(),
         )
     )
 
@@ -176,7 +192,15 @@ class Outbox:
                 return None
             t = self._table
             rows = await conn.execute(
-                sa.select(t.c.id, t.c.topic, t.c.key, t.c.partition, t.c.payload, t.c.message_id)
+                sa.select(
+                    t.c.id,
+                    t.c.topic,
+                    t.c.key,
+                    t.c.partition,
+                    t.c.payload,
+                    t.c.message_id,
+                    t.c.trace_context,
+                )
                 .order_by(t.c.id)
                 .limit(self._batch_size)
             )
@@ -184,8 +208,9 @@ class Outbox:
             published: list[int] = []
             try:
                 for event in pending:
-                    async with asyncio.timeout(self._publish_timeout_s):
-                        await self._publish(event)
+                    with attached(event.trace_context):
+                        async with asyncio.timeout(self._publish_timeout_s):
+                            await self._publish(event)
                     published.append(event.id)
             finally:
                 # What the broker acknowledged is removed even when a later row failed.

@@ -27,7 +27,7 @@ from .migrations import upgrade_to_head
 from .outbox import JSON_HEADERS, Outbox, PendingEvent
 from .retry import retry_until
 from .settings import ServiceSettings
-from .telemetry import configure_tracing
+from .telemetry import configure_tracing, instrument_http
 
 Hook = Callable[[], Awaitable[None]]
 log = get_logger(__name__)
@@ -86,7 +86,10 @@ def create_runtime(
 ) -> Runtime:
     """Build (but do not open) the broker, the database engine and the readiness checks."""
     tracer_provider = configure_tracing(
-        settings.service_name, settings.instance_id, settings.otel_traces_exporter
+        settings.service_name,
+        settings.instance_id,
+        settings.otel_traces_exporter,
+        settings.otel_exporter_otlp_endpoint,
     )
     security = broker_security(settings)
     broker = make_broker(
@@ -174,7 +177,16 @@ async def _keep_own_topics(runtime: Runtime) -> None:
 
 
 async def _shut_down(runtime: Runtime) -> None:
-    """Undo the start-up in reverse, each wait bounded."""
+    """Undo the start-up in reverse, each wait bounded; the last spans are exported whatever
+    failed before."""
+    try:
+        await _release(runtime)
+    finally:
+        # Flushes the last batch of spans (blocking: up to the exporter's timeout).
+        await asyncio.to_thread(runtime.tracer_provider.shutdown)
+
+
+async def _release(runtime: Runtime) -> None:
     for hook in reversed(runtime.on_shutdown):
         await hook()
     if runtime.outbox is not None:
@@ -184,7 +196,6 @@ async def _shut_down(runtime: Runtime) -> None:
         await hook()
     if runtime.engine is not None:
         await runtime.engine.dispose()
-    runtime.tracer_provider.shutdown()
 
 
 def build_service_app(
@@ -247,4 +258,5 @@ def build_service_app(
     app.include_router(health_router(identity, runtime.readiness))
     for router in routers:
         app.include_router(router)
+    instrument_http(app, runtime.tracer_provider)
     return app

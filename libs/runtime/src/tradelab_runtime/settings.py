@@ -64,6 +64,7 @@ class ServiceSettings(BaseSettings):
             "log_level",
             "heartbeat_interval_s",
             "otel_traces_exporter",
+            "otel_exporter_otlp_endpoint",
             "create_topics",
             "topic_replication",
             "object_store_url",
@@ -114,7 +115,17 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     heartbeat_interval_s: float = Field(default=3.0, gt=0)
     readiness_timeout_s: float = Field(default=2.0, gt=0)
-    otel_traces_exporter: Literal["none", "console"] = "none"
+    otel_traces_exporter: Literal["otlp", "console", "none"] | None = Field(
+        default=None,
+        description="Where spans go (OTEL_TRACES_EXPORTER): 'otlp' to a collector, 'console' to "
+        "standard output, 'none' nowhere (they are still created and propagated). Unset: 'otlp' "
+        "when OTEL_EXPORTER_OTLP_ENDPOINT is set, else 'none'.",
+    )
+    otel_exporter_otlp_endpoint: str = Field(
+        default="",
+        description="Base URL of an OTLP/HTTP collector (OTEL_EXPORTER_OTLP_ENDPOINT), e.g. "
+        "http://otel-collector:4318; spans are posted to its /v1/traces (docs/tracing.md).",
+    )
     create_topics: bool = Field(
         default=True, description="Create missing topics at start (off where ops manage topics)."
     )

@@ -13,6 +13,10 @@ from aiokafka import AIOKafkaConsumer
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
 from faststream.kafka import KafkaBroker
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import Field
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -22,6 +26,7 @@ from tradelab_contracts.topics import SYSTEM_DEAD_LETTERED, TopicSpec
 from tradelab_devstack.kafka import KafkaBroker as BrokerInfo
 from tradelab_devstack.ports import free_port
 from tradelab_runtime import admin
+from tradelab_runtime.broker import make_broker
 from tradelab_runtime.consumers import RetryPolicy, work_subscriber
 from tradelab_runtime.dead_letters import (
     DeadLetters,
@@ -31,7 +36,14 @@ from tradelab_runtime.dead_letters import (
     replay_dead_letter,
 )
 from tradelab_runtime.kafka_admin import ensure_topics
-from tradelab_runtime.outbox import JSON_HEADERS, Outbox, PendingEvent, create_outbox_table
+from tradelab_runtime.outbox import (
+    JSON_HEADERS,
+    OUTBOX_TABLE,
+    Outbox,
+    PendingEvent,
+    create_outbox_table,
+)
+from tradelab_runtime.trace_context import add_trace_context_column
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 SCHEMA = "relaytest"
@@ -47,6 +59,7 @@ class Noted(Event):
 def _create_tables(conn: Connection) -> None:
     with Operations.context(MigrationContext.configure(conn)):
         create_outbox_table(SCHEMA)
+        add_trace_context_column(OUTBOX_TABLE, SCHEMA)  # as every service's later migration
         create_dead_letters_table(SCHEMA)
 
 
@@ -264,3 +277,41 @@ async def _until(probe: Callable[[], bool], what: str, deadline_s: float = 20) -
         while not probe():  # noqa: ASYNC110 - the probe reads state a subscriber changes
             await asyncio.sleep(0.05)
     assert probe(), what
+
+
+async def first_headers(bootstrap: str, topic: str) -> dict[str, bytes]:
+    """The headers of the first message of ``topic`` (waiting up to 10 s for it)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        async with asyncio.timeout(10):
+            while True:
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    return dict(records[0].headers)
+    finally:
+        await consumer.stop()
+
+
+async def test_relayed_event_continues_the_trace_of_the_transaction_that_stored_it(
+    engine: AsyncEngine, topic: str, kafka: BrokerInfo
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    traced = make_broker(kafka.bootstrap, "outbox-trace-test", provider)
+    await traced.start()
+    try:
+        outbox = Outbox(engine, SCHEMA, publisher(traced))
+        with provider.get_tracer("test").start_as_current_span("request") as request:
+            await note_and_announce(outbox, 1, topic)
+        assert await outbox.relay_once() == 1  # later, outside the request's span
+    finally:
+        await traced.stop()
+    request_ids = request.get_span_context()
+    headers = await first_headers(kafka.bootstrap, topic)
+    _, trace_id, _, _ = headers["traceparent"].decode().split("-")
+    assert trace_id == trace.format_trace_id(request_ids.trace_id)
+    relayed = [s for s in exporter.get_finished_spans() if s.name != "request"]
+    assert relayed  # FastStream's producer spans, under the request's
+    assert {s.context.trace_id for s in relayed} == {request_ids.trace_id}
+    assert any(s.parent is not None and s.parent.span_id == request_ids.span_id for s in relayed)
