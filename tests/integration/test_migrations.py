@@ -65,9 +65,14 @@ def tables(service: str) -> Any:
 
 
 async def insert(engine: AsyncEngine, table: sa.Table, *rows: dict[str, Any]) -> None:
+    """Insert ``rows`` naming only their own columns: the history is written at an older
+    revision, which lacks later columns (whatever defaults today's table definition gives them)."""
     async with engine.begin() as conn:
         for row in rows:  # one by one: the rows name different columns
-            await conn.execute(sa.insert(table).values(row))
+            then = sa.table(
+                table.name, *(sa.column(c, table.c[c].type) for c in row), schema=table.schema
+            )
+            await conn.execute(sa.insert(then).values(row))
 
 
 async def refused(engine: AsyncEngine, statement: sa.Executable) -> None:

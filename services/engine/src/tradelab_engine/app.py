@@ -72,6 +72,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
         page_bytes=page_budget(settings.kafka_max_message_bytes),
         quota_limits=settings.quota_limits(),
         database=runtime.database(),
+        tracer=runtime.tracer_provider.get_tracer("tradelab_engine"),
     )
     optimization_deps = OptimizationDeps(
         engine=deps,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from opentelemetry import trace
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -66,6 +67,8 @@ class EngineDeps:
     """What one user may hold at once; every submission is admitted against it."""
     database: AsyncEngine | None = None
     """The engine's database, for reads across its tables (quota usage); None in unit tests."""
+    tracer: trace.Tracer = field(default_factory=trace.NoOpTracer)
+    """Where job run spans start (``lifecycle.tracing``); no-op in unit tests."""
 
 
 def reply(cmd: EngineCommand, **fields: Any) -> EngineReply:

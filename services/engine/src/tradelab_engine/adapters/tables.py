@@ -9,6 +9,7 @@ from tradelab_contracts.engine_rpc import RunStatus
 from tradelab_contracts.montecarlo import MonteCarloMethod, Priority
 from tradelab_runtime.audit import AUDIT_TABLE, audit_columns
 from tradelab_runtime.integrity import json_number, one_of
+from tradelab_runtime.trace_context import trace_context_column
 
 SCHEMA = "engine"
 
@@ -138,6 +139,7 @@ runs = sa.Table(
     *_idempotency("runs"),
     _active_index("runs"),
     _started_index("runs"),
+    trace_context_column(),  # the submitting request's, for the worker (migration 0015)
 )
 
 optimizations = sa.Table(
@@ -190,6 +192,7 @@ optimizations = sa.Table(
     *_idempotency("optimizations"),
     _active_index("optimizations"),
     _started_index("optimizations"),
+    trace_context_column(),  # the submitting request's, for the worker (migration 0015)
 )
 
 optimization_chunks = sa.Table(
@@ -293,6 +296,7 @@ monte_carlo = sa.Table(
     _check("monte_carlo", "bars", "bars >= 0"),
     _active_index("monte_carlo"),
     _started_index("monte_carlo"),
+    trace_context_column(),  # the submitting request's, for the worker (migration 0015)
 )
 
 # --- Saved rule strategies (migration 0007) -------------------------------------------------------

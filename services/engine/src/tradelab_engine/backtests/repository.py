@@ -23,6 +23,7 @@ from tradelab_engine.lifecycle.idempotency import Earlier, key_conflicts, keyed
 from tradelab_engine.lifecycle.store import Announce, Announcement, JobStore
 from tradelab_engine.quotas.repository import Admit
 from tradelab_runtime import audit
+from tradelab_runtime.trace_context import TraceCarrier
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 
@@ -52,7 +53,9 @@ def _info(row: sa.RowMapping) -> RunInfo:
 
 def _claim(row: sa.RowMapping) -> "Claim":
     job = BacktestJobs().job(row)
-    return Claim(_info(row), row["attempt"], row["dataset_uri"], row["timeframe"], job)
+    return Claim(
+        _info(row), row["attempt"], row["dataset_uri"], row["timeframe"], job, row["trace_context"]
+    )
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ class Claim:
     timeframe: str | None
     job: RunBacktest
     """The run's job, as its message carries it."""
+    trace_context: TraceCarrier | None = None
+    """The submitting request's trace, which the run's span continues."""
 
 
 class RunRepository:

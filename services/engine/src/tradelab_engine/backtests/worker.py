@@ -34,6 +34,7 @@ from tradelab_engine.domain.simulate import BacktestResult, run_backtest
 from tradelab_engine.lifecycle.lease import holding_lease
 from tradelab_engine.lifecycle.progress import JobFailedError, ProgressReporter, ProgressThrottle
 from tradelab_engine.lifecycle.store import Announcement
+from tradelab_engine.lifecycle.tracing import run_span
 from tradelab_engine.service import EngineDeps
 from tradelab_engine.strategies.catalogue import get_strategy, validate_parameters
 from tradelab_runtime.logging import get_logger
@@ -127,27 +128,28 @@ async def run_job(message: RunBacktest, deps: EngineDeps) -> None:
     lease = holding_lease(
         deps.repo.jobs, job.run_id, claim.attempt, deps.clock, lambda: deps.cancelled.add(run_id)
     )
-    try:
-        async with lease:
-            outcome = await _outcome(job, claim, deps, reporter)
-        await reporter.drain()
-        deps.failpoints.hit("engine.backtest.before_commit")
-        if isinstance(outcome, JobFailedError):
-            await _failed(job, claim, outcome.reason, outcome.message, deps)
-        elif outcome is None:
-            await _cancelled(job, claim, deps)
-        else:
-            bars, result = outcome
-            await _completed(job, claim, bars, result, time.monotonic() - started, deps)
-        deps.failpoints.hit("engine.backtest.after_commit")
-    except Exception:
-        # A transient error (the database, the object store) stopped this attempt: give the run
-        # back so the failure policy's retry claims it at once instead of after the lease.
-        with contextlib.suppress(Exception):  # the database may be the trouble: the lease ends
-            await deps.repo.jobs.release(job.run_id, claim.attempt, deps.clock.now())
-        raise
-    finally:
-        deps.cancelled.discard(run_id)
+    with run_span(deps.tracer, "backtest", job.run_id, claim.attempt, claim.trace_context):
+        try:
+            async with lease:
+                outcome = await _outcome(job, claim, deps, reporter)
+            await reporter.drain()
+            deps.failpoints.hit("engine.backtest.before_commit")
+            if isinstance(outcome, JobFailedError):
+                await _failed(job, claim, outcome.reason, outcome.message, deps)
+            elif outcome is None:
+                await _cancelled(job, claim, deps)
+            else:
+                bars, result = outcome
+                await _completed(job, claim, bars, result, time.monotonic() - started, deps)
+            deps.failpoints.hit("engine.backtest.after_commit")
+        except Exception:
+            # A transient error (the database, the object store) stopped this attempt: give the run
+            # back so the failure policy's retry claims it at once instead of after the lease.
+            with contextlib.suppress(Exception):  # the database may be the trouble: the lease ends
+                await deps.repo.jobs.release(job.run_id, claim.attempt, deps.clock.now())
+            raise
+        finally:
+            deps.cancelled.discard(run_id)
 
 
 Outcome = tuple[Bars, BacktestResult] | JobFailedError | None

@@ -38,6 +38,7 @@ from tradelab_engine.lifecycle.idempotency import Earlier, key_columns, key_conf
 from tradelab_engine.lifecycle.store import Announce, Announcement, JobStore
 from tradelab_engine.quotas.repository import Admit
 from tradelab_runtime import audit
+from tradelab_runtime.trace_context import TraceCarrier
 
 ACTIVE = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
 PRIORITY_RANK = {Priority.HIGH: 0, Priority.NORMAL: 1, Priority.LOW: 2}
@@ -107,6 +108,8 @@ class StudyClaim:
     info: MonteCarloInfo
     spec: MonteCarloSpec
     attempt: int
+    trace_context: TraceCarrier | None = None
+    """The submitting request's trace, which the study's span continues."""
 
 
 class MonteCarloRepository:
@@ -200,7 +203,8 @@ class MonteCarloRepository:
         if row is None:
             return None
         info = _info(row)
-        return StudyClaim(info, MonteCarloSpec.model_validate(row["spec"]), row["attempt"])
+        spec = MonteCarloSpec.model_validate(row["spec"])
+        return StudyClaim(info, spec, row["attempt"], row["trace_context"])
 
     async def set_progress(
         self, study_id: UUID, attempt: int, progress: float, done: int

@@ -30,6 +30,7 @@ from tradelab_engine.domain.montecarlo import Outcomes, StudyCancelledError, run
 from tradelab_engine.lifecycle.lease import holding_lease
 from tradelab_engine.lifecycle.progress import JobFailedError, ProgressReporter, ProgressThrottle
 from tradelab_engine.lifecycle.store import Announcement
+from tradelab_engine.lifecycle.tracing import run_span
 from tradelab_runtime.logging import get_logger
 
 from .files import write_outcomes
@@ -128,26 +129,27 @@ async def run_next_study(job: RunMonteCarlo, deps: MonteCarloDeps) -> None:
         engine.clock,
         lambda: engine.cancelled.add(study_id),
     )
-    try:
-        async with lease:
-            outcome = await _outcome(claim, deps, reporter)
-        await reporter.drain()
-        engine.failpoints.hit("engine.montecarlo.before_commit")
-        if isinstance(outcome, JobFailedError):
-            await _failed(claim, outcome.reason, outcome.message, deps)
-        elif outcome is None:
-            await _cancelled(claim, deps)
-        else:
-            await _completed(claim, *outcome, time.monotonic() - started, deps)
-        engine.failpoints.hit("engine.montecarlo.after_commit")
-    except Exception:
-        # A transient error stopped this attempt: give the study back so the failure policy's
-        # retry takes it at once instead of after the lease.
-        with contextlib.suppress(Exception):  # the database may be the trouble: the lease ends
-            await deps.repo.jobs.release(claim.info.id, claim.attempt, engine.clock.now())
-        raise
-    finally:
-        engine.cancelled.discard(study_id)
+    with run_span(engine.tracer, "monte_carlo", claim.info.id, claim.attempt, claim.trace_context):
+        try:
+            async with lease:
+                outcome = await _outcome(claim, deps, reporter)
+            await reporter.drain()
+            engine.failpoints.hit("engine.montecarlo.before_commit")
+            if isinstance(outcome, JobFailedError):
+                await _failed(claim, outcome.reason, outcome.message, deps)
+            elif outcome is None:
+                await _cancelled(claim, deps)
+            else:
+                await _completed(claim, *outcome, time.monotonic() - started, deps)
+            engine.failpoints.hit("engine.montecarlo.after_commit")
+        except Exception:
+            # A transient error stopped this attempt: give the study back so the failure policy's
+            # retry takes it at once instead of after the lease.
+            with contextlib.suppress(Exception):  # the database may be the trouble: the lease ends
+                await deps.repo.jobs.release(claim.info.id, claim.attempt, engine.clock.now())
+            raise
+        finally:
+            engine.cancelled.discard(study_id)
 
 
 StudyOutcome = tuple[Outcomes, MonteCarloResults] | JobFailedError | None

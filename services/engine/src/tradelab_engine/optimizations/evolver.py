@@ -22,6 +22,7 @@ from tradelab_engine.domain.search import space_axes
 from tradelab_engine.domain.walkforward import plan_folds
 from tradelab_engine.domain.walkforward import window as bar_window
 from tradelab_engine.lifecycle.lease import holding_lease
+from tradelab_engine.lifecycle.tracing import run_span
 from tradelab_runtime.logging import get_logger
 
 from .completion import complete_if_done, fail
@@ -60,18 +61,21 @@ async def run_genetic(message: RunOptimization, deps: OptimizationDeps) -> None:
     lease = holding_lease(
         jobs, job.optimization_id, attempt, engine.clock, lambda: engine.cancelled.add(key)
     )
-    try:
-        async with lease:
-            evolved = await _evolve(job, deps, lambda: key in engine.cancelled)
-        if evolved:
-            await complete_if_done(job.optimization_id, deps, attempt)
-    except Exception as exc:
-        # Queued again at once, so the failure policy's retry claims it without waiting out
-        # the lease (and the sweeper publishes it again should the retry never come).
-        await jobs.release(job.optimization_id, attempt, engine.clock.now())
-        raise GeneticTurnError(job.optimization_id, exc) from exc
-    finally:
-        engine.cancelled.discard(key)
+    with run_span(
+        engine.tracer, "optimization", job.optimization_id, attempt, claim["trace_context"]
+    ):
+        try:
+            async with lease:
+                evolved = await _evolve(job, deps, lambda: key in engine.cancelled)
+            if evolved:
+                await complete_if_done(job.optimization_id, deps, attempt)
+        except Exception as exc:
+            # Queued again at once, so the failure policy's retry claims it without waiting out
+            # the lease (and the sweeper publishes it again should the retry never come).
+            await jobs.release(job.optimization_id, attempt, engine.clock.now())
+            raise GeneticTurnError(job.optimization_id, exc) from exc
+        finally:
+            engine.cancelled.discard(key)
 
 
 async def give_up_genetic(message: RunOptimization, exc: Exception, deps: OptimizationDeps) -> None:
