@@ -1,4 +1,5 @@
-"""Errors as RFC 9457 problem details (``application/problem+json``), never a stack trace."""
+"""Errors as RFC 9457 problem details (``application/problem+json``), never a stack trace; each
+names its request's trace in ``X-Trace-Id`` (docs/tracing.md)."""
 
 from http import HTTPStatus
 from typing import Any
@@ -9,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tradelab_runtime.logging import get_logger
+from tradelab_runtime.telemetry import TRACE_ID_HEADER, current_trace_id
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://tradelab.dev/problems/"
@@ -54,7 +56,7 @@ def invalid_fields(errors: list[dict[str, str]], detail: str | None = None) -> P
 
 
 def problem_response(problem: ProblemError, instance: str) -> JSONResponse:
-    """Render ``problem`` for the request path ``instance``."""
+    """Render ``problem`` for the request path ``instance``, naming the request's trace."""
     body = {
         "type": PROBLEM_BASE + problem.code,
         "title": problem.title,
@@ -64,9 +66,10 @@ def problem_response(problem: ProblemError, instance: str) -> JSONResponse:
         "code": problem.code,
         **problem.extra,
     }
-    return JSONResponse(
-        body, status_code=problem.status, headers=problem.headers, media_type=PROBLEM_JSON
-    )
+    headers = dict(problem.headers)
+    if (trace_id := current_trace_id()) is not None:
+        headers[TRACE_ID_HEADER] = trace_id
+    return JSONResponse(body, status_code=problem.status, headers=headers, media_type=PROBLEM_JSON)
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict[str, str]]:
