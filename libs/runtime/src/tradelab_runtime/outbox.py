@@ -11,7 +11,7 @@ the order they were committed. The process that writes a row wakes its own relay
 picks up rows other replicas left behind.
 
 A row keeps the trace context of the transaction that wrote it (``trace_context``, added by each
-service's migration with `tradelab_runtime.trace_context.add_trace_context_column`), and the
+service's migration with `tradelab_runtime.trace_context.add_trace_context_columns`), and the
 relay publishes it under that context, so the trace that changed the state goes on through the
 broker instead of a new one starting at the relay.
 """

@@ -71,11 +71,13 @@ def trace_context_column() -> sa.Column[Any]:
     return sa.Column(TRACE_CONTEXT_COLUMN, JSONB(none_as_null=True), default=current_trace_context)
 
 
-def add_trace_context_column(table: str, schema: str) -> None:
-    """Add the ``trace_context`` column to ``schema.table`` inside an Alembic migration."""
-    op.add_column(table, sa.Column(TRACE_CONTEXT_COLUMN, JSONB()), schema=schema)
+def add_trace_context_columns(schema: str, tables: tuple[str, ...]) -> None:
+    """Add the ``trace_context`` column to each of ``tables`` inside an Alembic migration."""
+    for table in tables:
+        op.add_column(table, sa.Column(TRACE_CONTEXT_COLUMN, JSONB()), schema=schema)
 
 
-def drop_trace_context_column(table: str, schema: str) -> None:
-    """Remove it again (the migration's downgrade)."""
-    op.drop_column(table, TRACE_CONTEXT_COLUMN, schema=schema)
+def drop_trace_context_columns(schema: str, tables: tuple[str, ...]) -> None:
+    """Remove them again (the migration's downgrade)."""
+    for table in tables:
+        op.drop_column(table, TRACE_CONTEXT_COLUMN, schema=schema)

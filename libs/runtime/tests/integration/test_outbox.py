@@ -43,7 +43,7 @@ from tradelab_runtime.outbox import (
     PendingEvent,
     create_outbox_table,
 )
-from tradelab_runtime.trace_context import add_trace_context_column
+from tradelab_runtime.trace_context import add_trace_context_columns
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 SCHEMA = "relaytest"
@@ -59,7 +59,7 @@ class Noted(Event):
 def _create_tables(conn: Connection) -> None:
     with Operations.context(MigrationContext.configure(conn)):
         create_outbox_table(SCHEMA)
-        add_trace_context_column(OUTBOX_TABLE, SCHEMA)  # as every service's later migration
+        add_trace_context_columns(SCHEMA, (OUTBOX_TABLE,))  # as every service's later migration
         create_dead_letters_table(SCHEMA)
 
 

@@ -185,3 +185,18 @@ def test_plaintext_is_the_default_and_adds_no_client_options() -> None:
 def _dev_key_b64() -> str:
     [(_, key)] = BusKeys.development().keys
     return base64.b64encode(key).decode()
+
+
+def test_standard_otel_variables_configure_every_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
+    settings = DemoSettings()
+    assert settings.otel_exporter_otlp_endpoint == "http://collector:4318"
+    assert settings.otel_traces_exporter == "console"
+
+
+def test_exporter_is_unset_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    settings = DemoSettings()
+    assert (settings.otel_traces_exporter, settings.otel_exporter_otlp_endpoint) == (None, "")

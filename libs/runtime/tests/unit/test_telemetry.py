@@ -9,10 +9,8 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from pydantic_settings import SettingsConfigDict
 
 from tradelab_runtime.logging import add_trace_ids
-from tradelab_runtime.settings import ServiceSettings
 from tradelab_runtime.telemetry import (
     chosen_exporter,
     current_trace_id,
@@ -20,12 +18,6 @@ from tradelab_runtime.telemetry import (
     span_exporter,
     traces_url,
 )
-
-
-class DemoSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="DEMO_", extra="ignore", frozen=True)
-
-    service_name: str = "demo"
 
 
 def test_a_collector_endpoint_alone_chooses_otlp() -> None:
@@ -47,21 +39,6 @@ def test_exporters_built_for_each_choice() -> None:
     assert span_exporter(None, "") is None
     assert isinstance(span_exporter("console"), ConsoleSpanExporter)
     assert isinstance(span_exporter(None, "http://collector:4318"), OTLPSpanExporter)
-
-
-def test_standard_otel_variables_configure_every_service(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318")
-    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
-    settings = DemoSettings()
-    assert settings.otel_exporter_otlp_endpoint == "http://collector:4318"
-    assert settings.otel_traces_exporter == "console"
-
-
-def test_exporter_is_unset_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OTEL_TRACES_EXPORTER", raising=False)
-    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
-    settings = DemoSettings()
-    assert (settings.otel_traces_exporter, settings.otel_exporter_otlp_endpoint) == (None, "")
 
 
 def test_log_record_inside_a_span_carries_its_trace_and_span_ids() -> None:

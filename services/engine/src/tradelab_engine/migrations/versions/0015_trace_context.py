@@ -10,7 +10,7 @@ Revises: 0014
 Create Date: 2026-12-07
 """
 
-from tradelab_runtime.trace_context import add_trace_context_column, drop_trace_context_column
+from tradelab_runtime.trace_context import add_trace_context_columns, drop_trace_context_columns
 
 revision = "0015"
 down_revision = "0014"
@@ -19,10 +19,8 @@ TABLES = ("outbox", "runs", "optimizations", "monte_carlo")
 
 
 def upgrade() -> None:
-    for table in TABLES:
-        add_trace_context_column(table, SCHEMA)
+    add_trace_context_columns(SCHEMA, TABLES)
 
 
 def downgrade() -> None:
-    for table in TABLES:
-        drop_trace_context_column(table, SCHEMA)
+    drop_trace_context_columns(SCHEMA, TABLES)
