@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from tests.e2e.helpers import forwarded_for
+from tests.e2e.otlp_receiver import OtlpReceiver
 from tradelab_devstack.kafka import KafkaBroker
 from tradelab_devstack.ports import free_port
 from tradelab_devstack.postgres import PostgresServer, create_database, drop_database
@@ -76,7 +77,19 @@ def object_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """Where every service of the stack exports its spans (tests/e2e/test_traces.py reads them).
+
+    Every e2e test's spans come here, a few milliseconds of protobuf decoding per batch, kept
+    as small records: cheaper than a second stack for the one module that reads them.
+    """
+    with OtlpReceiver() as receiver:
+        yield receiver
+
+
+@pytest.fixture(scope="session")
 def stack(
+    otlp_receiver: OtlpReceiver,
     pg_server: PostgresServer,
     kafka: KafkaBroker,
     redis: RedisServer,
@@ -103,6 +116,8 @@ def stack(
                 "GATEWAY_RATE_LIMIT_PREFIX": database,
                 "AUTH_SIGNING_KEYS": pem,
                 "OBJECT_STORE_URL": object_store.as_uri(),
+                "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint,
+                "OTEL_BSP_SCHEDULE_DELAY": "100",  # ms between exports (default 5 s)
             },
         ) as running:
             yield running
