@@ -1,6 +1,7 @@
 """OpenTelemetry tracing. Trace context crosses Kafka in message headers (FastStream middleware)
 and PostgreSQL in ``trace_context`` columns (`tradelab_runtime.trace_context`); docs/tracing.md."""
 
+from collections.abc import Sequence
 from typing import Literal
 
 from fastapi import FastAPI
@@ -10,13 +11,26 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
+from opentelemetry.sdk.trace.sampling import (
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, SpanKind, TraceState
+from opentelemetry.util.types import Attributes
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tradelab_contracts.topics import SYSTEM_HEARTBEAT
 
 Exporter = Literal["otlp", "console", "none"]
 TRACES_PATH = "/v1/traces"
 """Where an OTLP/HTTP collector takes spans, under its base URL (the OTLP specification)."""
 TRACE_ID_HEADER = "X-Trace-Id"
 """Response header naming the trace of a failed request (32 hex digits), for support and logs."""
+UNTRACED_ROOTS = (SYSTEM_HEARTBEAT,)
+"""Routine traffic that starts no trace: a trace per service every few seconds would bury the
+requests' (FastStream names a span after its topic)."""
 UNTRACED_PATHS = ("/healthz", "/readyz", "/metrics")
 """Probes and scrapes: frequent, uninteresting, and they would bury the requests' traces."""
 
@@ -60,11 +74,36 @@ def configure_tracing(
     explicitly (not made global) so several apps can share one test process.
     """
     resource = Resource.create({"service.name": service, "service.instance.id": instance_id})
-    provider = TracerProvider(resource=resource)
+    provider = TracerProvider(resource=resource, sampler=ParentBased(QuietRoots(UNTRACED_ROOTS)))
     chosen = span_exporter(exporter, otlp_endpoint)
     if chosen is not None:
         provider.add_span_processor(BatchSpanProcessor(chosen))
     return provider
+
+
+class QuietRoots(Sampler):
+    """Start a trace for every root span but those named after ``prefixes`` (their children
+    follow their parent's decision, through ``ParentBased``)."""
+
+    def __init__(self, prefixes: Sequence[str]) -> None:
+        self._prefixes = tuple(prefixes)
+
+    def should_sample(
+        self,
+        parent_context: context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        if name.startswith(self._prefixes):
+            return SamplingResult(Decision.DROP)
+        return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
+
+    def get_description(self) -> str:
+        return f"QuietRoots{self._prefixes}"
 
 
 def current_trace_id() -> str | None:

@@ -10,9 +10,11 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from tradelab_contracts.topics import ENGINE_REQUESTS, SYSTEM_HEARTBEAT
 from tradelab_runtime.logging import add_trace_ids
 from tradelab_runtime.telemetry import (
     chosen_exporter,
+    configure_tracing,
     current_trace_id,
     instrument_http,
     span_exporter,
@@ -96,3 +98,17 @@ async def test_request_with_traceparent_continues_the_callers_trace() -> None:
 @pytest.mark.asyncio
 async def test_probes_are_not_traced() -> None:
     assert await server_spans({}, "/healthz") == []
+
+
+def test_heartbeats_start_no_trace_while_requests_do() -> None:
+    tracer = configure_tracing("demo", "demo-1").get_tracer("test")
+    with (
+        tracer.start_as_current_span(f"{SYSTEM_HEARTBEAT} create") as beat,
+        tracer.start_as_current_span(f"{SYSTEM_HEARTBEAT} publish") as publish,
+    ):
+        assert (beat.is_recording(), publish.is_recording()) == (False, False)
+    with (
+        tracer.start_as_current_span(f"{ENGINE_REQUESTS} create") as request,
+        tracer.start_as_current_span(f"{SYSTEM_HEARTBEAT} publish") as inside,
+    ):
+        assert (request.is_recording(), inside.is_recording()) == (True, True)
