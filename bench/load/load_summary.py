@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 LATENCY = "LATENCY"
 """Request type of the job latencies the scenario measures itself (submit -> completed): they
 are reported in their own table, not counted as requests."""
+TASK = "TASK"
+"""Request type of a task that raised (a socket closed under it, say): an error, not a
+request."""
 LIGHT = "light user: backtest submit -> completed"
 """The light user's backtest latency, measured while the heavy user floods."""
 
@@ -113,7 +116,7 @@ def summarise(samples: Iterable[Sample], seconds: float) -> Summary:
         groups.setdefault((sample.method, sample.name), []).append(sample)
         if sample.error is not None:
             errors[f"{sample.method} {sample.name}: {sample.error}"] += 1
-    rows = [_row(m, n, s) for (m, n), s in sorted(groups.items()) if m != LATENCY]
+    rows = [_row(m, n, s) for (m, n), s in sorted(groups.items()) if m not in {LATENCY, TASK}]
     latencies = [_row(m, n, s) for (m, n), s in sorted(groups.items()) if m == LATENCY]
     requests = sum(r.count for r in rows)
     return Summary(requests, seconds, rows, latencies, errors)

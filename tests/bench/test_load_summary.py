@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from load_summary import LATENCY, LIGHT, Sample, failure_reason, percentile, report, summarise
+from load_summary import LATENCY, LIGHT, TASK, Sample, failure_reason, percentile, report, summarise
 
 
 @pytest.mark.parametrize("q", [0, 1, 50, 95, 99, 99.9, 100])
@@ -35,9 +35,10 @@ def test_summary_groups_by_route_and_counts_job_latencies_apart() -> None:
         Sample("POST", "/api/v1/backtests", 40.0, "HTTP 429 rate_limited jobs_per_user"),
         Sample(LATENCY, LIGHT, 200.0),
         Sample(LATENCY, LIGHT, 400.0, "backtest failed"),
+        Sample(TASK, "WatcherUser", 0.0, "ConnectionClosedError: no close frame"),
     ]
     summary = summarise(samples, seconds=51.0)
-    assert summary.requests == 102  # the two job latencies are not requests
+    assert summary.requests == 102  # neither job latencies nor failed tasks are requests
     assert summary.throughput == pytest.approx(2.0)
     get, post = summary.rows
     assert (get.method, get.count, get.errors) == ("GET", 100, 0)
@@ -45,10 +46,11 @@ def test_summary_groups_by_route_and_counts_job_latencies_apart() -> None:
     assert (post.method, post.count, post.errors, post.p50) == ("POST", 2, 1, 35.0)
     (light,) = summary.latencies
     assert (light.count, light.errors, light.p50) == (2, 1, 300.0)
-    assert summary.error_count == 2
+    assert summary.error_count == 3
     assert summary.errors == {
         "POST /api/v1/backtests: HTTP 429 rate_limited jobs_per_user": 1,
         f"{LATENCY} {LIGHT}: backtest failed": 1,
+        f"{TASK} WatcherUser: ConnectionClosedError: no close frame": 1,
     }
 
 
