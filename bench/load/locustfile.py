@@ -3,17 +3,16 @@
 Run by ``bench/load/run.py`` (``make load``), which gives the host and ``LOAD_OUT``. Every user
 registers an account of its own (from an ``X-Forwarded-For`` address of its own: the gateway
 counts registrations per client address and trusts the runner as a proxy), uploads a
-``LOAD_BARS``-bar CSV (5,000) and waits for it to be ready, then:
+``LOAD_BARS``-bar CSV (5,000) and waits for it to be ready, then, once every user is spawned:
 
 - ``MixedUser`` (most users): uploads more CSVs, submits backtests and polls them to completion
   and until their analysis is available, reads analyses of completed runs (metrics, charts,
   rolling metrics, equity, trades), runs small grid optimisations (16 combinations);
 - ``WatcherUser``: holds ``/api/v1/ws`` open and waits for its backtests' final events there;
-- ``HeavyUser`` (one): once every user is spawned, floods, keeping ``HEAVY_BACKTESTS``
-  backtests and ``HEAVY_OPTIMIZATIONS`` grids queued or running at all times (under the default
-  per-user quotas, 50 and 10);
-- ``LightUser`` (one): from the same moment, one backtest at a time, watched on its socket; its
-  submit -> completed time is the latency reported while the heavy user floods.
+- ``HeavyUser`` (one): floods, keeping ``HEAVY_BACKTESTS`` backtests and ``HEAVY_OPTIMIZATIONS``
+  grids queued or running at all times (under the default per-user quotas, 50 and 10);
+- ``LightUser`` (one): one backtest at a time, watched on its socket; its submit -> completed
+  time is the latency reported while the heavy user floods.
 
 Every request is named by its route template. Responses other than the expected status, jobs
 that fail or do not finish within ``JOB_DEADLINE_S``, and sockets that close are errors. The
@@ -55,12 +54,15 @@ SMALL_GRID: dict[str, Any] = {
     "constraints": [{"left": "fast", "op": "<", "right": "slow"}],
     "objective": {"metric": "sharpe", "direction": "maximize"},
 }
-REGISTER_RETRY_S = 5.0
+REGISTER_RETRY_S = 15.0
+"""Under the default 5 registrations a minute per address, and off the 5 s after which uvicorn
+closes an idle keep-alive connection (a request sent as it closes fails)."""
 SAMPLES: list[tuple[str, str, float, str | None]] = []
 _clock: dict[str, float] = {}
-FLOODING = threading.Event()  # gevent's after its monkey-patching: waits cooperatively
-"""Set once every user is spawned: the heavy user floods and the light user measures from then
-on, so registrations (argon2, the slowest request) do not all meet the flood."""
+ALL_SPAWNED = threading.Event()  # gevent's after its monkey-patching: waits cooperatively
+"""Set once every user is spawned: users register and upload their first dataset as they are
+spawned, and start their tasks together from then on, so the ramp's registrations (argon2, the
+slowest request there is) do not compete with the heavy user's flood."""
 
 
 @events.request.add_listener
@@ -86,7 +88,7 @@ def _started(environment: Environment, **_: Any) -> None:
 
 @events.spawning_complete.add_listener
 def _all_spawned(user_count: int, **_: Any) -> None:
-    FLOODING.set()
+    ALL_SPAWNED.set()
 
 
 @events.test_stop.add_listener
@@ -111,16 +113,20 @@ class Account(HttpUser):
         self.params = itertools.count()
         self.analysed: list[str] = []
         credentials = {"email": self.email, "password": PASSWORD}
-        # A refused registration is an error; the user tries again, as a person would.
+        # A refused registration is an error; the user tries again, as a person would, with a
+        # new address in case the refused one was registered all the same (a 503 after the
+        # gateway's deadline does not undo what auth does later).
         path = "/api/v1/auth/register"
         while (registered := self.call("POST", path, expect=(201,), json=credentials)) is None:
             time.sleep(REGISTER_RETRY_S)
+            credentials["email"] = f"load-{secrets.token_hex(6)}@example.com"
         self.token: str = registered["access_token"]
         self.client.headers["Authorization"] = f"Bearer {self.token}"
         dataset_id = self.upload()
         if dataset_id is None:
             raise StopUser  # nothing works without a dataset; the failure is recorded
         self.dataset_id = dataset_id
+        ALL_SPAWNED.wait()
 
     def call(
         self,
@@ -164,6 +170,16 @@ class Account(HttpUser):
             time.sleep(POLL_S)
         self.measured(f"{name} (waited)", JOB_DEADLINE_S, f"not done in {JOB_DEADLINE_S:.0f} s")
         return None
+
+    def to_end(self, kind: str, path: str, name: str, started: float) -> bool:
+        """Poll a submitted job until it ends and record its submit -> end time; whether it
+        completed."""
+        job = self.until(path, name, FINAL)
+        if job is None:
+            return False
+        error = None if job["status"] == "completed" else f"{kind} {job['status']}"
+        self.measured(f"{kind} submit -> completed (polling)", time.perf_counter() - started, error)
+        return error is None
 
     def analysed_in_time(self, run_id: str) -> bool:
         """GET the run's analysis every ``POLL_S`` until it is there (a 409 ``not_ready`` is
@@ -242,6 +258,18 @@ class Account(HttpUser):
         )
         return live
 
+    def reconnect(self, closed: ConnectionClosed) -> "Live | None":
+        """Record a socket the server closed as an error and open another."""
+        self.environment.events.request.fire(
+            request_type=TASK,
+            name="/api/v1/ws",
+            response_time=0,
+            response_length=0,
+            exception=RuntimeError(f"socket closed: {closed}"),
+            context={},
+        )
+        return self.watch()
+
 
 def protocols(token: str) -> list[Subprotocol]:
     """The subprotocols that carry an access token (docs/websocket.md)."""
@@ -305,14 +333,10 @@ class MixedUser(Account):
         run_id = self.submit_backtest()
         if run_id is None:
             return
-        run = self.until(f"/api/v1/backtests/{run_id}", "/api/v1/backtests/{run_id}", FINAL)
-        if run is None:
+        path, name = f"/api/v1/backtests/{run_id}", "/api/v1/backtests/{run_id}"
+        if not self.to_end("backtest", path, name, started):
             return
         completed = time.perf_counter()
-        error = None if run["status"] == "completed" else f"backtest {run['status']}"
-        self.measured("backtest submit -> completed (polling)", completed - started, error)
-        if error is not None:
-            return
         if self.analysed_in_time(run_id):
             self.measured(
                 "completed -> analysis available (polling)", time.perf_counter() - completed
@@ -340,14 +364,7 @@ class MixedUser(Account):
         if opt_id is None:
             return
         path, name = f"/api/v1/optimizations/{opt_id}", "/api/v1/optimizations/{optimization_id}"
-        done = self.until(path, name, FINAL)
-        if done is None:
-            return
-        error = None if done["status"] == "completed" else f"optimisation {done['status']}"
-        self.measured(
-            "optimisation submit -> completed (polling)", time.perf_counter() - started, error
-        )
-        if error is None:
+        if self.to_end("optimisation", path, name, started):
             self.call("GET", f"{path}/results", f"{name}/results")
 
 
@@ -357,14 +374,10 @@ class WatcherUser(Account):
     weight = 1
     latency_name = "watcher: backtest submit -> completed (WebSocket)"
 
-    waits_for_the_flood = False
-
     def on_start(self) -> None:
         """Set up the account, then open the socket."""
         self.live: Live | None = None
         super().on_start()
-        if self.waits_for_the_flood:
-            FLOODING.wait()
         self.live = self.watch()
 
     def on_stop(self) -> None:
@@ -376,19 +389,17 @@ class WatcherUser(Account):
     def backtest_watched(self) -> None:
         """Submit a backtest and wait for its final event on the socket."""
         if self.live is None:
-            return
-        self.live.read(0)  # pings and events that came while waiting
-        started = time.perf_counter()
-        run_id = self.submit_backtest()
-        if run_id is None:
+            self.live = self.watch()  # it failed to open (recorded): try again
             return
         try:
+            self.live.read(0)  # pings and events that came while waiting
+            started = time.perf_counter()
+            run_id = self.submit_backtest()
+            if run_id is None:
+                return
             final = self.live.final(run_id, JOB_DEADLINE_S)
         except ConnectionClosed as closed:
-            self.measured(
-                self.latency_name, time.perf_counter() - started, f"socket closed: {closed}"
-            )
-            self.live = self.watch()
+            self.live = self.reconnect(closed)
             return
         if final is None:
             self.measured(self.latency_name, JOB_DEADLINE_S, "no final event on the socket")
@@ -403,7 +414,6 @@ class LightUser(WatcherUser):
     fixed_count = 1
     wait_time = between(1, 2)
     latency_name = LIGHT
-    waits_for_the_flood = True
 
 
 class HeavyUser(Account):
@@ -418,7 +428,6 @@ class HeavyUser(Account):
         self.backtests: dict[str, float] = {}
         self.grids: dict[str, float] = {}
         super().on_start()
-        FLOODING.wait()
         self.live = self.watch()
 
     def on_stop(self) -> None:
@@ -428,18 +437,32 @@ class HeavyUser(Account):
 
     def settle(self, jobs: dict[str, float], name: str) -> None:
         """Record and forget the jobs whose final event came."""
-        assert self.live is not None  # noqa: S101 - flood() checked it
+        assert self.live is not None  # noqa: S101 - flood() read it just before
         for job_id in [j for j in jobs if j in self.live.finals]:
             kind, when = self.live.finals.pop(job_id)
             error = None if kind == "completed" else f"{name.split()[1]} {kind}"
             self.measured(name, when - jobs.pop(job_id), error)
 
+    def read(self, timeout_s: float) -> bool:
+        """Read the socket for up to ``timeout_s``; False (recorded, reopened) if it closed."""
+        if self.live is None:
+            self.live = self.watch()  # it failed to open (recorded): try again
+            time.sleep(timeout_s)
+            return False
+        try:
+            self.live.read(timeout_s)
+        except ConnectionClosed as closed:
+            self.live = self.reconnect(closed)
+            self.backtests.clear()  # their ends went with the socket: start a new backlog
+            self.grids.clear()
+            return False
+        return True
+
     @task
     def flood(self) -> None:
         """Top the backlog up; when it is full, wait on the socket for jobs to end."""
-        if self.live is None:
-            raise StopUser  # the socket did not open: recorded as an error
-        self.live.read(0.05)
+        if not self.read(0.05):
+            return
         self.settle(self.backtests, "heavy user: backtest submit -> completed")
         self.settle(self.grids, "heavy user: optimisation submit -> completed")
         topped = False
@@ -452,4 +475,4 @@ class HeavyUser(Account):
             self.grids[opt_id] = started
             topped = True
         if not topped:
-            self.live.read(1.0)
+            self.read(1.0)
