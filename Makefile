@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := ./scripts/uv
 
-.PHONY: up test lint typecheck unit integration e2e schemas bench soak bench-fairness fuzz setup browser redis clean
+.PHONY: up test lint typecheck unit integration e2e schemas bench soak load bench-fairness fuzz setup browser redis clean
 
 setup: ## install uv (if missing) and the whole workspace from uv.lock
 	@$(UV) sync --all-packages --frozen
@@ -47,6 +47,10 @@ fuzz: setup ## schemathesis against a fresh stack: FUZZ_EXAMPLES (100) cases per
 
 soak: setup ## 10 minutes of mixed jobs with random service kills; prints what was lost (must be 0)
 	TRADELAB_STATE_DIR=$${TRADELAB_STATE_DIR:-/tmp/tradelab-soak} $(UV) run --frozen python bench/soak.py $(SOAK_ARGS)
+
+load: ## Locust: LOAD_USERS (50) users for LOAD_DURATION (5m) on `make up`'s gateway or a stack of its own; errors must be 0
+	@$(UV) sync --all-packages --frozen --group load
+	TRADELAB_STATE_DIR=$${TRADELAB_STATE_DIR:-/tmp/tradelab-load} $(UV) run --frozen --group load python bench/load/run.py
 
 bench-fairness: setup ## user B's one backtest with and without user A's 200 queued; prints the waits and ratio
 	TRADELAB_STATE_DIR=$${TRADELAB_STATE_DIR:-/tmp/bench-fairness} $(UV) run --frozen python bench/fairness.py $(FAIRNESS_ARGS)
