@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 from faststream.kafka import KafkaBroker
 
-from tradelab_contracts.system import ServiceStatus
+from tradelab_contracts.system import ProcessStats, ServiceStatus
 from tradelab_runtime.health import Readiness
 from tradelab_runtime.heartbeat import HeartbeatPublisher, status_from_checks
 
@@ -47,3 +47,21 @@ def test_heartbeat_carries_identity_checks_and_clock_time() -> None:
     assert beat.checks == {"database": False}
     assert beat.occurred_at == beat.created_at == clock.current
     assert beat.interval_s == 3.0
+
+
+def test_heartbeat_carries_the_sampled_process_figures() -> None:
+    clock = FixedClock(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    figures = ProcessStats(
+        pid=7, cpu_percent=50.0, cpu_time_s=1.5, rss_bytes=10, threads=2, open_files=1, uptime_s=9
+    )
+    publisher = HeartbeatPublisher(
+        KafkaBroker("127.0.0.1:1"),
+        service="engine",
+        instance_id="engine-1",
+        version="0.1.0",
+        interval_s=3.0,
+        readiness=Readiness({}, timeout_s=1),
+        clock=clock,
+        sample=lambda: figures,
+    )
+    assert publisher.build(ServiceStatus.UP, {}).process == figures
