@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -67,8 +68,8 @@ def schema_name(value: str) -> str:
     return value
 
 
-Commands = argparse._SubParsersAction  # type: ignore[type-arg]  # argparse's own (private) type
-"""The ``add_subparsers`` result commands are added to."""
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""What ``add_subparsers`` returns, that commands are added to (argparse's own type)."""
 
 
 def add_dead_letters(commands: Commands) -> None:
