@@ -14,7 +14,7 @@ one proves they own an address), so the account exists before anyone could regis
 
 from typing import ClassVar, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from tradelab_contracts.auth import Email
@@ -64,6 +64,12 @@ class AuthSettings(ServiceSettings):
     def secret_fields(self) -> tuple[str, ...]:
         """Name the fields that must hold a real secret in production."""
         return ("signing_keys",)
+
+    @field_validator("admin_email", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # Compose passes an unset variable as an empty string: no admin named, not a bad one.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _check_admin(self) -> Self:

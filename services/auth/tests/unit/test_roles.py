@@ -130,3 +130,8 @@ def test_settings_refuse_a_placeholder_weak_or_orphan_admin_password(
 ) -> None:
     with pytest.raises(ValidationError, match=complaint):
         make_settings(**settings)
+
+
+def test_an_empty_admin_email_names_no_admin() -> None:
+    # docker compose passes an unset ${AUTH_ADMIN_EMAIL:-} as an empty string.
+    assert make_settings(admin_email="", admin_password="").admin_email is None
