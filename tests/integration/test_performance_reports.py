@@ -34,6 +34,7 @@ from .engine_support import Recorder, clock_of, engine_deps, random_walk_dataset
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 APPLICATION = "tradelab-perf-test"
 DURATIONS_MS = (100.0, 400.0, 1000.0)
+ALL_STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 
 
 @dataclass
@@ -94,7 +95,9 @@ async def test_jobs_report_counts_windows_and_percentiles(engine: Engine) -> Non
     report = await jobs_report(engine.db, now, 10, "engine-1", lag)
 
     backtests = {c.status: c.count for c in report.counts if c.kind is JobKind.BACKTEST}
-    assert backtests == {"completed": 3, "failed": 1, "running": 1, "queued": 1}
+    assert backtests == {"completed": 3, "failed": 1, "running": 1, "queued": 1, "cancelled": 0}
+    optimizations = {c.status: c.count for c in report.counts if c.kind is JobKind.OPTIMIZATION}
+    assert optimizations == dict.fromkeys(ALL_STATUSES, 0)
     assert [(j.kind, j.id, j.worker) for j in report.running] == [
         (JobKind.BACKTEST, str(ids[4]), "worker-b")
     ]

@@ -31,9 +31,11 @@ DURATION_WINDOW_S = 3600
 
 
 async def _counts(conn: AsyncConnection, kind: JobKind, table: sa.Table) -> list[JobCount]:
-    stmt = sa.select(table.c.status, sa.func.count()).group_by(table.c.status)
-    rows = (await conn.execute(stmt.order_by(table.c.status))).all()
-    return [JobCount(kind=kind, status=status, count=count) for status, count in rows]
+    """Every status of ``kind``, none left out (an empty queue is a depth of 0, not absent)."""
+    stmt = sa.select(table.c.status, sa.func.count().label("jobs")).group_by(table.c.status)
+    found: dict[str, int] = {row.status: row.jobs for row in await conn.execute(stmt)}
+    statuses = [s.value for s in RunStatus] + sorted(found.keys() - {s.value for s in RunStatus})
+    return [JobCount(kind=kind, status=s, count=found.get(s, 0)) for s in statuses]
 
 
 async def _running(
