@@ -61,6 +61,9 @@ E2E_ENV = {
     "ENGINE_QUOTA_SAVED_STRATEGIES": "5",
     # Public keys cached 2 s, so a signing key removed from auth is refused quickly.
     "GATEWAY_JWKS_TTL_S": "2",
+    # The first administrator, created by auth at start-up (tests/e2e/test_performance.py).
+    "AUTH_ADMIN_EMAIL": "admin@example.com",
+    "AUTH_ADMIN_PASSWORD": "e2e admin password",
 }
 
 

@@ -172,12 +172,23 @@ class TokenPair(ContractModel):
     expires_in: int = Field(gt=0, description="Seconds until the access token expires.")
 
 
+class UserRole(StrEnum):
+    """What an account may do: ``admin`` also reads the platform's performance reports."""
+
+    USER = "user"
+    ADMIN = "admin"
+
+
 class UserInfo(ContractModel):
     """A user as other services may see it (no credentials)."""
 
     id: UUID = Field(description="User id.")
     email: Email = Field(description="E-mail address.")
     created_at: AwareDatetime = Field(description="When the account was created.")
+    role: UserRole = Field(
+        default=UserRole.USER,
+        description="The account's role (absent from older replies: 'user').",
+    )
 
 
 class PublicJwk(ContractModel):

@@ -41,6 +41,7 @@ from tradelab_contracts.optimization import (
     SearchMethod,
     WalkForward,
 )
+from tradelab_contracts.performance import MAX_REPORT_ROWS, DatabaseReport, JobsReport
 from tradelab_contracts.quotas import QuotaUsage
 from tradelab_contracts.rules import RuleSet
 
@@ -471,6 +472,26 @@ class GetEngineUsage(EngineCommand):
     owner_id: UUID = Field(description="Requesting user.")
 
 
+class GetDatabasePerformance(EngineCommand):
+    """The shared database's connections, sizes, index use and slowest statements (admins)."""
+
+    kind: Literal["get_database_performance"] = Field(
+        default="get_database_performance", description="Discriminator."
+    )
+    top: int = Field(
+        default=20, ge=1, le=MAX_REPORT_ROWS, description="Rows of each list, at most."
+    )
+
+
+class GetJobsPerformance(EngineCommand):
+    """Job queue depth, running jobs, throughput, durations and the engine's lag (admins)."""
+
+    kind: Literal["get_jobs_performance"] = Field(
+        default="get_jobs_performance", description="Discriminator."
+    )
+    top: int = Field(default=20, ge=1, le=MAX_REPORT_ROWS, description="Running jobs, at most.")
+
+
 MonteCarloRequest: TypeAlias = (
     SubmitMonteCarlo | ListMonteCarlo | GetMonteCarlo | CancelMonteCarloRequest
 )
@@ -498,7 +519,9 @@ EngineRequest: TypeAlias = Annotated[
     | MonteCarloRequest
     | CreateStrategy
     | DeleteStrategy
-    | GetEngineUsage,
+    | GetEngineUsage
+    | GetDatabasePerformance
+    | GetJobsPerformance,
     Field(discriminator="kind"),
 ]
 """Any engine request, told apart by its ``kind``."""
@@ -526,6 +549,8 @@ ENGINE_REQUEST_TYPES: tuple[type[EngineCommand], ...] = (
     CreateStrategy,
     DeleteStrategy,
     GetEngineUsage,
+    GetDatabasePerformance,
+    GetJobsPerformance,
 )
 ENGINE_REQUEST_ADAPTER: TypeAdapter[EngineRequest] = TypeAdapter(EngineRequest)
 
@@ -830,6 +855,22 @@ class UsageReply(EngineReply):
     payload = ("quotas",)
 
 
+class DatabasePerformanceReply(EngineReply):
+    """Answer to `GetDatabasePerformance`."""
+
+    kind: Literal["engine.database_performance"] = Field(default="engine.database_performance")
+    report: DatabaseReport | None = Field(default=None, description="The figures.")
+    payload = ("report",)
+
+
+class JobsPerformanceReply(EngineReply):
+    """Answer to `GetJobsPerformance`."""
+
+    kind: Literal["engine.jobs_performance"] = Field(default="engine.jobs_performance")
+    report: JobsReport | None = Field(default=None, description="The figures.")
+    payload = ("report",)
+
+
 REPLY_OF: dict[type[EngineCommand], type[EngineReply]] = {
     ListStrategies: StrategiesReply,
     CreateStrategy: StrategyReply,
@@ -853,6 +894,8 @@ REPLY_OF: dict[type[EngineCommand], type[EngineReply]] = {
     ListMonteCarlo: MonteCarloPageReply,
     ListActiveJobs: ActiveJobsReply,
     GetEngineUsage: UsageReply,
+    GetDatabasePerformance: DatabasePerformanceReply,
+    GetJobsPerformance: JobsPerformanceReply,
 }
 """The reply class of each engine request: the engine answers with it, the gateway expects it."""
 

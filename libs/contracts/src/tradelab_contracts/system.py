@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
-from tradelab_contracts.base import Event, ServiceName
+from tradelab_contracts.base import ContractModel, Event, ServiceName
 
 DEAD_LETTER_PAYLOAD_CHARS = 16_384
 """Most characters of a dead-lettered payload kept: enough to diagnose, small enough for Kafka."""
@@ -22,6 +22,36 @@ class ServiceStatus(StrEnum):
     UP = "up"
     DEGRADED = "degraded"
     STOPPING = "stopping"
+
+
+class PoolStats(ContractModel):
+    """The instance's database connection pool (SQLAlchemy's queue pool)."""
+
+    size: int = Field(ge=0, description="Connections the pool keeps open at most, overflow apart.")
+    checked_out: int = Field(ge=0, description="Connections in use by the service right now.")
+    idle: int = Field(ge=0, description="Open connections waiting in the pool.")
+    overflow: int = Field(
+        description="Connections open beyond ``size`` (negative: that many not opened yet)."
+    )
+
+
+class ProcessStats(ContractModel):
+    """What one service process uses of its host, sampled when its heartbeat is built."""
+
+    pid: int = Field(ge=0, description="Operating-system process id.")
+    cpu_percent: float = Field(
+        ge=0,
+        description="CPU used since the previous heartbeat, in percent of one core (above 100 "
+        "with several threads busy).",
+    )
+    cpu_time_s: float = Field(ge=0, description="User plus system CPU seconds since start.")
+    rss_bytes: int = Field(ge=0, description="Resident memory.")
+    threads: int = Field(ge=0, description="Operating-system threads.")
+    open_files: int = Field(ge=0, description="Open files (sockets excluded).")
+    uptime_s: float = Field(ge=0, description="Seconds since the process started.")
+    db_pool: PoolStats | None = Field(
+        default=None, description="Its database pool; None for a service without a database."
+    )
 
 
 class ServiceHeartbeat(Event):
@@ -40,6 +70,10 @@ class ServiceHeartbeat(Event):
     checks: dict[str, bool] = Field(
         default_factory=dict,
         description="Dependency checks by name, e.g. {'broker': true, 'database': true}.",
+    )
+    process: ProcessStats | None = Field(
+        default=None,
+        description="CPU and memory of the instance's process (None from older instances).",
     )
 
 

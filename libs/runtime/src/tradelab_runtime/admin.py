@@ -4,13 +4,17 @@
 service schema by default); ``tradelab-admin dead-letters replay --schema engine ID`` puts one
 back on its topic through that service's outbox (its relay publishes it while the service runs).
 The database is ``DATABASE_URL`` (SQLAlchemy asyncpg form), as the services read it.
+
+The ``tradelab-admin`` console script is installed by the auth service
+(``tradelab_auth.admin_cli``), which adds its ``users`` commands to these: a library may not
+import a service, so the command that knows both lives on the service's side.
 """
 
 import argparse
-import asyncio
 import os
 import sys
 from collections.abc import Sequence
+from typing import TypeAlias
 
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -64,10 +68,12 @@ def schema_name(value: str) -> str:
     return value
 
 
-def parser() -> argparse.ArgumentParser:
-    """The command line."""
-    root = argparse.ArgumentParser(prog="tradelab-admin", description=__doc__)
-    commands = root.add_subparsers(dest="command", required=True)
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+"""What ``add_subparsers`` returns, that commands are added to (argparse's own type)."""
+
+
+def add_dead_letters(commands: Commands) -> None:
+    """Add the ``dead-letters`` command to ``commands``."""
     letters = commands.add_parser("dead-letters", help="list or replay parked messages")
     actions = letters.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="list parked messages")
@@ -76,22 +82,33 @@ def parser() -> argparse.ArgumentParser:
     replay = actions.add_parser("replay", help="put a parked message back on its topic")
     replay.add_argument("--schema", type=schema_name, required=True)
     replay.add_argument("id", type=int)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line of the dead-letter commands."""
+    root = argparse.ArgumentParser(prog="tradelab-admin", description=__doc__)
+    add_dead_letters(root.add_subparsers(dest="command", required=True))
     return root
+
+
+def database_engine() -> AsyncEngine:
+    """An engine on ``DATABASE_URL`` (the local stack's database when unset)."""
+    return create_async_engine(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
+
+
+async def dead_letters(engine: AsyncEngine, args: argparse.Namespace) -> int:
+    """Run a parsed ``dead-letters`` command; return the exit status."""
+    if args.action == "list":
+        schemas = [args.schema] if args.schema else list(SCHEMAS)
+        return await _list(engine, schemas, args.all)
+    return await _replay(engine, args.schema, args.id)
 
 
 async def run(argv: Sequence[str] | None = None) -> int:
     """Run one command; return the exit status."""
     args = parser().parse_args(argv)
-    engine = create_async_engine(os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL))
+    engine = database_engine()
     try:
-        if args.action == "list":
-            schemas = [args.schema] if args.schema else list(SCHEMAS)
-            return await _list(engine, schemas, args.all)
-        return await _replay(engine, args.schema, args.id)
+        return await dead_letters(engine, args)
     finally:
         await engine.dispose()
-
-
-def main() -> None:
-    """Entry point of ``tradelab-admin``."""
-    sys.exit(asyncio.run(run()))

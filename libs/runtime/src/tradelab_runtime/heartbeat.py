@@ -12,6 +12,7 @@ from tradelab_contracts.topics import SYSTEM_HEARTBEAT
 from .clock import Clock
 from .health import Readiness
 from .logging import get_logger
+from .process_stats import Sampler
 
 log = get_logger(__name__)
 STOPPING_BEAT_TIMEOUT_S = 2.0
@@ -23,7 +24,10 @@ def status_from_checks(checks: dict[str, bool]) -> ServiceStatus:
 
 
 class HeartbeatPublisher:
-    """Publish a :class:`ServiceHeartbeat` every ``interval_s``, and ``stopping`` at the end."""
+    """Publish a :class:`ServiceHeartbeat` every ``interval_s``, and ``stopping`` at the end.
+
+    With ``sample`` each beat carries the process's CPU, memory and database pool figures.
+    """
 
     def __init__(
         self,
@@ -35,6 +39,7 @@ class HeartbeatPublisher:
         interval_s: float,
         readiness: Readiness,
         clock: Clock,
+        sample: Sampler | None = None,
     ) -> None:
         self._broker = broker
         self._service = service
@@ -43,6 +48,7 @@ class HeartbeatPublisher:
         self._interval_s = interval_s
         self._readiness = readiness
         self._clock = clock
+        self._sample = sample
         self._started_at: datetime = clock.now()
         self._task: asyncio.Task[None] | None = None
 
@@ -57,6 +63,7 @@ class HeartbeatPublisher:
             started_at=self._started_at,
             interval_s=self._interval_s,
             checks=checks,
+            process=None if self._sample is None else self._sample(),
             occurred_at=now,
             created_at=now,
         )

@@ -25,6 +25,7 @@ from .kafka_security import broker_security, client_options
 from .logging import configure_logging, get_logger
 from .migrations import upgrade_to_head
 from .outbox import JSON_HEADERS, Outbox, PendingEvent
+from .process_stats import ProcessSampler
 from .retry import retry_until
 from .settings import ServiceSettings
 from .telemetry import configure_tracing, instrument_http
@@ -227,6 +228,7 @@ def build_service_app(
         interval_s=settings.heartbeat_interval_s,
         readiness=runtime.readiness,
         clock=runtime.clock,
+        sample=ProcessSampler(runtime.engine).sample,
     )
 
     @asynccontextmanager

@@ -13,6 +13,7 @@ from .domain.hashing import HashingParams, PasswordHashing
 from .domain.keys import KeyRing
 from .handlers import register_auth_handler
 from .service import AuthDeps
+from .service.roles import ensure_configured_admin
 from .settings import AuthSettings
 
 MIGRATIONS = "tradelab_auth:migrations"
@@ -62,6 +63,11 @@ def build_app(settings: AuthSettings, *, clock: Clock | None = None) -> FastAPI:
         SqlAuthStore(runtime.engine, outbox), runtime.clock, keys, hashing, settings, eraser=eraser
     )
     register_auth_handler(runtime.broker, deps)
+
+    async def configured_admin() -> None:
+        await ensure_configured_admin(deps)
+
+    runtime.on_startup.append(configured_admin)
 
     async def warn_about_ephemeral_key() -> None:
         log.warning(

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from tradelab_contracts.auth import UserRole
 from tradelab_contracts.base import Message
 
 from .domain.refresh import RefreshToken
@@ -24,6 +25,10 @@ class AuthTx(Protocol):
 
     async def add_user(self, user: User) -> None:
         """Store a new user; raise `EmailAlreadyRegisteredError` when the e-mail is taken."""
+        ...
+
+    async def set_role(self, user_id: UUID, role: UserRole, now: datetime) -> bool:
+        """Give a user ``role`` (audited when it changes); return whether it changed."""
         ...
 
     async def set_password_hash(self, user_id: UUID, password_hash: str, now: datetime) -> None:

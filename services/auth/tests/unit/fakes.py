@@ -14,7 +14,7 @@ from tradelab_auth.domain.refresh import RefreshToken
 from tradelab_auth.domain.users import EmailAlreadyRegisteredError, User
 from tradelab_auth.service import AuthDeps
 from tradelab_auth.settings import AuthSettings
-from tradelab_contracts.auth import AuthReply, TokenPair
+from tradelab_contracts.auth import AuthReply, TokenPair, UserRole
 from tradelab_contracts.base import Message
 from tradelab_runtime.sealing import BusKeys
 
@@ -61,6 +61,11 @@ class FakeTx:
         if await self.user_by_email(user.email) is not None:
             raise EmailAlreadyRegisteredError(user.email)
         self.t.users[user.id] = user
+
+    async def set_role(self, user_id: UUID, role: UserRole, now: datetime) -> bool:
+        user = self.t.users[user_id]
+        self.t.users[user_id] = replace(user, role=role, updated_at=now)
+        return user.role != role
 
     async def set_password_hash(self, user_id: UUID, password_hash: str, now: datetime) -> None:
         user = self.t.users[user_id]

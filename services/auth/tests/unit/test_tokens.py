@@ -50,6 +50,7 @@ def test_token_verifies_with_the_published_jwk_and_carries_every_claim() -> None
         "aud": "tradelab-api",
         "sub": str(USER),
         "email": "ann@example.org",
+        "role": "user",
         "iat": int(T0.timestamp()),
         "exp": int(T0.timestamp()) + 900,
         "jti": "abc123",

@@ -1,6 +1,7 @@
 """Build the engine's app from its settings; nothing is created at import time."""
 
 import asyncio
+from functools import partial
 from importlib.metadata import version
 
 from fastapi import FastAPI
@@ -10,6 +11,7 @@ from tradelab_contracts.search_limits import SearchLimits
 from tradelab_runtime.consumers import RetryPolicy
 from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.failpoints import Failpoints
+from tradelab_runtime.lag import consumer_lag
 from tradelab_runtime.logging import get_logger
 from tradelab_runtime.pages import page_budget
 from tradelab_runtime.service_app import build_service_app, create_runtime
@@ -33,6 +35,7 @@ from .montecarlo.use_cases import MonteCarloDeps
 from .optimizations.deps import OptimizationDeps
 from .optimizations.kind import OptimizationJobs
 from .optimizations.repository import OptimizationRepository
+from .performance.use_cases import PerformanceDeps
 from .service import EngineDeps
 from .settings import EngineSettings
 
@@ -91,6 +94,12 @@ def build_app(settings: EngineSettings) -> FastAPI:
     policy = RetryPolicy(
         max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s
     )
+    performance_deps = PerformanceDeps(
+        database=runtime.database(),
+        clock=runtime.clock,
+        instance_id=settings.instance_id,
+        lag=partial(consumer_lag, broker),
+    )
     register_handlers(
         broker,
         deps,
@@ -99,6 +108,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
         montecarlo_deps,
         letters,
         policy,
+        performance_deps,
         max_message_bytes=settings.kafka_max_message_bytes,
     )
     cascades = CascadeDeps(mc=montecarlo_deps, rows=CascadeRepository(runtime.database(), outbox))

@@ -37,6 +37,8 @@ from .montecarlo.use_cases import MonteCarloDeps
 from .optimizations import use_cases as optimizations
 from .optimizations.deps import OptimizationDeps
 from .optimizations.subscribers import register_optimization_handlers
+from .performance import use_cases as performance
+from .performance.use_cases import PerformanceDeps
 from .quotas import use_cases as quotas
 from .service import EngineDeps
 
@@ -55,7 +57,7 @@ def too_large(cmd: EngineRequest, message: str) -> EngineReply:
 
 
 def request_routes(
-    deps: EngineDeps, opt: OptimizationDeps, mc: MonteCarloDeps
+    deps: EngineDeps, opt: OptimizationDeps, mc: MonteCarloDeps, perf: PerformanceDeps
 ) -> Routes[EngineRequest, EngineReply]:
     """Return what the engine answers: each module's request handlers, in one table."""
     return Routes(
@@ -69,6 +71,7 @@ def request_routes(
             optimizations.request_handlers(opt),
             montecarlo.request_handlers(mc),
             quotas.request_handlers(deps),
+            performance.request_handlers(perf),
         ),
         internal_error=internal_error,
         too_large=too_large,
@@ -87,6 +90,7 @@ def register_handlers(
     mc: MonteCarloDeps,
     letters: DeadLetters,
     policy: RetryPolicy,
+    perf: PerformanceDeps,
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> None:
@@ -96,7 +100,7 @@ def register_handlers(
     # its user's active jobs) must not queue a submission behind it until the gateway times out.
     serve_requests(
         broker,
-        request_routes(deps, opt, mc),
+        request_routes(deps, opt, mc, perf),
         topic=ENGINE_REQUESTS,
         group_id="engine-rpc",
         clock=deps.clock,

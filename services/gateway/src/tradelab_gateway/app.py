@@ -22,6 +22,7 @@ from .api.datasets import datasets_router
 from .api.montecarlo import montecarlo_router
 from .api.openapi_doc import document_errors
 from .api.optimizations import optimizations_router
+from .api.performance import performance_router
 from .api.problems import install_problem_handlers
 from .api.quick import UPLOAD_PATH as QUICK_UPLOAD_PATH
 from .api.quick import quick_router
@@ -82,6 +83,7 @@ def build_app(settings: GatewaySettings) -> FastAPI:
             montecarlo_router(),
             optimizations_router(),
             usage_router(),
+            performance_router(registry, runtime.clock),
         ],
     )
     app.add_middleware(

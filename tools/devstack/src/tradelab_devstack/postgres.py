@@ -129,7 +129,10 @@ class ThrowawayCluster:
             )
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} -c fsync=off "
-            f"-c unix_socket_directories={self.directory} -c max_connections=300"
+            f"-c unix_socket_directories={self.directory} -c max_connections=300 "
+            # Loaded so a database that creates the extension reports its slowest statements
+            # (GET /api/v1/performance/database); contrib ships with the server binaries.
+            "-c shared_preload_libraries=pg_stat_statements"
         )
         self._run(
             str(self._pg_ctl),

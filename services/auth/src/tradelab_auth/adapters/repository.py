@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tradelab_auth.domain.refresh import RefreshToken
 from tradelab_auth.domain.users import EmailAlreadyRegisteredError, User
+from tradelab_contracts.auth import UserRole
 from tradelab_contracts.base import Message
 from tradelab_runtime import audit
 from tradelab_runtime.outbox import Outbox
@@ -30,6 +31,7 @@ def _user(row: sa.Row[Any]) -> User:
         created_at=row.created_at,
         updated_at=row.updated_at,
         is_active=row.is_active,
+        role=UserRole(row.role),
     )
 
 
@@ -72,6 +74,7 @@ class SqlAuthTx:
                     email=user.email,
                     password_hash=user.password_hash,
                     is_active=user.is_active,
+                    role=user.role.value,
                     created_at=user.created_at,
                     updated_at=user.updated_at,
                 )
@@ -83,6 +86,20 @@ class SqlAuthTx:
                 raise EmailAlreadyRegisteredError(user.email) from exc
             raise
         await audit.record(self._conn, SCHEMA, user.id, "user.registered", "user", user.id)
+
+    async def set_role(self, user_id: UUID, role: UserRole, now: datetime) -> bool:
+        """Give a user ``role`` (audited when it changes); return whether it changed."""
+        stmt = (
+            sa.update(users)
+            .where(users.c.id == user_id, users.c.role != role.value)
+            .values(role=role.value, updated_at=now)
+        )
+        changed = (await self._conn.execute(stmt)).rowcount == 1
+        if changed:  # by an operator or the settings, not the user: no actor
+            detail = {"role": role.value}
+            action = "user.role_changed"
+            await audit.record(self._conn, SCHEMA, None, action, "user", user_id, detail)
+        return changed
 
     async def set_password_hash(self, user_id: UUID, password_hash: str, now: datetime) -> None:
         """Replace a user's password hash."""

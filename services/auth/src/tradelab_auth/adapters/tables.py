@@ -8,7 +8,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from tradelab_contracts.auth import UserRole
 from tradelab_runtime.audit import AUDIT_TABLE, audit_columns
+from tradelab_runtime.integrity import one_of
 
 SCHEMA = "auth"
 
@@ -28,6 +30,9 @@ users = sa.Table(
     sa.Column("is_active", sa.Boolean(), nullable=False, server_default=sa.true()),
     _timestamp("created_at"),
     _timestamp("updated_at"),
+    # Migration 0006: 'user' or 'admin' (a check constraint refuses anything else).
+    sa.Column("role", sa.Text(), nullable=False, server_default="user"),
+    sa.CheckConstraint(one_of("role", UserRole), name="ck_users_role"),
     sa.Index("ux_users_email", "email", unique=True),
 )
 

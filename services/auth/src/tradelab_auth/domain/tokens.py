@@ -1,8 +1,9 @@
 """Access tokens: short-lived JWTs signed with the ring's first Ed25519 key.
 
 Header ``{"alg": "EdDSA", "typ": "JWT", "kid": <thumbprint>}``; claims ``iss``, ``aud``, ``sub``
-(user id), ``email``, ``iat``, ``exp`` (``iat`` + the access-token lifetime, in whole seconds) and
-``jti`` (a random hex id).
+(user id), ``email``, ``role`` (``user`` or ``admin``, as stored when the token was issued: a
+role change takes effect at the next login or refresh), ``iat``, ``exp`` (``iat`` + the
+access-token lifetime, in whole seconds) and ``jti`` (a random hex id).
 """
 
 import uuid
@@ -11,6 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
+
+from tradelab_contracts.auth import UserRole
 
 from .keys import ALGORITHM, KeyRing
 
@@ -35,7 +38,12 @@ class TokenPolicy:
 
 
 def access_claims(
-    policy: TokenPolicy, user_id: uuid.UUID, email: str, now: datetime, jti: str
+    policy: TokenPolicy,
+    user_id: uuid.UUID,
+    email: str,
+    now: datetime,
+    jti: str,
+    role: UserRole = UserRole.USER,
 ) -> dict[str, Any]:
     """Return the claim set of an access token issued at ``now``."""
     issued_at = int(now.timestamp())
@@ -44,6 +52,7 @@ def access_claims(
         "aud": policy.audience,
         "sub": str(user_id),
         "email": email,
+        "role": role.value,
         "iat": issued_at,
         "exp": issued_at + int(policy.access_ttl.total_seconds()),
         "jti": jti,
@@ -57,6 +66,7 @@ def issue_access_token(
     email: str,
     now: datetime,
     jti: str | None = None,
+    role: UserRole = UserRole.USER,
 ) -> str:
     """Sign an access token for a user.
 
@@ -72,6 +82,8 @@ def issue_access_token(
         Issue time (from the injected clock).
     jti
         Token id; a random one when None.
+    role
+        The user's role now (the ``role`` claim).
 
     Returns
     -------
@@ -79,5 +91,5 @@ def issue_access_token(
         The compact JWS.
     """
     key = ring.signing_key
-    claims = access_claims(policy, user_id, email, now, jti or uuid.uuid4().hex)
+    claims = access_claims(policy, user_id, email, now, jti or uuid.uuid4().hex, role)
     return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from tradelab_contracts.auth import UserRole
+
 
 @dataclass(frozen=True, slots=True)
 class User:
@@ -15,6 +17,7 @@ class User:
     created_at: datetime
     updated_at: datetime
     is_active: bool = True
+    role: UserRole = UserRole.USER
 
 
 class EmailAlreadyRegisteredError(Exception):

@@ -93,7 +93,7 @@ def opened(deps: AuthDeps, cmd: Message, field_name: str) -> str | None:
 
 def user_info(user: User) -> UserInfo:
     """Return the public view of a stored user."""
-    return UserInfo(id=user.id, email=user.email, created_at=user.created_at)
+    return UserInfo(id=user.id, email=user.email, created_at=user.created_at, role=user.role)
 
 
 async def issue_token_pair(
@@ -126,7 +126,7 @@ async def issue_token_pair(
         )
     )
     policy = deps.token_policy
-    access = issue_access_token(deps.keys, policy, user.id, user.email, now)
+    access = issue_access_token(deps.keys, policy, user.id, user.email, now, role=user.role)
     return TokenPair(
         access_token=access,
         refresh_token=refresh,

@@ -6,6 +6,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, StringConstraints
 
+from tradelab_contracts.auth import UserRole
+
 EmailIn = Annotated[
     str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ]
@@ -43,6 +45,11 @@ class UserPublic(BaseModel):
     id: UUID
     email: str
     created_at: datetime
+    role: UserRole = Field(
+        default=UserRole.USER,
+        description="user or admin, as stored now; access tokens carry the role they were "
+        "issued with, so a change shows in the next one (docs/admin.md).",
+    )
 
 
 class TokensPublic(BaseModel):

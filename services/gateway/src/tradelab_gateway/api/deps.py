@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from tradelab_contracts.auth import UserRole
 from tradelab_gateway.adapters.auth_rpc import AuthRpcClient, AuthUnavailableError
 from tradelab_gateway.api.problems import ProblemError, invalid_fields
 from tradelab_gateway.domain.idempotency import InvalidIdempotencyKeyError, checked_key
@@ -85,6 +86,16 @@ async def current_user(
         raise unavailable(settings.retry_after_s) from exc
 
 
+async def current_admin(user: Annotated[Principal, Depends(current_user)]) -> Principal:
+    """The verified user, if an admin; 403 ``forbidden`` for anyone else (401 without a token).
+
+    The role is the token's: a promotion or demotion shows from the user's next token.
+    """
+    if user.role is not UserRole.ADMIN:
+        raise ProblemError(403, "This needs an administrator's token.", code="forbidden")
+    return user
+
+
 def idempotency_key(
     key: Annotated[
         str | None,
@@ -105,6 +116,7 @@ def idempotency_key(
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
+AdminUser = Annotated[Principal, Depends(current_admin)]
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
 AuthClient = Annotated[AuthRpcClient, Depends(get_auth_client)]
 Settings = Annotated[GatewaySettings, Depends(get_settings)]

@@ -74,7 +74,12 @@ JOB_REFUSED = (
     "Too many submissions (rate_limited, jobs_per_user) or too many of your jobs queued and "
     "running (quota_exceeded)."
 )
+ADMIN_ONLY = {403: "Your token is not an administrator's (forbidden)."}
 REFUSALS: dict[tuple[str, str], dict[int, str]] = {
+    **{
+        ("get", f"/api/v1/performance/{report}"): ADMIN_ONLY
+        for report in ("system", "database", "cache", "jobs")
+    },
     ("post", "/api/v1/auth/register"): {
         409: "The e-mail is registered already (email_taken).",
         429: "Too many registrations from this address (rate_limited).",

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from tradelab_contracts.system import ServiceHeartbeat, ServiceStatus
+from tradelab_contracts.system import ProcessStats, ServiceHeartbeat, ServiceStatus
 
 
 class Health(StrEnum):
@@ -24,6 +24,8 @@ class InstanceHealth:
     last_seen: datetime
     version: str
     checks: dict[str, bool]
+    process: ProcessStats | None = None
+    """CPU, memory and pool figures from its latest heartbeat (None from older instances)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class ServiceRegistry:
                     last_seen=received_at,
                     version=beat.version,
                     checks=dict(beat.checks),
+                    process=beat.process,
                 )
             )
         return [

@@ -2,7 +2,9 @@
 
 Only ``EdDSA`` is accepted, whatever the token's header claims, so ``alg=none`` and the
 HS256-signed-with-the-public-key trick both fail. ``exp``, ``iat``, ``sub``, ``jti``, ``iss`` and
-``aud`` are required and checked.
+``aud`` are required and checked. ``role`` (``user`` or ``admin``) is read when present; a token
+without one (issued before roles existed) speaks for a ``user``, one with another value is
+invalid.
 """
 
 from dataclasses import dataclass
@@ -10,6 +12,8 @@ from typing import Any
 from uuid import UUID
 
 import jwt
+
+from tradelab_contracts.auth import UserRole
 
 ALGORITHM = "EdDSA"
 REQUIRED_CLAIMS = ("exp", "iat", "sub", "jti", "iss", "aud")
@@ -36,6 +40,8 @@ class Principal:
     token_id: str
     expires_at: float = float("inf")
     """``exp`` of the token, seconds since the epoch."""
+    role: UserRole = UserRole.USER
+    """The user's role when the token was issued (a change shows in the next token)."""
 
 
 def key_id(token: str) -> str:
@@ -70,6 +76,7 @@ def verify(token: str, jwk: dict[str, Any], *, issuer: str, audience: str) -> Pr
             str(claims.get("email", "")),
             str(claims["jti"]),
             float(claims["exp"]),
+            UserRole(claims.get("role", UserRole.USER.value)),
         )
     except (jwt.PyJWTError, ValueError, KeyError) as exc:
         raise InvalidTokenError(str(exc)) from exc

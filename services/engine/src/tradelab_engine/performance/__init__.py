@@ -1,0 +1,1 @@
+"""Performance reports for administrators: the shared database and the job queues."""
