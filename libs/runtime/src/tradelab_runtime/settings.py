@@ -64,6 +64,7 @@ class ServiceSettings(BaseSettings):
             "log_level",
             "heartbeat_interval_s",
             "otel_traces_exporter",
+            "metrics_token",
             "create_topics",
             "topic_replication",
             "object_store_url",
@@ -115,6 +116,10 @@ class ServiceSettings(BaseSettings):
     heartbeat_interval_s: float = Field(default=3.0, gt=0)
     readiness_timeout_s: float = Field(default=2.0, gt=0)
     otel_traces_exporter: Literal["none", "console"] = "none"
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token GET /metrics asks for; empty: open (docs/monitoring.md).",
+    )
     create_topics: bool = Field(
         default=True, description="Create missing topics at start (off where ops manage topics)."
     )

@@ -23,6 +23,7 @@ from tradelab_contracts.engine_rpc import (
 )
 from tradelab_runtime.clock import Clock
 from tradelab_runtime.failpoints import Failpoints
+from tradelab_runtime.metrics import CacheStats, ServiceMetrics
 from tradelab_runtime.pages import page_budget
 from tradelab_runtime.quotas import QuotaExceededError
 from tradelab_runtime.responder import RequestHandlers
@@ -36,6 +37,10 @@ from .strategies.catalogue import STRATEGIES, catalogue_entry
 from .strategy_resolution import StrategyRefusedError
 
 Publish = Callable[[Message, str, bytes], Awaitable[None]]
+
+
+RESULT_CACHE = "backtest_reuse"
+"""The ``cache`` label of the completed-backtest reuse in ``tradelab_cache_requests_total``."""
 
 
 @dataclass
@@ -66,6 +71,8 @@ class EngineDeps:
     """What one user may hold at once; every submission is admitted against it."""
     database: AsyncEngine | None = None
     """The engine's database, for reads across its tables (quota usage); None in unit tests."""
+    result_cache: CacheStats = field(default_factory=lambda: ServiceMetrics().cache(RESULT_CACHE))
+    """Hits and misses of the backtest result cache (an identical earlier run's result reused)."""
 
 
 def reply(cmd: EngineCommand, **fields: Any) -> EngineReply:
