@@ -38,13 +38,19 @@ async def consumer_lag(broker: KafkaBroker) -> list[TopicLag]:
 
     Asks the broker for each assigned partition's end offset (one request per consumer), so call
     it at scrape or report time, not per message. Consumers without a group (per-instance reply
-    readers) and subscribers not started are left out.
+    readers) and subscribers not started are left out. A subscriber with ``max_workers`` runs
+    several consumers of one group (partitions split between them): their lags add up.
     """
-    lags: list[TopicLag] = []
+    behind: dict[tuple[str, str], int] = {}
     for subscriber in broker.subscribers:
         group: str | None = getattr(subscriber, "group_id", None)
-        consumer: Any = getattr(subscriber, "consumer", None)
-        if group is None or not isinstance(consumer, AIOKafkaConsumer):
-            continue
-        lags.extend(await _consumer_lag(group, consumer))
-    return lags
+        consumers: list[Any] = getattr(subscriber, "consumer_subgroup", None) or [
+            getattr(subscriber, "consumer", None)
+        ]
+        for consumer in consumers:
+            if group is None or not isinstance(consumer, AIOKafkaConsumer):
+                continue
+            for lag in await _consumer_lag(group, consumer):
+                key = (lag.group, lag.topic)
+                behind[key] = behind.get(key, 0) + lag.lag
+    return [TopicLag(group, topic, lag) for (group, topic), lag in behind.items()]
