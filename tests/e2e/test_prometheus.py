@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.helpers import auth, minute_bars_csv, register, run_to_end
 from tests.polling import wait_for
+from tradelab_contracts.topics import BACKTEST_REQUESTED
 from tradelab_devstack.ports import free_port, wait_for_port
 from tradelab_devstack.stack import Stack
 from tradelab_runtime.metrics import MetricName
@@ -135,6 +136,10 @@ def test_prometheus_scrapes_every_service_and_reads_back_the_backtest_duration(
     assert series["metric"]["kind"] == "backtest"
     completed = query(prometheus, f'{MetricName.JOBS_FINISHED}{{kind="backtest"}}')
     assert any(s["metric"]["outcome"] == "completed" for s in completed)
+    consumed = query(
+        prometheus, f'{MetricName.KAFKA_RECEIVED}{{job="engine",handler="{BACKTEST_REQUESTED}"}}'
+    )
+    assert sum(float(s["value"][1]) for s in consumed) >= 1
     rows = query(prometheus, f"{MetricName.INGEST_ROWS}")
     assert sum(float(s["value"][1]) for s in rows) >= 600
 
