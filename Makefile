@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := ./scripts/uv
 
-.PHONY: up test lint typecheck unit integration e2e schemas bench soak load bench-fairness fuzz setup browser redis clean
+.PHONY: up test lint typecheck unit integration e2e schemas bench soak load bench-fairness fuzz setup browser redis prometheus clean
 
 setup: ## install uv (if missing) and the whole workspace from uv.lock
 	@$(UV) sync --all-packages --frozen
@@ -24,7 +24,10 @@ browser: ## install Debian's Chromium (the HTML report is checked in it) when it
 redis: ## install Debian's redis-server when no Redis answers and none is installed
 	@./scripts/ensure-redis
 
-test: lint typecheck browser redis ## lint, type-check, then unit, integration and e2e tests against real infrastructure
+prometheus: ## install Debian's prometheus when missing (the metrics e2e test scrapes the stack with it)
+	@./scripts/ensure-prometheus
+
+test: lint typecheck browser redis prometheus ## lint, type-check, then unit, integration and e2e tests against real infrastructure
 	$(UV) run --frozen tradelab-contracts-export --check
 	$(UV) run --frozen pytest
 
@@ -34,7 +37,7 @@ unit: setup
 integration: setup redis
 	$(UV) run --frozen pytest -m integration
 
-e2e: setup browser redis
+e2e: setup browser redis prometheus
 	$(UV) run --frozen pytest -m e2e
 
 schemas: setup ## regenerate the committed JSON schemas and AsyncAPI document of the contracts

@@ -31,6 +31,8 @@ from tradelab_gateway.settings import GatewaySettings
 from tradelab_runtime.settings import PLACEHOLDER_SECRETS
 
 COMPOSE = REPO / "docker-compose.yml"
+MONITORING = ("prometheus", "grafana")
+"""Services of the ``monitoring`` profile (docs/monitoring.md)."""
 HEALTH_URL = re.compile(r"http://127\.0\.0\.1:(?P<port>\d+)(?P<path>/[\w/]*)")
 
 
@@ -60,6 +62,7 @@ def secrets_env(signing_key: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": "a-test-password",
         "AUTH_SIGNING_KEYS": signing_key,
         "BUS_KEYS": generate_bus_key(),
+        "GRAFANA_ADMIN_PASSWORD": "a-grafana-password",
         **KAFKA_PASSWORDS,
     }
 
@@ -102,7 +105,15 @@ def test_compose_schema_check_rejects_an_unknown_key(
 
 
 def test_compose_runs_all_five_services_and_their_infrastructure(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {*service_names(), "kafka", "postgres", "redis"}
+    assert set(compose["services"]) == {
+        *service_names(),
+        *MONITORING,
+        "kafka",
+        "postgres",
+        "redis",
+    }
+    for name in MONITORING:
+        assert compose["services"][name]["profiles"] == ["monitoring"]  # only when asked for
 
 
 def test_gateway_counts_rate_limits_in_the_compose_redis(
@@ -188,7 +199,8 @@ def test_every_dependency_waits_for_health(compose: dict[str, Any]) -> None:
             assert condition == {"condition": "service_healthy"}, (name, dependency)
             assert "healthcheck" in compose["services"][dependency], dependency
     assert set(compose["services"]["gateway"]["depends_on"]) == set(compose["services"]) - {
-        "gateway"
+        "gateway",
+        *MONITORING,
     }
 
 
@@ -196,7 +208,9 @@ def test_only_the_gateway_is_published(
     monkeypatch: pytest.MonkeyPatch, compose: dict[str, Any], image_env: dict[str, str]
 ) -> None:
     published = {name for name, spec in compose["services"].items() if "ports" in spec}
-    assert published == {"gateway"}
+    assert published == {"gateway", "grafana"}
+    (grafana,) = compose["services"]["grafana"]["ports"]
+    assert grafana.startswith("127.0.0.1:")  # the host's loopback only
     (mapping,) = compose["services"]["gateway"]["ports"]
     gateway = settings_from_env(
         monkeypatch, "gateway", container_env(compose, image_env, "gateway")
@@ -220,6 +234,7 @@ def test_secrets_come_only_from_required_variables() -> None:
         "AUTH_SIGNING_KEYS",
         "POSTGRES_PASSWORD",
         "BUS_KEYS",
+        "GRAFANA_ADMIN_PASSWORD",
         *KAFKA_PASSWORDS,
     }
     raw = load_yaml(COMPOSE)

@@ -20,8 +20,9 @@ from tradelab_engine.backtests.repository import RunRepository
 from tradelab_engine.lifecycle.store import JobStore, LeaseTerms
 from tradelab_engine.montecarlo.kind import MonteCarloJobs
 from tradelab_engine.optimizations.kind import OptimizationJobs
-from tradelab_engine.service import EngineDeps
+from tradelab_engine.service import RESULT_CACHE, EngineDeps
 from tradelab_runtime import audit
+from tradelab_runtime.metrics import ServiceMetrics
 from tradelab_runtime.outbox import Outbox, PendingEvent
 from tradelab_runtime.storage import LocalObjectStore
 
@@ -50,9 +51,11 @@ class Recorder:
         self.partitions: dict[UUID, int | None] = {}
         """The partition each relayed message was stored for, by message id."""
         self.outbox = Outbox(engine, SCHEMA, self.relayed)
-        self.backtests = JobStore(BacktestJobs(), self.outbox, TERMS)
-        self.studies = JobStore(MonteCarloJobs(), self.outbox, TERMS)
-        self.optimizations = JobStore(OptimizationJobs(), self.outbox, TERMS)
+        self.metrics = ServiceMetrics()
+        """Where the job stores count ended jobs (and ``engine_deps`` the result cache)."""
+        self.backtests = JobStore(BacktestJobs(), self.outbox, TERMS, self.metrics)
+        self.studies = JobStore(MonteCarloJobs(), self.outbox, TERMS, self.metrics)
+        self.optimizations = JobStore(OptimizationJobs(), self.outbox, TERMS, self.metrics)
 
     async def audited(self, job_id: UUID) -> list[tuple[UUID | None, str, dict[str, Any]]]:
         """The audit rows of a job, oldest first: (actor, action, detail)."""
@@ -92,6 +95,7 @@ def engine_deps(db: AsyncEngine, recorder: Recorder, store: LocalObjectStore) ->
         clock=MovingClock(),
         worker="worker-a",
         engine_version="test",
+        result_cache=recorder.metrics.cache(RESULT_CACHE),
     )
 
 

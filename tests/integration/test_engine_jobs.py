@@ -21,8 +21,10 @@ from tradelab_contracts.engine_rpc import BacktestReply, RunStatus, SubmitBackte
 from tradelab_contracts.topics import reply_topic
 from tradelab_engine.backtests.use_cases import submit_backtest
 from tradelab_engine.backtests.worker import run_job
+from tradelab_engine.lifecycle.queue_depth import active_counts
 from tradelab_engine.lifecycle.sweeper import sweep_once
-from tradelab_engine.service import EngineDeps
+from tradelab_engine.service import RESULT_CACHE, EngineDeps
+from tradelab_runtime.metrics import MetricName
 from tradelab_runtime.migrations import upgrade_to_head
 from tradelab_runtime.storage import LocalObjectStore
 
@@ -154,6 +156,9 @@ async def test_a_job_interrupted_too_often_fails_once_with_a_reason(deps: Engine
         "backtest.failed",
     ]
     assert audited[-1][2] == {"attempt": 3, "reason": "attempts_exhausted"}
+    sample = recorder.metrics.registry.get_sample_value
+    gave_up = {"kind": "backtest", "outcome": "failed"}
+    assert sample(MetricName.JOBS_FINISHED, gave_up) == 1.0  # by the sweeper, counted once
 
 
 @pytest.mark.asyncio
@@ -227,3 +232,26 @@ async def test_identical_request_is_answered_from_the_stored_result(deps: Engine
     assert isinstance(second, BacktestCompleted)
     assert second.cached
     assert second.summary == first.summary
+    sample = recorder.metrics.registry.get_sample_value
+    reuse = {"cache": RESULT_CACHE}
+    assert sample(MetricName.CACHE_REQUESTS, {**reuse, "result": "miss"}) == 1.0
+    assert sample(MetricName.CACHE_REQUESTS, {**reuse, "result": "hit"}) == 1.0
+    # The reused answer never ran: one job finished, timed from submission to its end.
+    assert sample(MetricName.JOBS_FINISHED, {"kind": "backtest", "outcome": "completed"}) == 1.0
+    assert sample(f"{MetricName.JOB_DURATION}_count", {"kind": "backtest"}) == 1.0
+
+
+@pytest.mark.asyncio
+async def test_queue_depth_counts_active_jobs_per_kind_and_state(deps: EngineDeps) -> None:
+    recorder = recorder_of(deps)
+    stores = [recorder.backtests, recorder.studies, recorder.optimizations]
+    uri = write_dataset(deps.store)
+    await submit(deps, uri)
+    await submit(deps, uri)
+    assert await deps.repo.take("worker-a", deps.clock.now()) is not None
+    counts = await active_counts(recorder.engine, stores)
+    assert counts == {
+        "backtest": {"queued": 1, "running": 1},
+        "monte_carlo": {"queued": 0, "running": 0},
+        "optimization": {"queued": 0, "running": 0},
+    }

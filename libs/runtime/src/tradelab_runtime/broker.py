@@ -2,11 +2,16 @@
 
 import asyncio
 import logging
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.security import BaseSecurity
 from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+
+from .metrics.names import KAFKA_PREFIX
 
 RPC_FETCH_MAX_WAIT_MS = 10
 """Long-poll bound for request/reply consumers. aiokafka's default (500 ms) is what an idle fetch
@@ -37,6 +42,7 @@ def make_broker(
     client_id: str,
     tracer_provider: TracerProvider | None = None,
     security: BaseSecurity | None = None,
+    registry: CollectorRegistry | None = None,
 ) -> KafkaBroker:
     """Build a broker that carries trace context in message headers.
 
@@ -46,7 +52,15 @@ def make_broker(
     ``acks="all"`` so an acknowledged publish survives a broker failover. The idempotent producer
     is left off: the development broker (Tansu) does not support it, and correctness comes from
     idempotent consumers instead (see docs/architecture.md).
+
+    With ``registry``, messages received, handled and published are counted there per topic
+    (``tradelab_kafka_*``, docs/monitoring.md).
     """
+    middlewares: list[Any] = [KafkaTelemetryMiddleware(tracer_provider=tracer_provider)]
+    if registry is not None:
+        middlewares.append(
+            KafkaPrometheusMiddleware(registry=registry, metrics_prefix=KAFKA_PREFIX)
+        )
     return ServiceBroker(
         bootstrap.split(","),
         client_id=client_id,
@@ -54,7 +68,7 @@ def make_broker(
         acks="all",
         enable_idempotence=False,
         graceful_timeout=10.0,
-        middlewares=[KafkaTelemetryMiddleware(tracer_provider=tracer_provider)],
+        middlewares=middlewares,
         # Through the root handler (structlog), and one line per message only when debugging.
         logger=logging.getLogger("faststream"),
         log_level=logging.DEBUG,

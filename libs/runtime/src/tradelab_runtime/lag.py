@@ -1,5 +1,6 @@
 """Consumer lag: how many messages this process's consumers have still to read."""
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,13 +39,26 @@ async def consumer_lag(broker: KafkaBroker) -> list[TopicLag]:
 
     Asks the broker for each assigned partition's end offset (one request per consumer), so call
     it at scrape or report time, not per message. Consumers without a group (per-instance reply
-    readers) and subscribers not started are left out.
+    readers) and subscribers not started are left out. A subscriber with ``max_workers`` runs
+    several consumers of one group (partitions split between them): their lags add up.
     """
-    lags: list[TopicLag] = []
+    held: list[tuple[str, AIOKafkaConsumer]] = []
     for subscriber in broker.subscribers:
         group: str | None = getattr(subscriber, "group_id", None)
-        consumer: Any = getattr(subscriber, "consumer", None)
-        if group is None or not isinstance(consumer, AIOKafkaConsumer):
-            continue
-        lags.extend(await _consumer_lag(group, consumer))
-    return lags
+        consumers: list[Any] = getattr(subscriber, "consumer_subgroup", None) or [
+            getattr(subscriber, "consumer", None)
+        ]
+        held.extend(
+            (group, consumer)
+            for consumer in consumers
+            if group is not None and isinstance(consumer, AIOKafkaConsumer)
+        )
+    # All at once: a consumer's offset request can wait behind its own long-poll fetch (up to
+    # fetch_max_wait_ms, 500 ms by default), so asking one consumer after another took seconds
+    # for the engine's groups.
+    found = await asyncio.gather(*(_consumer_lag(group, consumer) for group, consumer in held))
+    behind: dict[tuple[str, str], int] = {}
+    for lag in (lag for lags in found for lag in lags):
+        key = (lag.group, lag.topic)
+        behind[key] = behind.get(key, 0) + lag.lag
+    return [TopicLag(group, topic, lag) for (group, topic), lag in behind.items()]

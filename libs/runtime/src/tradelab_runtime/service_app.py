@@ -23,6 +23,13 @@ from .heartbeat import HeartbeatPublisher
 from .kafka_admin import ensure_topics
 from .kafka_security import broker_security, client_options
 from .logging import configure_logging, get_logger
+from .metrics import (
+    HttpMetricsMiddleware,
+    ServiceMetrics,
+    lag_refresh,
+    metrics_router,
+    pool_refresh,
+)
 from .migrations import upgrade_to_head
 from .outbox import JSON_HEADERS, Outbox, PendingEvent
 from .process_stats import ProcessSampler
@@ -56,6 +63,8 @@ class Runtime:
     """The service's transactional outbox, relayed while the service runs (``use_outbox``)."""
     kafka_options: dict[str, Any] = field(default_factory=dict)
     """aiokafka arguments of this process's Kafka login (SASL), for admin clients."""
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
+    """This process's Prometheus registry and instruments, served at ``/metrics``."""
 
     def database(self) -> AsyncEngine:
         """The database engine (for services created with a database)."""
@@ -93,12 +102,15 @@ def create_runtime(
         settings.otel_exporter_otlp_endpoint,
     )
     security = broker_security(settings)
+    metrics = ServiceMetrics()
     broker = make_broker(
         settings.kafka_bootstrap,
         f"{settings.service_name}-{settings.instance_id}",
         tracer_provider,
         security,
+        metrics.registry,
     )
+    lag_refresh(metrics, broker)
     readiness = Readiness({}, settings.readiness_timeout_s)
 
     async def broker_ok() -> bool:
@@ -114,7 +126,9 @@ def create_runtime(
             return await ping_database(db)
 
         readiness.add("database", database_ok)
+        pool_refresh(metrics, engine)
     runtime = Runtime(settings, broker, engine, readiness, tracer_provider, clock or SystemClock())
+    runtime.metrics = metrics
     runtime.kafka_options = client_options(security)
     return runtime
 
@@ -258,6 +272,8 @@ def build_service_app(
     app = FastAPI(title=f"tradelab {settings.service_name}", lifespan=lifespan)
     identity = {"service": settings.service_name, "instance_id": settings.instance_id}
     app.include_router(health_router(identity, runtime.readiness))
+    app.include_router(metrics_router(runtime.metrics, settings.metrics_token.get_secret_value()))
+    app.add_middleware(HttpMetricsMiddleware, metrics=runtime.metrics)
     for router in routers:
         app.include_router(router)
     instrument_http(app, runtime.tracer_provider)

@@ -65,6 +65,7 @@ class ServiceSettings(BaseSettings):
             "heartbeat_interval_s",
             "otel_traces_exporter",
             "otel_exporter_otlp_endpoint",
+            "metrics_token",
             "create_topics",
             "topic_replication",
             "object_store_url",
@@ -125,6 +126,10 @@ class ServiceSettings(BaseSettings):
         default="",
         description="Base URL of an OTLP/HTTP collector (OTEL_EXPORTER_OTLP_ENDPOINT), e.g. "
         "http://otel-collector:4318; spans are posted to its /v1/traces (docs/tracing.md).",
+    )
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Bearer token GET /metrics asks for; empty: open (docs/monitoring.md).",
     )
     create_topics: bool = Field(
         default=True, description="Create missing topics at start (off where ops manage topics)."

@@ -60,3 +60,45 @@ async def test_unread_messages_count_as_lag_until_consumed(kafka: BrokerInfo) ->
         release.set()
         await producer.stop()
         await broker.stop()
+
+
+async def test_a_subscriber_with_several_workers_reports_its_group_once(kafka: BrokerInfo) -> None:
+    topic = f"it-lag-{secrets.token_hex(4)}"
+    group = f"it-lag-{secrets.token_hex(4)}"
+    await ensure_topics(kafka.bootstrap, [TopicSpec(topic, partitions=4, description="lag test")])
+    release = asyncio.Event()
+
+    broker = KafkaBroker(kafka.bootstrap)
+
+    @broker.subscriber(
+        topic,
+        group_id=group,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.ACK,
+        max_workers=2,
+    )
+    async def slow(body: bytes) -> None:
+        await release.wait()
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+    await broker.start()
+    await producer.start()
+    try:
+        (subscriber,) = broker.subscribers
+        workers = subscriber.consumer_subgroup  # type: ignore[attr-defined] # the concurrent kind
+        assert len(workers) == 2
+        async with asyncio.timeout(30):  # both workers hold partitions (the group rebalanced)
+            while True:
+                if all(worker.assignment() for worker in workers):
+                    break
+                await asyncio.sleep(0.05)
+        await _wait_for_lag(broker, 0)
+        for i in range(8):
+            await producer.send_and_wait(topic, f"m{i}".encode(), partition=i % 4)
+        # Each of the two workers holds the first message it took: 6 of the 8 are behind it.
+        lags = await _wait_for_lag(broker, 6)
+        assert [(lag.group, lag.topic) for lag in lags] == [(group, topic)]
+    finally:
+        release.set()
+        await producer.stop()
+        await broker.stop()

@@ -35,6 +35,7 @@ def build_app(settings: DatasetsSettings) -> FastAPI:
         max_ingest_starts=settings.max_ingest_starts,
         page_bytes=page_budget(settings.kafka_max_message_bytes),
         quotas=settings.quotas(),
+        metrics=runtime.metrics,
     )
     policy = RetryPolicy(
         max_attempts=settings.retry_max_attempts, first_delay_s=settings.retry_first_delay_s

@@ -39,6 +39,7 @@ from tradelab_contracts.topics import (
 from tradelab_runtime.clock import Clock
 from tradelab_runtime.deadlines import check_deadline
 from tradelab_runtime.logging import get_logger
+from tradelab_runtime.metrics import ServiceMetrics
 from tradelab_runtime.pages import fit_page, page_budget
 from tradelab_runtime.quotas import QuotaExceededError
 from tradelab_runtime.storage import LocalObjectStore
@@ -73,6 +74,8 @@ class Deps:
     """What a list reply's items may take, so the reply fits in one broker message (`fit_page`)."""
     quotas: DatasetQuotas = field(default_factory=DatasetQuotas)
     """What one user may keep; every new upload is admitted against it."""
+    metrics: ServiceMetrics = field(default_factory=ServiceMetrics)
+    """Where ingestions are counted (rows and duration)."""
 
 
 def reply(cmd: Message, **fields: Any) -> DatasetsReply:
@@ -158,6 +161,8 @@ async def ingest(event: DatasetUploaded, deps: Deps) -> None:
 
 
 async def _ingest_started(event: DatasetUploaded, deps: Deps) -> None:
+    started = time.perf_counter()
+    outcome, rows = DatasetStatus.REJECTED.value, 0
     try:
         raw_path = deps.store.path(event.storage_uri)
         result = await asyncio.to_thread(ingest_file, raw_path, event.declared, deps.limits)
@@ -174,7 +179,9 @@ async def _ingest_started(event: DatasetUploaded, deps: Deps) -> None:
         await _reject(event, DatasetRejectReason.INTERNAL, message, deps)
     else:
         await _accept(event, result, deps)
+        outcome, rows = DatasetStatus.READY.value, result.rows
     deps.store.delete(event.storage_uri)
+    deps.metrics.ingested(outcome, rows, time.perf_counter() - started)
 
 
 async def _accept(event: DatasetUploaded, result: IngestResult, deps: Deps) -> None:

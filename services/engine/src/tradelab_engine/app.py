@@ -27,6 +27,7 @@ from .cascades.service import CascadeDeps
 from .domain.simulate import compile_kernels
 from .domain.sweep import compile_sweep_kernels
 from .handlers import register_handlers
+from .lifecycle.queue_depth import queue_depth_refresh
 from .lifecycle.store import JobStore, LeaseTerms
 from .lifecycle.sweeper import Sweeper
 from .montecarlo.kind import MonteCarloJobs
@@ -36,7 +37,7 @@ from .optimizations.deps import OptimizationDeps
 from .optimizations.kind import OptimizationJobs
 from .optimizations.repository import OptimizationRepository
 from .performance.use_cases import PerformanceDeps
-from .service import EngineDeps
+from .service import RESULT_CACHE, EngineDeps
 from .settings import EngineSettings
 
 MIGRATIONS = "tradelab_engine:migrations"
@@ -53,9 +54,12 @@ def build_app(settings: EngineSettings) -> FastAPI:
         max_attempts=settings.max_attempts,
         redispatch_after_s=settings.redispatch_after_s,
     )
-    backtest_jobs = JobStore(BacktestJobs(), outbox, terms)
-    study_jobs = JobStore(MonteCarloJobs(), outbox, terms)
-    optimization_jobs = JobStore(OptimizationJobs(), outbox, terms)
+    metrics = runtime.metrics
+    backtest_jobs = JobStore(BacktestJobs(), outbox, terms, metrics)
+    study_jobs = JobStore(MonteCarloJobs(), outbox, terms, metrics)
+    optimization_jobs = JobStore(OptimizationJobs(), outbox, terms, metrics)
+    stores = [backtest_jobs, study_jobs, optimization_jobs]
+    queue_depth_refresh(metrics, runtime.database(), stores)
 
     async def publish(message: Message, topic: str, key: bytes) -> None:
         await broker.publish(message, topic, key=key)
@@ -76,6 +80,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
         quota_limits=settings.quota_limits(),
         database=runtime.database(),
         tracer=runtime.tracer_provider.get_tracer("tradelab_engine"),
+        result_cache=metrics.cache(RESULT_CACHE),
     )
     optimization_deps = OptimizationDeps(
         engine=deps,
@@ -113,9 +118,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
     )
     cascades = CascadeDeps(mc=montecarlo_deps, rows=CascadeRepository(runtime.database(), outbox))
     register_cascade_handlers(broker, cascades, letters, policy)
-    sweeper = Sweeper(
-        [backtest_jobs, study_jobs, optimization_jobs], runtime.clock, settings.sweep_interval_s
-    )
+    sweeper = Sweeper(stores, runtime.clock, settings.sweep_interval_s)
 
     async def compile_before_ready() -> None:
         # Compile (or load from cache) every kernel before /readyz says yes, so the first

@@ -24,6 +24,7 @@ from tradelab_contracts.engine_rpc import (
 )
 from tradelab_runtime.clock import Clock
 from tradelab_runtime.failpoints import Failpoints
+from tradelab_runtime.metrics import CacheStats, ServiceMetrics
 from tradelab_runtime.pages import page_budget
 from tradelab_runtime.quotas import QuotaExceededError
 from tradelab_runtime.responder import RequestHandlers
@@ -37,6 +38,10 @@ from .strategies.catalogue import STRATEGIES, catalogue_entry
 from .strategy_resolution import StrategyRefusedError
 
 Publish = Callable[[Message, str, bytes], Awaitable[None]]
+
+
+RESULT_CACHE = "backtest_reuse"
+"""The ``cache`` label of the completed-backtest reuse in ``tradelab_cache_requests_total``."""
 
 
 @dataclass
@@ -69,6 +74,8 @@ class EngineDeps:
     """The engine's database, for reads across its tables (quota usage); None in unit tests."""
     tracer: trace.Tracer = field(default_factory=trace.NoOpTracer)
     """Where job run spans start (``lifecycle.tracing``); no-op in unit tests."""
+    result_cache: CacheStats = field(default_factory=lambda: ServiceMetrics().cache(RESULT_CACHE))
+    """Hits and misses of the backtest result cache (an identical earlier run's result reused)."""
 
 
 def reply(cmd: EngineCommand, **fields: Any) -> EngineReply:

@@ -37,7 +37,7 @@ from .domain.service_registry import ServiceRegistry
 from .handlers import register_heartbeat_subscriber, register_job_event_subscriber
 from .ratelimit.setup import build_rate_limiter
 from .security.body_limit import BodyLimit
-from .security.key_cache import KeyCache, KeyFetcher
+from .security.key_cache import JWKS_CACHE, KeyCache, KeyFetcher
 from .settings import GatewaySettings
 
 
@@ -99,7 +99,11 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     app.state.engine_client = EngineRpcClient(rpc)
     app.state.analytics_client = AnalyticsRpcClient(rpc)
     app.state.object_store = LocalObjectStore.from_url(settings.object_store_url)
-    app.state.key_cache = KeyCache(_key_fetcher(auth_client), ttl_s=settings.jwks_ttl_s)
+    app.state.key_cache = KeyCache(
+        _key_fetcher(auth_client),
+        ttl_s=settings.jwks_ttl_s,
+        stats=runtime.metrics.cache(JWKS_CACHE),
+    )
     app.state.rate_limiter = limiter = build_rate_limiter(settings)
     runtime.on_shutdown.append(limiter.aclose)
     app.include_router(quick_router())

@@ -4,7 +4,8 @@ from typing import Any
 
 import pytest
 
-from tradelab_gateway.security.key_cache import KeyCache
+from tradelab_gateway.security.key_cache import JWKS_CACHE, KeyCache
+from tradelab_runtime.metrics import MetricName, ServiceMetrics
 
 
 class FakeAuth:
@@ -103,3 +104,22 @@ async def test_with_auth_down_and_no_keys_yet_the_lookup_fails() -> None:
     cache = KeyCache(auth.fetch, ttl_s=30, clock=FakeClock())
     with pytest.raises(TimeoutError):
         await cache.get("k1")
+
+
+@pytest.mark.asyncio
+async def test_lookups_that_ask_auth_count_as_misses_and_the_rest_as_hits() -> None:
+    metrics = ServiceMetrics()
+    auth = FakeAuth("k1")
+    cache = KeyCache(auth.fetch, min_refresh_s=0, stats=metrics.cache(JWKS_CACHE))
+    await cache.get("k1")  # fetched: a miss
+    await cache.get("k1")  # from the cache
+    await cache.current()  # from the cache
+    await cache.get("k2")  # unknown kid: fetched again, still unknown
+    counts = {
+        result: metrics.registry.get_sample_value(
+            MetricName.CACHE_REQUESTS, {"cache": "jwks", "result": result}
+        )
+        for result in ("hit", "miss")
+    }
+    assert counts == {"hit": 2.0, "miss": 2.0}
+    assert auth.calls == 2

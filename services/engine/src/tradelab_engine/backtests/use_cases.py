@@ -92,7 +92,10 @@ async def _submit(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
         **key_columns(cmd),
     }
     original = await deps.repo.cached_result(key)
-    if original is not None:
+    if original is None:
+        deps.result_cache.miss()
+    else:
+        deps.result_cache.hit()
         values |= {
             "status": RunStatus.COMPLETED.value,
             "progress": 1.0,

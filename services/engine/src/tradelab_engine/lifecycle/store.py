@@ -15,6 +15,7 @@ from tradelab_contracts.base import Message
 from tradelab_contracts.engine_rpc import RunStatus
 from tradelab_engine.adapters.tables import SCHEMA
 from tradelab_runtime import audit
+from tradelab_runtime.metrics import ServiceMetrics
 from tradelab_runtime.outbox import Outbox
 
 from .fair import next_job
@@ -72,11 +73,18 @@ class LeaseTerms:
 class JobStore:
     """Claim, renew, record progress of and finish the jobs of one table."""
 
-    def __init__(self, kind: JobKind, outbox: Outbox, terms: LeaseTerms) -> None:
+    def __init__(
+        self,
+        kind: JobKind,
+        outbox: Outbox,
+        terms: LeaseTerms,
+        metrics: ServiceMetrics | None = None,
+    ) -> None:
         self.kind = kind
         self.table = kind.table
         self.outbox = outbox
         self.terms = terms
+        self.metrics = metrics or ServiceMetrics()
 
     def claimable(self, now: datetime) -> sa.ColumnElement[bool]:
         """A job a worker may take: queued, or running under a lease that expired."""
@@ -199,7 +207,15 @@ class JobStore:
             if row is not None:
                 await self.store_event(conn, announce(row))
                 await self.audit_ending(conn, row)
+        if row is not None:
+            self.observe_end(row)
         return row
+
+    def observe_end(self, row: sa.RowMapping) -> None:
+        """Count a job that ended (committed) and how long it took since it was submitted."""
+        finished, created = row["finished_at"], row["created_at"]
+        seconds = None if finished is None else (finished - created).total_seconds()
+        self.metrics.job_finished(self.kind.entity, row["status"], seconds)
 
     async def audit_ending(self, conn: AsyncConnection, row: sa.RowMapping) -> None:
         """Record a job's end (or its re-queueing) in the audit log, in ``conn``'s transaction.

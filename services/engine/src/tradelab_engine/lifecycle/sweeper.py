@@ -89,6 +89,8 @@ async def _expired(conn: AsyncConnection, store: JobStore, now: datetime) -> int
             conn, store.kind.gave_up(row) if give_up else store.kind.dispatch(row)
         )
         await store.audit_ending(conn, row)
+        if give_up:
+            store.observe_end(row)
         log.warning("lease expired", table=t.name, job_id=str(job_id), given_up=give_up)
         count += 1
     return count

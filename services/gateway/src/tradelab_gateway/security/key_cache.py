@@ -14,9 +14,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tradelab_runtime.logging import get_logger
+from tradelab_runtime.metrics import CacheStats, ServiceMetrics
 
 KeyFetcher = Callable[[], Awaitable[list[dict[str, Any]]]]
 log = get_logger(__name__)
+JWKS_CACHE = "jwks"
+"""The ``cache`` label of this cache in ``tradelab_cache_requests_total``: a lookup is a hit
+when it was answered without asking auth for the keys."""
 
 
 class KeyCache:
@@ -28,6 +32,7 @@ class KeyCache:
         ttl_s: float = 30.0,
         min_refresh_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        stats: CacheStats | None = None,
     ) -> None:
         self._fetch = fetch
         self._ttl_s = ttl_s
@@ -38,6 +43,7 @@ class KeyCache:
         self._attempted_at: float | None = None
         self._failed_at: float | None = None
         self._lock = asyncio.Lock()
+        self._stats = stats or ServiceMetrics().cache(JWKS_CACHE)
 
     @property
     def keys(self) -> list[dict[str, Any]]:
@@ -53,19 +59,32 @@ class KeyCache:
 
     async def current(self) -> list[dict[str, Any]]:
         """Return the key set, fetched again first when older than ``ttl_s``."""
+        attempted = self._attempted_at
         await self._refresh_if_stale()
+        self._count(attempted)
         return self.keys
 
     async def get(self, kid: str) -> dict[str, Any] | None:
         """Return the key ``kid``: from a set no older than ``ttl_s``, refreshing once more if
         ``kid`` is unknown and the set was not fetched within ``min_refresh_s``."""
-        await self._refresh_if_stale()
-        if kid in self._keys:
-            return self._keys[kid]
-        async with self._lock:
-            if kid not in self._keys and self._since(self._attempted_at) >= self._min_refresh_s:
-                await self.refresh()
-        return self._keys.get(kid)
+        attempted = self._attempted_at
+        try:
+            await self._refresh_if_stale()
+            if kid in self._keys:
+                return self._keys[kid]
+            async with self._lock:
+                if kid not in self._keys and self._since(self._attempted_at) >= self._min_refresh_s:
+                    await self.refresh()
+            return self._keys.get(kid)
+        finally:
+            self._count(attempted)
+
+    def _count(self, attempted_before: float | None) -> None:
+        """A hit unless this lookup (or one it waited on) asked auth for the keys."""
+        if self._attempted_at == attempted_before:
+            self._stats.hit()
+        else:
+            self._stats.miss()
 
     def _since(self, moment: float | None) -> float:
         return float("inf") if moment is None else self._clock() - moment
