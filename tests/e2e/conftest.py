@@ -145,3 +145,12 @@ def user_token(gateway: httpx.Client) -> str:
     assert response.status_code == 201, response.text
     token: str = response.json()["access_token"]
     return token
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test in this folder ``e2e``, so ``make unit`` and ``make integration`` never
+    start the stack because a module forgot its ``pytestmark``."""
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.e2e)
