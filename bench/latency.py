@@ -272,7 +272,7 @@ async def backtest(
         {
             "total": t_seen - t0,
             "POST answered (gateway -> engine submit RPC)": t1 - t0,
-            "created -> backtest.requested published (relay)": requested - created_at,
+            "created -> backtest.requested published (submit tx, relay)": requested - created_at,
             "requested -> started (queue wait, consumer pickup)": started - requested,
             "started -> finished (load bars, run, write results)": finished - started,
             "finished -> completed published (relay)": completed - finished,
