@@ -38,12 +38,13 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import httpx
 import numpy as np
 import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from minute_bars import minute_bars_csv
+from minute_bars import bars_csv, minute_bars_csv
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
@@ -71,16 +72,7 @@ OBSERVED = {  # topic -> the field naming what the event is about
 
 def hourly_csv(n: int, seed: int) -> bytes:
     """A seeded random walk of ``n`` hourly bars as CSV."""
-    rng = np.random.default_rng(seed)
-    close = 1.1 * np.exp(np.cumsum(rng.normal(0, 0.002, n)))
-    open_ = np.concatenate(([1.1], close[:-1]))
-    high, low = np.maximum(open_, close) * 1.0003, np.minimum(open_, close) * 0.9997
-    times = np.datetime64("2020-01-01T00:00") + np.arange(n).astype("timedelta64[h]")
-    out = io.StringIO()
-    out.write("timestamp,open,high,low,close,volume\n")
-    for row in zip(times, open_, high, low, close, strict=True):
-        out.write(f"{row[0]}Z,{row[1]:.6f},{row[2]:.6f},{row[3]:.6f},{row[4]:.6f},1000\n")
-    return out.getvalue().encode()
+    return bars_csv(n, seed, "h")
 
 
 def at(timestamp: str) -> float:
@@ -187,6 +179,17 @@ class Client:
         """When the job's ``completed`` event arrived on the socket (client clock)."""
         return await asyncio.wait_for(self._future(run_id, "end"), deadline_s)
 
+    async def submit(self, url: str, body: dict[str, Any]) -> tuple[str, float, float, float]:
+        """POST a job and wait for its end on the socket: its id, when the POST was sent, when
+        it was answered and when ``completed`` arrived (client clock)."""
+        sent = time.time()
+        created = await self.http.post(url, json=body)
+        if created.status_code != httpx.codes.ACCEPTED:
+            sys.exit(f"{url} refused: {created.status_code} {created.text}")
+        answered = time.time()
+        job_id: str = created.json()["id"]
+        return job_id, sent, answered, await self.ended(job_id)
+
     async def poll(self, url: str, done: Callable[[httpx.Response], bool]) -> float:
         """GET ``url`` back to back until ``done``; when the answer that was came (client clock)."""
         end = time.monotonic() + 120
@@ -250,13 +253,7 @@ async def backtest(
         "parameters": {"fast": 5 + n % 40, "slow": 50 + n // 40},
         "options": {"fee_rate": FEE_RATE},
     }
-    t0 = time.time()
-    created = await client.http.post("/api/v1/backtests", json=body)
-    if created.status_code != httpx.codes.ACCEPTED:
-        sys.exit(f"submission refused: {created.status_code} {created.text}")
-    t1 = time.time()
-    run_id = created.json()["id"]
-    t_seen = await client.ended(run_id)
+    run_id, t0, t1, t_seen = await client.submit("/api/v1/backtests", body)
     run = (await client.http.get(f"/api/v1/backtests/{run_id}")).json()
     if run["cached"]:
         sys.exit("a run was answered from the result cache: parameters repeat")
@@ -322,13 +319,7 @@ async def grid(client: Client, observer: Observer, dataset_id: str, n: int) -> S
         "objective": {"metric": "sharpe", "direction": "maximize"},
         "options": {"fee_rate": FEE_RATE * (1 + n)},  # each run its own (no cached answer)
     }
-    t0 = time.time()
-    created = await client.http.post("/api/v1/optimizations", json=body)
-    if created.status_code != httpx.codes.ACCEPTED:
-        sys.exit(f"optimisation refused: {created.status_code} {created.text}")
-    t1 = time.time()
-    opt_id = created.json()["id"]
-    t_seen = await client.ended(opt_id)
+    opt_id, t0, t1, t_seen = await client.submit("/api/v1/optimizations", body)
     info = (await client.http.get(f"/api/v1/optimizations/{opt_id}")).json()
     if info["evaluated"] != len(GRID):
         sys.exit(f"the grid evaluated {info['evaluated']} combinations, not {len(GRID)}")
