@@ -7,6 +7,7 @@ downsampled per line (:func:`downsample_indices`).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -188,11 +189,23 @@ def line_trace(time_ns: IntArray, values: FloatArray, max_points: int, **style: 
     return Trace(go.Scatter(mode="lines", **style), columns)
 
 
+@functools.cache
+def _default_template() -> str:
+    """Plotly's default template as JSON, serialised once.
+
+    Every new figure deep-copied it (about 1,000 nested objects): a tenth of an analysis once
+    the points were no longer validated (28 instead of 31 ms CPU for 5,000 bars).
+    """
+    return json.dumps(json.loads(go.Figure().to_json())["layout"]["template"])
+
+
 def figure_json(traces: list[Trace], title: str, x_title: str, y_title: str, **layout: Any) -> Any:
-    """Return the figure of ``traces`` as plain JSON data."""
-    figure = go.Figure(data=[trace.style for trace in traces])
+    """Return the figure of ``traces`` as plain JSON data, in Plotly's default template."""
+    # A template given (empty) stops Plotly copying in its default; the JSON gets it back.
+    figure = go.Figure(data=[trace.style for trace in traces], layout={"template": {}})
     figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, **layout)
     plain = json.loads(figure.to_json())
+    plain["layout"]["template"] = json.loads(_default_template())
     for data, trace in zip(plain["data"], traces, strict=True):
         data.update(trace.columns)
     return plain
