@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 UV := ./scripts/uv
 
-.PHONY: up test lint typecheck unit integration e2e schemas bench soak load bench-fairness fuzz setup browser redis prometheus clean
+.PHONY: up test lint typecheck unit integration e2e schemas bench soak load bench-fairness bench-latency fuzz setup browser redis prometheus clean
 
 setup: ## install uv (if missing) and the whole workspace from uv.lock
 	@$(UV) sync --all-packages --frozen
@@ -57,6 +57,9 @@ load: ## Locust: LOAD_USERS (50) users for LOAD_DURATION (5m) on `make up`'s gat
 
 bench-fairness: setup ## user B's one backtest with and without user A's 200 queued; prints the waits and ratio
 	TRADELAB_STATE_DIR=$${TRADELAB_STATE_DIR:-/tmp/bench-fairness} $(UV) run --frozen python bench/fairness.py $(FAIRNESS_ARGS)
+
+bench-latency: setup ## upload->ready, submit->completed, completed->analysis, the grid vs in-process; per-stage breakdown
+	TRADELAB_STATE_DIR=$${TRADELAB_STATE_DIR:-/tmp/bench-latency} $(UV) run --frozen python bench/latency.py $(LATENCY_ARGS)
 
 clean: ## remove the local stack's state (logs, throwaway database cluster)
 	rm -rf .tradelab

@@ -19,6 +19,12 @@ may wait, and the development broker does not answer a waiting fetch early when 
 request/reply round trip paid up to two such waits; 10 ms keeps it in single-digit milliseconds at
 the cost of more idle fetches on loopback."""
 
+JOB_FETCH_MAX_WAIT_MS = 20
+"""Long-poll bound for the work consumers a user waits on (an upload's ingestion, a backtest's
+turn, an optimisation's chunks, a completed run's analysis). At aiokafka's 500 ms each such hop
+took ~150 ms at the median on the development broker (bench/latency.py); 20 ms takes ~5-7 ms
+for about 1-2 % of a core per idle consumer. Consumers nobody waits on keep the default."""
+
 
 class ServiceBroker(KafkaBroker):
     """FastStream's Kafka broker, starting its subscribers all at once.

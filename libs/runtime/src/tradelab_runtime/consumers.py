@@ -28,6 +28,8 @@ from .dead_letters import DeadLetters, Letter
 from .logging import get_logger
 
 M = TypeVar("M", bound=BaseModel)
+DEFAULT_FETCH_MAX_WAIT_MS = 500
+"""aiokafka's own default."""
 log = get_logger(__name__)
 GiveUp = Callable[[M, Exception], Awaitable[None]]
 """Called with the message and the last error once its retries are spent, before parking it."""
@@ -129,11 +131,14 @@ def work_subscriber(
     dead_letters: DeadLetters,
     policy: RetryPolicy | None = None,
     on_give_up: GiveUp[M] | None = None,
+    fetch_max_wait_ms: int = DEFAULT_FETCH_MAX_WAIT_MS,
 ) -> None:
     """Subscribe a work consumer of ``topic`` in ``group_id`` under the failure policy.
 
     The offset is committed after the handler (or the parking) ends; "earliest" so a message
     published before the group first joined, or redelivered after a crash, is never skipped.
+    ``fetch_max_wait_ms`` bounds an idle fetch: what a message arriving at an idle consumer may
+    wait on the development broker (``broker.JOB_FETCH_MAX_WAIT_MS`` where a user waits).
     """
     chosen = policy or RetryPolicy()
 
@@ -142,6 +147,7 @@ def work_subscriber(
         group_id=group_id,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         auto_offset_reset="earliest",
+        fetch_max_wait_ms=fetch_max_wait_ms,
     )
     async def on_message(message: KafkaMessage) -> None:
         await handle_with_policy(message, model, handle, dead_letters, chosen, on_give_up)

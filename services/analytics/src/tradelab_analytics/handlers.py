@@ -16,6 +16,7 @@ from tradelab_contracts.analytics_rpc import (
 )
 from tradelab_contracts.engine import BacktestCompleted
 from tradelab_contracts.topics import ANALYTICS_REQUESTS, BACKTEST_COMPLETED
+from tradelab_runtime.broker import JOB_FETCH_MAX_WAIT_MS
 from tradelab_runtime.consumers import RetryPolicy, work_subscriber
 from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.responder import DEFAULT_MAX_MESSAGE_BYTES, Routes, serve_requests
@@ -62,6 +63,7 @@ def register_handlers(
         dead_letters=letters,
         policy=policy,
         on_give_up=partial(failures.record_failure, deps=deps),
+        fetch_max_wait_ms=JOB_FETCH_MAX_WAIT_MS,
     )
 
     serve_requests(

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from services.analytics.tests.unit.series import FloatArray, random_returns
@@ -71,6 +72,14 @@ def test_every_chart_is_built_in_order_as_strict_json(charts: dict[str, dict[str
         assert figure["layout"]["xaxis"]["title"]["text"]
         assert figure["layout"]["yaxis"]["title"]["text"]
         assert "mapbox" not in figure["layout"]
+
+
+@pytest.mark.parametrize("with_close", [True, False])
+def test_each_figure_is_what_plotly_makes_of_it_validating_every_point(with_close: bool) -> None:
+    # The data columns join the traces after Plotly serialised their styles (charts.Trace):
+    # Plotly validating the whole figure, every point included, changes nothing in it.
+    for figure in build_charts(daily_inputs(with_close=with_close)).values():
+        assert json.loads(go.Figure(figure).to_json()) == figure
 
 
 def test_trace_counts_and_lengths(charts: dict[str, dict[str, Any]]) -> None:

@@ -20,6 +20,7 @@ from tradelab_contracts.datasets_rpc import (
     RegisterUpload,
 )
 from tradelab_contracts.topics import DATASET_UPLOADED, DATASETS_REQUESTS
+from tradelab_runtime.broker import JOB_FETCH_MAX_WAIT_MS
 from tradelab_runtime.consumers import RetryPolicy, work_subscriber
 from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.responder import DEFAULT_MAX_MESSAGE_BYTES, Routes, serve_requests
@@ -86,4 +87,5 @@ def register_handlers(
         handle=partial(service.ingest, deps=deps),
         dead_letters=letters,
         policy=policy,
+        fetch_max_wait_ms=JOB_FETCH_MAX_WAIT_MS,
     )

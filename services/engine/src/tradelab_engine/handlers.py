@@ -16,7 +16,7 @@ from tradelab_contracts.topics import (
     BACKTEST_REQUESTED,
     ENGINE_REQUESTS,
 )
-from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
+from tradelab_runtime.broker import JOB_FETCH_MAX_WAIT_MS, RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.consumers import RetryPolicy, work_subscriber
 from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.logging import get_logger
@@ -125,6 +125,7 @@ def register_handlers(
         handle=run_backtest,
         dead_letters=letters,
         policy=policy,
+        fetch_max_wait_ms=JOB_FETCH_MAX_WAIT_MS,
     )
     register_montecarlo_handlers(broker, mc, instance_id, letters, policy)
     register_optimization_handlers(broker, opt, letters, policy)

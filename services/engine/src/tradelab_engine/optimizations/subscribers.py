@@ -8,6 +8,7 @@ from faststream.kafka import KafkaBroker
 
 from tradelab_contracts.optimization import RunOptimization, RunOptimizationChunk
 from tradelab_contracts.topics import OPTIMIZATION_CHUNK_REQUESTED, OPTIMIZATION_REQUESTED
+from tradelab_runtime.broker import JOB_FETCH_MAX_WAIT_MS
 from tradelab_runtime.consumers import RetryPolicy, work_subscriber
 from tradelab_runtime.dead_letters import DeadLetters
 
@@ -30,6 +31,7 @@ def register_optimization_handlers(
         dead_letters=letters,
         policy=policy,
         on_give_up=partial(worker.give_up_chunk, deps=deps),
+        fetch_max_wait_ms=JOB_FETCH_MAX_WAIT_MS,
     )
     # One replica evolves each genetic search under a lease, committed after the search ends; a
     # replica killed mid-way leaves it to the sweeper, and the next claim resumes from the
