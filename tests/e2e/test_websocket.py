@@ -1,6 +1,7 @@
 """Live job events over WebSocket: two gateway replicas fan every event out to every client of the
-owner, in order; a client resumes with its last sequence number; others' sockets get nothing;
-bad tokens, silence and unknown jobs are closed with the documented codes."""
+owner, in order, then the run's analysis announcement; a client resumes with its last sequence
+number; others' sockets get nothing; bad tokens, silence and unknown jobs are closed with the
+documented codes."""
 
 import json
 import time
@@ -101,6 +102,16 @@ def second_gateway(stack: Stack) -> Iterator[str]:
         replica.stop()
 
 
+def job_events(collector: Collector, run_id: str) -> list[dict[str, Any]]:
+    """The job's numbered events, without its analysis announcement."""
+    return [e for e in collector.events(run_id) if not e["type"].startswith("analysis.")]
+
+
+def announced(collector: Collector, run_id: str) -> dict[str, Any] | None:
+    """The run's ``analysis.ready``, once received."""
+    return next((e for e in collector.events(run_id) if e["type"] == "analysis.ready"), None)
+
+
 def sequences(events: list[dict[str, Any]]) -> list[int]:
     return [e["sequence"] for e in events]
 
@@ -121,7 +132,7 @@ def test_clients_on_two_replicas_get_every_event_in_order(
 
         wait_for(all_final, 60, "both final events on both replicas")
         for run_id in run_ids:
-            seen_a, seen_b = on_a.events(run_id), on_b.events(run_id)
+            seen_a, seen_b = job_events(on_a, run_id), job_events(on_b, run_id)
             # Both clients saw the same events, in order, ending with completed.
             assert sequences(seen_a) == sequences(seen_b)
             assert sequences(seen_a) == sorted(set(sequences(seen_a)))
@@ -131,6 +142,17 @@ def test_clients_on_two_replicas_get_every_event_in_order(
             run = owner.client.get(f"/api/v1/backtests/{run_id}", headers=auth(owner.token))
             assert seen_a[-1]["sequence"] == run.json()["sequence"]
             assert seen_a[-1]["summary"] == run.json()["summary"]
+            # Then both replicas announce the analysis, with the metrics GET /analytics has.
+            for collector in (on_a, on_b):
+                ready = wait_for(
+                    lambda c=collector, r=run_id: announced(c, r), 60, "analysis.ready"
+                )
+                analysis = owner.client.get(
+                    f"/api/v1/analytics/{run_id}", headers=auth(owner.token)
+                )
+                assert ready["metrics"] == analysis.json()["metrics"]
+                assert "sequence" not in ready
+                assert collector.events(run_id)[-1] == ready
     finally:
         on_a.close()
         on_b.close()
@@ -156,22 +178,26 @@ def test_a_client_resumes_after_a_disconnect_and_gets_the_final_event(
     second = Collector(
         open_socket(second_gateway, f"/api/v1/ws/jobs/{run_id}?after={last}", owner.token)
     )
-    wait_for(lambda: second.close_code, 60, "the resumed socket closed after the final event")
+    wait_for(lambda: second.close_code, 60, "the resumed socket closed after the analysis")
     assert second.close_code == 1000
-    resumed = second.events(run_id)
+    # The socket stays open after completed until the run's analysis is announced.
+    assert second.events(run_id)[-1]["type"] == "analysis.ready"
+    resumed = job_events(second, run_id)
     assert resumed[-1]["type"] == "completed"
     assert all(e["sequence"] > last for e in resumed)
     assert sequences(resumed) == sorted(set(sequences(resumed)))
 
-    # Long after the end, resuming still delivers the final event (rebuilt from the stored run).
+    # Long after the end, resuming still delivers the final event (rebuilt from the stored run)
+    # and the analysis announcement (rebuilt from the stored analysis).
     late = Collector(
         open_socket(stack.gateway_url, f"/api/v1/ws/jobs/{run_id}?after={last}", owner.token)
     )
     wait_for(lambda: late.close_code, 30, "the late socket closed")
-    assert [m["type"] for m in late.messages] == ["snapshot", "completed"]
+    assert [m["type"] for m in late.messages] == ["snapshot", "completed", "analysis.ready"]
     assert late.messages[1]["sequence"] == resumed[-1]["sequence"]
     assert late.messages[1]["summary"] == resumed[-1]["summary"]
-    # A client that already has the final event gets the snapshot only.
+    assert late.messages[2]["metrics"] == second.events(run_id)[-1]["metrics"]
+    # A client that already has the final event gets the snapshot and the announcement only.
     done = Collector(
         open_socket(
             stack.gateway_url,
@@ -180,7 +206,7 @@ def test_a_client_resumes_after_a_disconnect_and_gets_the_final_event(
         )
     )
     wait_for(lambda: done.close_code, 30, "the up-to-date socket closed")
-    assert [m["type"] for m in done.messages] == ["snapshot"]
+    assert [m["type"] for m in done.messages] == ["snapshot", "analysis.ready"]
 
 
 def test_another_users_sockets_receive_nothing_of_the_job(
@@ -193,7 +219,10 @@ def test_another_users_sockets_receive_nothing_of_the_job(
         time.sleep(1)
         run_id = owner.submit(dataset, 13)
         wait_for(lambda: mine.final_of(run_id), 60, "the owner's final event")
-        assert mine.events(run_id)
+        # The owner hears of the analysis after completed; the stranger hears nothing at all.
+        ready = wait_for(lambda: announced(mine, run_id), 60, "the owner's analysis.ready")
+        assert [e["type"] for e in mine.events(run_id)][-2:] == ["completed", "analysis.ready"]
+        assert ready["run_id"] == run_id
         assert watching.messages == []  # no snapshot, no event: nothing of the owner's
         peek = connect(
             ws_url(stack.gateway_url, f"/api/v1/ws/jobs/{run_id}"),

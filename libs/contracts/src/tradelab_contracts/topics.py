@@ -134,8 +134,16 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(MONTECARLO_CANCEL_REQUESTED, _LOW, "Requests to cancel a running Monte Carlo study."),
     TopicSpec(MONTECARLO_CANCELLED, _LOW, "Monte Carlo studies stopped on request."),
     TopicSpec(ANALYTICS_REQUESTS, _JOBS, "Analysis queries from gateways."),
-    TopicSpec(REPORT_READY, _LOW, "Analytics computed a run's metrics and report."),
-    TopicSpec(REPORT_FAILED, _LOW, "Analytics could not compute a run's report."),
+    TopicSpec(
+        REPORT_READY,
+        _LOW,
+        "Analytics computed a run's metrics and report; every gateway replica reads all.",
+    ),
+    TopicSpec(
+        REPORT_FAILED,
+        _LOW,
+        "Analytics could not compute a run's report; every gateway replica reads all.",
+    ),
 )
 
 REPLY_TOPIC_PARTITIONS = 1

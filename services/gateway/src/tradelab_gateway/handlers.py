@@ -6,6 +6,7 @@ from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
+from tradelab_contracts.analytics import ReportFailed, ReportReady
 from tradelab_contracts.engine import (
     BacktestCancelled,
     BacktestCompleted,
@@ -38,6 +39,8 @@ from tradelab_contracts.topics import (
     OPTIMIZATION_COMPLETED,
     OPTIMIZATION_FAILED,
     OPTIMIZATION_PROGRESS,
+    REPORT_FAILED,
+    REPORT_READY,
     SYSTEM_HEARTBEAT,
 )
 from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
@@ -45,7 +48,7 @@ from tradelab_runtime.clock import Clock
 from tradelab_runtime.logging import get_logger
 
 from .domain.hub import EventHub
-from .domain.job_events import JobMessage, job_event
+from .domain.job_events import JobEvent, JobMessage, analysis_event, job_event
 from .domain.service_registry import ServiceRegistry
 
 log = get_logger(__name__)
@@ -62,6 +65,10 @@ JOB_EVENT_TYPES: dict[str, type[JobMessage]] = {
     MONTECARLO_COMPLETED: MonteCarloCompleted,
     MONTECARLO_FAILED: MonteCarloFailed,
     MONTECARLO_CANCELLED: MonteCarloCancelled,
+}
+ANALYSIS_EVENT_TYPES: dict[str, type[ReportReady] | type[ReportFailed]] = {
+    REPORT_READY: ReportReady,
+    REPORT_FAILED: ReportFailed,
 }
 
 FORGET_AFTER = timedelta(hours=1)
@@ -85,17 +92,26 @@ def register_heartbeat_subscriber(
         registry.forget_older_than(now - FORGET_AFTER)
 
 
+def socket_event(topic: str, body: bytes) -> JobEvent:
+    """The WebSocket message of one consumed event (KeyError, ValidationError if unreadable)."""
+    if topic in ANALYSIS_EVENT_TYPES:
+        return analysis_event(ANALYSIS_EVENT_TYPES[topic].model_validate_json(body))
+    return job_event(JOB_EVENT_TYPES[topic].model_validate_json(body))
+
+
 def register_job_event_subscriber(broker: KafkaBroker, hub: EventHub, instance_id: str) -> None:
-    """Feed every job event to this replica's WebSocket hub.
+    """Feed every job event, and analytics' report-ready and report-failed, to this replica's
+    WebSocket hub.
 
     Like heartbeats, each replica reads in a group of its own (every replica sees every event, and
     delivers it to the sockets it holds), from the latest offset: a socket that connects later
-    gets the job's state from the engine, not from old events. One consumer for the four topics,
+    gets the job's state from the engine, not from old events. One consumer for all the topics,
     long-polling briefly so events reach sockets without delay.
     """
 
     @broker.subscriber(
         *JOB_EVENT_TYPES,
+        *ANALYSIS_EVENT_TYPES,
         group_id=f"gateway-events-{instance_id}",
         auto_offset_reset="latest",
         fetch_max_wait_ms=RPC_FETCH_MAX_WAIT_MS,
@@ -103,8 +119,8 @@ def register_job_event_subscriber(broker: KafkaBroker, hub: EventHub, instance_i
     async def on_job_event(message: KafkaMessage) -> None:
         topic = message.raw_message.topic  # type: ignore[union-attr]
         try:
-            event = JOB_EVENT_TYPES[topic].model_validate_json(message.body)
+            event = socket_event(topic, message.body)
         except (KeyError, ValidationError):
             log.warning("dropping an unreadable job event", topic=topic)
             return
-        hub.dispatch(job_event(event))
+        hub.dispatch(event)

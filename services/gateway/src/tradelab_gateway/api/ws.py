@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel
 from starlette.websockets import WebSocketState
 
+from tradelab_contracts.analytics_rpc import AnalyticsErrorCode, GetAnalysis
 from tradelab_contracts.engine_rpc import (
     ActiveJobsReply,
     BacktestReply,
@@ -27,6 +28,7 @@ from tradelab_contracts.engine_rpc import (
     OptimizationReply,
     RunInfo,
 )
+from tradelab_gateway.adapters.analytics_rpc import AnalyticsRpcClient
 from tradelab_gateway.adapters.auth_rpc import AuthUnavailableError
 from tradelab_gateway.adapters.engine_rpc import EngineRpcClient
 from tradelab_gateway.adapters.rpc import ServiceUnavailableError
@@ -43,9 +45,13 @@ from tradelab_gateway.domain.client_messages import (
 from tradelab_gateway.domain.hub import EventHub, Subscription, TooManyConnectionsError
 from tradelab_gateway.domain.job_events import (
     JobEvent,
+    awaits_analysis,
+    ends_one_job,
+    failed_analysis_event,
     final_event_of,
     final_monte_carlo_event_of,
     final_optimization_event_of,
+    stored_analysis_event,
 )
 from tradelab_gateway.security.key_cache import KeyCache
 from tradelab_gateway.security.tokens import InvalidTokenError, Principal, key_id, verify
@@ -216,16 +222,38 @@ async def _find_job(websocket: WebSocket, user: Principal, job_id: UUID) -> _Job
     raise _Closed(CloseCode.NOT_FOUND, "no such job")
 
 
+async def _stored_analysis(websocket: WebSocket, user: Principal, run_id: UUID) -> JobEvent | None:
+    """The analysis announcement of a completed backtest, rebuilt; None while not analysed."""
+    client: AnalyticsRpcClient = websocket.app.state.analytics_client
+    command = GetAnalysis(reply_to=client.reply_topic, owner_id=user.user_id, run_id=run_id)
+    try:
+        reply = await client.call(command)
+    except ServiceUnavailableError as exc:
+        raise _Closed(CloseCode.TRY_AGAIN, "analytics unavailable") from exc
+    if reply.analysis is not None:
+        return stored_analysis_event(reply.analysis)
+    if reply.error is not None and reply.error.code is AnalyticsErrorCode.FAILED:
+        return failed_analysis_event(run_id, user.user_id, reply.error.message)
+    return None
+
+
 async def _job_snapshot(
     websocket: WebSocket, user: Principal, run_id: UUID, after: int, subscription: Subscription
 ) -> bool:
-    """Queue one job's snapshot (and its final event when it has ended); True if it ended."""
+    """Queue one job's snapshot, its final event when it has ended and, for a completed
+    backtest, its analysis announcement once analysed; True if nothing more will come."""
     job = await _find_job(websocket, user, run_id)
     subscription.outbox.put(job.snapshot)
     if job.final is not None:
         if job.final.sequence > after:
             subscription.outbox.put(job.final.payload)
-        return True
+        if not awaits_analysis(job.final.payload):
+            return True
+        analysed = await _stored_analysis(websocket, user, run_id)
+        if analysed is not None:
+            subscription.outbox.put(analysed.payload)
+            return True
+        # Completed, not analysed yet: the announcement comes live (subscribed before asking).
     subscription.start({run_id: max(after, job.sequence)})
     return False
 
@@ -265,11 +293,12 @@ async def _active_snapshots(
 
 
 async def _send_loop(websocket: WebSocket, subscription: Subscription, one_job: bool) -> None:
-    """The only writer of the socket: drain the outbox; a one-job socket ends after its final."""
+    """The only writer of the socket: drain the outbox; a one-job socket ends after its final
+    event (a completed backtest's after its analysis announcement)."""
     while True:
         payload = await subscription.outbox.get()
         await websocket.send_json(payload)
-        if one_job and payload.get("type") in {"completed", "failed", "cancelled"}:
+        if one_job and ends_one_job(payload):
             raise _Closed(CloseCode.NORMAL, "job ended")
 
 
@@ -329,7 +358,7 @@ async def _serve(websocket: WebSocket, run_id: UUID | None, after: int) -> None:
         if run_id is not None:
             if await _job_snapshot(websocket, user, run_id, after, subscription):
                 # The job has ended: send what is queued (its final event if the client lacks
-                # it) and close; nothing more will come.
+                # it, and its analysis announcement) and close; nothing more will come.
                 while (payload := subscription.outbox.pop()) is not None:
                     await websocket.send_json(payload)
                 raise _Closed(CloseCode.NORMAL, "job ended")

@@ -20,14 +20,15 @@ class TooManyConnectionsError(Exception):
 
 
 def event_key(event: JobEvent) -> Hashable | None:
-    """The outbox key of an event: progress of a job replaces its unsent progress; finals stay."""
-    return None if event.final else ("progress", event.run_id)
+    """The outbox key of an event: progress of a job replaces its unsent progress; finals and
+    analysis announcements stay."""
+    return ("progress", event.run_id) if event.type == "progress" else None
 
 
 def _hold(held: dict[Hashable, JobEvent], event: JobEvent, outbox: Outbox) -> None:
     """Keep ``event`` until the subscription starts: the newest progress of a job replaces an
     older one in place; more held events than the outbox may hold overflow it."""
-    key = event_key(event) or ("final", event.run_id, event.sequence)
+    key = event_key(event) or (event.type, event.run_id, event.sequence)
     earlier = held.get(key)
     if earlier is not None:
         if earlier.sequence < event.sequence:
@@ -59,10 +60,11 @@ class Subscription:
         return event.owner_id == self.owner_id and self.run_id in (None, event.run_id)
 
     def deliver(self, event: JobEvent) -> None:
-        """Queue the event if it is new for its job (held back until started)."""
+        """Queue the event if it is new for its job (held back until started); an analysis
+        announcement is outside the job's sequence and always passes."""
         if self._held is not None:
             _hold(self._held, event, self.outbox)
-        elif self.seen.admit(event):
+        elif event.analysis or self.seen.admit(event):
             self.outbox.put(event.payload, key=event_key(event))
 
     def start(self, known: dict[UUID, int]) -> None:

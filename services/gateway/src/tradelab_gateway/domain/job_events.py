@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from tradelab_contracts.analytics import ReportFailed, ReportReady
+from tradelab_contracts.analytics_rpc import AnalysisInfo
 from tradelab_contracts.engine import (
     BacktestCancelled,
     BacktestCompleted,
@@ -36,6 +38,10 @@ MonteCarloMessage = (
 )
 JobMessage = BacktestMessage | OptimizationMessage | MonteCarloMessage
 FINAL_TYPES = frozenset({"completed", "failed", "cancelled"})
+ANALYSIS_READY = "analysis.ready"
+ANALYSIS_FAILED = "analysis.failed"
+ANALYSIS_TYPES = frozenset({ANALYSIS_READY, ANALYSIS_FAILED})
+"""Announcements of a backtest's analysis: outside the job's sequence, at most one per run."""
 MONTE_CARLO_FIGURES = (
     "final_equity_percentiles",
     "max_drawdown_percentiles",
@@ -60,6 +66,11 @@ class JobEvent:
     def final(self) -> bool:
         """Whether this is the job's last event."""
         return self.type in FINAL_TYPES
+
+    @property
+    def analysis(self) -> bool:
+        """Whether this announces the job's analysis (not numbered in the job's sequence)."""
+        return self.type in ANALYSIS_TYPES
 
 
 def _event(source: BacktestMessage, kind: str, **fields: Any) -> JobEvent:
@@ -260,6 +271,63 @@ def final_monte_carlo_event_of(study: MonteCarloInfo) -> JobEvent | None:
         {"method": study.method.value, "n_simulations": study.n_simulations, **figures},
         study.failure_reason.value if study.failure_reason else "internal",
     )
+
+
+def _analysis_event(
+    run_id: UUID, owner_id: UUID, kind: str, occurred_at: str | None, **fields: Any
+) -> JobEvent:
+    """An analysis announcement: ``sequence`` is -1 as it is no step of the job."""
+    payload = {
+        "type": kind,
+        "job_type": "backtest",
+        "run_id": str(run_id),
+        "occurred_at": occurred_at,
+        **fields,
+    }
+    return JobEvent(run_id, owner_id, -1, kind, payload)
+
+
+def analysis_event(message: ReportReady | ReportFailed) -> JobEvent:
+    """The WebSocket message for analytics' report-ready or report-failed event."""
+    occurred_at = message.occurred_at.isoformat()
+    if isinstance(message, ReportReady):
+        return _analysis_event(
+            message.run_id, message.owner_id, ANALYSIS_READY, occurred_at, metrics=message.metrics
+        )
+    return _analysis_event(
+        message.run_id, message.owner_id, ANALYSIS_FAILED, occurred_at, message=message.message
+    )
+
+
+def stored_analysis_event(info: AnalysisInfo) -> JobEvent:
+    """Rebuild the ``analysis.ready`` of a run analysed before the client connected."""
+    return _analysis_event(
+        info.run_id,
+        info.owner_id,
+        ANALYSIS_READY,
+        info.created_at.isoformat(),
+        metrics=info.metrics,
+    )
+
+
+def failed_analysis_event(run_id: UUID, owner_id: UUID, message: str) -> JobEvent:
+    """Rebuild the ``analysis.failed`` of a run whose analysis was given up on (when is not
+    stored: ``occurred_at`` is null)."""
+    return _analysis_event(run_id, owner_id, ANALYSIS_FAILED, None, message=message)
+
+
+def awaits_analysis(payload: dict[str, Any]) -> bool:
+    """Whether the message is a backtest's ``completed``: its analysis is announced next."""
+    return payload.get("type") == "completed" and payload.get("job_type") == "backtest"
+
+
+def ends_one_job(payload: dict[str, Any]) -> bool:
+    """Whether a ``/ws/jobs/{id}`` socket closes after sending this message: after a job's final
+    event, except a backtest's ``completed``, which is followed by its analysis announcement."""
+    kind = payload.get("type")
+    if kind in ANALYSIS_TYPES:
+        return True
+    return kind in FINAL_TYPES and not awaits_analysis(payload)
 
 
 @dataclass
