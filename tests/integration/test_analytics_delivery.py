@@ -14,6 +14,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from tradelab_analytics.adapters.result_files import get_json
 from tradelab_analytics.adapters.tables import SCHEMA
 from tradelab_analytics.service import (
     AnalyticsDeps,
@@ -189,6 +190,8 @@ async def test_a_replay_that_succeeds_replaces_a_failed_analysis(
     info = await deps.repo.get(event.owner_id, event.run_id)
     assert info is not None
     assert info.metrics["trades"] == 2
+    # The chart names are stored with the analysis, as the charts file has them.
+    assert info.chart_names == list(get_json(deps.store, info.charts_uri or ""))
     assert await deps.repo.failure(event.owner_id, event.run_id) is None
     asked = GetAnalysis(reply_to=REPLY_TO, owner_id=event.owner_id, run_id=event.run_id)
     assert (await get_analysis(asked, deps)).ok

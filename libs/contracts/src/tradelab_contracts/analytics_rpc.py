@@ -72,6 +72,11 @@ class AnalysisInfo(ContractModel):
     charts_uri: StorageUri | None = Field(
         default=None, description="JSON file of every chart's Plotly figure, by name."
     )
+    chart_names: list[str] | None = Field(
+        default=None,
+        description="Names of the charts in charts_uri, in order; None when not recorded (an "
+        "analysis stored before they were: read them from the file).",
+    )
     equity_uri: StorageUri | None = Field(default=None, description="The engine's equity file.")
     initial_cash: float | None = Field(default=None, description="Cash before the first bar.")
     created_at: AwareDatetime = Field(description="When the analysis was stored.")

@@ -122,6 +122,7 @@ async def analyse_completed(event: BacktestCompleted, deps: AnalyticsDeps) -> No
             "yearly_returns": analysis.yearly_returns,
             "rolling_window": deps.rolling_window,
             "charts_uri": charts_uri,
+            "chart_names": list(analysis.charts),
             "equity_uri": event.equity_uri,
             "initial_cash": event.options.initial_cash,
             "created_at": deps.clock.now(),

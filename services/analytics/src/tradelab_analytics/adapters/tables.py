@@ -33,6 +33,8 @@ analyses = sa.Table(
     sa.Column("yearly_returns", JSONB(), nullable=False),
     sa.Column("rolling_window", sa.Integer(), nullable=True),
     sa.Column("charts_uri", sa.Text(), nullable=True),
+    # Migration 0008: the chart names, so that reading an analysis need not open its charts.
+    sa.Column("chart_names", JSONB(), nullable=True),
     sa.Column("equity_uri", sa.Text(), nullable=True),
     # Money the user typed: NUMERIC in the database (exact), read back as a float.
     sa.Column("initial_cash", sa.Numeric(asdecimal=False), nullable=True),

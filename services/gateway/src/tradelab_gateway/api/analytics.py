@@ -66,7 +66,9 @@ class AnalysisPublic(BaseModel):
     @classmethod
     def of(cls, info: AnalysisInfo, charts: list[str]) -> "AnalysisPublic":
         """Build from the analytics service's record."""
-        public = info.model_dump(exclude={"owner_id", "charts_uri", "equity_uri", "initial_cash"})
+        public = info.model_dump(
+            exclude={"owner_id", "charts_uri", "chart_names", "equity_uri", "initial_cash"}
+        )
         return cls.model_validate({**public, "charts": charts})
 
 
@@ -148,7 +150,14 @@ async def _charts(request: Request, info: AnalysisInfo) -> dict[str, Any]:
 
 
 async def _public(request: Request, info: AnalysisInfo) -> AnalysisPublic:
-    names = list(await _charts(request, info)) if info.charts_uri else []
+    """The public analysis: chart names as stored with it, read from the charts file (some
+    390 KB) only for an analysis stored before the names were."""
+    if info.charts_uri is None:
+        names: list[str] = []
+    elif info.chart_names is not None:
+        names = info.chart_names
+    else:
+        names = list(await _charts(request, info))
     return AnalysisPublic.of(info, names)
 
 
