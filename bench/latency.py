@@ -10,10 +10,10 @@ times each after one warm-up (medians and p90):
 - **submit -> completed**: ``sma_cross`` on that 5,000-bar dataset (parameters of its own, so
   the engine's result cache answers none) from the POST until the ``completed`` event arrives on
   the WebSocket;
-- **completed -> analysis**: from that event until ``GET /analytics/{run_id}`` answers 200
-  (polled back to back; a poll that finds nothing costs two RPCs, analytics' and the engine's,
-  so the client sees it up to one such round late); the breakdown also gives the server-side
-  figure, ``completed`` published -> ``report.ready`` published (after the analysis committed);
+- **completed -> analysis**: from that event until the run's ``analysis.ready`` event arrives on
+  the same WebSocket; the breakdown also gives the server-side figure, ``completed`` published
+  -> ``report.ready`` published (after the analysis committed), and the gateway's share,
+  ``report.ready`` published -> ``analysis.ready`` on the socket;
 - **quick backtest**: ``POST /backtests/quick`` with the same 5,000 rows, answered in the request;
 - **grid**: the 1,590-combination ``sma_cross`` grid (fast 5..50 x slow 20..200 step 5, fast <
   slow) over 100,000 one-minute bars, POST -> ``completed`` on the WebSocket, against the same
@@ -169,6 +169,13 @@ class Client:
             kind = message.get("type")
             if kind == "ping":
                 await socket.send('{"type":"pong"}')
+            elif kind in {"analysis.ready", "analysis.failed"}:
+                future = self._future(message["run_id"], "analysis")
+                if not future.done():
+                    if kind == "analysis.ready":
+                        future.set_result(now)
+                    else:
+                        future.set_exception(RuntimeError(message))
             elif kind in {"completed", "failed", "cancelled"}:
                 future = self._future(message["run_id"], "end")
                 if not future.done():
@@ -180,6 +187,10 @@ class Client:
     async def ended(self, run_id: str, deadline_s: float = 600) -> float:
         """When the job's ``completed`` event arrived on the socket (client clock)."""
         return await asyncio.wait_for(self._future(run_id, "end"), deadline_s)
+
+    async def analysed(self, run_id: str, deadline_s: float = 120) -> float:
+        """When the run's ``analysis.ready`` event arrived on the socket (client clock)."""
+        return await asyncio.wait_for(self._future(run_id, "analysis"), deadline_s)
 
     async def submit(self, url: str, body: dict[str, Any]) -> tuple[str, float, float, float]:
         """POST a job and wait for its end on the socket: its id, when the POST was sent, when
@@ -280,14 +291,12 @@ async def backtest(
     )
 
 
-def _analysed(response: httpx.Response) -> bool:
-    return response.status_code == httpx.codes.OK
-
-
 async def analysis(client: Client, observer: Observer, run_id: str, t_seen: float) -> Stages:
     """Wait for the run's analysis; stages from the completed event on."""
-    t_ok = await client.poll(f"/api/v1/analytics/{run_id}", _analysed)
-    body = (await client.http.get(f"/api/v1/analytics/{run_id}")).json()
+    t_ok = await client.analysed(run_id)
+    answer = await client.http.get(f"/api/v1/analytics/{run_id}")
+    answer.raise_for_status()  # announced means readable
+    body = answer.json()
     await observer.settle(topics.REPORT_READY, run_id)
     completed = observer.first(topics.BACKTEST_COMPLETED, run_id)
     computed = at(body["created_at"])
@@ -298,7 +307,7 @@ async def analysis(client: Client, observer: Observer, run_id: str, t_seen: floa
         "completed published -> computed (pickup, read files, compute)": computed - completed,
         "computed -> report.ready published (store, relay)": ready - computed,
         "completed published -> report.ready published (stored: server side)": ready - completed,
-        "completed published -> client sees analysis (poll)": t_ok - completed,
+        "report.ready published -> analysis.ready on the WebSocket (gateway)": t_ok - ready,
     }
 
 
