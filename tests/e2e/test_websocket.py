@@ -6,6 +6,7 @@ documented codes."""
 import json
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 from uuid import uuid4
 
@@ -144,9 +145,7 @@ def test_clients_on_two_replicas_get_every_event_in_order(
             assert seen_a[-1]["summary"] == run.json()["summary"]
             # Then both replicas announce the analysis, with the metrics GET /analytics has.
             for collector in (on_a, on_b):
-                ready = wait_for(
-                    lambda c=collector, r=run_id: announced(c, r), 60, "analysis.ready"
-                )
+                ready = wait_for(partial(announced, collector, run_id), 60, "analysis.ready")
                 analysis = owner.client.get(
                     f"/api/v1/analytics/{run_id}", headers=auth(owner.token)
                 )
