@@ -155,6 +155,27 @@ async def test_submit_stores_every_chunk_message_with_its_partition_in_its_trans
 
 
 @pytest.mark.asyncio
+async def test_chunks_are_sized_by_the_work_of_the_dataset_s_bars(
+    deps: OptimizationDeps,
+) -> None:
+    # Two combinations' worth of work over the dataset's bars (counted from its file): 4 chunks
+    # of 2, below the cap of 3.
+    deps.chunk_work = 2 * BARS
+    optimization_id = await submit(deps, GridSearch())
+
+    chunks = await chunks_of(deps)
+    assert [(c.chunk_index, c.first_index, len(c.combinations)) for c in chunks] == [
+        (0, 0, 2),
+        (1, 2, 2),
+        (2, 4, 2),
+        (3, 6, 2),
+    ]
+    for chunk in chunks:
+        await run_chunk(chunk, deps)
+    assert await status_of(deps, optimization_id) == ("completed", 8, 4)
+
+
+@pytest.mark.asyncio
 async def test_a_chunk_delivered_twice_is_counted_once_and_the_end_announced_once(
     deps: OptimizationDeps,
 ) -> None:

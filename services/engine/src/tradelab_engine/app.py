@@ -86,6 +86,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
         engine=deps,
         repo=OptimizationRepository(runtime.database(), optimization_jobs),
         chunk_size=settings.optimization_chunk_size,
+        chunk_work=settings.optimization_chunk_work,
         limits=SearchLimits(
             max_combinations=settings.optimization_max_combinations,
             max_parameter_values=settings.optimization_max_parameter_values,

@@ -6,6 +6,7 @@ from pydantic_settings import SettingsConfigDict
 from tradelab_contracts.engine_rpc import MAX_SAVED_STRATEGIES
 from tradelab_contracts.search_limits import DEFAULT_MAX_COMBINATIONS, DEFAULT_MAX_PARAMETER_VALUES
 from tradelab_engine.domain.optimize import DEFAULT_HEATMAP_MAX_CELLS
+from tradelab_engine.domain.search import DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_WORK
 from tradelab_engine.quotas.limits import QuotaLimits
 from tradelab_runtime.settings import ServiceSettings
 
@@ -21,9 +22,14 @@ class EngineSettings(ServiceSettings):
     port: int = 8003
     chunk_bars: int = Field(default=50_000, ge=100, le=10_000_000)
     """Bars simulated between two progress and cancellation checks."""
-    optimization_chunk_size: int = Field(default=250, ge=1, le=5_000)
-    """Combinations per optimisation chunk (the unit spread over engine replicas). A chunk's
-    command lists its combinations, so 5,000 at most keeps it well within one broker message."""
+    optimization_chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, ge=1, le=5_000)
+    """Combinations per optimisation chunk at most (the chunk is the unit spread over engine
+    replicas; ``optimization_chunk_work`` sizes it below that). A chunk's command lists its
+    combinations, so 5,000 at most keeps it well within one broker message."""
+    optimization_chunk_work: int = Field(default=DEFAULT_CHUNK_WORK, ge=1, le=10_000_000_000)
+    """Bar-combinations (combinations times the bars each runs over) per optimisation chunk:
+    a chunk holds ``ceil(work / bars)`` combinations, at most ``optimization_chunk_size``, so it
+    costs about the same time whatever the dataset's length."""
     heatmap_max_cells: int = Field(default=DEFAULT_HEATMAP_MAX_CELLS, ge=4, le=40_000)
     """Cells (x values times y values) an optimisation heatmap answers at most; a larger grid is
     422 naming its size. 40,000 cells are about 900 KB of JSON, near the broker's 1 MiB."""

@@ -17,10 +17,13 @@ from tradelab_contracts.optimization import (
 from tradelab_contracts.search_limits import SearchLimits, space_size
 from tradelab_engine.domain.optimize import HeatmapTooLargeError, heatmap
 from tradelab_engine.domain.search import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_CHUNK_WORK,
     SearchError,
     SearchPlan,
     Validate,
     chunk_bounds,
+    chunk_size_for,
     combination_at,
     sample_indices,
     satisfies,
@@ -113,6 +116,23 @@ def test_refused_searches_raise_with_a_clear_message() -> None:
 def test_chunks_cover_the_combinations_once() -> None:
     assert chunk_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
     assert chunk_bounds(4, 4) == [(0, 4)]
+
+
+def test_a_chunk_holds_a_fixed_amount_of_work_within_the_cap() -> None:
+    # 200M bar-combinations: 2,000 combinations of 100,000 bars, 200 of 1,000,000 bars.
+    assert chunk_size_for(100_000, 200_000_000, 5_000) == 2_000
+    assert chunk_size_for(1_000_000, 200_000_000, 5_000) == 200
+    assert chunk_size_for(300, 1_000, 5_000) == 4  # rounded up: never more chunks than needed
+    assert chunk_size_for(5_000, 200_000_000, 20) == 20  # the cap
+    assert chunk_size_for(10**9, 1_000, 20) == 1  # at least one combination
+    assert chunk_size_for(0, 1_000, 20) == 20  # no bars: the cap
+
+
+def test_the_bench_grid_runs_in_one_chunk_and_a_large_one_still_splits() -> None:
+    default = (DEFAULT_CHUNK_WORK, DEFAULT_CHUNK_SIZE)
+    assert len(chunk_bounds(1_590, chunk_size_for(100_000, *default))) == 1
+    assert len(chunk_bounds(50_000, chunk_size_for(100_000, *default))) == 25
+    assert len(chunk_bounds(50_000, chunk_size_for(1_000_000, *default))) == 250
 
 
 class Row:

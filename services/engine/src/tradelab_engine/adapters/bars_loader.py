@@ -8,6 +8,11 @@ import polars as pl
 from tradelab_engine.domain.bars import Bars
 
 
+def bar_count(path: Path) -> int:
+    """The bars of a dataset file, from its Parquet metadata (nothing else is read)."""
+    return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+
+
 def load_bars(path: Path) -> Bars:
     """Read a dataset written by the datasets service (time in UTC, float64 prices).
 

@@ -182,6 +182,25 @@ def plan_search(
     return SearchPlan(combinations, skipped)
 
 
+DEFAULT_CHUNK_SIZE = 2_000
+"""Combinations per chunk at most (``ENGINE_OPTIMIZATION_CHUNK_SIZE``)."""
+DEFAULT_CHUNK_WORK = 200_000_000
+"""Bar-combinations per chunk (``ENGINE_OPTIMIZATION_CHUNK_WORK``): about a third of a second of
+the sweep kernel on two cores, against a few tens of milliseconds of a chunk's bookkeeping."""
+
+
+def chunk_size_for(bars: int, work: int, most: int) -> int:
+    """Combinations per chunk for a search over ``bars`` bars: as many as make ``work``
+    bar-combinations (at least one), at most ``most``.
+
+    The work of a combination is proportional to the bars it runs over, so a chunk sized by
+    work takes about the same time whatever the dataset: a small or medium grid runs in one or
+    a few chunks (each chunk costs fixed bookkeeping: its message, its results transaction, its
+    progress), while a large one still splits into many chunks that replicas share.
+    """
+    return max(1, min(most, -(-work // max(1, bars))))
+
+
 def chunk_bounds(total: int, chunk_size: int) -> list[tuple[int, int]]:
     """``[start, end)`` of each chunk of at most ``chunk_size`` combinations."""
     return [(start, min(start + chunk_size, total)) for start in range(0, total, chunk_size)]

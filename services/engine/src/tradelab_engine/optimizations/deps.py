@@ -8,11 +8,10 @@ from tradelab_contracts.search_limits import SearchLimits
 from tradelab_engine.adapters.bars_loader import load_bars
 from tradelab_engine.domain.bars import Bars
 from tradelab_engine.domain.optimize import DEFAULT_HEATMAP_MAX_CELLS
+from tradelab_engine.domain.search import DEFAULT_CHUNK_SIZE, DEFAULT_CHUNK_WORK, chunk_size_for
 from tradelab_engine.service import EngineDeps
 
 from .repository import OptimizationRepository
-
-DEFAULT_CHUNK_SIZE = 250
 
 
 @dataclass
@@ -26,9 +25,16 @@ class OptimizationDeps:
     engine: EngineDeps
     repo: OptimizationRepository
     chunk_size: int = DEFAULT_CHUNK_SIZE
+    """Combinations per chunk at most."""
+    chunk_work: int = DEFAULT_CHUNK_WORK
+    """Bar-combinations per chunk (``chunk_combinations``)."""
     limits: SearchLimits = field(default_factory=SearchLimits)
     heatmap_max_cells: int = DEFAULT_HEATMAP_MAX_CELLS
     last_bars: tuple[str, Bars] | None = None
+
+    def chunk_combinations(self, bars: int) -> int:
+        """Combinations per chunk of a search whose every combination runs over ``bars`` bars."""
+        return chunk_size_for(bars, self.chunk_work, self.chunk_size)
 
     async def bars(self, dataset_uri: str, dataset_sha256: str) -> Bars:
         """The dataset's bars, read again only when another dataset was read last."""

@@ -239,24 +239,23 @@ async def _insert_results(
 ) -> None:
     if not rows:
         return
+    # One executemany: SQLAlchemy batches it into multi-row INSERTs of a cached statement
+    # (insertmanyvalues), within the bind-parameter limit whatever the chunk's size.
     await conn.execute(
-        insert(optimization_results)
-        .values(
-            [
-                {
-                    "optimization_id": optimization_id,
-                    "combo_index": r.index,
-                    "chunk_index": chunk_index,
-                    "parameters": r.parameters,
-                    "metrics": r.metrics,
-                    "objective": r.objective,
-                    "ranked": r.ranked,
-                    "fold_index": fold_index,
-                }
-                for r in rows
-            ]
-        )
-        .on_conflict_do_nothing()
+        insert(optimization_results).on_conflict_do_nothing(),
+        [
+            {
+                "optimization_id": optimization_id,
+                "combo_index": r.index,
+                "chunk_index": chunk_index,
+                "parameters": r.parameters,
+                "metrics": r.metrics,
+                "objective": r.objective,
+                "ranked": r.ranked,
+                "fold_index": fold_index,
+            }
+            for r in rows
+        ],
     )
 
 

@@ -17,6 +17,7 @@ from tradelab_contracts.engine_rpc import (
 )
 from tradelab_contracts.optimization import GeneticSearch, WalkForward
 from tradelab_contracts.search_limits import size_refusal
+from tradelab_engine.adapters.bars_loader import bar_count
 from tradelab_engine.domain.bars import Bars
 from tradelab_engine.domain.genetic import NoValidIndividualError, generator, random_valid
 from tradelab_engine.domain.optimize import SWEEP_METRICS
@@ -102,7 +103,8 @@ async def _submit(cmd: SubmitOptimization, deps: OptimizationDeps) -> EngineRepl
         return _refuse(cmd, _sentence(str(exc)), "parameter_space")
     if cmd.walk_forward is not None:
         return await _submit_walk_forward(cmd, cmd.walk_forward, plan, deps)
-    chunks = _grid_chunks(plan, deps.chunk_size)
+    bars = await asyncio.to_thread(bar_count, deps.engine.store.path(cmd.dataset_uri))
+    chunks = _grid_chunks(plan, deps.chunk_combinations(bars))
     values = _new_row(cmd, len(plan.combinations), plan.skipped, len(chunks), deps)
     info = await deps.repo.add(values, chunks, None, correlation_of(cmd), _admit(cmd, 0, deps))
     return reply(cmd, optimization=info)
@@ -183,11 +185,13 @@ async def _submit_walk_forward(
             f"at most {most:,} are run"
         )
         return _refuse(cmd, message, "walk_forward")
-    per_fold_chunks = len(chunk_bounds(per_fold, deps.chunk_size))
+    # Every fold gets as many chunks, sized by the longest training window.
+    chunk_size = deps.chunk_combinations(max(f.train_end - f.train_start for f in folds))
+    per_fold_chunks = len(chunk_bounds(per_fold, chunk_size))
     chunks = [
         chunk
         for fold in folds
-        for chunk in _grid_chunks(plan, deps.chunk_size, fold.index, fold.index * per_fold_chunks)
+        for chunk in _grid_chunks(plan, chunk_size, fold.index, fold.index * per_fold_chunks)
     ]
     values = _new_row(cmd, total, plan.skipped * len(folds), len(chunks), deps)
     fold_rows = [_fold_row(fold, bars.time, per_fold_chunks) for fold in folds]
