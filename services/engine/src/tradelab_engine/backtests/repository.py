@@ -72,6 +72,28 @@ class Claim:
     """The submitting request's trace, which the run's span continues."""
 
 
+@dataclass(frozen=True)
+class NewRun:
+    """A run to insert: its columns, the message it implies and its owner's quota check."""
+
+    values: dict[str, Any]
+    announce: Announce
+    admit: Admit | None = None
+
+
+def _cached(cache_key: str) -> sa.Select[Any]:
+    """An original (not itself cached) completed run with ``cache_key``."""
+    return (
+        sa.select(runs)
+        .where(
+            runs.c.cache_key == cache_key,
+            runs.c.status == RunStatus.COMPLETED.value,
+            runs.c.cached.is_(False),
+        )
+        .limit(1)
+    )
+
+
 class RunRepository:
     """Reads and writes ``engine.runs``."""
 
@@ -88,23 +110,33 @@ class RunRepository:
 
         Raises `IdempotencyKeyTakenError` when the owner already has a run with its key, and
         `QuotaExceededError` when ``admit`` refuses it."""
-        stmt = sa.insert(runs).values(dispatched_at=values["created_at"], **values)
         with key_conflicts(runs):
             async with self.jobs.outbox.begin() as conn:
-                if admit is not None:
-                    await admit(conn)
-                row = (await conn.execute(stmt.returning(runs))).mappings().one()
-                await self.jobs.store_event(conn, announce(row))
-                detail = {"cached": row["cached"]}
-                await audit.record(
-                    conn,
-                    SCHEMA,
-                    row["owner_id"],
-                    "backtest.submitted",
-                    "backtest",
-                    row["id"],
-                    detail,
-                )
+                return await self._insert(conn, NewRun(values, announce, admit))
+
+    async def add_or_reuse(
+        self, cache_key: str, new_run: Callable[[sa.RowMapping | None], NewRun]
+    ) -> RunInfo:
+        """Look for an original completed run with ``cache_key`` (the result cache) and `add` the
+        run ``new_run`` makes of it (of None when there is none), in one transaction: one
+        connection and its round trips fewer than the two steps apart, same outcome (a result
+        is looked up as committed when the statement runs, as before)."""
+        with key_conflicts(runs):
+            async with self.jobs.outbox.begin() as conn:
+                original = (await conn.execute(_cached(cache_key))).mappings().first()
+                return await self._insert(conn, new_run(original))
+
+    async def _insert(self, conn: AsyncConnection, new: NewRun) -> RunInfo:
+        values = new.values
+        stmt = sa.insert(runs).values(dispatched_at=values["created_at"], **values)
+        if new.admit is not None:
+            await new.admit(conn)
+        row = (await conn.execute(stmt.returning(runs))).mappings().one()
+        await self.jobs.store_event(conn, new.announce(row))
+        detail = {"cached": row["cached"]}
+        await audit.record(
+            conn, SCHEMA, row["owner_id"], "backtest.submitted", "backtest", row["id"], detail
+        )
         return _info(row)
 
     async def by_idempotency_key(self, owner_id: UUID, key: str) -> Earlier[RunInfo] | None:
@@ -112,20 +144,6 @@ class RunRepository:
         async with self._engine.connect() as conn:
             row = (await conn.execute(keyed(runs, owner_id, key))).mappings().first()
         return None if row is None else Earlier(_info(row), row["request_sha256"])
-
-    async def cached_result(self, cache_key: str) -> sa.RowMapping | None:
-        """Return an original completed run with the same cache key, if any."""
-        async with self._engine.connect() as conn:
-            result = await conn.execute(
-                sa.select(runs)
-                .where(
-                    runs.c.cache_key == cache_key,
-                    runs.c.status == RunStatus.COMPLETED.value,
-                    runs.c.cached.is_(False),
-                )
-                .limit(1)
-            )
-            return result.mappings().first()
 
     async def get(self, owner_id: UUID, run_id: UUID) -> RunInfo | None:
         """Return the owner's run, or None (also for another user's run)."""

@@ -8,6 +8,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
+from pathlib import Path
 
 from tradelab_contracts.base import correlation_of
 from tradelab_contracts.engine import (
@@ -170,6 +171,20 @@ async def _outcome(
         return JobFailedError(FailureReason.INTERNAL, "The backtest failed internally.")
 
 
+def _put_files(deps: EngineDeps, prefix: str, equity: Path, trades: Path) -> tuple[str, str]:
+    """Run in a worker thread: move the written files into the store; their URIs."""
+    equity_uri = deps.store.put_file(f"{prefix}/equity.parquet", equity)
+    deps.failpoints.hit("engine.backtest.write_files")  # a storage error between two writes
+    return equity_uri, deps.store.put_file(f"{prefix}/trades.parquet", trades)
+
+
+async def _all(*steps: Awaitable[None]) -> None:
+    """Await ``steps`` together; once all have ended, raise the first one's error, if any."""
+    for outcome in await asyncio.gather(*steps, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
+
+
 async def _completed(
     job: RunBacktest,
     claim: Claim,
@@ -182,24 +197,31 @@ async def _completed(
     # the winning attempt recorded.
     run_dir = f"backtests/{job.owner_id}/{job.run_id}"
     prefix = f"{run_dir}/a{claim.attempt}"
-    scratch = deps.store.scratch_dir()
+    scratch = await asyncio.to_thread(deps.store.scratch_dir)
     equity_tmp, trades_tmp = (
         scratch / f"{uuid.uuid4()}.parquet",
         scratch / f"{uuid.uuid4()}.parquet",
     )
-    await asyncio.to_thread(
-        write_equity,
-        equity_tmp,
-        bars.time,
-        bars.close,
-        result.equity,
-        result.cash,
-        result.position,
-    )
-    await asyncio.to_thread(write_trades, trades_tmp, result.trades)
-    equity_uri = deps.store.put_file(f"{prefix}/equity.parquet", equity_tmp)
-    deps.failpoints.hit("engine.backtest.write_files")  # a storage error between two writes
-    trades_uri = deps.store.put_file(f"{prefix}/trades.parquet", trades_tmp)
+    try:
+        # Both files at once (polars writes them without holding the GIL).
+        await _all(
+            asyncio.to_thread(
+                write_equity,
+                equity_tmp,
+                bars.time,
+                bars.close,
+                result.equity,
+                result.cash,
+                result.position,
+            ),
+            asyncio.to_thread(write_trades, trades_tmp, result.trades),
+        )
+        equity_uri, trades_uri = await asyncio.to_thread(
+            _put_files, deps, prefix, equity_tmp, trades_tmp
+        )
+    finally:
+        for tmp in (equity_tmp, trades_tmp):  # moved into the store, or of no use now
+            tmp.unlink(missing_ok=True)
     summary = _summary(result)
     values = {
         "status": RunStatus.COMPLETED.value,
@@ -234,11 +256,13 @@ async def _completed(
     )
     if finished is None:
         # Another attempt owns the run now (or it was cancelled): our files are nobody's.
-        deps.store.delete(equity_uri)
-        deps.store.delete(trades_uri)
+        await asyncio.to_thread(deps.store.delete, equity_uri)
+        await asyncio.to_thread(deps.store.delete, trades_uri)
         return
-    # Files an earlier attempt wrote before its worker died are nobody's either.
-    deps.store.delete_tree(run_dir, keep=frozenset({equity_uri, trades_uri}))
+    # Files an earlier attempt wrote before its worker died are nobody's either. Off the event
+    # loop, which meanwhile relays the completion the commit just stored.
+    keep = frozenset({equity_uri, trades_uri})
+    await asyncio.to_thread(deps.store.delete_tree, run_dir, keep)
 
 
 async def _failed(
