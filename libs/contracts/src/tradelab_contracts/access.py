@@ -72,7 +72,11 @@ class ServiceAccess:
 
 
 SERVICE_ACCESS: tuple[ServiceAccess, ...] = (
-    ServiceAccess("gateway", (*_JOB_EVENTS, t.SYSTEM_HEARTBEAT), responds=False),
+    ServiceAccess(
+        "gateway",
+        (*_JOB_EVENTS, t.REPORT_READY, t.REPORT_FAILED, t.SYSTEM_HEARTBEAT),
+        responds=False,
+    ),
     ServiceAccess("auth", (t.AUTH_REQUESTS,)),
     ServiceAccess("datasets", (t.DATASETS_REQUESTS, t.DATASET_UPLOADED, t.AUTH_USER_DELETED)),
     ServiceAccess(
