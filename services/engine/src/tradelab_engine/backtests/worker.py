@@ -259,10 +259,11 @@ async def _completed(
         await asyncio.to_thread(deps.store.delete, equity_uri)
         await asyncio.to_thread(deps.store.delete, trades_uri)
         return
-    # Files an earlier attempt wrote before its worker died are nobody's either. Off the event
-    # loop, which meanwhile relays the completion the commit just stored.
-    keep = frozenset({equity_uri, trades_uri})
-    await asyncio.to_thread(deps.store.delete_tree, run_dir, keep)
+    # Files an earlier attempt wrote before its worker died are nobody's either. On the event
+    # loop, without yielding: between the commit and the end of this attempt nothing else of
+    # this process may run, or the woken relay publishes the completion first and a crash at
+    # that point (the `after_commit` failpoint) has it published twice.
+    deps.store.delete_tree(run_dir, keep=frozenset({equity_uri, trades_uri}))
 
 
 async def _failed(
