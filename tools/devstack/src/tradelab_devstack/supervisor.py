@@ -134,6 +134,9 @@ class Supervisor:
         self._log(f"[tradelab] {watch.child.name} {what}; restarting in {delay:g} s")
 
     def _restart(self, watch: _Watch) -> None:
+        infrastructure = any(watch is w for w in self._infrastructure)
+        if infrastructure:
+            self._stop_dependents(watch.child.name)
         watch.restarts += 1
         try:
             watch.child.restart()
@@ -143,20 +146,23 @@ class Supervisor:
         watch.due_at = None
         watch.started_at = self._clock()
         self._log(f"[tradelab] {watch.child.name} restarted (restart {watch.restarts})")
-        if any(watch is w for w in self._infrastructure):
-            self._restart_dependents(watch.child.name)
 
-    def _restart_dependents(self, name: str) -> None:
-        """Start every running service again after the broker came back empty, as a compose
-        ``depends_on`` restart would: their consumer groups, offsets and per-instance topics
-        died with the broker, and fresh processes rejoin cleanly, where clients left running
-        were seen to wait on groups the new broker never formed. What they held is resumed
-        from PostgreSQL (leases, the sweeper, the outbox)."""
+    def _stop_dependents(self, name: str) -> None:
+        """Stop every running service before the broker is started again empty; they are
+        started again once it runs, as a compose ``depends_on`` restart would.
+
+        Their consumer groups, offsets and per-instance topics die with the broker, and fresh
+        processes rejoin cleanly, where clients left running were seen to wait on groups the new
+        broker never formed. Stopping them *before* the broker comes back also means no client
+        publishes while its topics are created again: a publish to a topic not created yet has
+        the broker auto-create it with 4 partitions (a heartbeat did, in CI). What they held is
+        resumed from PostgreSQL (leases, the sweeper, the outbox).
+        """
         now = self._clock()
         for watch in self._services:
             if watch.child.running():
                 watch.child.stop()
-                self._log(f"[tradelab] {watch.child.name} stopped: {name} came back empty")
+                self._log(f"[tradelab] {watch.child.name} stopped: {name} is restarted empty")
             watch.due_at = now
 
 

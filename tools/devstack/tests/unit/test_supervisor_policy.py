@@ -24,6 +24,7 @@ class FakeChild:
     failing_starts: int = 0
     started_at: list[float] = field(default_factory=list)
     started_after: list[str] = field(default_factory=list)
+    down_at_start: list[str] = field(default_factory=list)
     others: list["FakeChild"] = field(default_factory=list)
 
     def running(self) -> bool:
@@ -37,6 +38,7 @@ class FakeChild:
 
     def restart(self) -> None:
         self.started_after = [o.name for o in self.others if o.started_at]
+        self.down_at_start = [o.name for o in self.others if not o.alive]
         if self.failing_starts:
             self.failing_starts -= 1
             msg = "port busy"
@@ -152,6 +154,7 @@ def test_a_broker_restart_restarts_every_service_with_it() -> None:
     broker = FakeChild("tansu", clock)
     auth = FakeChild("auth", clock, others=[broker])
     engine = FakeChild("engine", clock, others=[broker])
+    broker.others = [auth, engine]
     supervisor, lines = supervise(auth, engine, infrastructure=(broker,))
 
     broker.die(-9)
@@ -159,15 +162,16 @@ def test_a_broker_restart_restarts_every_service_with_it() -> None:
     clock.now += 1
     supervisor.tick()
     assert lines[1:] == [
+        "[tradelab] auth stopped: tansu is restarted empty",
+        "[tradelab] engine stopped: tansu is restarted empty",
         "[tradelab] tansu restarted (restart 1)",
-        "[tradelab] auth stopped: tansu came back empty",
-        "[tradelab] engine stopped: tansu came back empty",
         "[tradelab] auth restarted (restart 1)",
         "[tradelab] engine restarted (restart 1)",
     ]
     assert auth.alive
     assert engine.alive
     assert auth.started_after == engine.started_after == ["tansu"]
+    assert broker.down_at_start == ["auth", "engine"]  # no publisher while topics are restored
     restarted_at = clock.now
     clock.now += 1
     supervisor.tick()  # nothing more: they run
