@@ -3,6 +3,7 @@ whatever the redeliveries, cancellation between chunks, the result cache."""
 
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,9 +21,10 @@ from tradelab_contracts.engine import (
 from tradelab_contracts.engine_rpc import BacktestReply, RunStatus, SubmitBacktest
 from tradelab_contracts.topics import reply_topic
 from tradelab_engine.backtests.use_cases import submit_backtest
-from tradelab_engine.backtests.worker import run_job
+from tradelab_engine.backtests.worker import run_job, take_turn
 from tradelab_engine.lifecycle.queue_depth import active_counts
 from tradelab_engine.lifecycle.sweeper import sweep_once
+from tradelab_engine.lifecycle.turns import LocalTurns
 from tradelab_engine.service import RESULT_CACHE, EngineDeps
 from tradelab_runtime.metrics import MetricName
 from tradelab_runtime.migrations import upgrade_to_head
@@ -255,3 +257,45 @@ async def test_queue_depth_counts_active_jobs_per_kind_and_state(deps: EngineDep
         "monte_carlo": {"queued": 0, "running": 0},
         "optimization": {"queued": 0, "running": 0},
     }
+
+
+@pytest.mark.asyncio
+async def test_the_accepting_replica_runs_a_new_run_at_once_and_its_message_finds_nothing(
+    deps: EngineDeps,
+) -> None:
+    recorder = recorder_of(deps)
+    turns: LocalTurns[RunBacktest] = LocalTurns(partial(take_turn, deps=deps))
+    offered: list[RunBacktest] = []
+
+    def offer(job: RunBacktest) -> bool:
+        offered.append(job)
+        return turns.offer(job)
+
+    deps.offer_turn = offer
+    uri = write_dataset(deps.store)
+    job = await submit(deps, uri)
+    assert [o.run_id for o in offered] == [job.run_id]  # offered with the job it queued
+    await turns.stop(timeout_s=60)  # waits for the direct turn to end
+    completed = await recorder.events(BacktestCompleted)
+    assert [c.run_id for c in completed] == [job.run_id]
+
+    await turns.take(job)  # the job's message arrives later: its turn finds nothing to claim
+    assert len(await recorder.events(BacktestCompleted)) == 1
+
+    # An identical request is answered from the stored result: nothing queued, nothing offered.
+    await submit_backtest(
+        SubmitBacktest(
+            reply_to=reply_topic("gw-test"),
+            run_id=uuid.uuid4(),
+            owner_id=uuid.uuid4(),
+            dataset_id=uuid.uuid4(),
+            dataset_uri=uri,
+            dataset_sha256="c" * 64,
+            timeframe="1m",
+            strategy="sma_cross",
+            parameters={"fast": 10, "slow": 50},
+            options=EngineOptions(fee_rate=0.001),
+        ),
+        deps,
+    )
+    assert len(offered) == 1

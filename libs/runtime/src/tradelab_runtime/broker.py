@@ -25,6 +25,9 @@ turn, an optimisation's chunks, a completed run's analysis). At aiokafka's 500 m
 took ~150 ms at the median on the development broker (bench/latency.py); 20 ms takes ~5-7 ms
 for about 1-2 % of a core per idle consumer. Consumers nobody waits on keep the default."""
 
+GRACEFUL_TIMEOUT_S = 10.0
+"""How long a stopping service waits for the handlers still running (then cancels them)."""
+
 
 class ServiceBroker(KafkaBroker):
     """FastStream's Kafka broker, starting its subscribers all at once.
@@ -73,7 +76,7 @@ def make_broker(
         security=security,
         acks="all",
         enable_idempotence=False,
-        graceful_timeout=10.0,
+        graceful_timeout=GRACEFUL_TIMEOUT_S,
         middlewares=middlewares,
         # Through the root handler (structlog), and one line per message only when debugging.
         logger=logging.getLogger("faststream"),

@@ -7,7 +7,9 @@ from importlib.metadata import version
 from fastapi import FastAPI
 
 from tradelab_contracts.base import Message
+from tradelab_contracts.engine import RunBacktest
 from tradelab_contracts.search_limits import SearchLimits
+from tradelab_runtime.broker import GRACEFUL_TIMEOUT_S
 from tradelab_runtime.consumers import RetryPolicy
 from tradelab_runtime.dead_letters import DeadLetters
 from tradelab_runtime.failpoints import Failpoints
@@ -21,6 +23,7 @@ from .adapters.strategy_repository import StrategyRepository
 from .adapters.tables import SCHEMA
 from .backtests.kind import BacktestJobs
 from .backtests.repository import RunRepository
+from .backtests.worker import take_turn
 from .cascades.handlers import register_cascade_handlers
 from .cascades.repository import CascadeRepository
 from .cascades.service import CascadeDeps
@@ -30,6 +33,7 @@ from .handlers import register_handlers
 from .lifecycle.queue_depth import queue_depth_refresh
 from .lifecycle.store import JobStore, LeaseTerms
 from .lifecycle.sweeper import Sweeper
+from .lifecycle.turns import LocalTurns
 from .montecarlo.kind import MonteCarloJobs
 from .montecarlo.repository import MonteCarloRepository
 from .montecarlo.use_cases import MonteCarloDeps
@@ -106,6 +110,10 @@ def build_app(settings: EngineSettings) -> FastAPI:
         instance_id=settings.instance_id,
         lag=partial(consumer_lag, broker),
     )
+    backtest_turns: LocalTurns[RunBacktest] = LocalTurns(
+        partial(take_turn, deps=deps), on_taken=partial(metrics.turn_taken, "backtest")
+    )
+    deps.offer_turn = backtest_turns.offer
     register_handlers(
         broker,
         deps,
@@ -115,6 +123,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
         letters,
         policy,
         performance_deps,
+        backtest_turns,
         max_message_bytes=settings.kafka_max_message_bytes,
     )
     cascades = CascadeDeps(mc=montecarlo_deps, rows=CascadeRepository(runtime.database(), outbox))
@@ -133,4 +142,5 @@ def build_app(settings: EngineSettings) -> FastAPI:
     runtime.on_startup.append(compile_before_ready)
     runtime.on_startup.append(sweeper.start)
     runtime.on_shutdown.append(sweeper.stop)
+    runtime.on_shutdown.append(partial(backtest_turns.stop, GRACEFUL_TIMEOUT_S))
     return build_service_app(runtime, migrations=(MIGRATIONS, SCHEMA))

@@ -30,7 +30,7 @@ from tradelab_runtime.responder import (
 from . import active_jobs, service, user_strategies
 from .backtests import quick
 from .backtests import use_cases as backtests
-from .backtests import worker as backtest_worker
+from .lifecycle.turns import LocalTurns
 from .montecarlo import use_cases as montecarlo
 from .montecarlo.subscribers import register_montecarlo_handlers
 from .montecarlo.use_cases import MonteCarloDeps
@@ -91,6 +91,7 @@ def register_handlers(
     letters: DeadLetters,
     policy: RetryPolicy,
     perf: PerformanceDeps,
+    backtest_turns: LocalTurns[RunBacktest],
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> None:
@@ -108,21 +109,16 @@ def register_handlers(
         max_message_bytes=max_message_bytes,
     )
 
-    # One job at a time per replica, committed after it ends, under the failure policy (retried,
-    # then parked as a dead letter). A replica that dies mid-job stops renewing its lease; the
-    # redelivered message, or the sweeper's, lets another replica take the run over once.
-    async def run_backtest(job: RunBacktest) -> None:
-        await backtest_worker.run_job(job, deps)
-        if deps.failpoints.armed_at("engine.backtest.after_publish"):
-            await deps.repo.jobs.outbox.wait_drained(timeout_s=10)
-            deps.failpoints.hit("engine.backtest.after_publish")
-
+    # One job at a time per replica (the slot `backtest_turns` shares with the submissions this
+    # replica accepts), committed after it ends, under the failure policy (retried, then parked
+    # as a dead letter). A replica that dies mid-job stops renewing its lease; the redelivered
+    # message, or the sweeper's, lets another replica take the run over once.
     work_subscriber(
         broker,
         BACKTEST_REQUESTED,
         group_id="engine-jobs",
         model=RunBacktest,
-        handle=run_backtest,
+        handle=backtest_turns.take,
         dead_letters=letters,
         policy=policy,
         fetch_max_wait_ms=JOB_FETCH_MAX_WAIT_MS,

@@ -79,6 +79,13 @@ class ServiceMetrics:
             ["kind", "outcome"],
             registry=r,
         )
+        self.job_turns = Counter(
+            MetricName.JOB_TURNS,
+            "Job turns taken per kind and path: `direct` by the replica that accepted the "
+            "submission, `message` by the consumer of the job's message.",
+            ["kind", "path"],
+            registry=r,
+        )
         self.cache_requests = Counter(
             MetricName.CACHE_REQUESTS,
             "Cache lookups per cache and result (hit or miss).",
@@ -120,6 +127,10 @@ class ServiceMetrics:
         self.jobs_finished.labels(kind=kind, outcome=outcome).inc()
         if seconds is not None:
             self.job_duration.labels(kind=kind).observe(max(0.0, seconds))
+
+    def turn_taken(self, kind: str, path: str) -> None:
+        """Count one turn of a ``kind`` job taken by ``path`` (``direct`` or ``message``)."""
+        self.job_turns.labels(kind=kind, path=path).inc()
 
     def ingested(self, outcome: str, rows: int, seconds: float) -> None:
         """Count one ingestion that ended with ``outcome`` (``ready``/``rejected``)."""

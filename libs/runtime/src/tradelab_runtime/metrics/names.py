@@ -30,6 +30,7 @@ class MetricName(StrEnum):
     JOB_QUEUE_DEPTH = f"{PREFIX}_job_queue_depth"
     JOB_DURATION = f"{PREFIX}_job_duration_seconds"
     JOBS_FINISHED = f"{PREFIX}_jobs_finished_total"
+    JOB_TURNS = f"{PREFIX}_job_turns_total"
     CACHE_REQUESTS = f"{PREFIX}_cache_requests_total"
     DB_POOL_CHECKED_OUT = f"{PREFIX}_db_pool_checked_out"
     DB_POOL_SIZE = f"{PREFIX}_db_pool_size"

@@ -93,6 +93,8 @@ async def _submit(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
         **key_columns(cmd),
     }
 
+    queued: list[RunBacktest] = []
+
     def dispatch(_: sa.RowMapping) -> Announcement:
         job = RunBacktest(
             run_id=cmd.run_id,
@@ -106,6 +108,7 @@ async def _submit(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
             timeframe=cmd.timeframe,
             correlation_id=correlation_of(cmd),
         )
+        queued.append(job)
         return job, BACKTEST_REQUESTED, cmd.run_id.bytes
 
     def new_run(original: sa.RowMapping | None) -> NewRun:
@@ -128,7 +131,12 @@ async def _submit(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
         return NewRun(cached, lambda _: _cached_completion(cmd, cached, deps))
 
     # The cache lookup and the insert share one transaction (one connection, fewer round trips).
-    return reply(cmd, run=await deps.repo.add_or_reuse(key, new_run))
+    info = await deps.repo.add_or_reuse(key, new_run)
+    if queued and info.status == RunStatus.QUEUED:
+        # Committed with its message: run it here at once if this replica is idle, instead of
+        # waiting for the message to come back (``lifecycle.turns``).
+        deps.offer_turn(queued[0])
+    return reply(cmd, run=info)
 
 
 def _cached_completion(

@@ -153,6 +153,15 @@ async def run_job(message: RunBacktest, deps: EngineDeps) -> None:
             deps.cancelled.discard(run_id)
 
 
+async def take_turn(message: RunBacktest, deps: EngineDeps) -> None:
+    """One turn (:func:`run_job`), as the consumer of ``message`` or the replica that accepted
+    the submission takes it (``lifecycle.turns``)."""
+    await run_job(message, deps)
+    if deps.failpoints.armed_at("engine.backtest.after_publish"):
+        await deps.repo.jobs.outbox.wait_drained(timeout_s=10)
+        deps.failpoints.hit("engine.backtest.after_publish")
+
+
 Outcome = tuple[Bars, BacktestResult] | JobFailedError | None
 """What a simulation came to: its result, a failure the user can read, or None if cancelled."""
 

@@ -1,0 +1,119 @@
+"""The replica's job slot as pure asyncio logic: direct turns only on a free slot, never two turns
+at once, failures left to the message, stop waits then cancels."""
+
+import asyncio
+
+import pytest
+
+from tradelab_engine.lifecycle.turns import LocalTurns
+
+
+class Recorder:
+    """A turn that records its jobs and how many ran at once; ``gate`` holds it until set."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.jobs: list[str] = []
+        self.running = 0
+        self.most_at_once = 0
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.fail = fail
+
+    async def __call__(self, job: str) -> None:
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            await self.gate.wait()
+            if self.fail:
+                msg = "database away"
+                raise ConnectionError(msg)
+            self.jobs.append(job)
+        finally:
+            self.running -= 1
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+@pytest.mark.asyncio
+async def test_a_free_slot_takes_the_offered_job_at_once_and_counts_it_direct() -> None:
+    turn, paths = Recorder(), list[str]()
+    turns = LocalTurns(turn, on_taken=paths.append)
+    assert turns.offer("a")
+    await settle()
+    assert turn.jobs == ["a"]
+    assert paths == ["direct"]
+
+
+@pytest.mark.asyncio
+async def test_a_busy_slot_refuses_the_offer_and_the_message_waits_its_turn() -> None:
+    turn, paths = Recorder(), list[str]()
+    turn.gate.clear()
+    turns = LocalTurns(turn, on_taken=paths.append)
+    assert turns.offer("a")
+    await settle()
+    assert not turns.offer("b")  # the slot is held by "a": "b" waits for its message
+    consumer = asyncio.create_task(turns.take("b"))
+    await settle()
+    assert turn.jobs == []
+    assert turn.running == 1
+    turn.gate.set()
+    await consumer
+    assert turn.jobs == ["a", "b"]
+    assert turn.most_at_once == 1
+    assert paths == ["direct", "message"]
+
+
+@pytest.mark.asyncio
+async def test_an_offer_made_while_the_consumer_waits_for_the_slot_never_runs_beside_it() -> None:
+    turn = Recorder()
+    turn.gate.clear()
+    turns = LocalTurns(turn)
+    first = asyncio.create_task(turns.take("a"))
+    await settle()
+    assert not turns.offer("b")
+    turn.gate.set()
+    await first
+    assert turns.offer("c")
+    second = asyncio.create_task(turns.take("d"))
+    await settle()
+    await second
+    assert sorted(turn.jobs) == ["a", "c", "d"]
+    assert turn.most_at_once == 1
+
+
+@pytest.mark.asyncio
+async def test_a_failed_direct_turn_is_swallowed_and_a_consumer_turn_raises() -> None:
+    turn = Recorder(fail=True)
+    turns = LocalTurns(turn)
+    assert turns.offer("a")
+    await settle()  # logged, not raised: the job's message retries it
+    assert turns.offer("b")  # the slot is free again
+    await settle()
+    with pytest.raises(ConnectionError):
+        await turns.take("c")
+
+
+@pytest.mark.asyncio
+async def test_stop_waits_for_a_short_turn_and_cancels_a_long_one_then_offers_nothing() -> None:
+    turn = Recorder()
+    turns = LocalTurns(turn)
+    turn.gate.clear()
+    assert turns.offer("long")
+    await settle()
+    await turns.stop(timeout_s=0.05)
+    assert turn.jobs == []
+    assert turn.running == 0  # cancelled: its lease expires and the sweeper queues it again
+    turn.gate.set()
+    assert not turns.offer("late")
+
+    quick = Recorder()
+    short = LocalTurns(quick)
+    quick.gate.clear()
+    assert short.offer("short")
+    await settle()
+    asyncio.get_running_loop().call_later(0.01, quick.gate.set)
+    await short.stop(timeout_s=5)
+    assert quick.jobs == ["short"]
