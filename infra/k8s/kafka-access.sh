@@ -84,6 +84,8 @@ k kafka-acls --add --allow-principal User:gateway --operation Read --operation D
 k kafka-acls --add --allow-principal User:gateway --operation Read --operation Describe --topic analytics.report.ready.v1
 k kafka-acls --add --allow-principal User:gateway --operation Read --operation Describe --topic analytics.report.failed.v1
 k kafka-acls --add --allow-principal User:gateway --operation Read --operation Describe --topic system.service.heartbeat.v1
+k kafka-acls --add --allow-principal User:gateway --operation Read --operation Describe --topic datasets.dataset.deleted.v1
+k kafka-acls --add --allow-principal User:gateway --operation Read --operation Describe --topic auth.user.deleted.v1
 k kafka-acls --add --allow-principal User:gateway --operation Write --operation Describe --topic auth.rpc.request.v1
 k kafka-acls --add --allow-principal User:gateway --operation Write --operation Describe --topic datasets.rpc.request.v1
 k kafka-acls --add --allow-principal User:gateway --operation Write --operation Describe --topic engine.rpc.request.v1

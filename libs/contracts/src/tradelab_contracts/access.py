@@ -74,7 +74,14 @@ class ServiceAccess:
 SERVICE_ACCESS: tuple[ServiceAccess, ...] = (
     ServiceAccess(
         "gateway",
-        (*_JOB_EVENTS, t.REPORT_READY, t.REPORT_FAILED, t.SYSTEM_HEARTBEAT),
+        (
+            *_JOB_EVENTS,
+            t.REPORT_READY,
+            t.REPORT_FAILED,
+            t.SYSTEM_HEARTBEAT,
+            t.DATASET_DELETED,
+            t.AUTH_USER_DELETED,
+        ),
         responds=False,
     ),
     ServiceAccess("auth", (t.AUTH_REQUESTS,)),

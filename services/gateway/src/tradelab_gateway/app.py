@@ -4,6 +4,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from tradelab_contracts.auth import AuthErrorCode, GetPublicKeys
 from tradelab_runtime.service_app import build_service_app, create_runtime
@@ -11,6 +12,7 @@ from tradelab_runtime.storage import LocalObjectStore
 
 from .adapters.analytics_rpc import AnalyticsRpcClient
 from .adapters.auth_rpc import AuthRpcClient
+from .adapters.dataset_cache import DATASET_CACHE, ReadyDatasetCache
 from .adapters.datasets_rpc import DatasetsRpcClient
 from .adapters.engine_rpc import EngineRpcClient
 from .adapters.rpc import attach_rpc
@@ -34,7 +36,11 @@ from .api.usage import usage_router
 from .api.ws import ws_router
 from .domain.hub import EventHub
 from .domain.service_registry import ServiceRegistry
-from .handlers import register_heartbeat_subscriber, register_job_event_subscriber
+from .handlers import (
+    register_dataset_cache_subscriber,
+    register_heartbeat_subscriber,
+    register_job_event_subscriber,
+)
 from .ratelimit.setup import build_rate_limiter
 from .security.body_limit import BodyLimit
 from .security.key_cache import JWKS_CACHE, KeyCache, KeyFetcher
@@ -66,6 +72,17 @@ def build_app(settings: GatewaySettings) -> FastAPI:
         outbox_limit=settings.ws_outbox_limit,
     )
     register_job_event_subscriber(runtime.broker, hub, settings.instance_id)
+    dataset_cache = ReadyDatasetCache(
+        Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.rate_limit_timeout_s,
+            socket_connect_timeout=settings.rate_limit_timeout_s,
+        ),
+        prefix=settings.rate_limit_prefix,
+        ttl_s=settings.dataset_cache_ttl_s,
+        stats=runtime.metrics.cache(DATASET_CACHE),
+    )
+    register_dataset_cache_subscriber(runtime.broker, dataset_cache)
     rpc = attach_rpc(runtime, settings.rpc_timeout_s)
     auth_client = AuthRpcClient(rpc, settings.bus_keyring())
     app = build_service_app(
@@ -106,6 +123,8 @@ def build_app(settings: GatewaySettings) -> FastAPI:
     )
     app.state.rate_limiter = limiter = build_rate_limiter(settings)
     runtime.on_shutdown.append(limiter.aclose)
+    app.state.dataset_cache = dataset_cache
+    runtime.after_stop.append(dataset_cache.aclose)
     app.include_router(quick_router())
     install_problem_handlers(app)
     document_errors(app)

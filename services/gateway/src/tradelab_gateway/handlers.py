@@ -7,6 +7,8 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from tradelab_contracts.analytics import ReportFailed, ReportReady
+from tradelab_contracts.auth import UserDeleted
+from tradelab_contracts.datasets import DatasetDeleted
 from tradelab_contracts.engine import (
     BacktestCancelled,
     BacktestCompleted,
@@ -27,10 +29,12 @@ from tradelab_contracts.optimization import (
 )
 from tradelab_contracts.system import ServiceHeartbeat
 from tradelab_contracts.topics import (
+    AUTH_USER_DELETED,
     BACKTEST_CANCELLED,
     BACKTEST_COMPLETED,
     BACKTEST_FAILED,
     BACKTEST_PROGRESS,
+    DATASET_DELETED,
     MONTECARLO_CANCELLED,
     MONTECARLO_COMPLETED,
     MONTECARLO_FAILED,
@@ -47,6 +51,7 @@ from tradelab_runtime.broker import RPC_FETCH_MAX_WAIT_MS
 from tradelab_runtime.clock import Clock
 from tradelab_runtime.logging import get_logger
 
+from .adapters.dataset_cache import ReadyDatasetCache
 from .domain.hub import EventHub
 from .domain.job_events import JobEvent, JobMessage, analysis_event, job_event
 from .domain.service_registry import ServiceRegistry
@@ -90,6 +95,33 @@ def register_heartbeat_subscriber(
         now = clock.now()
         registry.observe(beat, now)
         registry.forget_older_than(now - FORGET_AFTER)
+
+
+def register_dataset_cache_subscriber(
+    broker: KafkaBroker, cache: ReadyDatasetCache, group_id: str = "gateway-dataset-cache"
+) -> None:
+    """Drop deleted datasets from the shared cache of ready ones, whichever path deleted them.
+
+    One group for every replica (the cache is shared, one drop is enough), from the earliest
+    offset so a deletion announced while no gateway ran is still applied.
+    """
+
+    @broker.subscriber(
+        DATASET_DELETED,
+        AUTH_USER_DELETED,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+    )
+    async def on_deleted(message: KafkaMessage) -> None:
+        topic = message.raw_message.topic  # type: ignore[union-attr]
+        try:
+            if topic == AUTH_USER_DELETED:
+                await cache.forget_owner(UserDeleted.model_validate_json(message.body).user_id)
+            else:
+                deleted = DatasetDeleted.model_validate_json(message.body)
+                await cache.forget(deleted.owner_id, deleted.dataset_id)
+        except ValidationError:
+            log.warning("dropping an unreadable deletion event", topic=topic)
 
 
 def socket_event(topic: str, body: bytes) -> JobEvent:

@@ -70,6 +70,13 @@ class GatewaySettings(ServiceSettings):
         le=10,
         description="How long to wait for Redis; beyond it, the request is refused with 503.",
     )
+    dataset_cache_ttl_s: int = Field(
+        default=600,
+        ge=1,
+        le=86_400,
+        description="How long a ready dataset's descriptor (storage URI, hash, timeframe) stays "
+        "in Redis for submissions; deletions drop it at once, this bounds a missed one.",
+    )
     rate_limit_registration_per_address: str = Field(
         default="5/minute;20/hour",
         description="Registrations from one client address (429 registration_per_address).",

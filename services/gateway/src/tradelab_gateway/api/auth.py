@@ -28,6 +28,7 @@ from tradelab_gateway.api.deps import (
     AuthClient,
     ClientAddress,
     CurrentUser,
+    DatasetCache,
     RateLimiterDep,
     Settings,
     unauthorized,
@@ -171,10 +172,13 @@ def auth_router() -> APIRouter:
         return UserPublic(**reply.user.model_dump(mode="json"))
 
     @router.delete("/me", status_code=204)
-    async def delete_me(user: CurrentUser, client: AuthClient, settings: Settings) -> Response:
+    async def delete_me(
+        user: CurrentUser, client: AuthClient, settings: Settings, datasets: DatasetCache
+    ) -> Response:
         """Delete the account; every service then erases what it owns, files included."""
         command = DeleteUser(user_id=user.user_id, reply_to=client.reply_topic)
         await _ask(client, command, settings.retry_after_s)
+        await datasets.forget_owner(user.user_id)
         return Response(status_code=204)
 
     return router

@@ -2,7 +2,6 @@
 
 import json
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 from uuid import UUID
@@ -25,6 +24,7 @@ from tradelab_contracts.datasets_rpc import (
     PreviewDataset,
     RegisterUpload,
 )
+from tradelab_gateway.adapters.dataset_cache import ReadyDataset
 from tradelab_gateway.adapters.datasets_rpc import DatasetsRpcClient
 from tradelab_gateway.api.datasets_schemas import (
     DatasetPage,
@@ -33,7 +33,7 @@ from tradelab_gateway.api.datasets_schemas import (
     QualityPublic,
     upload_form_schema,
 )
-from tradelab_gateway.api.deps import CurrentUser, Settings
+from tradelab_gateway.api.deps import CurrentUser, Settings, get_dataset_cache
 from tradelab_gateway.api.paging import Offset
 from tradelab_gateway.api.problems import ProblemError, invalid_fields
 from tradelab_gateway.api.service_replies import QUOTA_STATUS, ask
@@ -75,14 +75,16 @@ async def ask_datasets(
     )
 
 
-@dataclass(frozen=True)
-class ReadyDataset:
-    """A dataset that can be computed on: where its bars are and what they hash to."""
-
-    id: UUID
-    storage_uri: str
-    content_sha256: str
-    timeframe: str | None
+def _ready(info: DatasetInfo | None) -> ReadyDataset | None:
+    """What a submission needs of ``info``, when it is ready to compute on."""
+    if (
+        info is None
+        or info.status != DatasetStatus.READY
+        or not info.storage_uri
+        or not info.content_sha256
+    ):
+        return None
+    return ReadyDataset(info.id, info.storage_uri, info.content_sha256, info.timeframe)
 
 
 async def ready_dataset(
@@ -91,16 +93,16 @@ async def ready_dataset(
     """The user's dataset when it is ready to compute on; 404 if not theirs, 422 if not ready.
 
     ``purpose`` ends the refusal: "only ready datasets can be {purpose}"."""
+    cache = get_dataset_cache(request)
+    cached = await cache.get(user_id, dataset_id)
+    if cached is not None:
+        return cached
     command = GetDataset(
         reply_to=datasets_client(request).reply_topic, owner_id=user_id, dataset_id=dataset_id
     )
     info = (await ask_datasets(request, command, retry_after_s)).dataset
-    if (
-        info is None
-        or info.status != DatasetStatus.READY
-        or not info.storage_uri
-        or not info.content_sha256
-    ):
+    ready = _ready(info)
+    if ready is None:
         status = info.status.value if info else "unknown"
         raise ProblemError(
             422,
@@ -108,7 +110,8 @@ async def ready_dataset(
             code="dataset_not_ready",
             extra={"errors": [{"field": "dataset_id", "message": f"dataset is {status}"}]},
         )
-    return ReadyDataset(info.id, info.storage_uri, info.content_sha256, info.timeframe)
+    await cache.put(user_id, ready)
+    return ready
 
 
 def _dataset(reply: DatasetsReply) -> DatasetInfo:
@@ -249,8 +252,11 @@ async def get_dataset(
     dataset_id: UUID, request: Request, user: CurrentUser, settings: Settings
 ) -> DatasetPublic:
     """Return one of your datasets."""
-    reply = await _get(request, user.user_id, dataset_id, settings.retry_after_s)
-    return DatasetPublic.of(_dataset(reply))
+    info = _dataset(await _get(request, user.user_id, dataset_id, settings.retry_after_s))
+    ready = _ready(info)
+    if ready is not None:  # the usual next step is a submission on it: it finds it cached
+        await get_dataset_cache(request).put(user.user_id, ready)
+    return DatasetPublic.of(info)
 
 
 @router.get("/{dataset_id}/quality")
@@ -313,4 +319,5 @@ async def delete(
         reply_to=datasets_client(request).reply_topic, owner_id=user.user_id, dataset_id=dataset_id
     )
     await ask_datasets(request, command, settings.retry_after_s)
+    await get_dataset_cache(request).forget(user.user_id, dataset_id)
     return Response(status_code=204)

@@ -7,6 +7,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tradelab_contracts.auth import UserRole
 from tradelab_gateway.adapters.auth_rpc import AuthRpcClient, AuthUnavailableError
+from tradelab_gateway.adapters.dataset_cache import ReadyDatasetCache
 from tradelab_gateway.api.problems import ProblemError, invalid_fields
 from tradelab_gateway.domain.idempotency import InvalidIdempotencyKeyError, checked_key
 from tradelab_gateway.ratelimit.client_address import client_address
@@ -50,6 +51,15 @@ def get_rate_limiter(request: Request) -> RateLimiter:
     """The replica's rate limiter (its counts live in the shared Redis)."""
     limiter: RateLimiter = request.app.state.rate_limiter
     return limiter
+
+
+def get_dataset_cache(request: Request) -> ReadyDatasetCache:
+    """The ready datasets every replica shares (Redis)."""
+    cache: ReadyDatasetCache = request.app.state.dataset_cache
+    return cache
+
+
+DatasetCache = Annotated[ReadyDatasetCache, Depends(get_dataset_cache)]
 
 
 def get_client_address(request: Request) -> str:
