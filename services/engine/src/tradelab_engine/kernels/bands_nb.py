@@ -9,7 +9,7 @@ from numba import njit
 from tradelab_engine.kernels.ma_nb import FloatArray, sma_1d_nb
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_max_1d_nb(x: FloatArray, n: int) -> FloatArray:
     """Highest value of ``x[t-n+1..t]`` (current bar included); NaN for ``t < n - 1``.
 
@@ -37,7 +37,7 @@ def rolling_max_1d_nb(x: FloatArray, n: int) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rolling_min_1d_nb(x: FloatArray, n: int) -> FloatArray:
     """Lowest value of ``x[t-n+1..t]`` (current bar included); NaN for ``t < n - 1``.
 
@@ -64,7 +64,7 @@ def rolling_min_1d_nb(x: FloatArray, n: int) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def bbands_1d_nb(
     close: FloatArray, n: int, nbdev_up: float, nbdev_dn: float
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -109,7 +109,7 @@ def bbands_1d_nb(
     return upper, middle, lower
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def donchian_1d_nb(high: FloatArray, low: FloatArray, n: int) -> tuple[FloatArray, FloatArray]:
     """Donchian channel over the last ``n`` bars, CURRENT BAR INCLUDED.
 

@@ -6,7 +6,7 @@ from numba import njit
 from tradelab_engine.kernels.ma_nb import BoolArray, FloatArray
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def crossed_above_1d_nb(a: FloatArray, b: FloatArray) -> BoolArray:
     """True at ``t`` where ``a[t] > b[t]`` and ``a[t-1] <= b[t-1]``.
 
@@ -19,7 +19,7 @@ def crossed_above_1d_nb(a: FloatArray, b: FloatArray) -> BoolArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def crossed_below_1d_nb(a: FloatArray, b: FloatArray) -> BoolArray:
     """True at ``t`` where ``a[t] < b[t]`` and ``a[t-1] >= b[t-1]``; NaN never crosses."""
     out = np.zeros(len(a), dtype=np.bool_)

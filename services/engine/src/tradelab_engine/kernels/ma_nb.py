@@ -21,7 +21,7 @@ FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sma_into_nb(x: FloatArray, n: int, start: int, out: FloatArray) -> None:
     """Write the n-bar simple moving average of ``x[start:]`` into ``out``.
 
@@ -42,7 +42,7 @@ def sma_into_nb(x: FloatArray, n: int, start: int, out: FloatArray) -> None:
         total -= x[i - n + 1]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def sma_1d_nb(close: FloatArray, n: int) -> FloatArray:
     """Simple moving average over the last ``n`` bars, current bar included.
 
@@ -63,7 +63,7 @@ def sma_1d_nb(close: FloatArray, n: int) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ema_into_nb(x: FloatArray, n: int, k: float, seed_end: int, out: FloatArray) -> None:
     """Write an exponential moving average of ``x`` with smoothing ``k`` into ``out``.
 
@@ -85,7 +85,7 @@ def ema_into_nb(x: FloatArray, n: int, k: float, seed_end: int, out: FloatArray)
         out[i] = ema
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ema_1d_nb(close: FloatArray, n: int) -> FloatArray:
     """Exponential moving average with ``k = 2 / (n + 1)``, seeded as TA-Lib does.
 
@@ -109,7 +109,7 @@ def ema_1d_nb(close: FloatArray, n: int) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def wma_1d_nb(close: FloatArray, n: int) -> FloatArray:
     """Linearly weighted moving average: weight ``n`` on the current bar down to 1.
 

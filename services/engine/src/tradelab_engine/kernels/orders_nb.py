@@ -16,13 +16,13 @@ from tradelab_engine.domain.records import (
 )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def fill_price_nb(price: float, side: float, slippage: float) -> float:
     """Return ``price`` moved against a buy (``side`` +1) or a sell (``side`` -1)."""
     return price * (1.0 + side * slippage)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def entry_units_nb(
     cash: float,
     price: float,
@@ -53,7 +53,7 @@ def entry_units_nb(
     return max(units, 0.0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def open_fill_nb(
     cash: float,
     d: float,
@@ -80,7 +80,7 @@ def open_fill_nb(
     return cash + (notional - fee), -units, price, fee
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def close_fill_nb(
     cash: float, units: float, raw_price: float, fee_rate: float, fixed_fee: float, slippage: float
 ) -> tuple[float, float, float]:
@@ -96,7 +96,7 @@ def close_fill_nb(
     return cash - (notional + fee), price, fee
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def write_trade_nb(
     out_trades: np.ndarray,
     k: int,
@@ -139,7 +139,7 @@ def write_trade_nb(
         rec["exit_fee"] = exit_fee
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def stop_keys_nb(
     d: float,
     entry_price: float,
@@ -168,7 +168,7 @@ def stop_keys_nb(
     return stop_key, reason, target_key
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def stop_exit_nb(
     d: float,
     stop_key: float,
@@ -204,7 +204,7 @@ def stop_exit_nb(
     return np.nan, -1, False
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def signal_action_nb(entry: bool, exit_: bool, units: float, allow_short: bool) -> int:
     """Return the order a bar's signals ask for given the position: +1 buy, -1 sell, 0 none.
 

@@ -13,7 +13,7 @@ NEUTRAL = 50.0
 """Value of RSI and %K when they are 0/0 (no price movement at all)."""
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _rsi_value(gain: float, loss: float) -> float:
     total = gain + loss
     if total == 0.0:
@@ -21,7 +21,7 @@ def _rsi_value(gain: float, loss: float) -> float:
     return 100.0 * (gain / total)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def rsi_1d_nb(close: FloatArray, n: int) -> FloatArray:
     """Relative Strength Index with Wilder smoothing, seeded as TA-Lib does.
 
@@ -75,7 +75,7 @@ def rsi_1d_nb(close: FloatArray, n: int) -> FloatArray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def macd_1d_nb(
     close: FloatArray, fast: int, slow: int, signal: int
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -121,7 +121,7 @@ def macd_1d_nb(
     return line, signal_line, line - signal_line
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def stoch_1d_nb(
     high: FloatArray,
     low: FloatArray,

@@ -69,13 +69,13 @@ class SimParams(NamedTuple):
 Position = tuple[float, float, int, float, float, float, float, int]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def initial_state_nb(initial_cash: float) -> SimState:
     """Return the state before the first bar: all cash, flat."""
     return SimState(0, initial_cash, 0.0, -1, np.nan, 0.0, np.nan, 0, 0.0, 0, 0)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _close_nb(
     pos: Position, i: int, raw_price: float, reason: int, p: SimParams, out_trades: np.ndarray
 ) -> Position:
@@ -88,7 +88,7 @@ def _close_nb(
     return cash, 0.0, -1, np.nan, 0.0, np.nan, fees + fee, count + 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _execute_nb(
     pos: Position, action: int, i: int, raw_price: float, p: SimParams, out_trades: np.ndarray
 ) -> Position:
@@ -113,7 +113,7 @@ def _execute_nb(
     return cash, units, i, price, fee, price, pos[6] + fee, pos[7]
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _stops_nb(
     pos: Position,
     i: int,
@@ -142,7 +142,7 @@ def _stops_nb(
     return pos, 0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def simulate_chunk_nb(
     state: SimState,
     start: int,
@@ -219,7 +219,7 @@ def simulate_chunk_nb(
     )
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def record_open_trade_nb(state: SimState, close: np.ndarray, out_trades: np.ndarray) -> int:
     """Record a position still open after the last simulated bar; return the record count.
 
@@ -244,7 +244,7 @@ def record_open_trade_nb(state: SimState, close: np.ndarray, out_trades: np.ndar
     return state.trade_count + 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def equity_stats_nb(
     equity: np.ndarray, position: np.ndarray, initial_cash: float
 ) -> tuple[float, float, float, int, int]:

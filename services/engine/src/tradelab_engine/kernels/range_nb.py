@@ -9,7 +9,7 @@ from numba import njit
 from tradelab_engine.kernels.ma_nb import FloatArray
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _true_range(high: FloatArray, low: FloatArray, close: FloatArray, t: int) -> float:
     greatest: float = high[t] - low[t]
     up = abs(close[t - 1] - high[t])
@@ -21,7 +21,7 @@ def _true_range(high: FloatArray, low: FloatArray, close: FloatArray, t: int) ->
     return greatest
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def true_range_1d_nb(high: FloatArray, low: FloatArray, close: FloatArray) -> FloatArray:
     """True range ``max(high - low, |high - prev close|, |low - prev close|)``.
 
@@ -36,7 +36,7 @@ def true_range_1d_nb(high: FloatArray, low: FloatArray, close: FloatArray) -> Fl
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def atr_1d_nb(high: FloatArray, low: FloatArray, close: FloatArray, n: int) -> FloatArray:
     """Average true range with Wilder smoothing, seeded as TA-Lib does.
 
@@ -71,7 +71,7 @@ def atr_1d_nb(high: FloatArray, low: FloatArray, close: FloatArray, n: int) -> F
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _directional_move(high: FloatArray, low: FloatArray, t: int) -> tuple[float, float]:
     """Return ``(+DM, -DM)`` of bar ``t``: only the larger positive move counts, ties count none."""
     up = high[t] - high[t - 1]
@@ -83,7 +83,7 @@ def _directional_move(high: FloatArray, low: FloatArray, t: int) -> tuple[float,
     return 0.0, 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _dx(plus_dm: float, minus_dm: float, tr: float) -> float:
     """Directional index from smoothed sums; NaN where it is 0/0."""
     if tr == 0.0:
@@ -96,7 +96,7 @@ def _dx(plus_dm: float, minus_dm: float, tr: float) -> float:
     return 100.0 * (abs(minus_di - plus_di) / total)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _wilder_step(
     high: FloatArray,
     low: FloatArray,
@@ -114,7 +114,7 @@ def _wilder_step(
     return plus, minus, tr
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def adx_1d_nb(high: FloatArray, low: FloatArray, close: FloatArray, n: int) -> FloatArray:
     """Average directional index (Wilder), seeded as ``talib.ADX``.
 

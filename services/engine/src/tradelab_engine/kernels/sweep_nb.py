@@ -68,7 +68,7 @@ class CrossMetrics(NamedTuple):
 Sums = tuple[float, float, float, float, float, bool]  # peak, prev, worst, total, squares, valid
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def ma_chunk_nb(
     close: FloatArray,
     window: int,
@@ -106,14 +106,14 @@ def ma_chunk_nb(
     return acc
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def initial_cross_state_nb(initial_cash: float) -> CrossState:
     """Return the state before the first bar: all cash, flat, nothing marked."""
     cash = initial_cash
     return CrossState(0, cash, 0.0, 0, 0, cash, cash, 0.0, 0.0, 0.0, 0, True)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _execute_nb(
     cash: float, units: float, trades: int, action: int, raw_price: float, p: SimParams
 ) -> tuple[float, float, int]:
@@ -139,7 +139,7 @@ def _execute_nb(
     return cash, units, trades
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def _mark_nb(m: Sums, value: float) -> Sums:
     """Add the equity ``value`` at a bar's close as ``equity_stats_nb`` does (shift 0)."""
     peak, prev, worst, total, squares, valid = m
@@ -160,7 +160,7 @@ BLOCK = 64  # bars tested at once for a signal, by a loop the compiler vectorise
 LEAD = 8  # bars after a fill or signal tested one by one first
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _quiet_nb(x: FloatArray, y: FloatArray, start: int, stop: int) -> bool:
     """Whether ``x`` never crosses below ``y`` in bars ``[start, stop)`` (``start`` >= 1).
 
@@ -173,7 +173,7 @@ def _quiet_nb(x: FloatArray, y: FloatArray, start: int, stop: int) -> bool:
     return not hit
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _flat_step_nb(
     fast: FloatArray, slow: FloatArray, start: int, stop: int, allow_short: bool
 ) -> tuple[int, int]:
@@ -191,7 +191,7 @@ def _flat_step_nb(
     return stop, 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _flat_scan_nb(
     fast: FloatArray, slow: FloatArray, start: int, stop: int, allow_short: bool
 ) -> tuple[int, int]:
@@ -209,7 +209,7 @@ def _flat_scan_nb(
         limit = stop
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _held_step_nb(
     x: FloatArray,
     y: FloatArray,
@@ -238,7 +238,7 @@ def _held_step_nb(
     return stop, m, False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _held_run_nb(
     x: FloatArray,
     y: FloatArray,
@@ -264,7 +264,7 @@ def _held_run_nb(
         limit = stop
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def cross_chunk_nb(
     s: CrossState,
     stop: int,
@@ -334,7 +334,7 @@ def cross_chunk_nb(
     )  # fmt: skip
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def cross_metrics_nb(s: CrossState, close: FloatArray) -> CrossMetrics:
     """Finish a combination simulated to the last bar: the figures of ``equity_stats_nb``."""
     n = s.next_index
@@ -351,7 +351,7 @@ def cross_metrics_nb(s: CrossState, close: FloatArray) -> CrossMetrics:
 STATE_FIELDS = 12  # a CrossState stored as a float64 row (counts are exact below 2**53)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _store_nb(states: FloatArray, k: int, s: CrossState, base: int) -> None:
     """Store ``s``, whose bar indices start at bar ``base``, with absolute bar indices."""
     row = states[k]
@@ -363,7 +363,7 @@ def _store_nb(states: FloatArray, k: int, s: CrossState, base: int) -> None:
     )  # fmt: skip
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True, inline="always")
 def _load_nb(states: FloatArray, k: int, base: int) -> CrossState:
     """Load state ``k`` with bar indices counted from bar ``base``."""
     row = states[k]
@@ -373,7 +373,7 @@ def _load_nb(states: FloatArray, k: int, base: int) -> CrossState:
     )  # fmt: skip
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True, parallel=True)
 def sweep_cross_nb(
     close: FloatArray,
     open_: FloatArray,
