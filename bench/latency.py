@@ -281,9 +281,9 @@ async def backtest(
         t_seen,
         {
             "total": t_seen - t0,
-            "POST answered (gateway -> engine submit RPC)": t1 - t0,
+            "POST answered (dataset lookup, engine submit RPC)": t1 - t0,
             "created -> backtest.requested published (submit tx, relay)": requested - created_at,
-            "requested -> started (queue wait, consumer pickup)": started - requested,
+            "created -> started (submit tx; direct turn, or relay, pickup)": started - created_at,
             "started -> finished (load bars, run, write results)": finished - started,
             "finished -> completed published (relay)": completed - finished,
             "completed published -> WebSocket event (gateway)": t_seen - completed,
