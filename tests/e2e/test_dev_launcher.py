@@ -70,30 +70,39 @@ def test_launcher_starts_stack_survives_its_own_crash_and_stops_everything_on_si
     }
     env.pop("KAFKA_BOOTSTRAP", None)  # the launcher starts its own broker
 
-    first = Launcher(env, port_base)
-    wait_for(first.ready_line, 120, "first launcher ready")
-    health = httpx.get(f"http://127.0.0.1:{port_base}/api/v1/system/health", timeout=5)
-    assert health.status_code == 200
-    orphans = pids_recorded(tmp_path / "state")
-    # Five services and the broker, and a redis-server when no Redis answered at 127.0.0.1:6379.
-    own_redis = any(line.split()[:2] == ["redis", "redis-server:"] for line in first.lines)
-    assert len(orphans) == 6 + own_redis, "\n".join(first.lines)
+    launchers: list[Launcher] = []
+    try:
+        first = Launcher(env, port_base)
+        launchers.append(first)
+        wait_for(first.ready_line, 120, "first launcher ready")
+        health = httpx.get(f"http://127.0.0.1:{port_base}/api/v1/system/health", timeout=5)
+        assert health.status_code == 200
+        orphans = pids_recorded(tmp_path / "state")
+        # Five services and the broker, and a redis-server when no Redis answered at 127.0.0.1:6379.
+        own_redis = any(line.split()[:2] == ["redis", "redis-server:"] for line in first.lines)
+        assert len(orphans) == 6 + own_redis, "\n".join(first.lines)
 
-    first.proc.kill()  # the launcher crashes; its children live on in their own sessions
-    first.wait(10)
-    assert all(alive(pid) for pid in orphans)
+        first.proc.kill()  # the launcher crashes; its children live on in their own sessions
+        first.wait(10)
+        assert all(alive(pid) for pid in orphans)
 
-    second = Launcher(env, port_base)
-    started = time.monotonic()
-    ready = wait_for(second.ready_line, 120, "second launcher ready after a crash")
-    assert not any(alive(pid) for pid in orphans), "leftovers of the crashed run were not ended"
-    assert time.monotonic() - started < 120
-    assert "ready in" in ready
+        second = Launcher(env, port_base)
+        launchers.append(second)
+        started = time.monotonic()
+        ready = wait_for(second.ready_line, 120, "second launcher ready after a crash")
+        assert not any(alive(pid) for pid in orphans), "leftovers of the crashed run were not ended"
+        assert time.monotonic() - started < 120
+        assert "ready in" in ready
 
-    children = pids_recorded(tmp_path / "state")
-    second.proc.send_signal(signal.SIGTERM)
-    second.proc.send_signal(signal.SIGTERM)  # uv forwards Ctrl-C too: a second one arrives
-    assert second.wait(60) == 0
-    assert any("stopped every process" in line for line in second.lines)
-    assert not any(alive(pid) for pid in children)
-    assert not any(port_open("127.0.0.1", port) for port in ports)
+        children = pids_recorded(tmp_path / "state")
+        second.proc.send_signal(signal.SIGTERM)
+        second.proc.send_signal(signal.SIGTERM)  # uv forwards Ctrl-C too: a second one arrives
+        assert second.wait(60) == 0
+        assert any("stopped every process" in line for line in second.lines)
+        assert not any(alive(pid) for pid in children)
+        assert not any(port_open("127.0.0.1", port) for port in ports)
+    finally:  # a failed check must not leave a launcher (and its stack) running
+        for launcher in launchers:
+            if launcher.proc.poll() is None:
+                launcher.proc.send_signal(signal.SIGTERM)
+                launcher.wait(60)

@@ -2,8 +2,6 @@
 from the shared Redis cache of ready datasets, never once the dataset is deleted, and an idle
 engine runs the backtest it accepted at once instead of waiting for the job's message."""
 
-from typing import Any
-
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -33,21 +31,27 @@ def direct_turns(stack: Stack) -> float:
     return sample(stack.processes["engine"].url, MetricName.JOB_TURNS, labels)
 
 
+def completed_sma(gateway: httpx.Client, token: str, dataset_id: str, fast: int, slow: int) -> None:
+    """Run ``sma_cross`` (fast, slow) on the dataset to its end; it completes."""
+    body = {"dataset_id": dataset_id, "strategy": "sma_cross"}
+    run = run_to_end(gateway, token, body | {"parameters": {"fast": fast, "slow": slow}})
+    assert run["status"] == "completed", run
+
+
 def test_submissions_read_the_ready_dataset_from_the_cache_until_it_is_deleted(
     stack: Stack, gateway: httpx.Client
 ) -> None:
     token = register(gateway, "submit-cache")
     dataset_id = upload_goog(gateway, token)
     before = cache_hits(stack)
-    body: dict[str, Any] = {"dataset_id": dataset_id, "strategy": "sma_cross"}
-    for fast in (8, 9, 10):  # the first looks the dataset up and keeps it; the others hit
-        run = run_to_end(gateway, token, body | {"parameters": {"fast": fast, "slow": 30}})
-        assert run["status"] == "completed", run
-    assert cache_hits(stack) >= before + 2
+    # upload_goog's last GET found the dataset ready, and the gateway kept it: all three hit.
+    for fast in (8, 9, 10):
+        completed_sma(gateway, token, dataset_id, fast, 30)
+    assert cache_hits(stack) >= before + 3
 
     deleted = gateway.delete(f"/api/v1/datasets/{dataset_id}", headers=auth(token))
     assert deleted.status_code == 204, deleted.text
-    again = body | {"parameters": {"fast": 11, "slow": 30}}
+    again = {"dataset_id": dataset_id, "strategy": "sma_cross", "parameters": {"fast": 11}}
     refused = gateway.post("/api/v1/backtests", headers=auth(token), json=again)
     assert refused.status_code == 404, refused.text  # not answered from the cache
 
@@ -61,9 +65,7 @@ def test_an_idle_engine_runs_the_backtest_it_accepted_at_once(
     # The engine is shared with the other e2e tests: a run of theirs may hold its slot, so up to
     # five submissions, one after the other, each when the previous ended.
     for fast in range(5, 10):
-        body = {"dataset_id": dataset_id, "strategy": "sma_cross"}
-        run = run_to_end(gateway, token, body | {"parameters": {"fast": fast, "slow": 40}})
-        assert run["status"] == "completed", run
+        completed_sma(gateway, token, dataset_id, fast, 40)
         if direct_turns(stack) > before:
             break
     assert direct_turns(stack) > before

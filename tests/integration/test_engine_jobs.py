@@ -55,22 +55,24 @@ async def deps(database_url: str, tmp_path: Path) -> AsyncIterator[EngineDeps]:
     await engine.dispose()
 
 
-async def submit(deps: EngineDeps, dataset_uri: str) -> RunBacktest:
-    await submit_backtest(
-        SubmitBacktest(
-            reply_to=reply_topic("gw-test"),
-            run_id=uuid.uuid4(),
-            owner_id=uuid.uuid4(),
-            dataset_id=uuid.uuid4(),
-            dataset_uri=dataset_uri,
-            dataset_sha256="c" * 64,
-            timeframe="1m",
-            strategy="sma_cross",
-            parameters={"fast": 10, "slow": 50},
-            options=EngineOptions(fee_rate=0.001),
-        ),
-        deps,
+def submission(dataset_uri: str) -> SubmitBacktest:
+    """A new user's sma_cross (10, 50) request on the dataset at ``dataset_uri``."""
+    return SubmitBacktest(
+        reply_to=reply_topic("gw-test"),
+        run_id=uuid.uuid4(),
+        owner_id=uuid.uuid4(),
+        dataset_id=uuid.uuid4(),
+        dataset_uri=dataset_uri,
+        dataset_sha256="c" * 64,
+        timeframe="1m",
+        strategy="sma_cross",
+        parameters={"fast": 10, "slow": 50},
+        options=EngineOptions(fee_rate=0.001),
     )
+
+
+async def submit(deps: EngineDeps, dataset_uri: str) -> RunBacktest:
+    await submit_backtest(submission(dataset_uri), deps)
     recorder = recorder_of(deps)
     job = (await recorder.events(RunBacktest))[-1]
     assert isinstance(job, RunBacktest)
@@ -208,21 +210,9 @@ async def test_identical_request_is_answered_from_the_stored_result(deps: Engine
     await run_job(job, deps)
     jobs_before = len(await recorder.events(RunBacktest))
 
-    again = await submit_backtest(
-        SubmitBacktest(
-            reply_to=reply_topic("gw-test"),
-            run_id=uuid.uuid4(),
-            owner_id=uuid.uuid4(),
-            dataset_id=uuid.uuid4(),
-            dataset_uri=uri,
-            dataset_sha256="c" * 64,
-            timeframe="1m",
-            strategy="sma_cross",
-            parameters={"slow": 50, "fast": 10},
-            options=EngineOptions(fee_rate=0.001),
-        ),
-        deps,
-    )
+    # The same parameters in another order: the same result.
+    reordered = submission(uri).model_copy(update={"parameters": {"slow": 50, "fast": 10}})
+    again = await submit_backtest(reordered, deps)
 
     assert isinstance(again, BacktestReply)
     assert again.run is not None
@@ -283,19 +273,5 @@ async def test_the_accepting_replica_runs_a_new_run_at_once_and_its_message_find
     assert len(await recorder.events(BacktestCompleted)) == 1
 
     # An identical request is answered from the stored result: nothing queued, nothing offered.
-    await submit_backtest(
-        SubmitBacktest(
-            reply_to=reply_topic("gw-test"),
-            run_id=uuid.uuid4(),
-            owner_id=uuid.uuid4(),
-            dataset_id=uuid.uuid4(),
-            dataset_uri=uri,
-            dataset_sha256="c" * 64,
-            timeframe="1m",
-            strategy="sma_cross",
-            parameters={"fast": 10, "slow": 50},
-            options=EngineOptions(fee_rate=0.001),
-        ),
-        deps,
-    )
+    await submit_backtest(submission(uri), deps)
     assert len(offered) == 1
