@@ -56,7 +56,7 @@ class GatewaySettings(ServiceSettings):
     )
     redis_url: str = Field(
         default="redis://127.0.0.1:6379/0",
-        description="Redis that holds the rate-limit counts every replica shares.",
+        description="Redis every replica shares: the rate-limit counts and the ready datasets.",
     )
     rate_limit_prefix: str = Field(
         default="tradelab",
