@@ -31,6 +31,12 @@ def direct_turns(stack: Stack) -> float:
     return sample(stack.processes["engine"].url, MetricName.JOB_TURNS, labels)
 
 
+def goog_user(gateway: httpx.Client, prefix: str) -> tuple[str, str]:
+    """A new user's access token and their ready GOOG dataset's id."""
+    token = register(gateway, prefix)
+    return token, upload_goog(gateway, token)
+
+
 def completed_sma(gateway: httpx.Client, token: str, dataset_id: str, fast: int, slow: int) -> None:
     """Run ``sma_cross`` (fast, slow) on the dataset to its end; it completes."""
     body = {"dataset_id": dataset_id, "strategy": "sma_cross"}
@@ -41,8 +47,7 @@ def completed_sma(gateway: httpx.Client, token: str, dataset_id: str, fast: int,
 def test_submissions_read_the_ready_dataset_from_the_cache_until_it_is_deleted(
     stack: Stack, gateway: httpx.Client
 ) -> None:
-    token = register(gateway, "submit-cache")
-    dataset_id = upload_goog(gateway, token)
+    token, dataset_id = goog_user(gateway, "submit-cache")
     before = cache_hits(stack)
     # upload_goog's last GET found the dataset ready, and the gateway kept it: all three hit.
     for fast in (8, 9, 10):
@@ -59,8 +64,7 @@ def test_submissions_read_the_ready_dataset_from_the_cache_until_it_is_deleted(
 def test_an_idle_engine_runs_the_backtest_it_accepted_at_once(
     stack: Stack, gateway: httpx.Client
 ) -> None:
-    token = register(gateway, "submit-direct")
-    dataset_id = upload_goog(gateway, token)
+    token, dataset_id = goog_user(gateway, "submit-direct")
     before = direct_turns(stack)
     # The engine is shared with the other e2e tests: a run of theirs may hold its slot, so up to
     # five submissions, one after the other, each when the previous ended.

@@ -93,22 +93,20 @@ async def _submit(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
         **key_columns(cmd),
     }
 
-    queued: list[RunBacktest] = []
+    job = RunBacktest(
+        run_id=cmd.run_id,
+        owner_id=cmd.owner_id,
+        dataset_id=cmd.dataset_id,
+        dataset_uri=cmd.dataset_uri,
+        dataset_sha256=cmd.dataset_sha256,
+        strategy=resolved.name,
+        parameters=parameters,
+        options=cmd.options,
+        timeframe=cmd.timeframe,
+        correlation_id=correlation_of(cmd),
+    )
 
     def dispatch(_: sa.RowMapping) -> Announcement:
-        job = RunBacktest(
-            run_id=cmd.run_id,
-            owner_id=cmd.owner_id,
-            dataset_id=cmd.dataset_id,
-            dataset_uri=cmd.dataset_uri,
-            dataset_sha256=cmd.dataset_sha256,
-            strategy=resolved.name,
-            parameters=parameters,
-            options=cmd.options,
-            timeframe=cmd.timeframe,
-            correlation_id=correlation_of(cmd),
-        )
-        queued.append(job)
         return job, BACKTEST_REQUESTED, cmd.run_id.bytes
 
     def new_run(original: sa.RowMapping | None) -> NewRun:
@@ -132,10 +130,10 @@ async def _submit(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
 
     # The cache lookup and the insert share one transaction (one connection, fewer round trips).
     info = await deps.repo.add_or_reuse(key, new_run)
-    if queued and info.status == RunStatus.QUEUED:
-        # Committed with its message: run it here at once if this replica is idle, instead of
-        # waiting for the message to come back (``lifecycle.turns``).
-        deps.offer_turn(queued[0])
+    if info.status == RunStatus.QUEUED:  # queued with its message (a cache answer is completed)
+        # Run it here at once if this replica is idle, instead of waiting for the message to
+        # come back (``lifecycle.turns``).
+        deps.offer_turn(job)
     return reply(cmd, run=info)
 
 
