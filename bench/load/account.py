@@ -29,8 +29,7 @@ SMALL_GRID: dict[str, Any] = {
     "objective": {"metric": "sharpe", "direction": "maximize"},
 }
 REGISTER_RETRY_S = 15.0
-"""Under the default 5 registrations a minute per address, and off the 5 s after which uvicorn
-closes an idle keep-alive connection (a request sent as it closes fails)."""
+"""Under the default 5 registrations a minute per address."""
 ALL_SPAWNED = threading.Event()  # gevent's after its monkey-patching: waits cooperatively
 """Set once every user is spawned (``locustfile.py``): users register and upload their first
 dataset as they are spawned, and start their tasks together from then on, so the ramp's

@@ -66,6 +66,7 @@ class ServiceSettings(BaseSettings):
             "otel_traces_exporter",
             "otel_exporter_otlp_endpoint",
             "metrics_token",
+            "keep_alive_s",
             "create_topics",
             "topic_replication",
             "object_store_url",
@@ -116,6 +117,15 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     heartbeat_interval_s: float = Field(default=3.0, gt=0)
     readiness_timeout_s: float = Field(default=2.0, gt=0)
+    keep_alive_s: int = Field(
+        default=75,
+        ge=1,
+        le=3600,
+        description="How long an idle HTTP keep-alive connection stays open. Longer than the "
+        "idle timeout of any client or proxy in front (60 s on most load balancers), so the "
+        "client closes first: a server that closes first races a request sent on the closing "
+        "connection, which then fails (uvicorn's own default is 5 s).",
+    )
     otel_traces_exporter: Literal["otlp", "console", "none"] | None = Field(
         default=None,
         description="Where spans go (OTEL_TRACES_EXPORTER): 'otlp' to a collector, 'console' to "
