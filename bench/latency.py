@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import io
 import json
+import math
 import secrets
 import sys
 import time
@@ -283,7 +284,8 @@ async def backtest(
             "total": t_seen - t0,
             "POST answered (dataset lookup, engine submit RPC)": t1 - t0,
             "created -> backtest.requested published (submit tx, relay)": requested - created_at,
-            "created -> started (submit tx; direct turn, or relay, pickup)": started - created_at,
+            "created -> started (0: claimed in the submit tx; else relay, pickup)": started
+            - created_at,
             "started -> finished (load bars, run, write results)": finished - started,
             "finished -> completed published (relay)": completed - finished,
             "completed published -> WebSocket event (gateway)": t_seen - completed,
@@ -395,7 +397,10 @@ def report(title: str, runs: list[Stages], target_ms: float | None = None) -> No
     for stage in runs[0]:
         if stage == "total":
             continue
-        values = [r[stage] for r in runs]
+        values = [r[stage] for r in runs if not math.isnan(r[stage])]
+        if not values:  # no such event in any run (a run its submission claimed has no message)
+            print(f"    {stage:<70}{'none':>8}{'none':>8}")
+            continue
         print(f"    {stage:<70}{p(values, 0.5) * 1000:>8.1f}{p(values, 0.9) * 1000:>8.1f} ms")
 
 

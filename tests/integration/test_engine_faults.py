@@ -124,6 +124,10 @@ async def test_an_object_store_write_error_is_retried_and_leaves_no_orphan(
     with pytest.raises(FailpointError):
         await run_job(job, deps)  # attempt 1 wrote its equity file, then the store failed
     assert run_files(deps, job) == ["a1/equity.parquet"]
+    # Released with its message again (a run claimed by its submission had none): the next turn
+    # of any replica takes it, not the sweeper a minute later.
+    messages = await recorder_of(deps).events(RunBacktest)
+    assert [m.run_id for m in messages] == [job.run_id, job.run_id]
     assert await run_under_policy(job, deps) == 1  # the retry claims the released run at once
 
     run = await deps.repo.get(job.owner_id, job.run_id)

@@ -18,13 +18,19 @@ from tradelab_contracts.engine import (
     FailureReason,
     RunBacktest,
 )
-from tradelab_contracts.engine_rpc import BacktestReply, RunStatus, SubmitBacktest
+from tradelab_contracts.engine_rpc import (
+    BacktestReply,
+    EngineErrorCode,
+    RunStatus,
+    SubmitBacktest,
+)
 from tradelab_contracts.topics import reply_topic
 from tradelab_engine.backtests.use_cases import submit_backtest
 from tradelab_engine.backtests.worker import run_job, take_turn
 from tradelab_engine.lifecycle.queue_depth import active_counts
 from tradelab_engine.lifecycle.sweeper import sweep_once
-from tradelab_engine.lifecycle.turns import LocalTurns
+from tradelab_engine.lifecycle.turns import DirectTurn, LocalTurns
+from tradelab_engine.quotas.limits import QuotaLimits
 from tradelab_engine.service import RESULT_CACHE, EngineDeps
 from tradelab_runtime.metrics import MetricName
 from tradelab_runtime.migrations import upgrade_to_head
@@ -250,28 +256,86 @@ async def test_queue_depth_counts_active_jobs_per_kind_and_state(deps: EngineDep
 
 
 @pytest.mark.asyncio
-async def test_the_accepting_replica_runs_a_new_run_at_once_and_its_message_finds_nothing(
+async def test_the_accepting_replica_claims_the_new_run_in_its_submission_and_runs_it_at_once(
     deps: EngineDeps,
 ) -> None:
     recorder = recorder_of(deps)
     turns: LocalTurns[RunBacktest] = LocalTurns(partial(take_turn, deps=deps))
-    offered: list[RunBacktest] = []
+    held: list[bool] = []
 
-    def offer(job: RunBacktest) -> bool:
-        offered.append(job)
-        return turns.offer(job)
+    def hold_turn() -> DirectTurn | None:
+        direct = turns.hold()
+        held.append(direct is not None)
+        return direct
 
-    deps.offer_turn = offer
+    deps.hold_turn = hold_turn
     uri = write_dataset(deps.store)
-    job = await submit(deps, uri)
-    assert [o.run_id for o in offered] == [job.run_id]  # offered with the job it queued
+    answer = await submit_backtest(submission(uri), deps)
+    assert isinstance(answer, BacktestReply)
+    assert answer.run is not None
+    # Claimed in the submission's own transaction: already running when the reply leaves.
+    assert answer.run.status == RunStatus.RUNNING
+    assert answer.run.started_at is not None
+    assert held == [True]
     await turns.stop(timeout_s=60)  # waits for the direct turn to end
     completed = await recorder.events(BacktestCompleted)
-    assert [c.run_id for c in completed] == [job.run_id]
+    assert [c.run_id for c in completed] == [answer.run.id]
+    # No job message: nobody else needs a turn for it (if this replica died, the sweeper would
+    # queue it again with one once its lease expired).
+    assert await recorder.events(RunBacktest) == []
 
-    await turns.take(job)  # the job's message arrives later: its turn finds nothing to claim
-    assert len(await recorder.events(BacktestCompleted)) == 1
+    # An identical request is answered from the stored result: the slot held for it is given
+    # back unused (the replica is stopping now, so it holds none).
+    again = await submit_backtest(submission(uri), deps)
+    assert isinstance(again, BacktestReply)
+    assert again.run is not None
+    assert again.run.cached
+    assert held == [True, False]
 
-    # An identical request is answered from the stored result: nothing queued, nothing offered.
-    await submit_backtest(submission(uri), deps)
-    assert len(offered) == 1
+
+@pytest.mark.asyncio
+async def test_a_submission_claims_the_run_that_comes_first_in_the_fair_order(
+    deps: EngineDeps,
+) -> None:
+    recorder = recorder_of(deps)
+    uri = write_dataset(deps.store)
+    waiting = await submit(deps, uri)  # another user's run, queued while the slot was busy
+    clock = deps.clock
+    assert isinstance(clock, MovingClock)
+    clock.advance(1)
+    turns: LocalTurns[RunBacktest] = LocalTurns(partial(take_turn, deps=deps))
+    deps.hold_turn = turns.hold
+    answer = await submit_backtest(submission(uri), deps)
+    assert isinstance(answer, BacktestReply)
+    assert answer.run is not None
+    # Both users have nothing running and were never served: the one waiting longer goes first.
+    assert answer.run.status == RunStatus.QUEUED
+    await turns.stop(timeout_s=60)
+    completed = await recorder.events(BacktestCompleted)
+    assert [c.run_id for c in completed] == [waiting.run_id]
+    # The new run waits for a turn of its own: its message went out with it.
+    messages = await recorder.events(RunBacktest)
+    assert [m.run_id for m in messages] == [waiting.run_id, answer.run.id]
+    await turns.take(messages[-1])  # its turn, as the consumer takes it
+    assert [c.run_id for c in await recorder.events(BacktestCompleted)] == [
+        waiting.run_id,
+        answer.run.id,
+    ]
+
+
+@pytest.mark.asyncio
+async def test_a_refused_submission_gives_the_slot_back(deps: EngineDeps) -> None:
+    uri = write_dataset(deps.store)
+    first = await submit(deps, uri)  # queued: the owner's one backtest under a quota of 1
+    deps.quota_limits = QuotaLimits(backtests=1)
+    turns: LocalTurns[RunBacktest] = LocalTurns(partial(take_turn, deps=deps))
+    deps.hold_turn = turns.hold
+    second = submission(uri).model_copy(update={"owner_id": first.owner_id})
+    refused = await submit_backtest(second, deps)  # the quota refuses it inside the transaction
+    assert isinstance(refused, BacktestReply)
+    assert refused.error is not None
+    assert refused.error.code == EngineErrorCode.QUOTA_EXCEEDED
+    direct = turns.hold()
+    assert direct is not None  # free again: given back when the transaction rolled back
+    direct.give_back()
+    assert await deps.repo.take("worker-a", deps.clock.now()) is not None  # nothing was claimed

@@ -113,7 +113,7 @@ def build_app(settings: EngineSettings) -> FastAPI:
     backtest_turns: LocalTurns[RunBacktest] = LocalTurns(
         partial(take_turn, deps=deps), on_taken=partial(metrics.turn_taken, "backtest")
     )
-    deps.offer_turn = backtest_turns.offer
+    deps.hold_turn = backtest_turns.hold
     register_handlers(
         broker,
         deps,

@@ -13,7 +13,6 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tradelab_contracts.base import Message, correlation_of
-from tradelab_contracts.engine import RunBacktest
 from tradelab_contracts.engine_rpc import (
     REPLY_OF,
     EngineCommand,
@@ -33,6 +32,7 @@ from tradelab_runtime.storage import LocalObjectStore
 
 from .adapters.strategy_repository import StrategyRepository
 from .backtests.repository import RunRepository
+from .lifecycle.turns import DirectTurn
 from .quotas.limits import QuotaLimits
 from .strategies.base import UnknownStrategyError
 from .strategies.catalogue import STRATEGIES, catalogue_entry
@@ -77,9 +77,9 @@ class EngineDeps:
     """Where job run spans start (``lifecycle.tracing``); no-op in unit tests."""
     result_cache: CacheStats = field(default_factory=lambda: ServiceMetrics().cache(RESULT_CACHE))
     """Hits and misses of the backtest result cache (an identical earlier run's result reused)."""
-    offer_turn: Callable[[RunBacktest], bool] = lambda _: False
-    """Take a turn for a just-queued run at once if this replica's job slot is free
-    (``lifecycle.turns.LocalTurns.offer``); never, by default (unit tests)."""
+    hold_turn: Callable[[], DirectTurn | None] = lambda: None
+    """Hold this replica's job slot, if free, for a submission that claims a run itself and runs
+    it at once (``lifecycle.turns.LocalTurns.hold``); never, by default (unit tests)."""
 
 
 def reply(cmd: EngineCommand, **fields: Any) -> EngineReply:

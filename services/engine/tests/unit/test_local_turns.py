@@ -3,6 +3,7 @@ at once, failures left to the message, stop waits then cancels."""
 
 import asyncio
 import gc
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -32,30 +33,43 @@ class Recorder:
         finally:
             self.running -= 1
 
+    def claimed(self, job: str) -> Callable[[], Awaitable[None]]:
+        """The direct turn of a run claimed elsewhere (by the submission's transaction)."""
+        return lambda: self(job)
+
 
 async def settle() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
 
 
+def direct(turns: LocalTurns[str], turn: Recorder, job: str) -> bool:
+    """Submit ``job`` as the engine does: hold the slot if free, claim, start."""
+    held = turns.hold()
+    if held is None:
+        return False
+    held.start(turn.claimed(job))
+    return True
+
+
 @pytest.mark.asyncio
-async def test_a_free_slot_takes_the_offered_job_at_once_and_counts_it_direct() -> None:
+async def test_a_free_slot_runs_the_claimed_job_at_once_and_counts_it_direct() -> None:
     turn, paths = Recorder(), list[str]()
     turns = LocalTurns(turn, on_taken=paths.append)
-    assert turns.offer("a")
+    assert direct(turns, turn, "a")
     await settle()
     assert turn.jobs == ["a"]
     assert paths == ["direct"]
 
 
 @pytest.mark.asyncio
-async def test_a_busy_slot_refuses_the_offer_and_the_message_waits_its_turn() -> None:
+async def test_a_busy_slot_is_not_held_and_the_message_waits_its_turn() -> None:
     turn, paths = Recorder(), list[str]()
     turn.gate.clear()
     turns = LocalTurns(turn, on_taken=paths.append)
-    assert turns.offer("a")
+    assert direct(turns, turn, "a")
     await settle()
-    assert not turns.offer("b")  # the slot is held by "a": "b" waits for its message
+    assert turns.hold() is None  # the slot is held by "a": "b" waits for its message
     consumer = asyncio.create_task(turns.take("b"))
     await settle()
     assert turn.jobs == []
@@ -68,21 +82,38 @@ async def test_a_busy_slot_refuses_the_offer_and_the_message_waits_its_turn() ->
 
 
 @pytest.mark.asyncio
-async def test_an_offer_made_while_the_consumer_waits_for_the_slot_never_runs_beside_it() -> None:
+async def test_a_slot_held_while_the_consumer_waits_never_runs_beside_it() -> None:
     turn = Recorder()
     turn.gate.clear()
     turns = LocalTurns(turn)
     first = asyncio.create_task(turns.take("a"))
     await settle()
-    assert not turns.offer("b")
+    assert turns.hold() is None
     turn.gate.set()
     await first
-    assert turns.offer("c")
-    second = asyncio.create_task(turns.take("d"))
+    assert direct(turns, turn, "c")
+    second = asyncio.create_task(turns.take("d"))  # waits for "c" to end
     await settle()
     await second
     assert sorted(turn.jobs) == ["a", "c", "d"]
     assert turn.most_at_once == 1
+
+
+@pytest.mark.asyncio
+async def test_a_slot_given_back_unused_is_free_again_and_a_turn_ends_once() -> None:
+    turn = Recorder()
+    turns = LocalTurns(turn)
+    held = turns.hold()
+    assert held is not None
+    assert turns.hold() is None
+    waiting = asyncio.create_task(turns.take("a"))
+    await settle()
+    assert turn.jobs == []  # the consumer waits while the submission holds the slot
+    held.give_back()
+    await waiting
+    assert turn.jobs == ["a"]
+    with pytest.raises(RuntimeError):
+        held.give_back()
 
 
 @pytest.mark.asyncio
@@ -93,9 +124,9 @@ async def test_a_failed_direct_turn_is_swallowed_and_a_consumer_turn_raises() ->
     turn = Recorder(fail=True)
     turns = LocalTurns(turn)
     try:
-        assert turns.offer("a")
+        assert direct(turns, turn, "a")
         await settle()  # logged, not raised: the job's message retries it
-        assert turns.offer("b")  # the slot is free again
+        assert direct(turns, turn, "b")  # the slot is free again
         await settle()
         gc.collect()  # a task whose exception nobody retrieved reports it when collected
     finally:
@@ -106,22 +137,22 @@ async def test_a_failed_direct_turn_is_swallowed_and_a_consumer_turn_raises() ->
 
 
 @pytest.mark.asyncio
-async def test_stop_waits_for_a_short_turn_and_cancels_a_long_one_then_offers_nothing() -> None:
+async def test_stop_waits_for_a_short_turn_and_cancels_a_long_one_then_holds_nothing() -> None:
     turn = Recorder()
     turns = LocalTurns(turn)
     turn.gate.clear()
-    assert turns.offer("long")
+    assert direct(turns, turn, "long")
     await settle()
     await turns.stop(timeout_s=0.05)
     assert turn.jobs == []
     assert turn.running == 0  # cancelled: its lease expires and the sweeper queues it again
     turn.gate.set()
-    assert not turns.offer("late")
+    assert turns.hold() is None
 
     quick = Recorder()
     short = LocalTurns(quick)
     quick.gate.clear()
-    assert short.offer("short")
+    assert direct(short, quick, "short")
     await settle()
     asyncio.get_running_loop().call_later(0.01, quick.gate.set)
     await short.stop(timeout_s=5)

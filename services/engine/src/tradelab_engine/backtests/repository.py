@@ -7,7 +7,7 @@ exactly once whatever the crashes and redeliveries.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -81,6 +81,14 @@ class NewRun:
     admit: Admit | None = None
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """A new run as committed, and the run its submission claimed for a direct turn, if any."""
+
+    info: RunInfo
+    claim: Claim | None = None
+
+
 def _cached(cache_key: str) -> sa.Select[Any]:
     """An original (not itself cached) completed run with ``cache_key``."""
     return (
@@ -112,32 +120,56 @@ class RunRepository:
         `QuotaExceededError` when ``admit`` refuses it."""
         with key_conflicts(runs):
             async with self.jobs.outbox.begin() as conn:
-                return await self._insert(conn, NewRun(values, announce, admit))
+                return _info(await self._insert(conn, NewRun(values, announce, admit)))
 
     async def add_or_reuse(
-        self, cache_key: str, new_run: Callable[[sa.RowMapping | None], NewRun]
-    ) -> RunInfo:
+        self,
+        cache_key: str,
+        new_run: Callable[[sa.RowMapping | None], NewRun],
+        claim_as: str | None = None,
+    ) -> "Submitted":
         """Look for an original completed run with ``cache_key`` (the result cache) and `add` the
         run ``new_run`` makes of it (of None when there is none), in one transaction: one
         connection and its round trips fewer than the two steps apart, same outcome (a result
-        is looked up as committed when the statement runs, as before)."""
+        is looked up as committed when the statement runs, as before).
+
+        With ``claim_as`` (a worker whose slot is free) a queued run is followed, in the same
+        transaction, by the claim of the next run in the fair order (`take`: the new run, or an
+        earlier one that comes first), so the worker runs it without a transaction of its own.
+        """
+        claim = None
         with key_conflicts(runs):
             async with self.jobs.outbox.begin() as conn:
                 original = (await conn.execute(_cached(cache_key))).mappings().first()
-                return await self._insert(conn, new_run(original))
+                new = new_run(original)
+                if claim_as is None or new.values["status"] != RunStatus.QUEUED.value:
+                    info = _info(await self._insert(conn, new))
+                else:
+                    # Its message only once it is known that another run was claimed instead:
+                    # a run its own submission claims needs none (if its worker dies, the
+                    # sweeper queues it again with one when the lease expires).
+                    inserted = await self._insert(conn, replace(new, announce=lambda _: None))
+                    info = _info(inserted)
+                    claimed = await self.jobs.take_in(conn, claim_as, info.created_at)
+                    claim = None if claimed is None else _claim(claimed)
+                    if claim is None or claim.info.id != info.id:
+                        await self.jobs.store_event(conn, new.announce(inserted))
+        if claim is not None and claim.info.id == info.id:
+            info = claim.info  # claimed by its own submission: it is running
+        return Submitted(info, claim)
 
-    async def _insert(self, conn: AsyncConnection, new: NewRun) -> RunInfo:
+    async def _insert(self, conn: AsyncConnection, new: NewRun) -> sa.RowMapping:
         values = new.values
         stmt = sa.insert(runs).values(dispatched_at=values["created_at"], **values)
         if new.admit is not None:
             await new.admit(conn)
-        row = (await conn.execute(stmt.returning(runs))).mappings().one()
+        row: sa.RowMapping = (await conn.execute(stmt.returning(runs))).mappings().one()
         await self.jobs.store_event(conn, new.announce(row))
         detail = {"cached": row["cached"]}
         await audit.record(
             conn, SCHEMA, row["owner_id"], "backtest.submitted", "backtest", row["id"], detail
         )
-        return _info(row)
+        return row
 
     async def by_idempotency_key(self, owner_id: UUID, key: str) -> Earlier[RunInfo] | None:
         """The owner's run submitted with ``key``, if any."""

@@ -38,6 +38,7 @@ from tradelab_contracts.topics import (
     BACKTEST_REQUESTED,
 )
 from tradelab_engine.backtests.repository import NewRun
+from tradelab_engine.backtests.worker import claimed_turn
 from tradelab_engine.domain.cache_key import cache_key
 from tradelab_engine.idempotency import submit_once
 from tradelab_engine.lifecycle.idempotency import key_columns
@@ -128,13 +129,24 @@ async def _submit(cmd: SubmitBacktest, deps: EngineDeps) -> EngineReply:
         }
         return NewRun(cached, lambda _: _cached_completion(cmd, cached, deps))
 
-    # The cache lookup and the insert share one transaction (one connection, fewer round trips).
-    info = await deps.repo.add_or_reuse(key, new_run)
-    if info.status == RunStatus.QUEUED:  # queued with its message (a cache answer is completed)
-        # Run it here at once if this replica is idle, instead of waiting for the message to
-        # come back (``lifecycle.turns``).
-        deps.offer_turn(job)
-    return reply(cmd, run=info)
+    # The cache lookup, the insert and, when this replica's slot is free, the claim of the next
+    # run in the fair order share one transaction; the claimed run then starts here at once
+    # instead of waiting for its message to come back (``lifecycle.turns``).
+    direct = deps.hold_turn()
+    try:
+        submitted = await deps.repo.add_or_reuse(
+            key, new_run, claim_as=None if direct is None else deps.worker
+        )
+    except BaseException:
+        if direct is not None:
+            direct.give_back()
+        raise
+    if direct is not None:
+        if submitted.claim is None:  # a cache answer: nothing queued, nothing claimed
+            direct.give_back()
+        else:
+            direct.start(partial(claimed_turn, job, submitted.claim, deps))
+    return reply(cmd, run=submitted.info)
 
 
 def _cached_completion(

@@ -121,6 +121,12 @@ async def run_job(message: RunBacktest, deps: EngineDeps) -> None:
     claim = await deps.repo.take(deps.worker, deps.clock.now())
     if claim is None:
         return  # nothing claimable: finished, cancelled, deleted or held by live workers
+    await run_claim(message, claim, deps)
+
+
+async def run_claim(message: RunBacktest, claim: Claim, deps: EngineDeps) -> None:
+    """Execute the run ``claim`` took (by a turn, or by the submission of ``message`` itself) and
+    store its one terminal event."""
     job = turn_job(message, claim)
     run_id = str(job.run_id)
     started = time.monotonic()
@@ -145,18 +151,31 @@ async def run_job(message: RunBacktest, deps: EngineDeps) -> None:
             deps.failpoints.hit("engine.backtest.after_commit")
         except Exception:
             # A transient error (the database, the object store) stopped this attempt: give the run
-            # back so the failure policy's retry claims it at once instead of after the lease.
+            # back, with its message (a run its submission claimed had none), so the next turn
+            # claims it at once instead of after the lease.
             with contextlib.suppress(Exception):  # the database may be the trouble: the lease ends
-                await deps.repo.jobs.release(job.run_id, claim.attempt, deps.clock.now())
+                await deps.repo.jobs.release(
+                    job.run_id, claim.attempt, deps.clock.now(), redispatch=True
+                )
             raise
         finally:
             deps.cancelled.discard(run_id)
 
 
 async def take_turn(message: RunBacktest, deps: EngineDeps) -> None:
-    """One turn (:func:`run_job`), as the consumer of ``message`` or the replica that accepted
-    the submission takes it (``lifecycle.turns``)."""
+    """One turn (:func:`run_job`), as the consumer of ``message`` takes it."""
     await run_job(message, deps)
+    await _after_turn(deps)
+
+
+async def claimed_turn(message: RunBacktest, claim: Claim, deps: EngineDeps) -> None:
+    """The direct turn of the replica whose submission of ``message`` claimed ``claim``
+    (``lifecycle.turns``)."""
+    await run_claim(message, claim, deps)
+    await _after_turn(deps)
+
+
+async def _after_turn(deps: EngineDeps) -> None:
     if deps.failpoints.armed_at("engine.backtest.after_publish"):
         await deps.repo.jobs.outbox.wait_drained(timeout_s=10)
         deps.failpoints.hit("engine.backtest.after_publish")

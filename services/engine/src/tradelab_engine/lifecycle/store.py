@@ -112,12 +112,19 @@ class JobStore:
     async def take(self, worker: str, now: datetime) -> sa.RowMapping | None:
         """Take the next claimable job in the fair order (``lifecycle.fair``) as a new attempt;
         None when no job of the kind is claimable."""
+        async with self.outbox.begin() as conn:
+            return await self.take_in(conn, worker, now)
+
+    async def take_in(
+        self, conn: AsyncConnection, worker: str, now: datetime
+    ) -> sa.RowMapping | None:
+        """`take`, in ``conn``'s transaction (a submission claims in its own: the job it inserted
+        is claimable there, locked by that transaction)."""
         t = self.table
         waiting = sa.and_(self.claimable(now), self.kind.turns)
         chosen = next_job(t, waiting, self.kind.queue_order)
         stmt = sa.update(t).where(t.c.id == chosen).values(self.claim_values(worker, now))
-        async with self.outbox.begin() as conn:
-            row: sa.RowMapping | None = (await conn.execute(stmt.returning(t))).mappings().first()
+        row: sa.RowMapping | None = (await conn.execute(stmt.returning(t))).mappings().first()
         return row
 
     def owned(self, job_id: UUID, attempt: int | None) -> list[sa.ColumnElement[bool]]:
@@ -140,9 +147,16 @@ class JobStore:
         async with self.outbox.begin() as conn:
             return (await conn.execute(stmt)).first() is not None
 
-    async def release(self, job_id: UUID, attempt: int, now: datetime) -> bool:
+    async def release(
+        self, job_id: UUID, attempt: int, now: datetime, *, redispatch: bool = False
+    ) -> bool:
         """Give back the job of a running attempt that stopped on an error (queued again, no
-        lease), so the consumer's retry claims it at once instead of waiting out the lease."""
+        lease), so the consumer's retry claims it at once instead of waiting out the lease.
+
+        ``redispatch`` stores the job's message again with it, for a job that may have had none
+        (a backtest its own submission claimed): the next turn of any replica takes it then, not
+        the sweeper ``redispatch_after_s`` later. Where the message is also retried, one of the
+        two turns finds nothing (claims are atomic)."""
         t = self.table
         stmt = (
             sa.update(t)
@@ -154,10 +168,13 @@ class JobStore:
                 dispatched_at=now,
                 updated_at=now,
             )
-            .returning(t.c.id)
+            .returning(t)
         )
         async with self.outbox.begin() as conn:
-            return (await conn.execute(stmt)).first() is not None
+            row = (await conn.execute(stmt)).mappings().first()
+            if row is not None and redispatch:
+                await self.store_event(conn, self.kind.dispatch(row))
+        return row is not None
 
     async def progress(self, job_id: UUID, attempt: int, values: dict[str, Any]) -> int | None:
         """Record progress of a running attempt; return its event's sequence number, or None
