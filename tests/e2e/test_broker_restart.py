@@ -27,6 +27,11 @@ from tradelab_devstack.postgres import PostgresServer, drop_database
 from tradelab_devstack.stack import partition_counts
 
 pytestmark = pytest.mark.e2e
+STACK_START_S = 240
+"""Outer bounds, not speed figures: a whole stack's start (five services importing, migrating and
+joining their consumer groups, the engine loading its kernels), and services started again and
+answering, took ~130 s and over 90 s on a slow 2-core VM under the rest of the suite."""
+RESTART_S = 180
 
 WANTED = {spec.name: spec.partitions for spec in ALL_TOPICS}
 ALL_SERVICES = {"gateway", "auth", "datasets", "engine", "analytics"}
@@ -158,10 +163,10 @@ def test_killed_broker_and_service_are_restarted_and_the_stack_serves_again(
     launcher = OwnDatabaseLauncher(env, port_base, database)
     client = httpx.Client(base_url=base, timeout=30)
     try:
-        wait_for(launcher.ready_line, 120, "launcher ready")
+        wait_for(launcher.ready_line, STACK_START_S, "launcher ready")
         kafka_line = wait_for(lambda: logged(launcher, "kafka     tansu:"), 5, "broker address")
         bootstrap = kafka_line.rsplit(" ", 1)[1]
-        wait_for(lambda: all_up(base), 60, "all services up")
+        wait_for(lambda: all_up(base), RESTART_S, "all services up")
         token = register(client, "broker-loss")
         jobs = submit_jobs(client, token, upload_goog(client, token))
 
@@ -176,11 +181,11 @@ def test_killed_broker_and_service_are_restarted_and_the_stack_serves_again(
         wait_for(lambda: logged(launcher, "tansu restarted"), 30, "broker restarted")
         for name in ALL_SERVICES:  # restarted with it: fresh consumers on the empty broker
             line = f"{name} restarted (restart 1)"
-            wait_for(partial(logged, launcher, line), 60, line)
+            wait_for(partial(logged, launcher, line), RESTART_S, line)
         assert recorded_pid(state, "tansu") != broker_pid
         assert asyncio.run(partition_counts(bootstrap, list(WANTED))) == WANTED
 
-        wait_for(lambda: all_up(base), 90, "every service up again on the new broker")
+        wait_for(lambda: all_up(base), RESTART_S, "every service up again on the new broker")
 
         def registered() -> bool | None:
             # A fresh address each try: a 503 may still have registered the one before.
@@ -210,7 +215,7 @@ def test_killed_broker_and_service_are_restarted_and_the_stack_serves_again(
         os.kill(engine_pid, signal.SIGKILL)
         wait_for(lambda: logged(launcher, "engine exited with code -9"), 10, "engine exit logged")
         wait_for(lambda: logged(launcher, "engine restarted (restart 2)"), 10, "engine restarted")
-        wait_for(lambda: all_up(base), 90, "engine up again")
+        wait_for(lambda: all_up(base), RESTART_S, "engine up again")
     finally:
         client.close()
         launcher.proc.send_signal(signal.SIGTERM)
