@@ -138,6 +138,7 @@ def statuses(client: httpx.Client, token: str, paths: list[str]) -> dict[str, st
     return found
 
 
+@pytest.mark.timeout(2 * STACK_START_S + 3 * RESTART_S)  # its own stack, started and restarted
 def test_killed_broker_and_service_are_restarted_and_the_stack_serves_again(
     pg_server: PostgresServer, tmp_path: Path
 ) -> None:
