@@ -6,8 +6,9 @@ that accepted a submission has its slot free, waiting for the message is pure la
 relay, the broker, the consumer's fetch), and so is a claim transaction of its own: it holds the
 slot (`LocalTurns.hold`), claims the next run in the fair order in the submission's own
 transaction, and runs it at once (`DirectTurn.start`). Nothing else changes: the claim is the same
-atomic, fair one, so the message's own turn later finds the run taken and ends; a replica that
-dies mid-run leaves a lease that expires and the sweeper queues the run again, as for any turn.
+atomic, fair one; a run claimed by its own submission has no job message, and a replica that
+dies mid-run leaves a lease that expires and the sweeper queues the run again with one, as for
+any turn.
 """
 
 import asyncio
@@ -30,11 +31,6 @@ class Slot:
         self._held = False
         self._free = asyncio.Event()
         self._free.set()
-
-    @property
-    def held(self) -> bool:
-        """Whether a turn holds the slot."""
-        return self._held
 
     def try_hold(self) -> bool:
         """Hold the slot if it is free, without waiting; whether it is now held by the caller."""
@@ -65,7 +61,8 @@ class DirectTurn:
 
     def start(self, turn: Turn) -> None:
         """Run ``turn`` (the claimed run) in the background; the slot is freed when it ends. A
-        failure is only logged: the run's message is on its way and its turn retries it."""
+        failure is only logged: the turn released the run with its message, and the next turn
+        retries it."""
         self._finish()
         self._started(turn)
 
@@ -131,7 +128,7 @@ class LocalTurns(Generic[J]):
             self._on_taken("direct")
             await turn()
         except Exception as exc:
-            log.warning("direct turn failed; the job's message retries it", error=str(exc))
+            log.warning("direct turn failed; the run is released for the next turn", error=str(exc))
         finally:
             self._slot.release()
 
